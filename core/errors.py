@@ -1,0 +1,48 @@
+"""The one error hierarchy of SynAck.
+
+Every error core raises on purpose derives from :class:`SynAckError`, so the CLI and
+the GUI can catch that one type and show its message.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.states import Side, TcpState, Trigger
+
+
+class SynAckError(Exception):
+    """Base class of every error raised on purpose by SynAck."""
+
+
+class IllegalTransition(SynAckError):
+    """A trigger arrived in a state whose transition table has no row for it."""
+
+    def __init__(self, side: Side, state: TcpState, trigger: Trigger, detail: str = "") -> None:
+        self.side = side
+        self.state = state
+        self.trigger = trigger
+        self.detail = detail
+        message = f"{side.value}: no transition from {state.value} on {trigger.value}"
+        if detail:
+            message += f" ({detail})"
+        super().__init__(message)
+
+
+class CallError(SynAckError):
+    """An application call failed the way a socket call would (refused, reset, closing)."""
+
+
+class ParameterError(SynAckError):
+    """A parameter (MSL, window, MSS, ...) is out of its allowed range."""
+
+
+class CaptureError(SynAckError):
+    """A capture file could not be read: names the file, the byte offset and the problem."""
+
+    def __init__(self, path: str, offset: int, problem: str) -> None:
+        self.path = path
+        self.offset = offset
+        self.problem = problem
+        super().__init__(f"{path}: at byte {offset}: {problem}")

@@ -1,0 +1,321 @@
+"""The trace model: immutable events and the :class:`Timeline` the GUI draws.
+
+Both sources produce a Timeline: a replay infers it from a capture, a simulation
+records it as it runs. The GUI only reads it.
+
+Invariants:
+- Events are frozen values, ordered by time; ties keep the order in which they
+  happened (an arrival comes before the state change it causes).
+- Segment ``index`` is the position in ``Timeline.segments`` (0-based, send order).
+- Row ``i`` (see :meth:`Timeline.states_after`) is the state of both sides just after
+  segment ``i`` took effect: after it arrived, or after it was sent if it never arrived.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+
+from core.segment import Segment, seq_diff
+from core.states import Side, TcpState, Timer, Trigger
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Peer:
+    """One end of the connection: its role, address and port."""
+
+    side: Side
+    address: str
+    port: int
+
+    @property
+    def label(self) -> str:
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        return f"{host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WindowSnapshot:
+    """One side's send and receive bookkeeping (absolute sequence numbers).
+
+    Send space: acknowledged < SND.UNA <= in flight < SND.NXT <= usable < SND.UNA+SND.WND.
+    Receive space: ``rcv_buffered`` octets wait for the application; ``rcv_wnd`` is free.
+    """
+
+    side: Side
+    iss: int
+    irs: int | None
+    snd_una: int
+    snd_nxt: int
+    snd_wnd: int
+    snd_queued: int
+    rcv_nxt: int
+    rcv_wnd: int
+    rcv_buffered: int
+
+    @property
+    def in_flight(self) -> int:
+        return seq_diff(self.snd_nxt, self.snd_una)
+
+    @property
+    def usable(self) -> int:
+        return max(0, self.snd_wnd - self.in_flight)
+
+    @property
+    def zero_window(self) -> bool:
+        """True when this side advertises no room to its peer."""
+        return self.rcv_wnd == 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SegmentRecord:
+    """One arrow of the diagram."""
+
+    index: int
+    sender: Side
+    segment: Segment
+    sent: float
+    arrived: float | None
+    frame: int | None = None
+    labels: tuple[str, ...] = ()
+    ghost: bool = False
+
+    @property
+    def receiver(self) -> Side:
+        return self.sender.peer
+
+    @property
+    def lost(self) -> bool:
+        return self.arrived is None
+
+    @property
+    def effect_time(self) -> float:
+        return self.sent if self.arrived is None else self.arrived
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    time: float
+    side: Side
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SegmentSent(Event):
+    index: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SegmentArrived(Event):
+    index: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SegmentLost(Event):
+    index: int
+    reason: str = "dropped by the link"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StateChanged(Event):
+    old: TcpState
+    new: TcpState
+    trigger: Trigger | None
+    segment: int | None = None
+    inferred: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TimerStarted(Event):
+    timer: Timer
+    deadline: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TimerStopped(Event):
+    timer: Timer
+    expired: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AppCalled(Event):
+    call: str
+    result: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WindowChanged(Event):
+    snapshot: WindowSnapshot
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActiveTimer:
+    side: Side
+    timer: Timer
+    started: float
+    deadline: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Row:
+    """Both sides' state and window just after one segment took effect."""
+
+    client: TcpState
+    server: TcpState
+    client_window: WindowSnapshot | None
+    server_window: WindowSnapshot | None
+
+    def state(self, side: Side) -> TcpState:
+        return self.client if side is Side.CLIENT else self.server
+
+    def window(self, side: Side) -> WindowSnapshot | None:
+        return self.client_window if side is Side.CLIENT else self.server_window
+
+
+def _segment_ref(event: Event) -> int | None:
+    if isinstance(event, SegmentSent | SegmentArrived | SegmentLost):
+        return event.index
+    if isinstance(event, StateChanged):
+        return event.segment
+    return None
+
+
+class Timeline:
+    """A finished, immutable trace of one connection."""
+
+    __slots__ = ("title", "client", "server", "segments", "events", "initial",
+                 "rows", "_changes", "msl")
+
+    def __init__(self, *, title: str, client: Peer, server: Peer,
+                 segments: Sequence[SegmentRecord], events: Iterable[Event],
+                 initial: tuple[TcpState, TcpState] = (TcpState.CLOSED, TcpState.CLOSED),
+                 msl: float | None = None) -> None:
+        self.title = title
+        self.client = client
+        self.server = server
+        self.segments: tuple[SegmentRecord, ...] = tuple(segments)
+        for i, rec in enumerate(self.segments):
+            if rec.index != i:
+                raise ValueError(f"segment {i} carries index {rec.index}")
+        # stable sort by time keeps the recorded order of simultaneous events
+        self.events: tuple[Event, ...] = tuple(sorted(events, key=lambda e: e.time))
+        self.initial = initial
+        self.msl = msl
+        self._changes: dict[Side, tuple[list[float], list[TcpState]]] = {
+            Side.CLIENT: ([], []), Side.SERVER: ([], [])}
+        for ev in self.events:
+            if isinstance(ev, StateChanged):
+                times, states = self._changes[ev.side]
+                times.append(ev.time)
+                states.append(ev.new)
+        self.rows: tuple[Row, ...] = self._compute_rows()
+
+    def _compute_rows(self) -> tuple[Row, ...]:
+        last_pos: dict[int, int] = {}
+        for pos, ev in enumerate(self.events):
+            ref = _segment_ref(ev)
+            if ref is not None:
+                last_pos[ref] = pos
+        due: dict[int, list[int]] = {}
+        for index, pos in last_pos.items():
+            due.setdefault(pos, []).append(index)
+        state = {Side.CLIENT: self.initial[0], Side.SERVER: self.initial[1]}
+        window: dict[Side, WindowSnapshot | None] = {Side.CLIENT: None, Side.SERVER: None}
+        rows: list[Row | None] = [None] * len(self.segments)
+        for pos, ev in enumerate(self.events):
+            if isinstance(ev, StateChanged):
+                state[ev.side] = ev.new
+            elif isinstance(ev, WindowChanged):
+                window[ev.side] = ev.snapshot
+            for index in due.get(pos, ()):
+                rows[index] = Row(client=state[Side.CLIENT], server=state[Side.SERVER],
+                                  client_window=window[Side.CLIENT],
+                                  server_window=window[Side.SERVER])
+        missing = [i for i, row in enumerate(rows) if row is None]
+        if missing:
+            raise ValueError(f"segments {missing[:5]} have no event in the timeline")
+        return tuple(r for r in rows if r is not None)
+
+    def __len__(self) -> int:
+        return len(self.segments)
+
+    def peer(self, side: Side) -> Peer:
+        return self.client if side is Side.CLIENT else self.server
+
+    @property
+    def start(self) -> float:
+        return self.events[0].time if self.events else 0.0
+
+    @property
+    def end(self) -> float:
+        return self.events[-1].time if self.events else 0.0
+
+    def states_after(self, index: int) -> tuple[TcpState, TcpState]:
+        """(client, server) state just after segment ``index`` took effect."""
+        row = self.rows[index]
+        return row.client, row.server
+
+    def state_at(self, side: Side, time: float) -> TcpState:
+        """``side``'s state at ``time`` (changes at exactly ``time`` included)."""
+        times, states = self._changes[side]
+        pos = bisect.bisect_right(times, time)
+        if pos == 0:
+            return self.initial[0] if side is Side.CLIENT else self.initial[1]
+        return states[pos - 1]
+
+    def state_changes(self, side: Side | None = None) -> list[StateChanged]:
+        return [e for e in self.events if isinstance(e, StateChanged)
+                and (side is None or e.side is side)]
+
+    def timers_at(self, time: float) -> list[ActiveTimer]:
+        """Timers running at ``time``: started at or before it, not yet stopped."""
+        running: dict[tuple[Side, Timer], ActiveTimer] = {}
+        for ev in self.events:
+            if ev.time > time:
+                break
+            if isinstance(ev, TimerStarted):
+                running[(ev.side, ev.timer)] = ActiveTimer(
+                    side=ev.side, timer=ev.timer, started=ev.time, deadline=ev.deadline)
+            elif isinstance(ev, TimerStopped):
+                running.pop((ev.side, ev.timer), None)
+        return list(running.values())
+
+
+@dataclass(slots=True)
+class TimelineBuilder:
+    """Collects events while a source runs, then freezes them into a Timeline."""
+
+    title: str
+    client: Peer
+    server: Peer
+    msl: float | None = None
+    initial: tuple[TcpState, TcpState] = (TcpState.CLOSED, TcpState.CLOSED)
+    _segments: list[SegmentRecord] = field(default_factory=list)
+    _events: list[Event] = field(default_factory=list)
+
+    def add(self, event: Event) -> None:
+        self._events.append(event)
+
+    def sent(self, time: float, sender: Side, segment: Segment, *,
+             frame: int | None = None, labels: tuple[str, ...] = ()) -> int:
+        index = len(self._segments)
+        self._segments.append(SegmentRecord(index=index, sender=sender, segment=segment,
+                                            sent=time, arrived=None, frame=frame,
+                                            labels=labels))
+        self._events.append(SegmentSent(time=time, side=sender, index=index))
+        return index
+
+    def arrived(self, time: float, index: int) -> None:
+        rec = self._segments[index]
+        self._segments[index] = replace(rec, arrived=time)
+        self._events.append(SegmentArrived(time=time, side=rec.receiver, index=index))
+
+    def lost(self, time: float, index: int, reason: str = "dropped by the link") -> None:
+        rec = self._segments[index]
+        self._events.append(SegmentLost(time=time, side=rec.receiver, index=index,
+                                        reason=reason))
+
+    def build(self) -> Timeline:
+        return Timeline(title=self.title, client=self.client, server=self.server,
+                        segments=self._segments, events=self._events,
+                        initial=self.initial, msl=self.msl)
