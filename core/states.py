@@ -60,6 +60,7 @@ class Trigger(Enum):
     ABORT = "abort"
     # arriving segments, after RFC 9293 3.10.7's checks have classified them
     RCV_SYN = "SYN"
+    RCV_SYN_AGAIN = "retransmitted SYN"
     RCV_SYN_ACK = "SYN+ACK"
     RCV_ACK_OF_SYN = "ACK of our SYN"
     RCV_ACK = "ACK"
@@ -69,9 +70,10 @@ class Trigger(Enum):
     RCV_FIN_ACK_OF_FIN = "FIN that ACKs our FIN"
     RCV_RST = "RST"
     RCV_RST_IN_WINDOW = "RST in window, not at RCV.NXT"
+    RCV_RST_IGNORED = "RST outside the window or with a bad ACK"
     RCV_BAD_ACK = "unacceptable ACK"
     RCV_UNACCEPTABLE = "segment outside the receive window"
-    RCV_OTHER = "segment without SYN, ACK or RST"
+    RCV_SEGMENT = "any other segment"
     # timers
     TIMEOUT_2MSL = "2MSL timeout"
     TIMEOUT_RETRANSMIT = "retransmission timeout"
@@ -95,6 +97,7 @@ class Timer(Enum):
 class Action(Enum):
     """Side effects a transition row asks the endpoint to perform, in order."""
 
+    ACCEPT_SYN = "record the peer's SYN: IRS, RCV.NXT, options"
     SEND_SYN = "send SYN"
     SEND_SYN_ACK = "send SYN+ACK"
     SEND_ACK = "send ACK"
@@ -112,4 +115,3 @@ class Action(Enum):
     REPORT_RESET = "tell the application: connection reset"
     REPORT_REFUSED = "tell the application: connection refused"
     REPORT_TIMEOUT = "tell the application: connection timed out"
-    REPORT_CLOSING = "tell the application: connection closing"

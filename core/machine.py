@@ -1,0 +1,554 @@
+"""One TCP endpoint driven by the transition table in :mod:`core.table` (sans-IO).
+
+Rules:
+1. Every entry point takes ``now``; nothing reads a clock. Timers are deadlines:
+   ask :meth:`Endpoint.next_deadline`, call :meth:`Endpoint.handle_timer` when due.
+2. :meth:`Endpoint.receive` classifies a segment with RFC 9293 3.10.7's checks into
+   triggers; state changes and side effects come only from table rows.
+3. Output is pulled: :meth:`take_segments` and :meth:`take_events`.
+4. An application call or timer with no row raises :class:`IllegalTransition`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from core.errors import IllegalTransition, ParameterError
+from core.segment import (
+    NO_OPTIONS, SEQ_MOD, Flag, Options, Segment, seq_add, seq_diff, seq_gt, seq_in_window,
+    seq_le, seq_lt,
+)
+from core.states import Action, Side, TcpState, Timer, Trigger, TriggerKind
+from core.table import FIN_RECEIVED, SENDING, Opening, Row, allowed, lookup, table_text, to_dot
+from core.trace import (
+    AppCalled, Event, StateChanged, TimerStarted, TimerStopped, WindowChanged, WindowSnapshot,
+)
+from core.window import MAX_WSCALE, ReceiveBuffer, SendBuffer, window_field
+
+__all__ = ["Endpoint", "EndpointConfig", "table_text", "to_dot"]
+
+S = TcpState
+T = Trigger
+_TIMER_TRIGGER = {Timer.TIME_WAIT: T.TIMEOUT_2MSL, Timer.RETRANSMIT: T.TIMEOUT_RETRANSMIT,
+                  Timer.USER: T.TIMEOUT_USER}
+_DATA_STATES = frozenset({S.ESTABLISHED, S.CLOSE_WAIT, S.FIN_WAIT_1, S.LAST_ACK})
+_DEFAULT_MSS = 536  # RFC 9293 3.7.1, when the peer sent no MSS option
+_ISS_STRIDE = 64_000_000  # a reopened endpoint picks a later ISS, like the RFC's clock
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EndpointConfig:
+    """Parameters of one endpoint. Times in seconds, sizes in octets."""
+
+    msl: float = 120.0
+    time_wait: float | None = None
+    mss: int = 1460
+    recv_buffer: int = 65535
+    wscale: int | None = None
+    iss: int = 0
+    rto_initial: float = 1.0
+    rto_min: float = 0.2
+    rto_max: float = 120.0
+    user_timeout: float = 300.0
+    auto_read: bool = True
+
+    def __post_init__(self) -> None:
+        checks: list[tuple[bool, str]] = [
+            (self.msl > 0, f"msl must be > 0 s, got {self.msl}"),
+            (self.time_wait is None or self.time_wait > 0,
+             f"time_wait must be > 0 s, got {self.time_wait}"),
+            (1 <= self.mss <= 65495, f"mss must be in 1..65495, got {self.mss}"),
+            (0 <= self.recv_buffer < 1 << 30, f"recv_buffer out of range: {self.recv_buffer}"),
+            (self.wscale is None or 0 <= self.wscale <= MAX_WSCALE,
+             f"wscale must be in 0..{MAX_WSCALE}, got {self.wscale}"),
+            (0 <= self.iss < SEQ_MOD, f"iss must be in [0, 2**32), got {self.iss}"),
+            (0 < self.rto_min <= self.rto_initial <= self.rto_max,
+             "need 0 < rto_min <= rto_initial <= rto_max"),
+            (self.user_timeout > 0, f"user_timeout must be > 0 s, got {self.user_timeout}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ParameterError(message)
+
+    @property
+    def time_wait_length(self) -> float:
+        """How long TIME_WAIT lasts: 2*MSL, or a fixed length (Linux: 60 s)."""
+        return 2 * self.msl if self.time_wait is None else self.time_wait
+
+    @classmethod
+    def rfc(cls, **overrides: object) -> EndpointConfig:
+        """RFC 9293's numbers: MSL 2 minutes, so TIME_WAIT lasts 4 minutes."""
+        return cls(**{"msl": 120.0, **overrides})  # type: ignore[arg-type]
+
+    @classmethod
+    def linux(cls, **overrides: object) -> EndpointConfig:
+        """Linux's numbers: TIME_WAIT fixed at 60 s, window scale 7, RTO min 200 ms."""
+        base: dict[str, object] = {"msl": 30.0, "time_wait": 60.0, "wscale": 7,
+                                   "recv_buffer": 65483 * 2, "user_timeout": 924.6}
+        return cls(**{**base, **overrides})  # type: ignore[arg-type]
+
+
+class Endpoint:
+    """One side of a TCP connection: the state machine plus SND/RCV bookkeeping."""
+
+    def __init__(self, side: Side, config: EndpointConfig | None = None,
+                 on_row: Callable[[TcpState, Trigger, Row], None] | None = None) -> None:
+        self.side = side
+        self.config = config or EndpointConfig()
+        self.state = S.CLOSED
+        self.opening: Opening | None = None
+        self.error: str | None = None
+        self._on_row = on_row
+        self._events: list[Event] = []
+        self._out: list[Segment] = []
+        self._timers: dict[Timer, float] = {}
+        self._opened = 0
+        self._last_snapshot: WindowSnapshot | None = None
+        self._new_tcb(self.config.iss)
+
+    def _new_tcb(self, iss: int) -> None:
+        self.iss = iss
+        self.snd_una = self.snd_nxt = iss
+        self.snd_wnd = 0
+        self.irs: int | None = None
+        self.rcv_nxt = 0
+        self._sndbuf = SendBuffer()
+        self._rcvbuf = ReceiveBuffer(self.config.recv_buffer)
+        self._fin_queued = False
+        self._fin_seq: int | None = None
+        self._fin_received = False
+        self._peer_mss = _DEFAULT_MSS
+        self._peer_wscale: int | None = None
+        self._snd_shift = 0
+        self._rcv_shift = 0
+        self._rto = self.config.rto_initial
+        self._ack_due = False
+        self._progressed = False
+
+    # ----- queries -------------------------------------------------------------------
+    @property
+    def rcv_wnd(self) -> int:
+        return self._rcvbuf.free
+
+    @property
+    def syn_acked(self) -> bool:
+        return seq_gt(self.snd_una, self.iss)
+
+    @property
+    def fin_sent(self) -> bool:
+        return self._fin_seq is not None
+
+    @property
+    def fin_acked(self) -> bool:
+        return self._fin_seq is not None and seq_gt(self.snd_una, self._fin_seq)
+
+    @property
+    def received(self) -> bytes:
+        """Octets delivered in order and not yet read (see :meth:`read`)."""
+        return bytes(self._rcvbuf.data)
+
+    def next_deadline(self) -> float | None:
+        return min(self._timers.values(), default=None)
+
+    def timers(self) -> dict[Timer, float]:
+        return dict(self._timers)
+
+    def allowed_calls(self) -> list[Trigger]:
+        return allowed(self.state, self._opening_key(), TriggerKind.APP)
+
+    def snapshot(self) -> WindowSnapshot:
+        return WindowSnapshot(side=self.side, iss=self.iss, irs=self.irs, snd_una=self.snd_una,
+                              snd_nxt=self.snd_nxt, snd_wnd=self.snd_wnd,
+                              snd_queued=len(self._sndbuf) - self._data_in_flight(),
+                              rcv_nxt=self.rcv_nxt, rcv_wnd=self.rcv_wnd,
+                              rcv_buffered=len(self._rcvbuf))
+
+    def take_segments(self) -> list[Segment]:
+        out, self._out = self._out, []
+        return out
+
+    def take_events(self) -> list[Event]:
+        out, self._events = self._events, []
+        return out
+
+    # ----- application calls ---------------------------------------------------------
+    def passive_open(self, now: float) -> None:
+        self._call(now, T.PASSIVE_OPEN)
+
+    def active_open(self, now: float) -> None:
+        self._call(now, T.ACTIVE_OPEN)
+
+    def send(self, now: float, data: bytes) -> None:
+        self._call(now, T.SEND, data)
+
+    def close(self, now: float) -> None:
+        self._call(now, T.CLOSE)
+
+    def abort(self, now: float) -> None:
+        self._call(now, T.ABORT)
+
+    def read(self, now: float, size: int | None = None) -> bytes:
+        """The application reads; a window that reopens from zero is announced."""
+        was_closed = self.rcv_wnd == 0
+        data = self._rcvbuf.read(size)
+        self._events.append(AppCalled(time=now, side=self.side, call="read",
+                                      result=f"{len(data)} bytes"))
+        if was_closed and self.rcv_wnd and self.state.synchronized:
+            self._ack_due = True
+        self._finish(now)
+        return data
+
+    def _call(self, now: float, trigger: Trigger, data: bytes = b"") -> None:
+        row = self._row(trigger)
+        if trigger in (T.PASSIVE_OPEN, T.ACTIVE_OPEN):
+            self._new_tcb((self.config.iss + self._opened * _ISS_STRIDE) % SEQ_MOD)
+            self._opened += 1
+            self.opening = Opening.PASSIVE if trigger is T.PASSIVE_OPEN else Opening.ACTIVE
+            self.error = None
+        if data:
+            self._sndbuf.queue(data)
+        self._events.append(AppCalled(time=now, side=self.side, call=trigger.value,
+                                      result=f"{len(data)} bytes queued" if data else "ok"))
+        self._run(now, trigger, row, None)
+        self._finish(now)
+
+    # ----- arriving segments ---------------------------------------------------------
+    def receive(self, now: float, seg: Segment) -> None:
+        for trigger in self._classify(seg):
+            self._run(now, trigger, self._row(trigger), seg)
+        self._finish(now)
+
+    def _classify(self, seg: Segment) -> list[Trigger]:
+        """RFC 9293 3.10.7: turn an arriving segment into the triggers it carries."""
+        rst, syn, ack = seg.has(Flag.RST), seg.has(Flag.SYN), seg.has(Flag.ACK)
+        state = self.state
+        if state is S.CLOSED:
+            return [T.RCV_RST] if rst else [T.RCV_SYN] if syn and not ack else [T.RCV_SEGMENT]
+        if state is S.LISTEN:
+            return ([T.RCV_RST] if rst else [T.RCV_BAD_ACK] if ack else
+                    [T.RCV_SYN] if syn else [T.RCV_SEGMENT])
+        if state is S.SYN_SENT:
+            ack_ok = ack and seq_lt(self.iss, seg.ack) and seq_le(seg.ack, self.snd_nxt)
+            if ack and not ack_ok:
+                return [T.RCV_RST_IGNORED] if rst else [T.RCV_BAD_ACK]
+            if rst:
+                return [T.RCV_RST] if ack_ok else [T.RCV_RST_IGNORED]
+            if syn:
+                return [T.RCV_SYN_ACK] if ack_ok else [T.RCV_SYN]
+            return [T.RCV_SEGMENT]
+        return self._classify_synchronized(seg)
+
+    def _acks_new(self, ack: int) -> bool:
+        return seq_lt(self.snd_una, ack) and seq_le(ack, self.snd_nxt)
+
+    def _acceptable(self, seg: Segment) -> bool:
+        """The segment-acceptability test (RFC 9293 3.10.7.4, the four cases)."""
+        wnd, length = self.rcv_wnd, seg.seg_len
+        if length == 0:
+            return seg.seq == self.rcv_nxt if wnd == 0 else seq_in_window(seg.seq, self.rcv_nxt,
+                                                                          wnd)
+        if wnd == 0:
+            return False
+        return (seq_in_window(seg.seq, self.rcv_nxt, wnd)
+                or seq_in_window(seq_add(seg.seq, length - 1), self.rcv_nxt, wnd))
+
+    def _classify_synchronized(self, seg: Segment) -> list[Trigger]:
+        rst, syn, ack, fin = (seg.has(Flag.RST), seg.has(Flag.SYN), seg.has(Flag.ACK),
+                              seg.has(Flag.FIN))
+        in_syn_received = self.state is S.SYN_RECEIVED
+        if syn and not rst and seg.seq == self.irs:
+            if not in_syn_received:
+                return [T.RCV_UNACCEPTABLE]  # an old SYN or SYN+ACK: re-ACK
+            if not ack:
+                return [T.RCV_SYN_AGAIN]
+            return [T.RCV_SYN_ACK] if self._acks_new(seg.ack) else [T.RCV_BAD_ACK]
+        if fin and not rst and self._fin_received and seg.end == self.rcv_nxt:
+            return [T.RCV_FIN]  # the peer's FIN again: our ACK of it was lost
+        if not self._acceptable(seg):
+            return [T.RCV_RST_IGNORED] if rst else [T.RCV_UNACCEPTABLE]
+        if rst:
+            return [T.RCV_RST] if seg.seq == self.rcv_nxt else [T.RCV_RST_IN_WINDOW]
+        if syn:
+            return [T.RCV_SYN]
+        if not ack:
+            return [T.RCV_SEGMENT]
+        triggers: list[Trigger] = []
+        if in_syn_received:
+            if not self._acks_new(seg.ack):
+                return [T.RCV_BAD_ACK]
+            triggers.append(T.RCV_ACK_OF_SYN)
+        elif seq_gt(seg.ack, self.snd_nxt):
+            return [T.RCV_BAD_ACK]
+        acks_fin = (self._fin_seq is not None and not self.fin_acked
+                    and seq_gt(seg.ack, self._fin_seq))
+        old = max(0, seq_diff(self.rcv_nxt, seg.seq))
+        fin_in_order = fin and old <= seg.length and seg.length - old <= self.rcv_wnd
+        if seg.length > old or (seg.length and self.state in FIN_RECEIVED):
+            data: list[Trigger] = [T.RCV_DATA]
+        else:
+            data = []
+        if acks_fin and fin_in_order:
+            return triggers + data + [T.RCV_FIN_ACK_OF_FIN]
+        if acks_fin:
+            triggers.append(T.RCV_ACK_OF_FIN)
+        elif not in_syn_received:
+            triggers.append(T.RCV_ACK)
+        triggers += data
+        if fin_in_order and self.state not in FIN_RECEIVED:
+            triggers.append(T.RCV_FIN)
+        return triggers
+
+    # ----- timers --------------------------------------------------------------------
+    def handle_timer(self, now: float) -> None:
+        """Fire every timer whose deadline is at or before ``now``, earliest first."""
+        while True:
+            due = [(deadline, timer.value, timer) for timer, deadline in self._timers.items()
+                   if deadline <= now]
+            if not due:
+                break
+            _, _, timer = min(due)
+            del self._timers[timer]
+            self._events.append(TimerStopped(time=now, side=self.side, timer=timer,
+                                             expired=True))
+            trigger = _TIMER_TRIGGER[timer]
+            self._run(now, trigger, self._row(trigger), None)
+            self._finish(now)
+
+    def _start_timer(self, now: float, timer: Timer, duration: float) -> None:
+        self._timers[timer] = now + duration
+        self._events.append(TimerStarted(time=now, side=self.side, timer=timer,
+                                         deadline=now + duration))
+
+    def _stop_timer(self, now: float, timer: Timer) -> None:
+        if self._timers.pop(timer, None) is not None:
+            self._events.append(TimerStopped(time=now, side=self.side, timer=timer,
+                                             expired=False))
+
+    def _update_timers(self, now: float) -> None:
+        outstanding = self.state in SENDING and self.snd_nxt != self.snd_una
+        progressed, self._progressed = self._progressed, False
+        if outstanding and (progressed or Timer.RETRANSMIT not in self._timers):
+            self._start_timer(now, Timer.RETRANSMIT, self._rto)
+        elif not outstanding:
+            self._stop_timer(now, Timer.RETRANSMIT)
+        waiting = outstanding or self.state is S.FIN_WAIT_2
+        if waiting and (progressed or Timer.USER not in self._timers):
+            self._start_timer(now, Timer.USER, self.config.user_timeout)
+        elif not waiting:
+            self._stop_timer(now, Timer.USER)
+
+    # ----- the engine ----------------------------------------------------------------
+    def _opening_key(self) -> Opening | None:
+        return self.opening if self.state is S.SYN_RECEIVED else None
+
+    def _row(self, trigger: Trigger) -> Row:
+        row = lookup(self.state, trigger, self._opening_key())
+        if row is None:
+            raise IllegalTransition(self.side, self.state, trigger)
+        return row
+
+    def _run(self, now: float, trigger: Trigger, row: Row, seg: Segment | None) -> None:
+        if self._on_row is not None:
+            self._on_row(self.state, trigger, row)
+        old = self.state
+        self.state = row.target(old)
+        if self.state is not old:
+            self._events.append(StateChanged(time=now, side=self.side, old=old, new=self.state,
+                                             trigger=trigger))
+        for action in row.actions:
+            self._do(now, action, seg)
+
+    def _finish(self, now: float) -> None:
+        if self._ack_due:
+            self._emit(flags=Flag.ACK, seq=self.snd_nxt)
+        self._update_timers(now)
+        snap = self.snapshot()
+        if snap != self._last_snapshot:
+            self._last_snapshot = snap
+            self._events.append(WindowChanged(time=now, side=self.side, snapshot=snap))
+
+    def _do(self, now: float, action: Action, seg: Segment | None) -> None:
+        handler = _ACTIONS[action]
+        handler(self, now, seg)
+
+    # ----- actions -------------------------------------------------------------------
+    def _syn_options(self, reply_to_scale: bool) -> Options:
+        offer = self.config.wscale if reply_to_scale else None
+        return Options(mss=self.config.mss, wscale=offer)
+
+    def _emit(self, *, flags: Flag, seq: int, payload: bytes = b"",
+              options: Options = NO_OPTIONS, ack: int | None = None) -> None:
+        if flags & Flag.ACK:
+            ack = self.rcv_nxt if ack is None else ack
+            self._ack_due = False
+        if flags & Flag.SYN:
+            window = min(self.rcv_wnd, 0xFFFF)
+        elif flags & Flag.RST:
+            window = 0
+        else:
+            window = window_field(self.rcv_wnd, self._rcv_shift)
+        self._out.append(Segment(seq=seq, ack=ack or 0, flags=flags, window=window,
+                                 length=len(payload), payload=payload, options=options))
+
+    def _a_send_syn(self, now: float, seg: Segment | None) -> None:
+        self.snd_nxt = seq_add(self.iss, 1)
+        self._emit(flags=Flag.SYN, seq=self.iss, options=self._syn_options(True))
+
+    def _a_send_syn_ack(self, now: float, seg: Segment | None) -> None:
+        self.snd_nxt = seq_add(self.iss, 1)
+        self._emit(flags=Flag.SYN | Flag.ACK, seq=self.iss,
+                   options=self._syn_options(self._peer_wscale is not None
+                                             or self.opening is Opening.ACTIVE))
+
+    def _a_accept_syn(self, now: float, seg: Segment | None) -> None:
+        assert seg is not None
+        self.irs = seg.seq
+        self.rcv_nxt = seq_add(seg.seq, 1)
+        self._peer_mss = seg.options.mss or _DEFAULT_MSS
+        self._peer_wscale = seg.options.wscale
+        if self.config.wscale is not None and self._peer_wscale is not None:
+            self._snd_shift = min(self._peer_wscale, MAX_WSCALE)
+            self._rcv_shift = self.config.wscale
+        self.snd_wnd = seg.window  # a SYN's window is never scaled (RFC 7323 2.2)
+
+    def _a_accept_ack(self, now: float, seg: Segment | None) -> None:
+        assert seg is not None
+        if self._acks_new(seg.ack):
+            acked = seq_diff(seg.ack, self.snd_una)
+            acked -= 1 if not self.syn_acked else 0
+            if self._fin_seq is not None and seq_gt(seg.ack, self._fin_seq):
+                acked -= 1
+            self._sndbuf.acknowledge(acked)
+            self.snd_una = seg.ack
+            self._progressed = True
+            self._rto = self.config.rto_initial
+        if seq_le(self.snd_una, seg.ack):  # not an old ACK: take its window
+            shift = 0 if seg.has(Flag.SYN) else self._snd_shift
+            self.snd_wnd = seg.window << shift
+
+    def _data_in_flight(self) -> int:
+        end = self._fin_seq if self._fin_seq is not None else self.snd_nxt
+        start = self.snd_una if self.syn_acked else seq_add(self.iss, 1)
+        return max(0, seq_diff(end, start))
+
+    def _a_send_data(self, now: float, seg: Segment | None) -> None:
+        if not self.syn_acked or self.fin_sent or self.state not in _DATA_STATES:
+            return
+        mss = min(self._peer_mss, self.config.mss)
+        while True:
+            in_flight = self._data_in_flight()
+            unsent = len(self._sndbuf) - in_flight
+            usable = self.snd_wnd - seq_diff(self.snd_nxt, self.snd_una)
+            if unsent <= 0 or usable <= 0:
+                break
+            size = min(unsent, mss, usable)
+            flags = Flag.ACK | (Flag.PSH if size == unsent else Flag(0))
+            self._emit(flags=flags, seq=self.snd_nxt, payload=self._sndbuf.chunk(in_flight, size))
+            self.snd_nxt = seq_add(self.snd_nxt, size)
+        if self._fin_queued and len(self._sndbuf) == self._data_in_flight():
+            self._fin_seq = self.snd_nxt
+            self._emit(flags=Flag.FIN | Flag.ACK, seq=self.snd_nxt)
+            self.snd_nxt = seq_add(self.snd_nxt, 1)
+
+    def _a_queue_fin(self, now: float, seg: Segment | None) -> None:
+        self._fin_queued = True
+        self._a_send_data(now, seg)
+
+    def _a_send_ack(self, now: float, seg: Segment | None) -> None:
+        self._ack_due = True
+
+    def _a_send_rst(self, now: float, seg: Segment | None) -> None:
+        assert seg is not None
+        if seg.has(Flag.ACK):
+            self._emit(flags=Flag.RST, seq=seg.ack)
+        else:
+            self._emit(flags=Flag.RST | Flag.ACK, seq=0, ack=seg.end)
+
+    def _a_send_rst_abort(self, now: float, seg: Segment | None) -> None:
+        self._emit(flags=Flag.RST | Flag.ACK, seq=self.snd_nxt)
+
+    def _a_retransmit(self, now: float, seg: Segment | None) -> None:
+        if not self.syn_acked:
+            if self.irs is None:
+                self._emit(flags=Flag.SYN, seq=self.iss, options=self._syn_options(True))
+            else:
+                self._a_send_syn_ack(now, seg)
+        elif self._data_in_flight():
+            size = min(self._data_in_flight(), self._peer_mss, self.config.mss)
+            flags = Flag.ACK | (Flag.PSH if size == len(self._sndbuf) else Flag(0))
+            self._emit(flags=flags, seq=self.snd_una, payload=self._sndbuf.chunk(0, size))
+        elif self._fin_seq is not None and not self.fin_acked:
+            self._emit(flags=Flag.FIN | Flag.ACK, seq=self._fin_seq)
+        self._rto = min(2 * self._rto, self.config.rto_max)
+        self._start_timer(now, Timer.RETRANSMIT, self._rto)
+
+    def _a_accept_data(self, now: float, seg: Segment | None) -> None:
+        assert seg is not None
+        old = seq_diff(self.rcv_nxt, seg.seq)
+        if old < 0 or old >= seg.length:
+            return  # out of order or nothing new: the ACK says what we expect
+        payload = seg.payload.ljust(seg.length, b"\0")[old:]
+        self.rcv_nxt = seq_add(self.rcv_nxt, self._rcvbuf.push(payload))
+        if self.config.auto_read:
+            self._rcvbuf.read()
+
+    def _a_accept_fin(self, now: float, seg: Segment | None) -> None:
+        self.rcv_nxt = seq_add(self.rcv_nxt, 1)
+        self._fin_received = True
+
+    def _a_start_2msl(self, now: float, seg: Segment | None) -> None:
+        self._start_timer(now, Timer.TIME_WAIT, self.config.time_wait_length)
+
+    def _stop_all(self, now: float) -> None:
+        for timer in list(self._timers):
+            self._stop_timer(now, timer)
+
+    def _a_forget_peer(self, now: float, seg: Segment | None) -> None:
+        self._stop_all(now)
+        self._new_tcb(self.iss)
+
+    def _a_delete_tcb(self, now: float, seg: Segment | None) -> None:
+        self._stop_all(now)
+        self._sndbuf = SendBuffer()
+        self._fin_queued = False
+        self._ack_due = False
+
+    def _report(self, now: float, message: str) -> None:
+        self.error = message
+        self._events.append(AppCalled(time=now, side=self.side, call="error", result=message))
+
+    def _a_report_reset(self, now: float, seg: Segment | None) -> None:
+        self._report(now, "connection reset by peer")
+
+    def _a_report_refused(self, now: float, seg: Segment | None) -> None:
+        self._report(now, "connection refused")
+
+    def _a_report_timeout(self, now: float, seg: Segment | None) -> None:
+        self._report(now, "connection timed out")
+
+
+_Handler = Callable[[Endpoint, float, Segment | None], None]
+_ACTIONS: dict[Action, _Handler] = {
+    Action.ACCEPT_SYN: Endpoint._a_accept_syn,
+    Action.SEND_SYN: Endpoint._a_send_syn,
+    Action.SEND_SYN_ACK: Endpoint._a_send_syn_ack,
+    Action.SEND_ACK: Endpoint._a_send_ack,
+    Action.SEND_DATA: Endpoint._a_send_data,
+    Action.QUEUE_FIN: Endpoint._a_queue_fin,
+    Action.SEND_RST: Endpoint._a_send_rst,
+    Action.SEND_RST_ABORT: Endpoint._a_send_rst_abort,
+    Action.RETRANSMIT: Endpoint._a_retransmit,
+    Action.ACCEPT_ACK: Endpoint._a_accept_ack,
+    Action.ACCEPT_DATA: Endpoint._a_accept_data,
+    Action.ACCEPT_FIN: Endpoint._a_accept_fin,
+    Action.START_2MSL: Endpoint._a_start_2msl,
+    Action.FORGET_PEER: Endpoint._a_forget_peer,
+    Action.DELETE_TCB: Endpoint._a_delete_tcb,
+    Action.REPORT_RESET: Endpoint._a_report_reset,
+    Action.REPORT_REFUSED: Endpoint._a_report_refused,
+    Action.REPORT_TIMEOUT: Endpoint._a_report_timeout,
+}
+_missing = set(Action) - set(_ACTIONS)
+if _missing:  # pragma: no cover - a programming error caught at import
+    raise RuntimeError(f"actions without a handler: {_missing}")
