@@ -31,7 +31,7 @@ __all__ = ["Endpoint", "EndpointConfig", "table_text", "to_dot"]
 S = TcpState
 T = Trigger
 _TIMER_TRIGGER = {Timer.TIME_WAIT: T.TIMEOUT_2MSL, Timer.RETRANSMIT: T.TIMEOUT_RETRANSMIT,
-                  Timer.USER: T.TIMEOUT_USER}
+                  Timer.USER: T.TIMEOUT_USER, Timer.PERSIST: T.TIMEOUT_PERSIST}
 _DATA_STATES = frozenset({S.ESTABLISHED, S.CLOSE_WAIT, S.FIN_WAIT_1, S.LAST_ACK})
 _DEFAULT_MSS = 536  # RFC 9293 3.7.1, when the peer sent no MSS option
 _ISS_STRIDE = 64_000_000  # a reopened endpoint picks a later ISS, like the RFC's clock
@@ -332,6 +332,12 @@ class Endpoint:
             self._start_timer(now, Timer.RETRANSMIT, self._rto)
         elif not outstanding:
             self._stop_timer(now, Timer.RETRANSMIT)
+        blocked = (self.state in _DATA_STATES and not outstanding and self.snd_wnd == 0
+                   and len(self._sndbuf) > 0)
+        if blocked and Timer.PERSIST not in self._timers:
+            self._start_timer(now, Timer.PERSIST, self._rto)
+        elif not blocked:
+            self._stop_timer(now, Timer.PERSIST)
         waiting = outstanding or self.state is S.FIN_WAIT_2
         if waiting and (progressed or Timer.USER not in self._timers):
             self._start_timer(now, Timer.USER, self.config.user_timeout)
@@ -425,6 +431,8 @@ class Endpoint:
             self._rto = self.config.rto_initial
         if seq_le(self.snd_una, seg.ack):  # not an old ACK: take its window
             shift = 0 if seg.has(Flag.SYN) else self._snd_shift
+            if self.snd_wnd == 0 and seg.window:
+                self._rto = self.config.rto_initial  # the window reopened
             self.snd_wnd = seg.window << shift
 
     def _data_in_flight(self) -> int:
@@ -483,6 +491,13 @@ class Endpoint:
         self._rto = min(2 * self._rto, self.config.rto_max)
         self._start_timer(now, Timer.RETRANSMIT, self._rto)
 
+    def _a_send_probe(self, now: float, seg: Segment | None) -> None:
+        # Linux's zero-window probe: an old sequence number, so the peer must answer
+        # with an ACK carrying its current window.
+        self._emit(flags=Flag.ACK, seq=seq_add(self.snd_una, -1))
+        self._rto = min(2 * self._rto, self.config.rto_max)
+        self._start_timer(now, Timer.PERSIST, self._rto)
+
     def _a_accept_data(self, now: float, seg: Segment | None) -> None:
         assert seg is not None
         old = seq_diff(self.rcv_nxt, seg.seq)
@@ -539,6 +554,7 @@ _ACTIONS: dict[Action, _Handler] = {
     Action.SEND_RST: Endpoint._a_send_rst,
     Action.SEND_RST_ABORT: Endpoint._a_send_rst_abort,
     Action.RETRANSMIT: Endpoint._a_retransmit,
+    Action.SEND_PROBE: Endpoint._a_send_probe,
     Action.ACCEPT_ACK: Endpoint._a_accept_ack,
     Action.ACCEPT_DATA: Endpoint._a_accept_data,
     Action.ACCEPT_FIN: Endpoint._a_accept_fin,

@@ -72,6 +72,12 @@ class Pair:
         getattr(self.endpoints[side], call)(self.now, *args)
         self._collect(side, None)
 
+    def read(self, side: Side, size: int | None = None) -> bytes:
+        """The application on ``side`` reads what has arrived in order."""
+        data = self.endpoints[side].read(self.now, size)
+        self._collect(side, None)
+        return data
+
     def _collect(self, side: Side, cause: int | None) -> None:
         endpoint = self.endpoints[side]
         for event in endpoint.take_events():

@@ -78,6 +78,7 @@ class Trigger(Enum):
     TIMEOUT_2MSL = "2MSL timeout"
     TIMEOUT_RETRANSMIT = "retransmission timeout"
     TIMEOUT_USER = "user timeout"
+    TIMEOUT_PERSIST = "persist timeout"
 
     @property
     def kind(self) -> TriggerKind:
@@ -92,6 +93,7 @@ class Timer(Enum):
     RETRANSMIT = "RTO"
     TIME_WAIT = "TIME_WAIT"
     USER = "user timeout"
+    PERSIST = "persist"
 
 
 class Action(Enum):
@@ -106,6 +108,7 @@ class Action(Enum):
     SEND_RST = "answer with RST"
     SEND_RST_ABORT = "send RST at SND.NXT"
     RETRANSMIT = "retransmit the oldest unacknowledged segment"
+    SEND_PROBE = "probe the zero window"
     ACCEPT_ACK = "update SND.UNA and SND.WND"
     ACCEPT_DATA = "deliver in-order data, advance RCV.NXT"
     ACCEPT_FIN = "advance RCV.NXT over the FIN"

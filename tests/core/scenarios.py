@@ -15,7 +15,7 @@ import pytest
 from core.machine import EndpointConfig
 from core.pair import Pair
 from core.segment import Flag, Segment, seq_add
-from core.states import Side, TcpState, Trigger
+from core.states import Side, TcpState, Timer, Trigger
 from core.table import Row
 
 C, S = Side.CLIENT, Side.SERVER
@@ -545,6 +545,28 @@ def half_open_listener(on_row: RowHook) -> None:
     check(pair, T.CLOSED, T.LISTEN)
 
 
+
+def zero_window(on_row: RowHook) -> None:
+    """The receiver's buffer fills; its window update is lost; a persist probe recovers."""
+    pair = established(on_row, server={"recv_buffer": 300, "auto_read": False})
+    pair.app(C, "send", bytes(500))
+    pair.deliver(C)  # 300 octets fill the server's buffer
+    ack = pair.pending(S)[0].segment
+    assert ack.window == 0
+    pair.deliver(S)
+    assert pair.client.snd_wnd == 0 and Timer.PERSIST in pair.client.timers()
+    assert pair.read(S) == bytes(300)  # the window reopens: a window update ...
+    pair.drop(S)  # ... which is lost
+    pair.fire_timers()  # persist timer: a zero-window probe
+    probe = pair.pending(C)[0].segment
+    assert probe.length == 0 and probe.seq == seq_add(pair.client.snd_una, -1)
+    pair.deliver(C)  # answered by an ACK with the open window
+    pair.deliver(S)
+    pair.deliver(C)  # the last 200 octets
+    assert pair.read(S) == bytes(200)
+    check(pair, T.ESTABLISHED, T.ESTABLISHED)
+
+
 SCENARIOS: list[Callable[[RowHook], None]] = [
     handshake, hello_ok, simultaneous_open, syn_ack_lost, old_duplicate_syn,
     connect_closed_port, listener_odd_segments, syn_sent_odd_segments,
@@ -553,5 +575,5 @@ SCENARIOS: list[Callable[[RowHook], None]] = [
     close_client_first, three_segment_close, simultaneous_close, closing_refin, last_ack_lost,
     last_ack_refin, fin_wait_2_times_out, abort_established, abort_both,
     abort_before_connected, abort_while_closing, reset_while_closing, half_open,
-    half_open_listener,
+    half_open_listener, zero_window,
 ]
