@@ -32,7 +32,8 @@ S = TcpState
 T = Trigger
 _TIMER_TRIGGER = {Timer.TIME_WAIT: T.TIMEOUT_2MSL, Timer.RETRANSMIT: T.TIMEOUT_RETRANSMIT,
                   Timer.USER: T.TIMEOUT_USER, Timer.PERSIST: T.TIMEOUT_PERSIST}
-_DATA_STATES = frozenset({S.ESTABLISHED, S.CLOSE_WAIT, S.FIN_WAIT_1, S.LAST_ACK})
+#: states in which queued data may still go out (our FIN may be queued behind it)
+_DATA_STATES = frozenset({S.ESTABLISHED, S.CLOSE_WAIT, S.FIN_WAIT_1, S.CLOSING, S.LAST_ACK})
 _DEFAULT_MSS = 536  # RFC 9293 3.7.1, when the peer sent no MSS option
 _ISS_STRIDE = 64_000_000  # a reopened endpoint picks a later ISS, like the RFC's clock
 

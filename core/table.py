@@ -177,7 +177,8 @@ ROWS: tuple[Row, ...] = (
          "2MSL elapsed: old duplicates have died out"),
     _row(SENDING, T.TIMEOUT_RETRANSMIT, None, [A.RETRANSMIT],
          "no ACK in time: retransmit, double the timeout"),
-    _row((S.ESTABLISHED, S.FIN_WAIT_1, S.CLOSE_WAIT, S.LAST_ACK), T.TIMEOUT_PERSIST, None,
+    _row((S.ESTABLISHED, S.FIN_WAIT_1, S.CLOSE_WAIT, S.CLOSING, S.LAST_ACK), T.TIMEOUT_PERSIST,
+         None,
          [A.SEND_PROBE], "zero window and data waiting: probe, so a lost window update "
          "cannot stall the connection"),
     _row(S.SYN_RECEIVED, T.TIMEOUT_USER, S.LISTEN, [A.FORGET_PEER],

@@ -567,6 +567,26 @@ def zero_window(on_row: RowHook) -> None:
     check(pair, T.ESTABLISHED, T.ESTABLISHED)
 
 
+
+def closing_with_data_queued(on_row: RowHook) -> None:
+    """Our FIN waits behind data the window does not yet allow when the peer's FIN
+    arrives: CLOSING still sends the data, then the FIN."""
+    pair = established(on_row, server={"recv_buffer": 300})
+    pair.app(C, "send", bytes(500))
+    pair.app(C, "close")
+    check(pair, T.FIN_WAIT_1, T.ESTABLISHED)
+    assert [f.segment.length for f in pair.pending(C)] == [300]  # 200 more wait
+    pair.app(S, "close")
+    pair.deliver(S)  # the server's FIN
+    check(pair, T.CLOSING, T.FIN_WAIT_1)
+    pair.deliver(C)  # the first 300 octets
+    pair.deliver(S)  # ACK, window 300: the rest goes, then the FIN
+    assert [(f.segment.length, f.segment.has(Flag.FIN)) for f in pair.pending(C)] == \
+        [(0, False), (200, False), (0, True)]
+    pair.deliver_all()
+    check(pair, T.TIME_WAIT, T.TIME_WAIT)
+
+
 SCENARIOS: list[Callable[[RowHook], None]] = [
     handshake, hello_ok, simultaneous_open, syn_ack_lost, old_duplicate_syn,
     connect_closed_port, listener_odd_segments, syn_sent_odd_segments,
@@ -575,5 +595,5 @@ SCENARIOS: list[Callable[[RowHook], None]] = [
     close_client_first, three_segment_close, simultaneous_close, closing_refin, last_ack_lost,
     last_ack_refin, fin_wait_2_times_out, abort_established, abort_both,
     abort_before_connected, abort_while_closing, reset_while_closing, half_open,
-    half_open_listener, zero_window,
+    half_open_listener, zero_window, closing_with_data_queued,
 ]
