@@ -53,6 +53,9 @@ class EndpointConfig:
     rto_max: float = 120.0
     user_timeout: float = 300.0
     auto_read: bool = True
+    #: at most one re-ACK per interval in answer to out-of-window ACKs and SYNs, which
+    #: stops ACK wars between desynchronized endpoints (Linux: tcp_invalid_ratelimit)
+    ack_ratelimit: float = 0.5
 
     def __post_init__(self) -> None:
         checks: list[tuple[bool, str]] = [
@@ -67,6 +70,7 @@ class EndpointConfig:
             (0 < self.rto_min <= self.rto_initial <= self.rto_max,
              "need 0 < rto_min <= rto_initial <= rto_max"),
             (self.user_timeout > 0, f"user_timeout must be > 0 s, got {self.user_timeout}"),
+            (self.ack_ratelimit >= 0, f"ack_ratelimit must be >= 0 s, got {self.ack_ratelimit}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -105,6 +109,7 @@ class Endpoint:
         self._out: list[Segment] = []
         self._timers: dict[Timer, float] = {}
         self._opened = 0
+        self._last_challenge = float("-inf")
         self._last_snapshot: WindowSnapshot | None = None
         self._new_tcb(self.config.iss)
 
@@ -467,6 +472,14 @@ class Endpoint:
     def _a_send_ack(self, now: float, seg: Segment | None) -> None:
         self._ack_due = True
 
+    def _a_send_challenge_ack(self, now: float, seg: Segment | None) -> None:
+        assert seg is not None
+        if seg.length and not seg.has(Flag.SYN):
+            self._ack_due = True  # data is never part of an ACK loop
+        elif now - self._last_challenge >= self.config.ack_ratelimit:
+            self._last_challenge = now
+            self._ack_due = True
+
     def _a_send_rst(self, now: float, seg: Segment | None) -> None:
         assert seg is not None
         if seg.has(Flag.ACK):
@@ -550,6 +563,7 @@ _ACTIONS: dict[Action, _Handler] = {
     Action.SEND_SYN: Endpoint._a_send_syn,
     Action.SEND_SYN_ACK: Endpoint._a_send_syn_ack,
     Action.SEND_ACK: Endpoint._a_send_ack,
+    Action.SEND_CHALLENGE_ACK: Endpoint._a_send_challenge_ack,
     Action.SEND_DATA: Endpoint._a_send_data,
     Action.QUEUE_FIN: Endpoint._a_queue_fin,
     Action.SEND_RST: Endpoint._a_send_rst,

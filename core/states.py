@@ -103,6 +103,7 @@ class Action(Enum):
     SEND_SYN = "send SYN"
     SEND_SYN_ACK = "send SYN+ACK"
     SEND_ACK = "send ACK"
+    SEND_CHALLENGE_ACK = "re-ACK RCV.NXT (rate-limited for segments without data)"
     SEND_DATA = "send queued data"
     QUEUE_FIN = "queue FIN after the data"
     SEND_RST = "answer with RST"

@@ -61,7 +61,10 @@ def established(on_row: RowHook, *, client: dict[str, object] | None = None,
 
 def forge(pair: Pair, sender: Side, flags: Flag, *, seq_offset: int = 0, ack_offset: int = 0,
           payload: bytes = b"", seq: int | None = None, ack: int | None = None) -> None:
-    """Inject a segment from ``sender`` numbered relative to what its peer expects."""
+    """Inject a segment from ``sender`` numbered relative to what its peer expects.
+
+    Each forged segment comes a second after the last, past the re-ACK rate limit."""
+    pair.at(pair.now + 1.0)
     receiver = pair.endpoints[sender.peer]
     seg_seq = seq if seq is not None else seq_add(receiver.rcv_nxt, seq_offset)
     seg_ack = ack if ack is not None else seq_add(receiver.snd_nxt, ack_offset)
@@ -587,6 +590,24 @@ def closing_with_data_queued(on_row: RowHook) -> None:
     check(pair, T.TIME_WAIT, T.TIME_WAIT)
 
 
+
+def desynchronized_no_ack_war(on_row: RowHook) -> None:
+    """Each side took an old SYN for the peer's: every segment is out of the other's
+    window. Re-ACKs are rate-limited, so there is no ACK war; both give up in time."""
+    pair = make_pair(on_row)
+    pair.app(C, "active_open")
+    pair.app(S, "active_open")
+    pair.drop()
+    pair.drop()
+    pair.inject(S, Segment(seq=123_456, flags=Flag.SYN, window=1000))
+    pair.inject(C, Segment(seq=654_321, flags=Flag.SYN, window=1000))
+    check(pair, T.SYN_RECEIVED, T.SYN_RECEIVED)
+    pair.run()
+    check(pair, T.CLOSED, T.CLOSED)
+    assert pair.client.error == pair.server.error == "connection timed out"
+    assert len(pair.timeline()) < 60  # a war would send thousands in the first second
+
+
 SCENARIOS: list[Callable[[RowHook], None]] = [
     handshake, hello_ok, simultaneous_open, syn_ack_lost, old_duplicate_syn,
     connect_closed_port, listener_odd_segments, syn_sent_odd_segments,
@@ -595,5 +616,5 @@ SCENARIOS: list[Callable[[RowHook], None]] = [
     close_client_first, three_segment_close, simultaneous_close, closing_refin, last_ack_lost,
     last_ack_refin, fin_wait_2_times_out, abort_established, abort_both,
     abort_before_connected, abort_while_closing, reset_while_closing, half_open,
-    half_open_listener, zero_window, closing_with_data_queued,
+    half_open_listener, zero_window, closing_with_data_queued, desynchronized_no_ack_war,
 ]
