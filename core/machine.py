@@ -16,13 +16,28 @@ from dataclasses import dataclass
 
 from core.errors import IllegalTransition, ParameterError
 from core.segment import (
-    NO_OPTIONS, SEQ_MOD, Flag, Options, Segment, seq_add, seq_diff, seq_gt, seq_in_window,
-    seq_le, seq_lt,
+    NO_OPTIONS,
+    SEQ_MOD,
+    Flag,
+    Options,
+    Segment,
+    seq_add,
+    seq_diff,
+    seq_gt,
+    seq_in_window,
+    seq_le,
+    seq_lt,
 )
 from core.states import Action, Side, TcpState, Timer, Trigger, TriggerKind
 from core.table import FIN_RECEIVED, SENDING, Opening, Row, allowed, lookup, table_text, to_dot
 from core.trace import (
-    AppCalled, Event, StateChanged, TimerStarted, TimerStopped, WindowChanged, WindowSnapshot,
+    AppCalled,
+    Event,
+    StateChanged,
+    TimerStarted,
+    TimerStopped,
+    WindowChanged,
+    WindowSnapshot,
 )
 from core.window import MAX_WSCALE, ReceiveBuffer, SendBuffer, window_field
 

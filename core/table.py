@@ -237,7 +237,8 @@ _KIND_STYLE = {TriggerKind.APP: "color=blue, fontcolor=blue",
 
 def to_dot(*, self_loops: bool = False) -> str:
     """The state diagram as Graphviz: one edge per state change (self-loops optional)."""
-    lines = ["digraph tcp {", '  rankdir=TB; node [shape=box, style=rounded, fontname="Helvetica"];',
+    lines = ["digraph tcp {",
+             '  rankdir=TB; node [shape=box, style=rounded, fontname="Helvetica"];',
              '  edge [fontname="Helvetica", fontsize=10];']
     lines += [f"  {s.value};" for s in TcpState]
     edges: dict[tuple[TcpState, TcpState, TriggerKind], list[str]] = {}

@@ -9,7 +9,7 @@ whenever the test chooses. Two properties must hold:
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from core.machine import EndpointConfig

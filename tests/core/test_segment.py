@@ -7,8 +7,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.segment import (
-    SEQ_MOD, Flag, Options, Segment, flags_text, seq_add, seq_diff, seq_ge, seq_gt,
-    seq_in_window, seq_le, seq_lt,
+    SEQ_MOD,
+    Flag,
+    Options,
+    Segment,
+    flags_text,
+    seq_add,
+    seq_diff,
+    seq_ge,
+    seq_gt,
+    seq_in_window,
+    seq_le,
+    seq_lt,
 )
 
 seqs = st.integers(0, SEQ_MOD - 1)
