@@ -560,7 +560,7 @@ class Endpoint:
 
     def _report(self, now: float, message: str) -> None:
         self.error = message
-        self._events.append(AppCalled(time=now, side=self.side, call="error", result=message))
+        self._events.append(AppNotified(time=now, side=self.side, message=message))
 
     def _a_report_reset(self, now: float, seg: Segment | None) -> None:
         self._report(now, "connection reset by peer")

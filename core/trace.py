@@ -144,6 +144,13 @@ class AppCalled(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AppNotified(Event):
+    """TCP tells the application something went wrong (reset, refused, timed out)."""
+
+    message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class WindowChanged(Event):
     snapshot: WindowSnapshot
 
@@ -180,6 +187,13 @@ def _segment_ref(event: Event) -> int | None:
     return None
 
 
+def _is_stimulus(event: Event) -> bool:
+    """An event that starts a new step of processing (everything else is a consequence)."""
+    if isinstance(event, SegmentArrived | SegmentLost | AppCalled):
+        return True
+    return isinstance(event, TimerStopped) and event.expired
+
+
 class Timeline:
     """A finished, immutable trace of one connection."""
 
@@ -211,26 +225,36 @@ class Timeline:
         self.rows: tuple[Row, ...] = self._compute_rows()
 
     def _compute_rows(self) -> tuple[Row, ...]:
+        # Row i is taken once everything segment i caused has happened: just before the
+        # next stimulus (an arrival, a loss, an application call, a timer expiry).
         last_pos: dict[int, int] = {}
         for pos, ev in enumerate(self.events):
             ref = _segment_ref(ev)
             if ref is not None:
                 last_pos[ref] = pos
-        due: dict[int, list[int]] = {}
-        for index, pos in last_pos.items():
-            due.setdefault(pos, []).append(index)
         state = {Side.CLIENT: self.initial[0], Side.SERVER: self.initial[1]}
         window: dict[Side, WindowSnapshot | None] = {Side.CLIENT: None, Side.SERVER: None}
         rows: list[Row | None] = [None] * len(self.segments)
+        waiting: list[int] = []
+
+        def flush() -> None:
+            for index in waiting:
+                rows[index] = Row(client=state[Side.CLIENT], server=state[Side.SERVER],
+                                  client_window=window[Side.CLIENT],
+                                  server_window=window[Side.SERVER])
+            waiting.clear()
+
         for pos, ev in enumerate(self.events):
+            if _is_stimulus(ev):
+                flush()
             if isinstance(ev, StateChanged):
                 state[ev.side] = ev.new
             elif isinstance(ev, WindowChanged):
                 window[ev.side] = ev.snapshot
-            for index in due.get(pos, ()):
-                rows[index] = Row(client=state[Side.CLIENT], server=state[Side.SERVER],
-                                  client_window=window[Side.CLIENT],
-                                  server_window=window[Side.SERVER])
+            ref = _segment_ref(ev)
+            if ref is not None and last_pos[ref] == pos:
+                waiting.append(ref)
+        flush()
         missing = [i for i, row in enumerate(rows) if row is None]
         if missing:
             raise ValueError(f"segments {missing[:5]} have no event in the timeline")
