@@ -32,6 +32,7 @@ from core.states import Action, Side, TcpState, Timer, Trigger, TriggerKind
 from core.table import FIN_RECEIVED, SENDING, Opening, Row, allowed, lookup, table_text, to_dot
 from core.trace import (
     AppCalled,
+    AppNotified,
     Event,
     StateChanged,
     TimerStarted,
