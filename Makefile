@@ -1,7 +1,7 @@
 # SynAck: two commands do all the set-up on a fresh Debian machine with Python 3.11+.
 #   make run    set up, then launch the app on the bundled demo
 #               (no display: renders the demo diagram to synack-demo.png instead)
-#   make test   set up, then run the whole test suite headless
+#   make test   set up, then lint (ruff, mypy) and run the whole test suite headless
 # Set-up = the Debian libraries Qt needs (apt-get when root, otherwise the exact
 # command to run is printed) + a virtual environment in .venv with the project.
 
@@ -18,11 +18,11 @@ DEBS   := libgl1 libegl1 libxkbcommon0 libfontconfig1 libglib2.0-0 libdbus-1-3 \
 run: $(STAMP)
 	$(VENV)/bin/synack
 
-test: $(STAMP)
+test: lint
 	QT_QPA_PLATFORM=offscreen $(VENV)/bin/python -m pytest
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check core gui tests bench
+	$(VENV)/bin/ruff check core gui tests
 	$(VENV)/bin/mypy
 
 system-deps:

@@ -406,16 +406,14 @@ class Endpoint:
         return Options(mss=self.config.mss, wscale=offer)
 
     def _emit(self, *, flags: Flag, seq: int, payload: bytes = b"",
-              options: Options = NO_OPTIONS, ack: int | None = None) -> None:
+              options: Options = NO_OPTIONS, ack: int | None = None,
+              window: int | None = None) -> None:
         if flags & Flag.ACK:
             ack = self.rcv_nxt if ack is None else ack
             self._ack_due = False
-        if flags & Flag.SYN:
-            window = min(self.rcv_wnd, 0xFFFF)
-        elif flags & Flag.RST:
-            window = 0
-        else:
-            window = window_field(self.rcv_wnd, self._rcv_shift)
+        if window is None:  # a SYN's window is never scaled (RFC 7323 2.2)
+            window = (min(self.rcv_wnd, 0xFFFF) if flags & Flag.SYN
+                      else window_field(self.rcv_wnd, self._rcv_shift))
         self._out.append(Segment(seq=seq, ack=ack or 0, flags=flags, window=window,
                                  length=len(payload), payload=payload, options=options))
 
@@ -498,10 +496,11 @@ class Endpoint:
 
     def _a_send_rst(self, now: float, seg: Segment | None) -> None:
         assert seg is not None
+        # a reply to a segment that has no connection here advertises no window
         if seg.has(Flag.ACK):
-            self._emit(flags=Flag.RST, seq=seg.ack)
+            self._emit(flags=Flag.RST, seq=seg.ack, window=0)
         else:
-            self._emit(flags=Flag.RST | Flag.ACK, seq=0, ack=seg.end)
+            self._emit(flags=Flag.RST | Flag.ACK, seq=0, ack=seg.end, window=0)
 
     def _a_send_rst_abort(self, now: float, seg: Segment | None) -> None:
         self._emit(flags=Flag.RST | Flag.ACK, seq=self.snd_nxt)

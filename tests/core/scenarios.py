@@ -447,6 +447,8 @@ def abort_established(on_row: RowHook) -> None:
     pair = established(on_row)
     pair.app(C, "abort")
     check(pair, T.CLOSED, T.ESTABLISHED)
+    rst = pair.pending(C)[0].segment  # like Linux's SO_LINGER 0: [R.] at SND.NXT, a window
+    assert rst.flags == Flag.RST | A and rst.seq == pair.client.snd_nxt and rst.window > 0
     pair.deliver(C)
     check(pair, T.CLOSED, T.CLOSED)
     assert pair.server.error == "connection reset by peer"
