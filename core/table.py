@@ -235,8 +235,17 @@ _KIND_STYLE = {TriggerKind.APP: "color=blue, fontcolor=blue",
                TriggerKind.TIMER: "color=darkorange, fontcolor=darkorange, style=dashed"}
 
 
-def to_dot(*, self_loops: bool = False) -> str:
-    """The state diagram as Graphviz: one edge per state change (self-loops optional)."""
+#: triggers that lead from many states straight to CLOSED; the classic diagram leaves
+#: them out and says so in a note
+_ESCAPES = frozenset({Trigger.ABORT, Trigger.RCV_RST, Trigger.TIMEOUT_USER})
+
+
+def to_dot(*, every_edge: bool = False, self_loops: bool = False) -> str:
+    """The state diagram as Graphviz, drawn from :data:`ROWS`.
+
+    By default it is the classic diagram: abort, RST and user-timeout edges to CLOSED are
+    summarised in a note (``every_edge=True`` draws them). Self-loops are optional.
+    """
     lines = ["digraph tcp {",
              '  rankdir=TB; node [shape=box, style=rounded, fontname="Helvetica"];',
              '  edge [fontname="Helvetica", fontsize=10];']
@@ -247,10 +256,20 @@ def to_dot(*, self_loops: bool = False) -> str:
             target = row.target(state)
             if target is state and not self_loops:
                 continue
+            if (not every_edge and row.trigger in _ESCAPES and target is TcpState.CLOSED
+                    and state is not TcpState.SYN_SENT):
+                continue
             label = row.trigger.value + (f" [{row.opening.value}]" if row.opening else "")
             edges.setdefault((state, target, row.trigger.kind), []).append(label)
     for (src, dst, kind), labels in edges.items():
         text = "\\n".join(dict.fromkeys(labels))
         lines.append(f'  {src.value} -> {dst.value} [label="{text}", {_KIND_STYLE[kind]}];')
+    lines.append('  legend [shape=note, style="", fontsize=10, label="'
+                 + "blue: application call\\lblack: segment arrives\\l"
+                 + "orange dashed: timer\\l"
+                 + ("" if every_edge else
+                    "not drawn: abort, RST and user timeout\\llead to CLOSED from the "
+                    "other states too\\l")
+                 + '"];')
     lines.append("}")
     return "\n".join(lines)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from core.errors import IllegalTransition, ParameterError, SynAckError
@@ -79,3 +81,16 @@ def test_text_and_dot_list_every_state() -> None:
     assert 'FIN_WAIT_1 -> CLOSING [label="FIN"' in dot
     assert "TIME_WAIT -> CLOSED" in dot
     assert len(text.splitlines()) > len(ROWS)
+
+
+def test_every_edge_mode_draws_the_escapes() -> None:
+    full = to_dot(every_edge=True)
+    assert "ESTABLISHED -> CLOSED" in full and "ESTABLISHED -> CLOSED" not in to_dot()
+    assert "SYN_SENT -> CLOSED" in to_dot()  # connection refused stays in the classic view
+
+
+def test_docs_state_diagram_is_drawn_from_the_table() -> None:
+    docs = Path(__file__).resolve().parents[2] / "docs" / "states.dot"
+    assert docs.read_text(encoding="utf-8").rstrip("\n") == to_dot(), (
+        "docs/states.dot is stale: run `synack states --dot > docs/states.dot` "
+        "and `dot -Tpng docs/states.dot -o docs/states.png`")
