@@ -12,9 +12,10 @@ Rules:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from core.errors import IllegalTransition, ParameterError
+from core.classify import Receiver, classify
+from core.config import EndpointConfig
+from core.errors import IllegalTransition
 from core.segment import (
     NO_OPTIONS,
     SEQ_MOD,
@@ -24,12 +25,11 @@ from core.segment import (
     seq_add,
     seq_diff,
     seq_gt,
-    seq_in_window,
     seq_le,
     seq_lt,
 )
 from core.states import Action, Side, TcpState, Timer, Trigger, TriggerKind
-from core.table import FIN_RECEIVED, SENDING, Opening, Row, allowed, lookup, table_text, to_dot
+from core.table import SENDING, Opening, Row, allowed, lookup, table_text, to_dot
 from core.trace import (
     AppCalled,
     AppNotified,
@@ -52,62 +52,6 @@ _TIMER_TRIGGER = {Timer.TIME_WAIT: T.TIMEOUT_2MSL, Timer.RETRANSMIT: T.TIMEOUT_R
 _DATA_STATES = frozenset({S.ESTABLISHED, S.CLOSE_WAIT, S.FIN_WAIT_1, S.CLOSING, S.LAST_ACK})
 _DEFAULT_MSS = 536  # RFC 9293 3.7.1, when the peer sent no MSS option
 _ISS_STRIDE = 64_000_000  # a reopened endpoint picks a later ISS, like the RFC's clock
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EndpointConfig:
-    """Parameters of one endpoint. Times in seconds, sizes in octets."""
-
-    msl: float = 120.0
-    time_wait: float | None = None
-    mss: int = 1460
-    recv_buffer: int = 65535
-    wscale: int | None = None
-    iss: int = 0
-    rto_initial: float = 1.0
-    rto_min: float = 0.2
-    rto_max: float = 120.0
-    user_timeout: float = 300.0
-    auto_read: bool = True
-    #: at most one re-ACK per interval in answer to out-of-window ACKs and SYNs, which
-    #: stops ACK wars between desynchronized endpoints (Linux: tcp_invalid_ratelimit)
-    ack_ratelimit: float = 0.5
-
-    def __post_init__(self) -> None:
-        checks: list[tuple[bool, str]] = [
-            (self.msl > 0, f"msl must be > 0 s, got {self.msl}"),
-            (self.time_wait is None or self.time_wait > 0,
-             f"time_wait must be > 0 s, got {self.time_wait}"),
-            (1 <= self.mss <= 65495, f"mss must be in 1..65495, got {self.mss}"),
-            (0 <= self.recv_buffer < 1 << 30, f"recv_buffer out of range: {self.recv_buffer}"),
-            (self.wscale is None or 0 <= self.wscale <= MAX_WSCALE,
-             f"wscale must be in 0..{MAX_WSCALE}, got {self.wscale}"),
-            (0 <= self.iss < SEQ_MOD, f"iss must be in [0, 2**32), got {self.iss}"),
-            (0 < self.rto_min <= self.rto_initial <= self.rto_max,
-             "need 0 < rto_min <= rto_initial <= rto_max"),
-            (self.user_timeout > 0, f"user_timeout must be > 0 s, got {self.user_timeout}"),
-            (self.ack_ratelimit >= 0, f"ack_ratelimit must be >= 0 s, got {self.ack_ratelimit}"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ParameterError(message)
-
-    @property
-    def time_wait_length(self) -> float:
-        """How long TIME_WAIT lasts: 2*MSL, or a fixed length (Linux: 60 s)."""
-        return 2 * self.msl if self.time_wait is None else self.time_wait
-
-    @classmethod
-    def rfc(cls, **overrides: object) -> EndpointConfig:
-        """RFC 9293's numbers: MSL 2 minutes, so TIME_WAIT lasts 4 minutes."""
-        return cls(**{"msl": 120.0, **overrides})  # type: ignore[arg-type]
-
-    @classmethod
-    def linux(cls, **overrides: object) -> EndpointConfig:
-        """Linux's numbers: TIME_WAIT fixed at 60 s, window scale 7, RTO min 200 ms."""
-        base: dict[str, object] = {"msl": 30.0, "time_wait": 60.0, "wscale": 7,
-                                   "recv_buffer": 65483 * 2, "user_timeout": 924.6}
-        return cls(**{**base, **overrides})  # type: ignore[arg-type]
 
 
 class Endpoint:
@@ -237,89 +181,17 @@ class Endpoint:
 
     # ----- arriving segments ---------------------------------------------------------
     def receive(self, now: float, seg: Segment) -> None:
-        for trigger in self._classify(seg):
+        for trigger in classify(self._receiver(), seg):
             self._run(now, trigger, self._row(trigger), seg)
         self._finish(now)
 
-    def _classify(self, seg: Segment) -> list[Trigger]:
-        """RFC 9293 3.10.7: turn an arriving segment into the triggers it carries."""
-        rst, syn, ack = seg.has(Flag.RST), seg.has(Flag.SYN), seg.has(Flag.ACK)
-        state = self.state
-        if state is S.CLOSED:
-            return [T.RCV_RST] if rst else [T.RCV_SYN] if syn and not ack else [T.RCV_SEGMENT]
-        if state is S.LISTEN:
-            return ([T.RCV_RST] if rst else [T.RCV_BAD_ACK] if ack else
-                    [T.RCV_SYN] if syn else [T.RCV_SEGMENT])
-        if state is S.SYN_SENT:
-            ack_ok = ack and seq_lt(self.iss, seg.ack) and seq_le(seg.ack, self.snd_nxt)
-            if ack and not ack_ok:
-                return [T.RCV_RST_IGNORED] if rst else [T.RCV_BAD_ACK]
-            if rst:
-                return [T.RCV_RST] if ack_ok else [T.RCV_RST_IGNORED]
-            if syn:
-                return [T.RCV_SYN_ACK] if ack_ok else [T.RCV_SYN]
-            return [T.RCV_SEGMENT]
-        return self._classify_synchronized(seg)
+    def _receiver(self) -> Receiver:
+        return Receiver(state=self.state, iss=self.iss, irs=self.irs, snd_una=self.snd_una,
+                        snd_nxt=self.snd_nxt, rcv_nxt=self.rcv_nxt, rcv_wnd=self.rcv_wnd,
+                        fin_seq=self._fin_seq, fin_received=self._fin_received)
 
     def _acks_new(self, ack: int) -> bool:
         return seq_lt(self.snd_una, ack) and seq_le(ack, self.snd_nxt)
-
-    def _acceptable(self, seg: Segment) -> bool:
-        """The segment-acceptability test (RFC 9293 3.10.7.4, the four cases)."""
-        wnd, length = self.rcv_wnd, seg.seg_len
-        if length == 0:
-            return seg.seq == self.rcv_nxt if wnd == 0 else seq_in_window(seg.seq, self.rcv_nxt,
-                                                                          wnd)
-        if wnd == 0:
-            return False
-        return (seq_in_window(seg.seq, self.rcv_nxt, wnd)
-                or seq_in_window(seq_add(seg.seq, length - 1), self.rcv_nxt, wnd))
-
-    def _classify_synchronized(self, seg: Segment) -> list[Trigger]:
-        rst, syn, ack, fin = (seg.has(Flag.RST), seg.has(Flag.SYN), seg.has(Flag.ACK),
-                              seg.has(Flag.FIN))
-        in_syn_received = self.state is S.SYN_RECEIVED
-        if syn and not rst and seg.seq == self.irs:
-            if not in_syn_received:
-                return [T.RCV_UNACCEPTABLE]  # an old SYN or SYN+ACK: re-ACK
-            if not ack:
-                return [T.RCV_SYN_AGAIN]
-            return [T.RCV_SYN_ACK] if self._acks_new(seg.ack) else [T.RCV_BAD_ACK]
-        if fin and not rst and self._fin_received and seg.end == self.rcv_nxt:
-            return [T.RCV_FIN]  # the peer's FIN again: our ACK of it was lost
-        if not self._acceptable(seg):
-            return [T.RCV_RST_IGNORED] if rst else [T.RCV_UNACCEPTABLE]
-        if rst:
-            return [T.RCV_RST] if seg.seq == self.rcv_nxt else [T.RCV_RST_IN_WINDOW]
-        if syn:
-            return [T.RCV_SYN]
-        if not ack:
-            return [T.RCV_SEGMENT]
-        triggers: list[Trigger] = []
-        if in_syn_received:
-            if not self._acks_new(seg.ack):
-                return [T.RCV_BAD_ACK]
-            triggers.append(T.RCV_ACK_OF_SYN)
-        elif seq_gt(seg.ack, self.snd_nxt):
-            return [T.RCV_BAD_ACK]
-        acks_fin = (self._fin_seq is not None and not self.fin_acked
-                    and seq_gt(seg.ack, self._fin_seq))
-        old = max(0, seq_diff(self.rcv_nxt, seg.seq))
-        fin_in_order = fin and old <= seg.length and seg.length - old <= self.rcv_wnd
-        if seg.length > old or (seg.length and self.state in FIN_RECEIVED):
-            data: list[Trigger] = [T.RCV_DATA]
-        else:
-            data = []
-        if acks_fin and fin_in_order:
-            return triggers + data + [T.RCV_FIN_ACK_OF_FIN]
-        if acks_fin:
-            triggers.append(T.RCV_ACK_OF_FIN)
-        elif not in_syn_received:
-            triggers.append(T.RCV_ACK)
-        triggers += data
-        if fin_in_order and self.state not in FIN_RECEIVED:
-            triggers.append(T.RCV_FIN)
-        return triggers
 
     # ----- timers --------------------------------------------------------------------
     def handle_timer(self, now: float) -> None:

@@ -1,0 +1,69 @@
+"""Endpoint parameters and their presets (RFC 9293's numbers, Linux's numbers).
+
+Invariant: a constructed :class:`EndpointConfig` is valid; a bad value raises
+:class:`core.errors.ParameterError` naming the parameter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.errors import ParameterError
+from core.segment import SEQ_MOD
+from core.window import MAX_WSCALE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EndpointConfig:
+    """Parameters of one endpoint. Times in seconds, sizes in octets."""
+
+    msl: float = 120.0
+    time_wait: float | None = None
+    mss: int = 1460
+    recv_buffer: int = 65535
+    wscale: int | None = None
+    iss: int = 0
+    rto_initial: float = 1.0
+    rto_min: float = 0.2
+    rto_max: float = 120.0
+    user_timeout: float = 300.0
+    auto_read: bool = True
+    #: at most one re-ACK per interval in answer to out-of-window ACKs and SYNs, which
+    #: stops ACK wars between desynchronized endpoints (Linux: tcp_invalid_ratelimit)
+    ack_ratelimit: float = 0.5
+
+    def __post_init__(self) -> None:
+        checks: list[tuple[bool, str]] = [
+            (self.msl > 0, f"msl must be > 0 s, got {self.msl}"),
+            (self.time_wait is None or self.time_wait > 0,
+             f"time_wait must be > 0 s, got {self.time_wait}"),
+            (1 <= self.mss <= 65495, f"mss must be in 1..65495, got {self.mss}"),
+            (0 <= self.recv_buffer < 1 << 30, f"recv_buffer out of range: {self.recv_buffer}"),
+            (self.wscale is None or 0 <= self.wscale <= MAX_WSCALE,
+             f"wscale must be in 0..{MAX_WSCALE}, got {self.wscale}"),
+            (0 <= self.iss < SEQ_MOD, f"iss must be in [0, 2**32), got {self.iss}"),
+            (0 < self.rto_min <= self.rto_initial <= self.rto_max,
+             "need 0 < rto_min <= rto_initial <= rto_max"),
+            (self.user_timeout > 0, f"user_timeout must be > 0 s, got {self.user_timeout}"),
+            (self.ack_ratelimit >= 0, f"ack_ratelimit must be >= 0 s, got {self.ack_ratelimit}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ParameterError(message)
+
+    @property
+    def time_wait_length(self) -> float:
+        """How long TIME_WAIT lasts: 2*MSL, or a fixed length (Linux: 60 s)."""
+        return 2 * self.msl if self.time_wait is None else self.time_wait
+
+    @classmethod
+    def rfc(cls, **overrides: object) -> EndpointConfig:
+        """RFC 9293's numbers: MSL 2 minutes, so TIME_WAIT lasts 4 minutes."""
+        return cls(**{"msl": 120.0, **overrides})  # type: ignore[arg-type]
+
+    @classmethod
+    def linux(cls, **overrides: object) -> EndpointConfig:
+        """Linux's numbers: TIME_WAIT fixed at 60 s, window scale 7, RTO min 200 ms."""
+        base: dict[str, object] = {"msl": 30.0, "time_wait": 60.0, "wscale": 7,
+                                   "recv_buffer": 65483 * 2, "user_timeout": 924.6}
+        return cls(**{**base, **overrides})  # type: ignore[arg-type]
