@@ -16,6 +16,7 @@ from collections.abc import Callable
 from core.classify import Receiver, classify
 from core.config import EndpointConfig
 from core.errors import IllegalTransition
+from core.rtt import RttEstimator
 from core.segment import (
     NO_OPTIONS,
     SEQ_MOD,
@@ -24,6 +25,7 @@ from core.segment import (
     Segment,
     seq_add,
     seq_diff,
+    seq_ge,
     seq_gt,
     seq_le,
     seq_lt,
@@ -88,7 +90,10 @@ class Endpoint:
         self._peer_wscale: int | None = None
         self._snd_shift = 0
         self._rcv_shift = 0
-        self._rto = self.config.rto_initial
+        self._rtt = RttEstimator(self.config.rto_initial, self.config.rto_min,
+                                 self.config.rto_max)
+        self._timed: tuple[int, float] | None = None  # (end seq, send time) being timed
+        self._probe_backoff = 0
         self._ack_due = False
         self._progressed = False
 
@@ -223,13 +228,13 @@ class Endpoint:
         outstanding = self.state in SENDING and self.snd_nxt != self.snd_una
         progressed, self._progressed = self._progressed, False
         if outstanding and (progressed or Timer.RETRANSMIT not in self._timers):
-            self._start_timer(now, Timer.RETRANSMIT, self._rto)
+            self._start_timer(now, Timer.RETRANSMIT, self._rtt.rto)
         elif not outstanding:
             self._stop_timer(now, Timer.RETRANSMIT)
         blocked = (self.state in _DATA_STATES and not outstanding and self.snd_wnd == 0
                    and len(self._sndbuf) > 0)
         if blocked and Timer.PERSIST not in self._timers:
-            self._start_timer(now, Timer.PERSIST, self._rto)
+            self._start_timer(now, Timer.PERSIST, self._probe_interval())
         elif not blocked:
             self._stop_timer(now, Timer.PERSIST)
         waiting = outstanding or self.state is S.FIN_WAIT_2
@@ -289,12 +294,19 @@ class Endpoint:
         self._out.append(Segment(seq=seq, ack=ack or 0, flags=flags, window=window,
                                  length=len(payload), payload=payload, options=options))
 
+    def _time(self, now: float, end: int) -> None:
+        """Time this new transmission for an RTT sample unless one is being timed."""
+        if self._timed is None:
+            self._timed = (end, now)
+
     def _a_send_syn(self, now: float, seg: Segment | None) -> None:
         self.snd_nxt = seq_add(self.iss, 1)
+        self._time(now, self.snd_nxt)
         self._emit(flags=Flag.SYN, seq=self.iss, options=self._syn_options(True))
 
     def _a_send_syn_ack(self, now: float, seg: Segment | None) -> None:
         self.snd_nxt = seq_add(self.iss, 1)
+        self._time(now, self.snd_nxt)
         self._emit(flags=Flag.SYN | Flag.ACK, seq=self.iss,
                    options=self._syn_options(self._peer_wscale is not None
                                              or self.opening is Opening.ACTIVE))
@@ -320,11 +332,14 @@ class Endpoint:
             self._sndbuf.acknowledge(acked)
             self.snd_una = seg.ack
             self._progressed = True
-            self._rto = self.config.rto_initial
+            self._rtt.backoff = 0
+            if self._timed is not None and seq_ge(seg.ack, self._timed[0]):
+                self._rtt.sample(now - self._timed[1])
+                self._timed = None
         if seq_le(self.snd_una, seg.ack):  # not an old ACK: take its window
             shift = 0 if seg.has(Flag.SYN) else self._snd_shift
             if self.snd_wnd == 0 and seg.window:
-                self._rto = self.config.rto_initial  # the window reopened
+                self._probe_backoff = 0  # the window reopened
             self.snd_wnd = seg.window << shift
 
     def _data_in_flight(self) -> int:
@@ -346,10 +361,12 @@ class Endpoint:
             flags = Flag.ACK | (Flag.PSH if size == unsent else Flag(0))
             self._emit(flags=flags, seq=self.snd_nxt, payload=self._sndbuf.chunk(in_flight, size))
             self.snd_nxt = seq_add(self.snd_nxt, size)
+            self._time(now, self.snd_nxt)
         if self._fin_queued and len(self._sndbuf) == self._data_in_flight():
             self._fin_seq = self.snd_nxt
             self._emit(flags=Flag.FIN | Flag.ACK, seq=self.snd_nxt)
             self.snd_nxt = seq_add(self.snd_nxt, 1)
+            self._time(now, self.snd_nxt)
 
     def _a_queue_fin(self, now: float, seg: Segment | None) -> None:
         self._fin_queued = True
@@ -389,15 +406,19 @@ class Endpoint:
             self._emit(flags=flags, seq=self.snd_una, payload=self._sndbuf.chunk(0, size))
         elif self._fin_seq is not None and not self.fin_acked:
             self._emit(flags=Flag.FIN | Flag.ACK, seq=self._fin_seq)
-        self._rto = min(2 * self._rto, self.config.rto_max)
-        self._start_timer(now, Timer.RETRANSMIT, self._rto)
+        self._timed = None  # Karn: never time a retransmitted segment
+        self._rtt.back_off()
+        self._start_timer(now, Timer.RETRANSMIT, self._rtt.rto)
 
     def _a_send_probe(self, now: float, seg: Segment | None) -> None:
         # Linux's zero-window probe: an old sequence number, so the peer must answer
         # with an ACK carrying its current window.
         self._emit(flags=Flag.ACK, seq=seq_add(self.snd_una, -1))
-        self._rto = min(2 * self._rto, self.config.rto_max)
-        self._start_timer(now, Timer.PERSIST, self._rto)
+        self._probe_backoff += 1
+        self._start_timer(now, Timer.PERSIST, self._probe_interval())
+
+    def _probe_interval(self) -> float:
+        return min(self._rtt.base * float(2 ** self._probe_backoff), self.config.rto_max)
 
     def _a_accept_data(self, now: float, seg: Segment | None) -> None:
         assert seg is not None

@@ -309,7 +309,11 @@ def retransmission_timeout(on_row: RowHook) -> None:
     pair.fire_timers()  # RTO: the data is still in the send buffer, sent again
     again = pair.pending(C)[0].segment
     assert again.payload == b"hello" and again.seq == seq_add(CLIENT_ISS, 1)
-    assert pair.now == pytest.approx(0.030 + 1.0)  # sent at 30 ms, initial RTO 1 s
+    # sent at 30 ms; the handshake measured a 20 ms RTT, so the RTO is its 200 ms floor
+    assert pair.now == pytest.approx(0.030 + 0.200)
+    pair.drop(C)
+    pair.fire_timers()  # backed off: 400 ms later
+    assert pair.now == pytest.approx(0.230 + 0.400)
     pair.deliver_all()
     assert pair.server.read(pair.now) == b"hello"
     assert pair.client.snd_una == pair.client.snd_nxt
