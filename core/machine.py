@@ -83,6 +83,7 @@ class Endpoint:
         self.rcv_nxt = 0
         self._sndbuf = SendBuffer()
         self._rcvbuf = ReceiveBuffer(self.config.recv_buffer)
+        self._ooo: dict[int, bytes] = {}  # out-of-order data by sequence number
         self._fin_queued = False
         self._fin_seq: int | None = None
         self._fin_received = False
@@ -422,11 +423,26 @@ class Endpoint:
 
     def _a_accept_data(self, now: float, seg: Segment | None) -> None:
         assert seg is not None
-        old = seq_diff(self.rcv_nxt, seg.seq)
-        if old < 0 or old >= seg.length:
-            return  # out of order or nothing new: the ACK says what we expect
-        payload = seg.payload.ljust(seg.length, b"\0")[old:]
-        self.rcv_nxt = seq_add(self.rcv_nxt, self._rcvbuf.push(payload))
+        payload = seg.payload.ljust(seg.length, b"\0")
+        ahead = seq_diff(seg.seq, self.rcv_nxt)
+        if ahead > 0:  # a gap before it: keep it (within the window) for later
+            room = self.rcv_wnd - ahead - sum(len(p) for p in self._ooo.values())
+            if room > 0 and seg.seq not in self._ooo:
+                self._ooo[seg.seq] = payload[:room]
+            return
+        self._deliver(payload[-ahead:])
+        while True:  # the gap may now be filled by segments that came early
+            ready = [s for s in self._ooo if seq_diff(s, self.rcv_nxt) <= 0]
+            if not ready:
+                break
+            for start in ready:
+                data = self._ooo.pop(start)
+                old = seq_diff(self.rcv_nxt, start)
+                if old < len(data):
+                    self._deliver(data[old:])
+
+    def _deliver(self, data: bytes) -> None:
+        self.rcv_nxt = seq_add(self.rcv_nxt, self._rcvbuf.push(data))
         if self.config.auto_read:
             self._rcvbuf.read()
 

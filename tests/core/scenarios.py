@@ -614,6 +614,22 @@ def desynchronized_no_ack_war(on_row: RowHook) -> None:
     assert len(pair.timeline()) < 60  # a war would send thousands in the first second
 
 
+
+def out_of_order_reassembled(on_row: RowHook) -> None:
+    """Segments arrive out of order; the receiver keeps the early ones and delivers
+    everything in order once the gap is filled (TCP is a byte stream)."""
+    pair = established(on_row, client={"mss": 100}, server={"auto_read": False})
+    pair.app(C, "send", bytes(range(250)))
+    assert [f.segment.length for f in pair.pending(C)] == [100, 100, 50]
+    pair.deliver(C, 2)  # the third segment first: a duplicate ACK, nothing to read
+    pair.deliver(C, 1)  # then the second
+    assert pair.read(S) == b""
+    assert [f.segment.ack for f in pair.pending(S)] == [seq_add(CLIENT_ISS, 1)] * 2
+    pair.deliver(C)  # the first fills the gap: all 250 octets, one cumulative ACK
+    assert pair.read(S) == bytes(range(250))
+    assert pair.pending(S)[-1].segment.ack == seq_add(CLIENT_ISS, 251)
+
+
 SCENARIOS: list[Callable[[RowHook], None]] = [
     handshake, hello_ok, simultaneous_open, syn_ack_lost, old_duplicate_syn,
     connect_closed_port, listener_odd_segments, syn_sent_odd_segments,
@@ -623,4 +639,5 @@ SCENARIOS: list[Callable[[RowHook], None]] = [
     last_ack_refin, fin_wait_2_times_out, abort_established, abort_both,
     abort_before_connected, abort_while_closing, reset_while_closing, half_open,
     half_open_listener, zero_window, closing_with_data_queued, desynchronized_no_ack_war,
+    out_of_order_reassembled,
 ]
