@@ -37,6 +37,9 @@ class Receiver:
     rcv_wnd: int
     fin_seq: int | None
     fin_received: bool
+    snd_wnd: int = 0
+    snd_shift: int = 0
+    dup_acks: int = 0
 
     def acks_new(self, ack: int) -> bool:
         """SND.UNA < ack <= SND.NXT: the ACK covers something new."""
@@ -45,6 +48,14 @@ class Receiver:
     @property
     def fin_acked(self) -> bool:
         return self.fin_seq is not None and seq_gt(self.snd_una, self.fin_seq)
+
+
+def is_duplicate_ack(r: Receiver, seg: Segment) -> bool:
+    """RFC 5681's duplicate ACK: nothing new acknowledged, no data, no SYN/FIN, the same
+    window, while data is outstanding."""
+    return (seg.has(Flag.ACK) and seg.ack == r.snd_una and r.snd_nxt != r.snd_una
+            and seg.length == 0 and not seg.flags & (Flag.SYN | Flag.FIN | Flag.RST)
+            and seg.window << r.snd_shift == r.snd_wnd)
 
 
 def acceptable(r: Receiver, seg: Segment) -> bool:
@@ -115,7 +126,8 @@ def _classify_synchronized(r: Receiver, seg: Segment) -> list[Trigger]:
     if acks_fin:
         triggers.append(T.RCV_ACK_OF_FIN)
     elif not in_syn_received:
-        triggers.append(T.RCV_ACK)
+        third = r.dup_acks == 2 and is_duplicate_ack(r, seg)
+        triggers.append(T.RCV_THIRD_DUP_ACK if third else T.RCV_ACK)
     triggers += data
     if fin_in_order and r.state not in FIN_RECEIVED:
         triggers.append(T.RCV_FIN)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from core.classify import Receiver, classify
+from core.classify import Receiver, classify, is_duplicate_ack
 from core.config import EndpointConfig
 from core.errors import IllegalTransition
 from core.rtt import RttEstimator
@@ -84,6 +84,7 @@ class Endpoint:
         self._sndbuf = SendBuffer()
         self._rcvbuf = ReceiveBuffer(self.config.recv_buffer)
         self._ooo: dict[int, bytes] = {}  # out-of-order data by sequence number
+        self._dup_acks = 0
         self._fin_queued = False
         self._fin_seq: int | None = None
         self._fin_received = False
@@ -194,7 +195,9 @@ class Endpoint:
     def _receiver(self) -> Receiver:
         return Receiver(state=self.state, iss=self.iss, irs=self.irs, snd_una=self.snd_una,
                         snd_nxt=self.snd_nxt, rcv_nxt=self.rcv_nxt, rcv_wnd=self.rcv_wnd,
-                        fin_seq=self._fin_seq, fin_received=self._fin_received)
+                        fin_seq=self._fin_seq, fin_received=self._fin_received,
+                        snd_wnd=self.snd_wnd, snd_shift=self._snd_shift,
+                        dup_acks=self._dup_acks)
 
     def _acks_new(self, ack: int) -> bool:
         return seq_lt(self.snd_una, ack) and seq_le(ack, self.snd_nxt)
@@ -325,6 +328,10 @@ class Endpoint:
 
     def _a_accept_ack(self, now: float, seg: Segment | None) -> None:
         assert seg is not None
+        if is_duplicate_ack(self._receiver(), seg):
+            self._dup_acks += 1
+        elif self._acks_new(seg.ack):
+            self._dup_acks = 0
         if self._acks_new(seg.ack):
             acked = seq_diff(seg.ack, self.snd_una)
             acked -= 1 if not self.syn_acked else 0
@@ -411,6 +418,13 @@ class Endpoint:
         self._rtt.back_off()
         self._start_timer(now, Timer.RETRANSMIT, self._rtt.rto)
 
+    def _a_fast_retransmit(self, now: float, seg: Segment | None) -> None:
+        size = min(self._data_in_flight(), self._peer_mss, self.config.mss)
+        if size:
+            flags = Flag.ACK | (Flag.PSH if size == len(self._sndbuf) else Flag(0))
+            self._emit(flags=flags, seq=self.snd_una, payload=self._sndbuf.chunk(0, size))
+            self._timed = None  # Karn
+
     def _a_send_probe(self, now: float, seg: Segment | None) -> None:
         # Linux's zero-window probe: an old sequence number, so the peer must answer
         # with an ACK carrying its current window.
@@ -494,6 +508,7 @@ _ACTIONS: dict[Action, _Handler] = {
     Action.SEND_RST_ABORT: Endpoint._a_send_rst_abort,
     Action.RETRANSMIT: Endpoint._a_retransmit,
     Action.SEND_PROBE: Endpoint._a_send_probe,
+    Action.FAST_RETRANSMIT: Endpoint._a_fast_retransmit,
     Action.ACCEPT_ACK: Endpoint._a_accept_ack,
     Action.ACCEPT_DATA: Endpoint._a_accept_data,
     Action.ACCEPT_FIN: Endpoint._a_accept_fin,

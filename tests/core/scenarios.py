@@ -630,6 +630,27 @@ def out_of_order_reassembled(on_row: RowHook) -> None:
     assert pair.pending(S)[-1].segment.ack == seq_add(CLIENT_ISS, 251)
 
 
+
+def fast_retransmit(on_row: RowHook) -> None:
+    """The first of five segments is lost; three duplicate ACKs bring it back before
+    the retransmission timer would."""
+    pair = established(on_row, client={"mss": 100})
+    pair.app(C, "send", bytes(500))
+    pair.drop(C)
+    for _ in range(4):
+        pair.deliver(C)
+    dup_acks = [f.segment for f in pair.pending(S)]
+    assert len(dup_acks) == 4 and {a.ack for a in dup_acks} == {seq_add(CLIENT_ISS, 1)}
+    for _ in range(3):
+        pair.deliver(S)
+    resent = pair.pending(C)[0].segment
+    assert resent.seq == seq_add(CLIENT_ISS, 1) and resent.length == 100
+    assert pair.now < 0.2  # long before the 200 ms RTO
+    pair.deliver_all()
+    assert pair.client.snd_una == seq_add(CLIENT_ISS, 501)
+    check(pair, T.ESTABLISHED, T.ESTABLISHED)
+
+
 SCENARIOS: list[Callable[[RowHook], None]] = [
     handshake, hello_ok, simultaneous_open, syn_ack_lost, old_duplicate_syn,
     connect_closed_port, listener_odd_segments, syn_sent_odd_segments,
@@ -639,5 +660,5 @@ SCENARIOS: list[Callable[[RowHook], None]] = [
     last_ack_refin, fin_wait_2_times_out, abort_established, abort_both,
     abort_before_connected, abort_while_closing, reset_while_closing, half_open,
     half_open_listener, zero_window, closing_with_data_queued, desynchronized_no_ack_war,
-    out_of_order_reassembled,
+    out_of_order_reassembled, fast_retransmit,
 ]
