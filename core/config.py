@@ -31,6 +31,14 @@ class EndpointConfig:
     #: at most one re-ACK per interval in answer to out-of-window ACKs and SYNs, which
     #: stops ACK wars between desynchronized endpoints (Linux: tcp_invalid_ratelimit)
     ack_ratelimit: float = 0.5
+    #: delay an ACK of in-order data up to this long (Linux: 40 ms); None: ACK at once
+    delayed_ack: float | None = None
+    #: Nagle's algorithm: hold small segments while data is unacknowledged (RFC 896)
+    nagle: bool = False
+    #: keep-alive: first probe after this idle time (Linux: 7200 s); None: off
+    keepalive_idle: float | None = None
+    keepalive_interval: float = 75.0
+    keepalive_probes: int = 9
 
     def __post_init__(self) -> None:
         checks: list[tuple[bool, str]] = [
@@ -45,6 +53,12 @@ class EndpointConfig:
             (0 < self.rto_min <= self.rto_initial <= self.rto_max,
              "need 0 < rto_min <= rto_initial <= rto_max"),
             (self.user_timeout > 0, f"user_timeout must be > 0 s, got {self.user_timeout}"),
+            (self.delayed_ack is None or 0 < self.delayed_ack <= 0.5,
+             f"delayed_ack must be in (0, 0.5] s, got {self.delayed_ack}"),
+            (self.keepalive_idle is None or self.keepalive_idle > 0,
+             f"keepalive_idle must be > 0 s, got {self.keepalive_idle}"),
+            (self.keepalive_interval > 0 and self.keepalive_probes >= 1,
+             "keepalive_interval must be > 0 s and keepalive_probes >= 1"),
             (self.ack_ratelimit >= 0, f"ack_ratelimit must be >= 0 s, got {self.ack_ratelimit}"),
         ]
         for ok, message in checks:

@@ -49,7 +49,10 @@ __all__ = ["Endpoint", "EndpointConfig", "table_text", "to_dot"]
 S = TcpState
 T = Trigger
 _TIMER_TRIGGER = {Timer.TIME_WAIT: T.TIMEOUT_2MSL, Timer.RETRANSMIT: T.TIMEOUT_RETRANSMIT,
-                  Timer.USER: T.TIMEOUT_USER, Timer.PERSIST: T.TIMEOUT_PERSIST}
+                  Timer.USER: T.TIMEOUT_USER, Timer.PERSIST: T.TIMEOUT_PERSIST,
+                  Timer.DELAYED_ACK: T.TIMEOUT_DELAYED_ACK,
+                  Timer.KEEPALIVE: T.TIMEOUT_KEEPALIVE}
+_KEEPALIVE_STATES = frozenset({S.ESTABLISHED, S.CLOSE_WAIT})
 #: states in which queued data may still go out (our FIN may be queued behind it)
 _DATA_STATES = frozenset({S.ESTABLISHED, S.CLOSE_WAIT, S.FIN_WAIT_1, S.CLOSING, S.LAST_ACK})
 _DEFAULT_MSS = 536  # RFC 9293 3.7.1, when the peer sent no MSS option
@@ -85,6 +88,11 @@ class Endpoint:
         self._rcvbuf = ReceiveBuffer(self.config.recv_buffer)
         self._ooo: dict[int, bytes] = {}  # out-of-order data by sequence number
         self._dup_acks = 0
+        self._acked = 0  # the last ACK number sent
+        self._unacked_segments = 0  # in-order data segments not yet acknowledged
+        self._heard = False
+        self._in_order = True  # the last data segment started at or before RCV.NXT
+        self._probes = 0  # keep-alive probes without an answer
         self._fin_queued = False
         self._fin_seq: int | None = None
         self._fin_received = False
@@ -188,6 +196,7 @@ class Endpoint:
 
     # ----- arriving segments ---------------------------------------------------------
     def receive(self, now: float, seg: Segment) -> None:
+        self._heard = True
         for trigger in classify(self._receiver(), seg):
             self._run(now, trigger, self._row(trigger), seg)
         self._finish(now)
@@ -215,6 +224,8 @@ class Endpoint:
             self._events.append(TimerStopped(time=now, side=self.side, timer=timer,
                                              expired=True))
             trigger = _TIMER_TRIGGER[timer]
+            if timer is Timer.KEEPALIVE and self._probes >= self.config.keepalive_probes:
+                trigger = T.TIMEOUT_USER  # no answer to any probe: the peer is gone
             self._run(now, trigger, self._row(trigger), None)
             self._finish(now)
 
@@ -241,6 +252,17 @@ class Endpoint:
             self._start_timer(now, Timer.PERSIST, self._probe_interval())
         elif not blocked:
             self._stop_timer(now, Timer.PERSIST)
+        if Timer.DELAYED_ACK in self._timers and self._acked == self.rcv_nxt:
+            self._stop_timer(now, Timer.DELAYED_ACK)  # an outgoing segment carried it
+        idle = self.config.keepalive_idle
+        heard, self._heard = self._heard, False
+        if heard:
+            self._probes = 0
+        if idle is not None and self.state in _KEEPALIVE_STATES and not outstanding:
+            if heard or progressed or Timer.KEEPALIVE not in self._timers:
+                self._start_timer(now, Timer.KEEPALIVE, idle)
+        else:
+            self._stop_timer(now, Timer.KEEPALIVE)
         waiting = outstanding or self.state is S.FIN_WAIT_2
         if waiting and (progressed or Timer.USER not in self._timers):
             self._start_timer(now, Timer.USER, self.config.user_timeout)
@@ -292,6 +314,8 @@ class Endpoint:
         if flags & Flag.ACK:
             ack = self.rcv_nxt if ack is None else ack
             self._ack_due = False
+            self._acked = ack
+            self._unacked_segments = 0
         if window is None:  # a SYN's window is never scaled (RFC 7323 2.2)
             window = (min(self.rcv_wnd, 0xFFFF) if flags & Flag.SYN
                       else window_field(self.rcv_wnd, self._rcv_shift))
@@ -366,6 +390,8 @@ class Endpoint:
             if unsent <= 0 or usable <= 0:
                 break
             size = min(unsent, mss, usable)
+            if self.config.nagle and size < mss and self._data_in_flight():
+                break  # Nagle: a small segment waits until the data in flight is ACKed
             flags = Flag.ACK | (Flag.PSH if size == unsent else Flag(0))
             self._emit(flags=flags, seq=self.snd_nxt, payload=self._sndbuf.chunk(in_flight, size))
             self.snd_nxt = seq_add(self.snd_nxt, size)
@@ -382,6 +408,21 @@ class Endpoint:
 
     def _a_send_ack(self, now: float, seg: Segment | None) -> None:
         self._ack_due = True
+
+    def _a_send_delayed_ack(self, now: float, seg: Segment | None) -> None:
+        delay = self.config.delayed_ack
+        self._unacked_segments += 1
+        # ACK at once: delayed ACK off, every second segment, or out-of-order data
+        if delay is None or self._unacked_segments >= 2 or self._ooo or not self._in_order:
+            self._ack_due = True
+        elif Timer.DELAYED_ACK not in self._timers:
+            self._start_timer(now, Timer.DELAYED_ACK, delay)
+
+    def _a_send_keepalive(self, now: float, seg: Segment | None) -> None:
+        # like Linux: an old sequence number with no data, so the peer must answer
+        self._emit(flags=Flag.ACK, seq=seq_add(self.snd_una, -1))
+        self._probes += 1
+        self._start_timer(now, Timer.KEEPALIVE, self.config.keepalive_interval)
 
     def _a_send_challenge_ack(self, now: float, seg: Segment | None) -> None:
         assert seg is not None
@@ -439,6 +480,7 @@ class Endpoint:
         assert seg is not None
         payload = seg.payload.ljust(seg.length, b"\0")
         ahead = seq_diff(seg.seq, self.rcv_nxt)
+        self._in_order = ahead <= 0
         if ahead > 0:  # a gap before it: keep it (within the window) for later
             room = self.rcv_wnd - ahead - sum(len(p) for p in self._ooo.values())
             if room > 0 and seg.seq not in self._ooo:
@@ -501,6 +543,8 @@ _ACTIONS: dict[Action, _Handler] = {
     Action.SEND_SYN: Endpoint._a_send_syn,
     Action.SEND_SYN_ACK: Endpoint._a_send_syn_ack,
     Action.SEND_ACK: Endpoint._a_send_ack,
+    Action.SEND_DELAYED_ACK: Endpoint._a_send_delayed_ack,
+    Action.SEND_KEEPALIVE: Endpoint._a_send_keepalive,
     Action.SEND_CHALLENGE_ACK: Endpoint._a_send_challenge_ack,
     Action.SEND_DATA: Endpoint._a_send_data,
     Action.QUEUE_FIN: Endpoint._a_queue_fin,

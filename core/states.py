@@ -80,6 +80,8 @@ class Trigger(Enum):
     TIMEOUT_RETRANSMIT = "retransmission timeout"
     TIMEOUT_USER = "user timeout"
     TIMEOUT_PERSIST = "persist timeout"
+    TIMEOUT_DELAYED_ACK = "delayed-ACK timeout"
+    TIMEOUT_KEEPALIVE = "keep-alive timeout"
 
     @property
     def kind(self) -> TriggerKind:
@@ -95,6 +97,8 @@ class Timer(Enum):
     TIME_WAIT = "TIME_WAIT"
     USER = "user timeout"
     PERSIST = "persist"
+    DELAYED_ACK = "delayed ACK"
+    KEEPALIVE = "keep-alive"
 
 
 class Action(Enum):
@@ -104,6 +108,8 @@ class Action(Enum):
     SEND_SYN = "send SYN"
     SEND_SYN_ACK = "send SYN+ACK"
     SEND_ACK = "send ACK"
+    SEND_DELAYED_ACK = "ACK now, or within the delayed-ACK time"
+    SEND_KEEPALIVE = "send a keep-alive probe"
     SEND_CHALLENGE_ACK = "re-ACK RCV.NXT (rate-limited for segments without data)"
     SEND_DATA = "send queued data"
     QUEUE_FIN = "queue FIN after the data"

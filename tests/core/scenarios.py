@@ -651,6 +651,70 @@ def fast_retransmit(on_row: RowHook) -> None:
     check(pair, T.ESTABLISHED, T.ESTABLISHED)
 
 
+
+def delayed_ack_and_nagle(on_row: RowHook) -> None:
+    """Delayed ACK: one segment is ACKed after 40 ms, every second one at once. Nagle:
+    small writes wait while data is unacknowledged, then go out together."""
+    pair = established(on_row, client={"nagle": True, "mss": 100},
+                       server={"delayed_ack": 0.040})
+    pair.app(C, "send", b"ee")
+    pair.app(C, "send", b"eee")  # held back by Nagle: "ee" is in flight
+    assert [f.segment.payload for f in pair.pending(C)] == [b"ee"]
+    pair.deliver(C)
+    assert not pair.pending(S) and Timer.DELAYED_ACK in pair.server.timers()
+    pair.fire_timers()  # 40 ms later the ACK goes alone
+    assert pair.pending(S)[0].segment.ack == seq_add(CLIENT_ISS, 3)
+    pair.deliver(S)  # the ACK releases the held-back "eee"
+    assert [f.segment.payload for f in pair.pending(C)] == [b"eee"]
+    pair.deliver(C)
+    assert Timer.DELAYED_ACK in pair.server.timers()  # "eee" waits for its ACK
+    pair.app(C, "send", bytes(200))  # full-sized segments are never held by Nagle
+    assert [f.segment.length for f in pair.pending(C)] == [100, 100]
+    pair.deliver(C)  # the second unacknowledged segment: ACK at once
+    assert pair.pending(S)[0].segment.ack == seq_add(CLIENT_ISS, 106)
+    pair.deliver(C)  # the last one starts a new 40 ms wait
+    assert len(pair.pending(S)) == 1
+    pair.fire_timers()
+    pair.deliver_all()
+    assert pair.client.snd_una == seq_add(CLIENT_ISS, 206)
+    pair.app(C, "close")  # the server closes within 40 ms: its FIN carries the ACK
+    pair.deliver(C)
+    check(pair, T.FIN_WAIT_1, T.CLOSE_WAIT)
+    pair.app(S, "close")
+    assert [f.segment.flags for f in pair.pending(S)] == [Flag.FIN | A]
+    pair.deliver_all()
+    check(pair, T.TIME_WAIT, T.CLOSED)
+
+
+def keepalive(on_row: RowHook) -> None:
+    """An idle connection: keep-alive probes are answered; when the peer vanishes,
+    unanswered probes end the connection."""
+    pair = established(on_row, client={"keepalive_idle": 7200.0, "keepalive_interval": 75.0,
+                                       "keepalive_probes": 3})
+    pair.fire_timers()
+    assert pair.now == pytest.approx(0.02 + 7200.0)  # idle since the SYN+ACK arrived
+    probe = pair.pending(C)[0].segment
+    assert probe.length == 0 and probe.seq == seq_add(pair.client.snd_una, -1)
+    pair.deliver_all()  # the server answers with an ACK: all is well
+    check(pair, T.ESTABLISHED, T.ESTABLISHED)
+    pair.app(S, "abort")
+    pair.drop(S)  # the server is gone without a word
+    for _ in range(4):
+        pair.fire_timers()
+        pair.deliver_all()  # probes reach a closed port: RST ... unless dropped
+        if pair.client.state is T.CLOSED:
+            break
+    assert pair.client.error == "connection reset by peer"
+    pair = established(on_row, client={"keepalive_idle": 10.0, "keepalive_interval": 1.0,
+                                       "keepalive_probes": 3})
+    while pair.client.state is T.ESTABLISHED:
+        pair.fire_timers()
+        while pair.flights:
+            pair.drop()
+    assert pair.client.error == "connection timed out"
+    assert pair.now == pytest.approx(0.02 + 10.0 + 3 * 1.0)  # idle, then three probes
+
+
 SCENARIOS: list[Callable[[RowHook], None]] = [
     handshake, hello_ok, simultaneous_open, syn_ack_lost, old_duplicate_syn,
     connect_closed_port, listener_odd_segments, syn_sent_odd_segments,
@@ -660,5 +724,5 @@ SCENARIOS: list[Callable[[RowHook], None]] = [
     last_ack_refin, fin_wait_2_times_out, abort_established, abort_both,
     abort_before_connected, abort_while_closing, reset_while_closing, half_open,
     half_open_listener, zero_window, closing_with_data_queued, desynchronized_no_ack_war,
-    out_of_order_reassembled, fast_retransmit,
+    out_of_order_reassembled, fast_retransmit, delayed_ack_and_nagle, keepalive,
 ]

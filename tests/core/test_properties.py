@@ -29,7 +29,11 @@ def random_pair(data: st.DataObject, *, auto_read: bool = True,
                               mss=data.draw(st.sampled_from([100, 536, 1460]), label="mss"),
                               recv_buffer=data.draw(st.sampled_from([300, 4096, 65535])),
                               wscale=data.draw(st.sampled_from([None, 0, 2, 7])),
-                              auto_read=auto_read, user_timeout=user_timeout)
+                              auto_read=auto_read, user_timeout=user_timeout,
+                              delayed_ack=data.draw(st.sampled_from([None, 0.040])),
+                              nagle=data.draw(st.booleans()),
+                              keepalive_idle=data.draw(st.sampled_from([None, 30.0])),
+                              keepalive_interval=5.0, keepalive_probes=2)
     return Pair(config(), config(), delay=0.010)
 
 
