@@ -1,0 +1,119 @@
+"""The capture file as bytes: a read-only memory map and fast gathers over it.
+
+Invariants:
+- A ``Source`` never copies the file: ``buf`` is a read-only ``uint8`` view of the map.
+- ``gather_rows`` returns exactly ``width`` bytes per offset; bytes past the end of the
+  file read as zero, so callers may over-read and must mask with the captured length.
+- Every failure to open or map the file becomes one ``CaptureError``.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from core.errors import CaptureError
+
+U8 = np.ndarray[Any, np.dtype[np.uint8]]
+I64 = np.ndarray[Any, np.dtype[np.int64]]
+
+#: Files above this size are refused rather than indexed (the index costs ~1/10 of it).
+DEFAULT_MAX_BYTES = 64 * 1024**3
+_POPULATE_BELOW = 2 * 1024**3
+
+
+class Source:
+    """A capture file mapped read-only; use as a context manager."""
+
+    def __init__(self, path: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.path = path
+        try:
+            with open(path, "rb") as f:
+                size = os.fstat(f.fileno()).st_size
+                if size == 0:
+                    raise CaptureError(path, 0, "the file is empty")
+                if size > max_bytes:
+                    raise CaptureError(path, 0, f"the file is {size} bytes, over the "
+                                                f"{max_bytes}-byte limit")
+                self._map = _map_file(f.fileno(), size)
+        except OSError as exc:
+            raise CaptureError(path, 0, f"cannot read the file: {exc.strerror or exc}") from exc
+        self.size = len(self._map)
+        self.buf: U8 = np.frombuffer(self._map, dtype=np.uint8)
+
+    @property
+    def raw(self) -> mmap.mmap:
+        return self._map
+
+    def error(self, offset: int, problem: str) -> CaptureError:
+        return CaptureError(self.path, offset, problem)
+
+    def close(self) -> None:
+        # Views into the map must be gone before it can close; if some survive, let the
+        # garbage collector close it later rather than fail.
+        self.buf = np.zeros(0, np.uint8)
+        try:
+            self._map.close()
+        except BufferError:
+            pass
+
+    def __enter__(self) -> Source:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _map_file(fileno: int, size: int) -> mmap.mmap:
+    """Map read-only; pre-fault the pages of files that fit easily in memory (Linux)."""
+    populate = getattr(mmap, "MAP_POPULATE", 0)
+    if populate and size <= _POPULATE_BELOW:
+        return mmap.mmap(fileno, 0, flags=mmap.MAP_SHARED | populate, prot=mmap.PROT_READ)
+    return mmap.mmap(fileno, 0, access=mmap.ACCESS_READ)
+
+
+def gather_rows(buf: U8, offsets: I64, width: int) -> U8:
+    """``width`` bytes starting at each offset, as an (n, width) array (zero past the end)."""
+    n = buf.shape[0]
+    count = offsets.shape[0]
+    limit = n - width
+    if limit >= 0:
+        view = as_strided(buf, shape=(limit + 1, width), strides=(1, 1), writeable=False)
+        if count == 0 or int(offsets.max()) <= limit:
+            return view[offsets]
+        out = np.zeros((count, width), np.uint8)
+        inside = offsets <= limit
+        out[inside] = view[offsets[inside]]
+        rest = np.flatnonzero(~inside)
+    else:
+        out = np.zeros((count, width), np.uint8)
+        rest = np.arange(count)
+    for r in rest.tolist():
+        start = int(offsets[r])
+        chunk = buf[start:start + width]
+        out[r, :chunk.shape[0]] = chunk
+    return out
+
+
+def be16(rows: U8, col: int) -> np.ndarray[Any, np.dtype[np.uint16]]:
+    """Big-endian 16-bit values at column ``col`` of every row."""
+    high = rows[:, col].astype(np.uint16) << np.uint16(8)
+    return np.asarray(high | rows[:, col + 1], dtype=np.uint16)
+
+
+def be32(rows: U8, col: int) -> np.ndarray[Any, np.dtype[np.uint32]]:
+    """Big-endian 32-bit values at columns ``col..col+3`` of every row."""
+    return np.ascontiguousarray(rows[:, col:col + 4]).view(">u4").ravel().astype(np.uint32)
+
+
+def le32(rows: U8, col: int) -> np.ndarray[Any, np.dtype[np.uint32]]:
+    """Little-endian 32-bit values at columns ``col..col+3`` of every row."""
+    return np.ascontiguousarray(rows[:, col:col + 4]).view("<u4").ravel()
+
+
+def u32(rows: U8, col: int, big: bool) -> np.ndarray[Any, np.dtype[np.uint32]]:
+    return be32(rows, col) if big else le32(rows, col)
