@@ -184,8 +184,8 @@ ROWS: tuple[Row, ...] = (
          None,
          [A.SEND_PROBE], "zero window and data waiting: probe, so a lost window update "
          "cannot stall the connection"),
-    _row((S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT), T.TIMEOUT_DELAYED_ACK, None,
-         [A.SEND_ACK], "the delayed ACK is due: no data came to carry it"),
+    _row(SYNCED[1:], T.TIMEOUT_DELAYED_ACK, None, [A.SEND_ACK],
+         "the delayed ACK is due: no segment of ours came to carry it"),
     _row((S.ESTABLISHED, S.CLOSE_WAIT), T.TIMEOUT_KEEPALIVE, None, [A.SEND_KEEPALIVE],
          "idle too long: is the peer still there?"),
     _row(S.SYN_RECEIVED, T.TIMEOUT_USER, S.LISTEN, [A.FORGET_PEER],

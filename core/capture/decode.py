@@ -29,7 +29,7 @@ from core.capture.scalar import (
 )
 from core.capture.source import U8, be16, be32, gather_rows
 
-WINDOW = 128
+WINDOW = 96
 _IP_WINDOW = 40
 _MAX_GROUPS = 16
 _IPV6_EXT = np.array(sorted(IPV6_EXT), np.uint8)

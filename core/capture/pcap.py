@@ -17,7 +17,8 @@ import numpy as np
 
 from core.capture import linktypes
 from core.capture.index import MAX_RECORD, CaptureWarning, Interface
-from core.capture.records import Records, walk_records
+from core.capture.records import Records
+from core.capture.speculate import walk_pcap
 from core.capture.source import Source, gather_rows, u32
 
 HEADER = 24
@@ -49,8 +50,7 @@ def read_pcap(src: Source) -> Records:
     iface = Interface(link_type=link, snaplen=snaplen,
                       ts_resolution="1e-9" if nano else "1e-6")
 
-    walked, stop = walk_records(src.raw, HEADER, src.size, big)
-    offsets = np.frombuffer(walked, np.int64) if len(walked) else np.zeros(0, np.int64)
+    offsets, stop = walk_pcap(src.raw, src.buf, HEADER, src.size, big, nano, limit)
     head = gather_rows(src.buf, offsets, 16)
     caplen = u32(head, 8, big).astype(np.int64)
     wirelen = u32(head, 12, big).astype(np.int64)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from core.capture.addresses import address_table
+from core.capture.addresses import address_names, address_numbers
 from core.capture.decode import C_FRAGMENT, C_MALFORMED, C_OTHER, C_TRUNCATED, decode_frames
 from core.capture.index import (
     INFO_BAD_DOFF,
@@ -31,7 +31,7 @@ from core.capture.pcap import MAGICS, read_pcap
 from core.capture.pcapng import read_pcapng
 from core.capture.records import Records
 from core.capture.source import DEFAULT_MAX_BYTES, Source, be16, be32
-from core.capture.streams import assign_streams
+from core.capture.streams import assign_streams, conversation_order
 from core.errors import CaptureError
 
 CHUNK = 1 << 18
@@ -108,9 +108,14 @@ def _index(src: Source, rec: Records) -> CaptureIndex:
             parts.cols[key] = [parts.get(key, np.int64)[perm]]
         order = order[perm]
     version = parts.get("version", np.uint8)
-    src_ids, dst_ids, names = address_table(
+    src_num, dst_num, table6 = address_numbers(
         version, parts.get("src4", np.uint32), parts.get("dst4", np.uint32),
         parts.get("src6", np.uint8), parts.get("dst6", np.uint8))
+    sport, dport = parts.get("sport", np.uint16), parts.get("dport", np.uint16)
+    ep_a = (src_num << np.uint64(16)) | sport
+    ep_b = (dst_num << np.uint64(16)) | dport
+    conv_order, conv_first = conversation_order(ep_a, ep_b)
+    src_ids, dst_ids, names = _address_ids(ep_a, ep_b, conv_order, conv_first, table6)
 
     pk = np.zeros(order.shape[0], PACKET_DTYPE)
     pk["time_ns"] = rec.time_ns[order]
@@ -119,12 +124,13 @@ def _index(src: Source, rec: Records) -> CaptureIndex:
     pk["caplen"] = rec.caplen[order]
     pk["interface"] = rec.iface[order]
     pk["src"], pk["dst"], pk["ip_version"] = src_ids, dst_ids, version
-    for key in ("sport", "dport", "seq", "ack", "flags", "window", "tcp_offset",
-                "tcp_hdr_len", "payload_len", "info"):
+    pk["sport"], pk["dport"] = sport, dport
+    for key in ("seq", "ack", "flags", "window", "tcp_offset", "tcp_hdr_len", "payload_len",
+                "info"):
         pk[key] = parts.get(key, np.int64)
     analyzed = (pk["info"] & INFO_NO_SEGLEN) == 0
-    pk["stream"] = assign_streams(pk["src"], pk["sport"], pk["dst"], pk["dport"], pk["flags"],
-                                  pk["seq"], pk["ack"], analyzed)
+    pk["stream"] = assign_streams(conv_order, conv_first, ep_a, ep_b, pk["flags"], pk["seq"],
+                                  pk["ack"], analyzed)
     counts = parts.counts
     warnings = rec.warnings + _summaries(rec, parts)
     return CaptureIndex(
@@ -134,6 +140,25 @@ def _index(src: Source, rec: Records) -> CaptureIndex:
         non_tcp=int(counts[C_OTHER]), fragments=int(counts[C_FRAGMENT]),
         truncated=int(counts[C_TRUNCATED]), malformed=int(counts[C_MALFORMED]),
         unsupported=unsupported, warnings=warnings)
+
+
+def _address_ids(ep_a: Arr, ep_b: Arr, order: Arr, first: Arr,
+                 table6: Arr) -> tuple[Arr, Arr, list[str]]:
+    """Address ids per packet via the (few) endpoint pairs of the conversations."""
+    if ep_a.size == 0:
+        return np.zeros(0, np.uint32), np.zeros(0, np.uint32), []
+    reps = order[first]
+    lo = np.minimum(ep_a[reps], ep_b[reps]) >> np.uint64(16)
+    hi = np.maximum(ep_a[reps], ep_b[reps]) >> np.uint64(16)
+    numbers = np.unique(np.concatenate([lo, hi]))
+    id_lo = np.searchsorted(numbers, lo).astype(np.uint32)
+    id_hi = np.searchsorted(numbers, hi).astype(np.uint32)
+    group = np.empty(ep_a.size, np.int64)
+    group[order] = np.cumsum(first) - 1
+    a_is_lo = ep_a <= ep_b
+    src = np.where(a_is_lo, id_lo[group], id_hi[group])
+    dst = np.where(a_is_lo, id_hi[group], id_lo[group])
+    return src, dst, address_names(numbers, table6)
 
 
 def _decode_chunk(src: Source, rec: Records, rows: Arr, link: int, big: bool,

@@ -37,15 +37,17 @@ class Records:
     warnings: list[CaptureWarning] = field(default_factory=list)
 
 
-def walk_records(raw: Any, start: int, size: int, big: bool) -> tuple[array[int], int]:
+def walk_records(raw: Any, start: int, size: int, big: bool,
+                 stop_at: int | None = None) -> tuple[array[int], int]:
     """Offsets of the pcap records from ``start`` (16-byte header, then incl_len bytes).
 
-    Stops when fewer than 16 bytes remain; returns the offsets and where it stopped.
+    Stops when fewer than 16 bytes remain, or at the first offset at or past ``stop_at``;
+    returns the offsets and where it stopped.
     """
     offsets: array[int] = array("q")
     append = offsets.append
     off = start
-    end = size - 16
+    end = size - 16 if stop_at is None else min(size - 16, stop_at - 1)
     if not big and sys.byteorder == "little":
         mv = memoryview(raw)
         views = tuple(mv[a:a + 4 * ((size - a) // 4)].cast("I") for a in range(4))

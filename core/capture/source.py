@@ -105,14 +105,21 @@ def be16(rows: U8, col: int) -> np.ndarray[Any, np.dtype[np.uint16]]:
     return np.asarray(high | rows[:, col + 1], dtype=np.uint16)
 
 
+def _word(rows: U8, col: int, dtype: str) -> np.ndarray[Any, np.dtype[np.uint32]]:
+    part = rows[:, col:col + 4]
+    if part.strides[1] != 1:
+        part = np.ascontiguousarray(part)
+    return np.asarray(part.view(dtype)[:, 0], dtype=np.uint32)
+
+
 def be32(rows: U8, col: int) -> np.ndarray[Any, np.dtype[np.uint32]]:
     """Big-endian 32-bit values at columns ``col..col+3`` of every row."""
-    return np.ascontiguousarray(rows[:, col:col + 4]).view(">u4").ravel().astype(np.uint32)
+    return _word(rows, col, ">u4")
 
 
 def le32(rows: U8, col: int) -> np.ndarray[Any, np.dtype[np.uint32]]:
     """Little-endian 32-bit values at columns ``col..col+3`` of every row."""
-    return np.ascontiguousarray(rows[:, col:col + 4]).view("<u4").ravel()
+    return _word(rows, col, "<u4")
 
 
 def u32(rows: U8, col: int, big: bool) -> np.ndarray[Any, np.dtype[np.uint32]]:

@@ -77,25 +77,47 @@ class StreamTracker:
         return conv.stream
 
 
-def assign_streams(src: Arr, sport: Arr, dst: Arr, dport: Arr, flags: Arr, seq: Arr,
-                   ack: Arr, analyzed: Arr) -> Arr:
-    """tcp.stream of every packet (arrays in frame order), as ``StreamTracker`` would."""
-    n = src.shape[0]
-    if n == 0:
-        return np.zeros(0, np.int32)
-    ep_a = (src.astype(np.uint64) << np.uint64(16)) | sport
-    ep_b = (dst.astype(np.uint64) << np.uint64(16)) | dport
+def conversation_order(ep_a: Arr, ep_b: Arr) -> tuple[Arr, Arr]:
+    """Packet indices grouped by unordered endpoint pair, frame order within a group.
+
+    ``ep_a``/``ep_b`` are the uint64 endpoints (address number << 16 | port). Returns
+    ``order`` and ``first`` (True where a group starts, in ``order``'s positions).
+    """
+    n = ep_a.shape[0]
     lo = np.minimum(ep_a, ep_b)
     hi = np.maximum(ep_a, ep_b)
-    if int(hi.max()) < 1 << 32:
-        order = np.argsort((lo << np.uint64(32)) | hi, kind="stable")
-    else:
-        order = np.lexsort((np.arange(n), hi, lo))
-    s_lo, s_hi = lo[order], hi[order]
+    idx_bits = max(1, int(n - 1).bit_length())
     first = np.ones(n, bool)
+    if idx_bits <= 40:
+        # One sort of (hash of the pair, index): exact order if no two pairs share a hash,
+        # which is checked below (a collision falls back to an exact lexsort).
+        with np.errstate(over="ignore"):
+            mixed = lo * np.uint64(0x9E3779B97F4A7C15) + hi * np.uint64(0xC2B2AE3D27D4EB4F)
+            mixed ^= mixed >> np.uint64(29)
+            mixed *= np.uint64(0xBF58476D1CE4E5B9)
+        key = (mixed >> np.uint64(idx_bits)) << np.uint64(idx_bits)
+        packed = np.sort(key | np.arange(n, dtype=np.uint64))
+        order = (packed & np.uint64((1 << idx_bits) - 1)).astype(np.int64)
+        h = packed >> np.uint64(idx_bits)
+        first[1:] = h[1:] != h[:-1]
+        starts = np.flatnonzero(first)
+        group = np.cumsum(first) - 1
+        s_lo, s_hi = lo[order], hi[order]
+        if np.array_equal(s_lo, s_lo[starts][group]) and np.array_equal(s_hi, s_hi[starts][group]):
+            return order, first
+    order = np.lexsort((np.arange(n), hi, lo))
+    s_lo, s_hi = lo[order], hi[order]
     first[1:] = (s_lo[1:] != s_lo[:-1]) | (s_hi[1:] != s_hi[:-1])
-    starts = first.copy()                       # conversation starts, in key order
+    return order, first
 
+
+def assign_streams(order: Arr, first: Arr, ep_a: Arr, ep_b: Arr, flags: Arr, seq: Arr,
+                   ack: Arr, analyzed: Arr) -> Arr:
+    """tcp.stream of every packet (arrays in frame order), as ``StreamTracker`` would."""
+    n = ep_a.shape[0]
+    if n == 0:
+        return np.zeros(0, np.int32)
+    starts = first.copy()                       # conversation starts, in group order
     pure_syn = (flags[order] & (SYN | ACK)) == SYN
     group = np.cumsum(first) - 1
     complex_groups = np.unique(group[pure_syn & ~first])
@@ -104,15 +126,12 @@ def assign_streams(src: Arr, sport: Arr, dst: Arr, dport: Arr, flags: Arr, seq: 
         for g in complex_groups.tolist():
             lo_i, hi_i = bounds[g], bounds[g + 1]
             idx = order[lo_i:hi_i]
-            splits = _splits(ep_a[idx] > ep_b[idx], ep_a[idx] == ep_b[idx], flags[idx],
-                             seq[idx], ack[idx], analyzed[idx])
-            starts[lo_i:hi_i] = splits
-
+            starts[lo_i:hi_i] = _splits(ep_a[idx] > ep_b[idx], ep_a[idx] == ep_b[idx],
+                                        flags[idx], seq[idx], ack[idx], analyzed[idx])
     conv_of_sorted = np.cumsum(starts) - 1
     start_frames = order[starts]                # first packet (frame order) of each conv
     number = np.empty(start_frames.size, np.int32)
-    number[np.argsort(start_frames, kind="stable")] = np.arange(start_frames.size,
-                                                                dtype=np.int32)
+    number[np.argsort(start_frames)] = np.arange(start_frames.size, dtype=np.int32)
     stream = np.empty(n, np.int32)
     stream[order] = number[conv_of_sorted]
     return stream
