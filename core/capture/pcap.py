@@ -18,8 +18,8 @@ import numpy as np
 from core.capture import linktypes
 from core.capture.index import MAX_RECORD, CaptureWarning, Interface
 from core.capture.records import Records
-from core.capture.speculate import walk_pcap
 from core.capture.source import Source, gather_rows, u32
+from core.capture.speculate import walk_pcap
 
 HEADER = 24
 #: magic bytes -> (big endian, nanosecond timestamps)

@@ -66,31 +66,24 @@ def _read(src: Source) -> CaptureIndex:
     return _index(src, rec)
 
 
-class _Parts:
-    """Decoded TCP frames, collected chunk by chunk."""
+class _Fill:
+    """The packet rows being filled chunk by chunk, plus what the chunks counted."""
 
-    def __init__(self) -> None:
-        self.cols: dict[str, list[Arr]] = {}
+    def __init__(self, capacity: int) -> None:
+        self.pk = np.empty(capacity, PACKET_DTYPE)
+        self.used = 0
         self.counts = np.zeros(5, np.int64)
         self.first: dict[int, int] = {}         # class -> first record index
-
-    def add(self, key: str, value: Arr) -> None:
-        self.cols.setdefault(key, []).append(value)
-
-    def get(self, key: str, dtype: Any) -> Arr:
-        parts = self.cols.get(key)
-        if not parts:
-            return np.zeros((0, 16) if key in ("src6", "dst6") else 0, dtype)
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+        self.v6: list[tuple[Arr, Arr, Arr]] = []  # (rows, src6, dst6) of IPv6 packets
 
 
 def _index(src: Source, rec: Records) -> CaptureIndex:
     frames = rec.block.shape[0]
-    parts = _Parts()
     links = np.array([i.link_type for i in rec.interfaces], np.int64)
     ok = np.array([i.supported for i in rec.interfaces], bool)
     unsupported = int(np.count_nonzero(~ok[rec.iface])) if frames and not ok.all() else 0
     groups = sorted({(int(links[i]), rec.big_endian[i]) for i in range(len(links)) if ok[i]})
+    fill = _Fill(frames - unsupported)
     for link, big in groups:
         ids = [i for i in range(len(links)) if links[i] == link and rec.big_endian[i] == big]
         sel = np.flatnonzero(np.isin(rec.iface, ids)) if len(groups) > 1 or unsupported \
@@ -99,40 +92,32 @@ def _index(src: Source, rec: Records) -> CaptureIndex:
         for start in range(0, total, CHUNK):
             rows = np.arange(start, min(start + CHUNK, total)) if sel is None \
                 else sel[start:start + CHUNK]
-            _decode_chunk(src, rec, rows, link, big, parts)
+            _decode_chunk(src, rec, rows, link, big, fill)
 
-    order = parts.get("record", np.int64)
+    m = fill.used
+    pk = fill.pk[:m] if m >= 0.75 * fill.pk.shape[0] else fill.pk[:m].copy()
+    perm = None
     if len(groups) > 1:
-        perm = np.argsort(order, kind="stable")
-        for key in list(parts.cols):
-            parts.cols[key] = [parts.get(key, np.int64)[perm]]
-        order = order[perm]
-    version = parts.get("version", np.uint8)
-    src_num, dst_num, table6 = address_numbers(
-        version, parts.get("src4", np.uint32), parts.get("dst4", np.uint32),
-        parts.get("src6", np.uint8), parts.get("dst6", np.uint8))
-    sport, dport = parts.get("sport", np.uint16), parts.get("dport", np.uint16)
-    ep_a = (src_num << np.uint64(16)) | sport
-    ep_b = (dst_num << np.uint64(16)) | dport
+        perm = np.argsort(pk["frame"], kind="stable")
+        pk = pk[perm]
+    version = pk["ip_version"]
+    src6 = np.zeros((m, 16), np.uint8) if fill.v6 else np.zeros((0, 16), np.uint8)
+    dst6 = src6.copy()
+    for rows6, s6, d6 in fill.v6:
+        src6[rows6], dst6[rows6] = s6, d6
+    if perm is not None and fill.v6:
+        src6, dst6 = src6[perm], dst6[perm]
+    src_num, dst_num, table6 = address_numbers(version, pk["src"], pk["dst"], src6, dst6)
+    ep_a = (src_num << np.uint64(16)) | pk["sport"]
+    ep_b = (dst_num << np.uint64(16)) | pk["dport"]
+    del src_num, dst_num, src6, dst6
     conv_order, conv_first = conversation_order(ep_a, ep_b)
-    src_ids, dst_ids, names = _address_ids(ep_a, ep_b, conv_order, conv_first, table6)
-
-    pk = np.zeros(order.shape[0], PACKET_DTYPE)
-    pk["time_ns"] = rec.time_ns[order]
-    pk["data_offset"] = rec.data[order]
-    pk["frame"] = order + 1
-    pk["caplen"] = rec.caplen[order]
-    pk["interface"] = rec.iface[order]
-    pk["src"], pk["dst"], pk["ip_version"] = src_ids, dst_ids, version
-    pk["sport"], pk["dport"] = sport, dport
-    for key in ("seq", "ack", "flags", "window", "tcp_offset", "tcp_hdr_len", "payload_len",
-                "info"):
-        pk[key] = parts.get(key, np.int64)
+    pk["src"], pk["dst"], names = _address_ids(ep_a, ep_b, conv_order, conv_first, table6)
     analyzed = (pk["info"] & INFO_NO_SEGLEN) == 0
     pk["stream"] = assign_streams(conv_order, conv_first, ep_a, ep_b, pk["flags"], pk["seq"],
                                   pk["ack"], analyzed)
-    counts = parts.counts
-    warnings = rec.warnings + _summaries(rec, parts)
+    counts = fill.counts
+    warnings = rec.warnings + _summaries(rec, fill)
     return CaptureIndex(
         path=src.path, format=rec.format, packets=pk, addresses=names,
         interfaces=rec.interfaces, frames=frames,
@@ -162,15 +147,18 @@ def _address_ids(ep_a: Arr, ep_b: Arr, order: Arr, first: Arr,
 
 
 def _decode_chunk(src: Source, rec: Records, rows: Arr, link: int, big: bool,
-                  parts: _Parts) -> None:
+                  fill: _Fill) -> None:
     data, caplen = rec.data[rows], rec.caplen[rows]
     dec = decode_frames(src.buf, data, caplen, rec.wirelen[rows], link, big)
-    parts.counts += np.bincount(dec.cls, minlength=5)[:5]
+    fill.counts += np.bincount(dec.cls, minlength=5)[:5]
     for c in (C_FRAGMENT, C_MALFORMED, C_TRUNCATED):
-        if c not in parts.first:
+        if c not in fill.first:
             hit = np.flatnonzero(dec.cls == c)
             if hit.size:
-                parts.first[c] = int(rows[hit[0]])
+                fill.first[c] = int(rows[hit[0]])
+    k = dec.rows.size
+    out = fill.pk[fill.used:fill.used + k]
+    record = rows[dec.rows]
     h = dec.header
     tcp = dec.tcp.astype(np.int64)
     doff = (h[:, 12] >> 4).astype(np.int64)
@@ -182,25 +170,29 @@ def _decode_chunk(src: Source, rec: Records, rows: Arr, link: int, big: bool,
     info = np.where(has_seg, 0, INFO_NO_SEGLEN) | np.where(doff < 5, INFO_BAD_DOFF, 0)
     info |= np.where(cap < tcp + hdr_len, INFO_OPTIONS_CUT, 0)
     info |= np.where(cap < tcp + hdr_len + payload, INFO_PAYLOAD_CUT, 0)
-    parts.add("record", rows[dec.rows])
-    parts.add("version", dec.version)
-    parts.add("src4", dec.src4)
-    parts.add("dst4", dec.dst4)
-    parts.add("src6", dec.src6)
-    parts.add("dst6", dec.dst6)
-    parts.add("sport", be16(h, 0))
-    parts.add("dport", be16(h, 2))
-    parts.add("seq", be32(h, 4))
-    parts.add("ack", be32(h, 8))
-    parts.add("flags", ((h[:, 12].astype(np.uint16) & 1) << 8) | h[:, 13])
-    parts.add("window", be16(h, 14))
-    parts.add("tcp_offset", tcp)
-    parts.add("tcp_hdr_len", hdr_len)
-    parts.add("payload_len", payload)
-    parts.add("info", info)
+    out["time_ns"] = rec.time_ns[record]
+    out["data_offset"] = data[dec.rows]
+    out["frame"] = record + 1
+    out["stream"] = 0
+    out["src"], out["dst"] = dec.src4, dec.dst4
+    out["seq"], out["ack"] = be32(h, 4), be32(h, 8)
+    out["payload_len"] = payload
+    out["caplen"] = cap
+    out["sport"], out["dport"] = be16(h, 0), be16(h, 2)
+    out["flags"] = ((h[:, 12].astype(np.uint16) & 1) << 8) | h[:, 13]
+    out["window"] = be16(h, 14)
+    out["tcp_offset"] = tcp
+    out["interface"] = rec.iface[record]
+    out["tcp_hdr_len"] = hdr_len
+    out["ip_version"] = dec.version
+    out["info"] = info
+    v6 = np.flatnonzero(dec.version == 6)
+    if v6.size:
+        fill.v6.append((v6 + fill.used, dec.src6[v6], dec.dst6[v6]))
+    fill.used += k
 
 
-def _summaries(rec: Records, parts: _Parts) -> list[CaptureWarning]:
+def _summaries(rec: Records, parts: _Fill) -> list[CaptureWarning]:
     out = []
     texts = {C_FRAGMENT: "IP fragments (not reassembled, not read as TCP)",
              C_MALFORMED: "frames with broken link or IP headers",

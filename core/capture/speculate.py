@@ -22,6 +22,7 @@ from array import array
 from typing import Any
 
 import numpy as np
+
 from core.capture.records import walk_records
 from core.capture.source import gather_rows
 

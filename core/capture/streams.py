@@ -100,10 +100,9 @@ def conversation_order(ep_a: Arr, ep_b: Arr) -> tuple[Arr, Arr]:
         order = (packed & np.uint64((1 << idx_bits) - 1)).astype(np.int64)
         h = packed >> np.uint64(idx_bits)
         first[1:] = h[1:] != h[:-1]
-        starts = np.flatnonzero(first)
-        group = np.cumsum(first) - 1
         s_lo, s_hi = lo[order], hi[order]
-        if np.array_equal(s_lo, s_lo[starts][group]) and np.array_equal(s_hi, s_hi[starts][group]):
+        same = (s_lo[1:] == s_lo[:-1]) & (s_hi[1:] == s_hi[:-1])
+        if bool(np.all(same | first[1:])):
             return order, first
     order = np.lexsort((np.arange(n), hi, lo))
     s_lo, s_hi = lo[order], hi[order]
