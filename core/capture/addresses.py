@@ -28,9 +28,9 @@ def address_numbers(version: Arr, src4: Arr, dst4: Arr, src6: Arr,
     if v6.size:
         both = np.ascontiguousarray(np.concatenate([src6[v6], dst6[v6]]))
         table6, inverse = np.unique(both.view("V16").ravel(), return_inverse=True)
-        inverse = inverse.astype(np.uint64) + np.uint64(V6_BASE)
-        src[v6] = inverse[:v6.size]
-        dst[v6] = inverse[v6.size:]
+        numbers = inverse.astype(np.uint64) + np.uint64(V6_BASE)
+        src[v6] = numbers[:v6.size]
+        dst[v6] = numbers[v6.size:]
     return src, dst, table6
 
 

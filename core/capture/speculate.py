@@ -39,8 +39,8 @@ def walk_pcap(raw: Any, buf: Arr, start: int, size: int, big: bool, nano: bool,
               limit: int) -> tuple[Arr, int]:
     """Offsets of every pcap record header from ``start``, and where the walk stopped."""
     if size - start < MIN_SIZE:
-        walked, stop = walk_records(raw, start, size, big)
-        return _as_array(walked), stop
+        offsets, stop = walk_records(raw, start, size, big)
+        return _as_array(offsets), stop
     word = np.dtype(">u4" if big else "<u4")
     sec0 = int(buf[start:start + 4].view(word)[0])
     fraction_max = 1_000_000_000 if nano else 1_000_000

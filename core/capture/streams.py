@@ -92,7 +92,7 @@ def conversation_order(ep_a: Arr, ep_b: Arr) -> tuple[Arr, Arr]:
         # One sort of (hash of the pair, index): exact order if no two pairs share a hash,
         # which is checked below (a collision falls back to an exact lexsort).
         with np.errstate(over="ignore"):
-            mixed = lo * np.uint64(0x9E3779B97F4A7C15) + hi * np.uint64(0xC2B2AE3D27D4EB4F)
+            mixed: Arr = lo * np.uint64(0x9E3779B97F4A7C15) + hi * np.uint64(0xC2B2AE3D27D4EB4F)
             mixed ^= mixed >> np.uint64(29)
             mixed *= np.uint64(0xBF58476D1CE4E5B9)
         key = (mixed >> np.uint64(idx_bits)) << np.uint64(idx_bits)
