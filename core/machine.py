@@ -87,6 +87,7 @@ class Endpoint:
         self._sndbuf = SendBuffer()
         self._rcvbuf = ReceiveBuffer(self.config.recv_buffer)
         self._ooo: dict[int, bytes] = {}  # out-of-order data by sequence number
+        self.delivered = 0  # octets delivered in order on this connection, read or not
         self._dup_acks = 0
         self._acked = 0  # the last ACK number sent
         self._unacked_segments = 0  # in-order data segments not yet acknowledged
@@ -123,6 +124,11 @@ class Endpoint:
     @property
     def fin_acked(self) -> bool:
         return self._fin_seq is not None and seq_gt(self.snd_una, self._fin_seq)
+
+    @property
+    def fin_received(self) -> bool:
+        """The peer's FIN has arrived in order: reads will return end-of-file."""
+        return self._fin_received
 
     @property
     def received(self) -> bytes:
@@ -498,7 +504,9 @@ class Endpoint:
                     self._deliver(data[old:])
 
     def _deliver(self, data: bytes) -> None:
-        self.rcv_nxt = seq_add(self.rcv_nxt, self._rcvbuf.push(data))
+        taken = self._rcvbuf.push(data)
+        self.delivered += taken
+        self.rcv_nxt = seq_add(self.rcv_nxt, taken)
         if self.config.auto_read:
             self._rcvbuf.read()
 

@@ -28,6 +28,7 @@ class InFlight:
     sender: Side
     segment: Segment
     sent: float
+    arrival: float
 
 
 class Pair:
@@ -86,7 +87,21 @@ class Pair:
             self._builder.add(event)
         for segment in endpoint.take_segments():
             index = self._builder.sent(self.now, side, segment)
-            self.flights.append(InFlight(index, side, segment, self.now))
+            arrivals, lost = self._fate(side)
+            if lost is not None:
+                self._builder.lost(self.now + self._one_way(side) / 2, index, lost)
+            for n, arrival in enumerate(arrivals):
+                if n:  # the link made a copy: it is an arrow of its own
+                    index = self._builder.sent(self.now, side, segment,
+                                               labels=("duplicated by the link",))
+                self.flights.append(InFlight(index, side, segment, self.now, arrival))
+
+    def _one_way(self, sender: Side) -> float:
+        return self.delay
+
+    def _fate(self, sender: Side) -> tuple[list[float], str | None]:
+        """When a segment sent now arrives (no time: lost, with the reason)."""
+        return [self.now + self._one_way(sender)], None
 
     def pending(self, sender: Side | None = None) -> list[InFlight]:
         return [f for f in self.flights if sender is None or f.sender is sender]
@@ -103,7 +118,7 @@ class Pair:
         return flight.segment
 
     def _arrive(self, flight: InFlight) -> None:
-        self.at(flight.sent + self.delay)
+        self.at(flight.arrival)
         receiver = flight.sender.peer
         self._builder.arrived(self.now, flight.index)
         self.endpoints[receiver].receive(self.now, flight.segment)
@@ -112,7 +127,7 @@ class Pair:
     def drop(self, sender: Side | None = None, n: int = 0) -> Segment:
         """Lose the ``n``-th segment in flight from ``sender``."""
         flight = self._take(sender, n)
-        self._builder.lost(max(self.now, flight.sent + self.delay / 2), flight.index)
+        self._builder.lost(max(self.now, (flight.sent + flight.arrival) / 2), flight.index)
         return flight.segment
 
     def duplicate(self, sender: Side | None = None, n: int = 0) -> None:
@@ -120,12 +135,13 @@ class Pair:
         flight = self.pending(sender)[n]
         index = self._builder.sent(self.now, flight.sender, flight.segment,
                                    labels=("duplicated by the link",))
-        self.flights.append(InFlight(index, flight.sender, flight.segment, self.now))
+        self.flights.append(InFlight(index, flight.sender, flight.segment, self.now,
+                                     self.now + self._one_way(flight.sender)))
 
     def inject(self, sender: Side, segment: Segment) -> None:
         """Deliver a hand-made segment as if ``sender`` had sent it (old duplicates etc.)."""
         index = self._builder.sent(self.now, sender, segment, labels=("injected",))
-        self._arrive(InFlight(index, sender, segment, self.now))
+        self._arrive(InFlight(index, sender, segment, self.now, self.now))
 
     def deliver_all(self) -> None:
         while self.flights:
@@ -149,13 +165,13 @@ class Pair:
     def run(self, until: float | None = None, *, max_steps: int = 100_000) -> None:
         """Deliver segments and fire timers in time order until idle (or ``until``)."""
         for _ in range(max_steps):
-            arrival = min((f.sent + self.delay for f in self.flights), default=None)
+            arrival = min((f.arrival for f in self.flights), default=None)
             deadline = self.next_deadline()
             times = [t for t in (arrival, deadline) if t is not None]
             if not times or (until is not None and min(times) > until):
                 break
             if arrival is not None and (deadline is None or arrival <= deadline):
-                flight = min(self.flights, key=lambda f: (f.sent, f.index))
+                flight = min(self.flights, key=lambda f: (f.arrival, f.index))
                 self.flights.remove(flight)
                 self._arrive(flight)
             else:

@@ -1,0 +1,1 @@
+"""Deterministic discrete-event simulation of two TCP endpoints over an impaired link."""

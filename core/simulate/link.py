@@ -1,0 +1,110 @@
+"""The link between the two endpoints: delay, jitter, loss, reordering, duplication, outages.
+
+Rules:
+1. Deterministic: every random choice comes from one ``random.Random(seed)`` drawn in
+   send order, so the same configuration gives the same fate to every segment.
+2. A segment's fate is decided when it is sent: a list of arrival times (empty: lost,
+   two: duplicated) and, when lost, the reason.
+3. Scripted drops ("the 3rd segment from the server") count segments per sender, 1-based.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from core.errors import ParameterError
+from core.states import Side
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DropRule:
+    """Drop the ``nth`` segment (1-based) that ``sender`` puts on the link."""
+
+    sender: Side
+    nth: int
+
+    @classmethod
+    def parse(cls, text: str) -> DropRule:
+        """``client:3`` or ``server:1``."""
+        side, _, number = text.partition(":")
+        try:
+            return cls(sender=Side(side.strip().lower()), nth=int(number))
+        except ValueError:
+            raise ParameterError(f"bad drop rule {text!r}: use SIDE:N, e.g. server:3") from None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LinkConfig:
+    """One-way delays in seconds per direction, probabilities in [0, 1]."""
+
+    delay: float = 0.010
+    delay_back: float | None = None
+    jitter: float = 0.0
+    loss: float = 0.0
+    drops: tuple[DropRule, ...] = ()
+    reorder: float = 0.0
+    reorder_delay: float = 0.005
+    duplicate: float = 0.0
+    down: tuple[tuple[float, float], ...] = ()
+    seed: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("delay", "jitter", "reorder_delay"):
+            if getattr(self, name) < 0:
+                raise ParameterError(f"{name} must be >= 0 s, got {getattr(self, name)}")
+        if self.delay_back is not None and self.delay_back < 0:
+            raise ParameterError(f"delay_back must be >= 0 s, got {self.delay_back}")
+        for name in ("loss", "reorder", "duplicate"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ParameterError(f"{name} is a probability in [0, 1], got {value}")
+        for rule in self.drops:
+            if rule.nth < 1:
+                raise ParameterError(f"drop rules count from 1, got {rule.nth}")
+        for start, end in self.down:
+            if end < start:
+                raise ParameterError(f"link outage ends before it starts: {start}..{end}")
+
+    def one_way(self, sender: Side) -> float:
+        if sender is Side.SERVER and self.delay_back is not None:
+            return self.delay_back
+        return self.delay
+
+
+@dataclass(slots=True)
+class Link:
+    """Decides, segment by segment, when (and whether) each one arrives."""
+
+    config: LinkConfig
+    _rng: random.Random = field(init=False)
+    _count: dict[Side, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.config.seed)
+        self._count = {Side.CLIENT: 0, Side.SERVER: 0}
+
+    def is_down(self, time: float) -> bool:
+        return any(start <= time < end for start, end in self.config.down)
+
+    def transmit(self, now: float, sender: Side) -> tuple[list[float], str | None]:
+        """Arrival times of one segment sent now (empty when lost) and why it was lost."""
+        cfg = self.config
+        self._count[sender] += 1
+        nth = self._count[sender]
+        # draw every random number for every segment, so one choice never shifts the rest
+        lost, jitter, late, copy = (self._rng.random(), self._rng.uniform(-1, 1),
+                                    self._rng.random(), self._rng.random())
+        if any(rule.sender is sender and rule.nth == nth for rule in cfg.drops):
+            return [], f"dropped by the script ({sender.value} segment {nth})"
+        if self.is_down(now):
+            return [], "the link is down"
+        if lost < cfg.loss:
+            return [], f"random loss (p={cfg.loss:g})"
+        arrival = now + max(0.0, cfg.one_way(sender) + jitter * cfg.jitter)
+        if late < cfg.reorder:
+            arrival += cfg.reorder_delay
+        arrivals = [arrival]
+        if copy < cfg.duplicate:
+            arrivals.append(arrival + cfg.reorder_delay / 2 + 1e-6)
+        return arrivals, None
