@@ -40,6 +40,7 @@ class Receiver:
     snd_wnd: int = 0
     snd_shift: int = 0
     dup_acks: int = 0
+    rfc1337: bool = False
 
     def acks_new(self, ack: int) -> bool:
         """SND.UNA < ack <= SND.NXT: the ACK covers something new."""
@@ -103,6 +104,8 @@ def _classify_synchronized(r: Receiver, seg: Segment) -> list[Trigger]:
         return [T.RCV_FIN]  # the peer's FIN again: our ACK of it was lost
     if not acceptable(r, seg):
         return [T.RCV_RST_IGNORED] if rst else [T.RCV_UNACCEPTABLE]
+    if rst and r.rfc1337 and r.state is S.TIME_WAIT:
+        return [T.RCV_RST_IGNORED]  # RFC 1337: TIME_WAIT is not assassinated
     if rst:
         return [T.RCV_RST] if seg.seq == r.rcv_nxt else [T.RCV_RST_IN_WINDOW]
     if syn:

@@ -39,6 +39,9 @@ class EndpointConfig:
     keepalive_idle: float | None = None
     keepalive_interval: float = 75.0
     keepalive_probes: int = 9
+    #: RFC 1337: ignore RST in TIME_WAIT, so a stray RST cannot cut TIME_WAIT short
+    #: (Linux: net.ipv4.tcp_rfc1337, off by default)
+    rfc1337: bool = False
 
     def __post_init__(self) -> None:
         checks: list[tuple[bool, str]] = [

@@ -212,7 +212,7 @@ class Endpoint:
                         snd_nxt=self.snd_nxt, rcv_nxt=self.rcv_nxt, rcv_wnd=self.rcv_wnd,
                         fin_seq=self._fin_seq, fin_received=self._fin_received,
                         snd_wnd=self.snd_wnd, snd_shift=self._snd_shift,
-                        dup_acks=self._dup_acks)
+                        dup_acks=self._dup_acks, rfc1337=self.config.rfc1337)
 
     def _acks_new(self, ack: int) -> bool:
         return seq_lt(self.snd_una, ack) and seq_le(ack, self.snd_nxt)

@@ -12,7 +12,7 @@ Rules:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from core.config import EndpointConfig
 from core.machine import Endpoint
@@ -44,6 +44,11 @@ class Simulation(Pair):
     def __init__(self, *, client: EndpointConfig, server: EndpointConfig, link: LinkConfig,
                  client_program: Sequence[Step], server_program: Sequence[Step],
                  title: str = "simulation") -> None:
+        # an application that reads does its own reading (and its window shows it)
+        if any(step.call == "read" for step in client_program):
+            client = replace(client, auto_read=False)
+        if any(step.call == "read" for step in server_program):
+            server = replace(server, auto_read=False)
         super().__init__(client, server, delay=link.delay, title=title)
         self.link = Link(link)
         self._runners = {Side.CLIENT: _Runner(client_program),

@@ -35,6 +35,15 @@ class DropRule:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DelayRule:
+    """Hold the ``nth`` segment from ``sender`` back for ``extra`` seconds more."""
+
+    sender: Side
+    nth: int
+    extra: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LinkConfig:
     """One-way delays in seconds per direction, probabilities in [0, 1]."""
 
@@ -43,6 +52,7 @@ class LinkConfig:
     jitter: float = 0.0
     loss: float = 0.0
     drops: tuple[DropRule, ...] = ()
+    delays: tuple[DelayRule, ...] = ()
     reorder: float = 0.0
     reorder_delay: float = 0.005
     duplicate: float = 0.0
@@ -59,9 +69,9 @@ class LinkConfig:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ParameterError(f"{name} is a probability in [0, 1], got {value}")
-        for rule in self.drops:
-            if rule.nth < 1:
-                raise ParameterError(f"drop rules count from 1, got {rule.nth}")
+        for nth in [r.nth for r in self.drops] + [r.nth for r in self.delays]:
+            if nth < 1:
+                raise ParameterError(f"segment rules count from 1, got {nth}")
         for start, end in self.down:
             if end < start:
                 raise ParameterError(f"link outage ends before it starts: {start}..{end}")
@@ -104,6 +114,7 @@ class Link:
         arrival = now + max(0.0, cfg.one_way(sender) + jitter * cfg.jitter)
         if late < cfg.reorder:
             arrival += cfg.reorder_delay
+        arrival += sum(r.extra for r in cfg.delays if r.sender is sender and r.nth == nth)
         arrivals = [arrival]
         if copy < cfg.duplicate:
             arrivals.append(arrival + cfg.reorder_delay / 2 + 1e-6)
