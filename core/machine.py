@@ -476,7 +476,8 @@ class Endpoint:
         # Linux's zero-window probe: an old sequence number, so the peer must answer
         # with an ACK carrying its current window.
         self._emit(flags=Flag.ACK, seq=seq_add(self.snd_una, -1))
-        self._probe_backoff += 1
+        if self._probe_interval() < self.config.rto_max:
+            self._probe_backoff += 1
         self._start_timer(now, Timer.PERSIST, self._probe_interval())
 
     def _probe_interval(self) -> float:
@@ -488,7 +489,7 @@ class Endpoint:
         ahead = seq_diff(seg.seq, self.rcv_nxt)
         self._in_order = ahead <= 0
         if ahead > 0:  # a gap before it: keep it (within the window) for later
-            room = self.rcv_wnd - ahead - sum(len(p) for p in self._ooo.values())
+            room = self.rcv_wnd - ahead  # keep only what lies inside the window
             if room > 0 and seg.seq not in self._ooo:
                 self._ooo[seg.seq] = payload[:room]
             return

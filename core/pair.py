@@ -94,7 +94,10 @@ class Pair:
                 if n:  # the link made a copy: it is an arrow of its own
                     index = self._builder.sent(self.now, side, segment,
                                                labels=("duplicated by the link",))
-                self.flights.append(InFlight(index, side, segment, self.now, arrival))
+                self._launch(InFlight(index, side, segment, self.now, arrival))
+
+    def _launch(self, flight: InFlight) -> None:
+        self.flights.append(flight)
 
     def _one_way(self, sender: Side) -> float:
         return self.delay

@@ -11,12 +11,13 @@ Rules:
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from core.config import EndpointConfig
 from core.machine import Endpoint
-from core.pair import Pair
+from core.pair import InFlight, Pair
 from core.simulate.link import Link, LinkConfig
 from core.simulate.program import Step
 from core.states import Side, TcpState
@@ -51,8 +52,12 @@ class Simulation(Pair):
             server = replace(server, auto_read=False)
         super().__init__(client, server, delay=link.delay, title=title)
         self.link = Link(link)
+        self._heap: list[tuple[float, int, InFlight]] = []  # segments in flight
         self._runners = {Side.CLIENT: _Runner(client_program),
                          Side.SERVER: _Runner(server_program)}
+
+    def _launch(self, flight: InFlight) -> None:
+        heapq.heappush(self._heap, (flight.arrival, flight.index, flight))
 
     def _one_way(self, sender: Side) -> float:
         return self.link.config.one_way(sender)
@@ -114,7 +119,7 @@ class Simulation(Pair):
     def simulate(self, until: float | None = None) -> Timeline:
         for _ in range(MAX_EVENTS):
             app = self._app_due()
-            arrival = min((f.arrival for f in self.flights), default=None)
+            arrival = self._heap[0][0] if self._heap else None
             deadline = self.next_deadline()
             candidates = [t for t in (arrival, deadline, app) if t is not None]
             if not candidates:
@@ -124,9 +129,7 @@ class Simulation(Pair):
                 break
             self.at(when)
             if arrival is not None and arrival <= when:
-                flight = min(self.flights, key=lambda f: (f.arrival, f.index))
-                self.flights.remove(flight)
-                self._arrive(flight)
+                self._arrive(heapq.heappop(self._heap)[2])
             elif deadline is not None and deadline <= when:
                 self.fire_timers()
             else:
