@@ -91,11 +91,7 @@ def conversation_order(ep_a: Arr, ep_b: Arr) -> tuple[Arr, Arr]:
     if idx_bits <= 40:
         # One sort of (hash of the pair, index): exact order if no two pairs share a hash,
         # which is checked below (a collision falls back to an exact lexsort).
-        with np.errstate(over="ignore"):
-            mixed: Arr = lo * np.uint64(0x9E3779B97F4A7C15) + hi * np.uint64(0xC2B2AE3D27D4EB4F)
-            mixed ^= mixed >> np.uint64(29)
-            mixed *= np.uint64(0xBF58476D1CE4E5B9)
-        key = (mixed >> np.uint64(idx_bits)) << np.uint64(idx_bits)
+        key = (_pair_hash(lo, hi) >> np.uint64(idx_bits)) << np.uint64(idx_bits)
         packed = np.sort(key | np.arange(n, dtype=np.uint64))
         order = (packed & np.uint64((1 << idx_bits) - 1)).astype(np.int64)
         h = packed >> np.uint64(idx_bits)
@@ -108,6 +104,15 @@ def conversation_order(ep_a: Arr, ep_b: Arr) -> tuple[Arr, Arr]:
     s_lo, s_hi = lo[order], hi[order]
     first[1:] = (s_lo[1:] != s_lo[:-1]) | (s_hi[1:] != s_hi[:-1])
     return order, first
+
+
+def _pair_hash(lo: Arr, hi: Arr) -> Arr:
+    """A well-mixed 64-bit hash of an endpoint pair (wrapping multiplications)."""
+    with np.errstate(over="ignore"):
+        mixed: Arr = lo * np.uint64(0x9E3779B97F4A7C15) + hi * np.uint64(0xC2B2AE3D27D4EB4F)
+        mixed ^= mixed >> np.uint64(29)
+        mixed *= np.uint64(0xBF58476D1CE4E5B9)
+    return mixed
 
 
 def assign_streams(order: Arr, first: Arr, ep_a: Arr, ep_b: Arr, flags: Arr, seq: Arr,
