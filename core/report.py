@@ -1,0 +1,111 @@
+"""A Timeline as plain data: the JSON schema shared by ``synack trace`` and ``simulate``.
+
+Segment fields: ``frame`` (1-based), ``time`` (seconds since the first event), ``from``
+(client|server), ``flags`` (tcpdump letters), ``seq`` and ``ack`` (relative to each
+side's ISS; ``ack`` is null without the ACK flag), ``len``, ``win`` (scaled when both
+SYNs carried a window scale), ``analysis`` (labels), ``client_state``, ``server_state``.
+A simulation adds ``arrived`` (null: lost) and the events only it knows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.segment import SEQ_MOD, Flag, flags_text
+from core.states import Side
+from core.trace import (
+    AppCalled,
+    AppNotified,
+    Event,
+    SegmentLost,
+    StateChanged,
+    Timeline,
+    TimerStarted,
+    TimerStopped,
+)
+
+
+def initial_numbers(timeline: Timeline) -> dict[Side, int]:
+    """Each side's ISS: its SYN's sequence number, else its first segment's."""
+    found: dict[Side, int] = {}
+    for rec in timeline.segments:
+        if rec.segment.has(Flag.SYN) and rec.sender not in found:
+            found[rec.sender] = rec.segment.seq
+    for rec in timeline.segments:
+        found.setdefault(rec.sender, rec.segment.seq)
+    return found
+
+
+def window_shifts(timeline: Timeline) -> dict[Side, int]:
+    """The shift applied to each side's window field (0 unless both SYNs offered one)."""
+    offers: dict[Side, int | None] = {}
+    for rec in timeline.segments:
+        if rec.segment.has(Flag.SYN) and rec.sender not in offers:
+            offers[rec.sender] = rec.segment.options.wscale
+    client, server = offers.get(Side.CLIENT), offers.get(Side.SERVER)
+    if client is None or server is None:
+        return {Side.CLIENT: 0, Side.SERVER: 0}
+    return {Side.CLIENT: client, Side.SERVER: server}
+
+
+def timeline_to_dict(timeline: Timeline, *, events: bool = False) -> dict[str, Any]:
+    iss = initial_numbers(timeline)
+    shifts = window_shifts(timeline)
+    start = timeline.start
+    segments = []
+    for rec in timeline.segments:
+        seg = rec.segment
+        own = iss.get(rec.sender, 0)
+        peer = iss.get(rec.receiver)
+        client_state, server_state = timeline.states_after(rec.index)
+        has_ack = seg.has(Flag.ACK)
+        if has_ack and peer is not None:
+            ack: int | None = (seg.ack - peer) % SEQ_MOD
+        else:
+            ack = seg.ack if has_ack else None
+        segments.append({
+            "frame": rec.frame if rec.frame is not None else rec.index + 1,
+            "time": round(rec.sent - start, 9),
+            "from": rec.sender.value,
+            "flags": flags_text(seg.flags),
+            "seq": (seg.seq - own) % SEQ_MOD,
+            "ack": ack,
+            "len": seg.length,
+            "win": seg.window << (0 if seg.has(Flag.SYN) else shifts[rec.sender]),
+            "analysis": list(rec.labels),
+            "client_state": client_state.value,
+            "server_state": server_state.value,
+            "arrived": None if rec.arrived is None else round(rec.arrived - start, 9),
+        })
+    out: dict[str, Any] = {
+        "title": timeline.title,
+        "client": {"address": timeline.client.address, "port": timeline.client.port},
+        "server": {"address": timeline.server.address, "port": timeline.server.port},
+        "segments": segments,
+        "final": {"client": timeline.state_at(Side.CLIENT, timeline.end).value,
+                  "server": timeline.state_at(Side.SERVER, timeline.end).value},
+    }
+    if events:
+        out["events"] = [body for e in timeline.events if (body := _event(e, start))]
+    return out
+
+
+def _event(event: Event, start: float) -> dict[str, Any] | None:
+    if isinstance(event, AppCalled):
+        body: dict[str, Any] = {"type": "call", "call": event.call, "result": event.result}
+    elif isinstance(event, AppNotified):
+        body = {"type": "error", "message": event.message}
+    elif isinstance(event, SegmentLost):
+        body = {"type": "drop", "frame": event.index + 1, "reason": event.reason}
+    elif isinstance(event, StateChanged):
+        body = {"type": "state", "from": event.old.value, "to": event.new.value,
+                "trigger": event.trigger.value if event.trigger else None}
+    elif isinstance(event, TimerStarted):
+        body = {"type": "timer", "timer": event.timer.value, "action": "start",
+                "deadline": round(event.deadline - start, 9)}
+    elif isinstance(event, TimerStopped):
+        body = {"type": "timer", "timer": event.timer.value,
+                "action": "expired" if event.expired else "stopped"}
+    else:
+        return None
+    return {"time": round(event.time - start, 9), "side": event.side.value, **body}

@@ -1,0 +1,193 @@
+"""The ``synack`` command: the desktop app and its headless sub-commands.
+
+Rules:
+1. ``--help``, ``--version``, ``states``, ``scenarios`` and ``simulate`` never import Qt;
+   the app and ``export`` import it only after choosing a platform, so a machine without
+   a display never meets a Qt abort.
+2. Errors the project raises on purpose (:class:`SynAckError`) end in one line
+   ``synack: <message>`` and exit status 1; bad arguments exit 2 (argparse).
+3. A sub-command is one ``_add_<name>`` function that registers its parser and handler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from core import __version__
+from core.errors import SynAckError
+from core.trace import Timeline
+from gui.display import display_problem
+
+Handler = Callable[[argparse.Namespace], int]
+DEMO_PNG = "synack-demo.png"
+
+
+def _source_timeline(args: argparse.Namespace) -> Timeline:
+    """The Timeline a command works on: a scenario, a capture, or the demo."""
+    if getattr(args, "file", None):
+        raise SynAckError(f"{args.file}: opening captures is not available in this version "
+                          "yet; try a scenario (synack scenarios)")
+    if getattr(args, "scenario", None):
+        from core.simulate.params import parse_assignment
+        from core.simulate.scenarios import get
+        overrides = dict(parse_assignment(item) for item in args.set or [])
+        return get(args.scenario).run(overrides)
+    if getattr(args, "set", None):
+        raise SynAckError("--set needs --scenario")
+    from core.demo import demo_timeline
+    return demo_timeline()
+
+
+def _add_source_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", nargs="?", help="a pcap/pcapng capture (default: the demo)")
+    parser.add_argument("--scenario", metavar="NAME", help="run a simulated scenario instead")
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE",
+                        help="a scenario parameter, e.g. loss=0.05 (repeatable)")
+
+
+def _render_png(timeline: Timeline, path: str) -> int:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from gui.export import export_png
+    width, height = export_png(timeline, path)
+    print(f"wrote {Path(path).resolve()} ({width}x{height})")
+    return 0
+
+
+# ----- gui (the default) ---------------------------------------------------------------
+def _run_gui(args: argparse.Namespace) -> int:
+    timeline = _source_timeline(args)
+    problem = display_problem()
+    if problem is not None:
+        print(f"synack: {problem}; rendering the diagram to PNG instead", flush=True)
+        return _render_png(timeline, args.png)
+    from gui.app import run_app
+    return run_app(timeline)
+
+
+def _add_gui(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("gui", help="open the desktop app (the default command)")
+    _add_source_options(parser)
+    parser.add_argument("--png", default=DEMO_PNG, metavar="PATH",
+                        help=f"where to render when there is no display (default {DEMO_PNG})")
+    parser.set_defaults(handler=_run_gui)
+
+
+# ----- export ----------------------------------------------------------------------------
+def _run_export(args: argparse.Namespace) -> int:
+    return _render_png(_source_timeline(args), args.output)
+
+
+def _add_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("export", help="render the whole diagram to a PNG, no display needed")
+    _add_source_options(parser)
+    parser.add_argument("-o", "--output", required=True, metavar="OUT.png")
+    parser.set_defaults(handler=_run_export)
+
+
+# ----- states ----------------------------------------------------------------------------
+def _run_states(args: argparse.Namespace) -> int:
+    from core.table import table_text, to_dot
+    print(to_dot(every_edge=args.all) if args.dot else table_text())
+    return 0
+
+
+def _add_states(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("states", help="print the TCP state transition table")
+    parser.add_argument("--dot", action="store_true", help="as Graphviz source (dot -Tsvg)")
+    parser.add_argument("--all", action="store_true",
+                        help="with --dot: also draw abort/RST/user-timeout edges to CLOSED")
+    parser.set_defaults(handler=_run_states)
+
+
+# ----- scenarios and simulate ------------------------------------------------------------
+def _run_scenarios(args: argparse.Namespace) -> int:
+    from core.simulate.scenarios import SCENARIOS
+    if args.json:
+        print(json.dumps([{"name": s.name, "summary": s.summary, "explanation": s.explanation}
+                          for s in SCENARIOS], indent=1, ensure_ascii=False))
+    else:
+        width = max(len(s.name) for s in SCENARIOS)
+        for s in SCENARIOS:
+            print(f"{s.name:<{width}}  {s.summary}")
+    return 0
+
+
+def _add_scenarios(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("scenarios", help="list the simulated scenarios")
+    parser.add_argument("--json", action="store_true")
+    parser.set_defaults(handler=_run_scenarios)
+
+
+def _run_simulate(args: argparse.Namespace) -> int:
+    from core.report import timeline_to_dict
+    args.scenario = args.name
+    timeline = _source_timeline(args)
+    if args.json:
+        data = {"scenario": args.name, **timeline_to_dict(timeline, events=True)}
+        print(json.dumps(data, indent=1))
+        return 0
+    from core.report import initial_numbers
+    iss = initial_numbers(timeline)
+    print(timeline.title)
+    for rec in timeline.segments:
+        peer = timeline.peer(rec.sender)
+        other = timeline.peer(rec.receiver)
+        fate = "lost" if rec.arrived is None else f"arrives {rec.arrived:.6f}"
+        client, server = timeline.states_after(rec.index)
+        print(f"{rec.sent:.6f} {peer.label} > {other.label}: "
+              f"{rec.segment.describe(iss=iss.get(rec.sender, 0), irs=iss.get(rec.receiver, 0))}"
+              f"  [{fate}; client {client.value}, server {server.value}]")
+    return 0
+
+
+def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("simulate", help="run a scenario and print its segments")
+    parser.add_argument("name", help="scenario name (see synack scenarios)")
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE",
+                        help="a parameter, e.g. loss=0.05, server.mss=536 (repeatable)")
+    parser.add_argument("--json", action="store_true", help="the Timeline as JSON")
+    parser.set_defaults(handler=_run_simulate)
+
+
+COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
+    _add_gui, _add_export, _add_states, _add_scenarios, _add_simulate]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="synack", description="Animated TCP sequence diagrams from captures and "
+        "simulations. Without a command, opens the desktop app on the demo.")
+    parser.add_argument("--version", action="version", version=f"synack {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add in COMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    commands = {"gui", "export", "states", "scenarios", "simulate"}
+    if not args_list or (args_list[0] not in commands and args_list[0] not in
+                         ("-h", "--help", "--version")):
+        args_list.insert(0, "gui")  # `synack` and `synack FILE` open the app
+    args = parser.parse_args(args_list)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except SynAckError as exc:
+        print(f"synack: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # `synack scenarios | head`: the reader left, not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

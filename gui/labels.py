@@ -1,0 +1,96 @@
+"""Text shown on the diagram: segment labels, payload previews, time captions.
+
+Rules:
+- Pure Python (no Qt), so the CLI and tests can use it without a display.
+- Sequence numbers are shown relative to each side's initial sequence number, as
+  tcpdump and Wireshark do. A side's ISS is the seq of the first SYN it sent, or of
+  its first segment when the trace never shows its SYN (a capture that starts late).
+- Labels are short and one line: ``[P.] seq 1:6 ack 1 win 502 len 5 "hello"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from core.segment import SEQ_MOD, Flag, Segment, flags_text, seq_diff
+from core.states import Side
+from core.trace import SegmentRecord, Timeline
+
+PREVIEW_BYTES = 16
+"""How many payload bytes a label shows before it elides the rest."""
+
+_ESCAPES = {0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r", 0x22: '\\"', 0x5C: "\\\\"}
+
+
+def initial_sequence_numbers(timeline: Timeline) -> dict[Side, int | None]:
+    """Each side's ISS as seen in ``timeline`` (None if that side sent nothing)."""
+    first: dict[Side, int] = {}
+    syn: dict[Side, int] = {}
+    for rec in timeline.segments:
+        first.setdefault(rec.sender, rec.segment.seq)
+        if rec.segment.has(Flag.SYN):
+            syn.setdefault(rec.sender, rec.segment.seq)
+    return {side: syn.get(side, first.get(side)) for side in Side}
+
+
+def payload_preview(segment: Segment, limit: int = PREVIEW_BYTES) -> str:
+    """The first payload bytes in double quotes, non-printables escaped ("" if none).
+
+    An ellipsis marks bytes left out, whether elided here or not captured at all.
+    """
+    if not segment.length:
+        return ""
+    shown = segment.payload[:limit]
+    text = "".join(_ESCAPES.get(b, chr(b) if 0x20 <= b < 0x7F else ".") for b in shown)
+    more = segment.length > len(shown)
+    return f'"{text}{"…" if more else ""}"'
+
+
+def _relative(value: int, base: int | None) -> int:
+    return value if base is None else seq_diff(value, base) % SEQ_MOD
+
+
+def segment_label(segment: Segment, *, iss: int | None, irs: int | None) -> str:
+    """One-line tcpdump-style label; ``iss``/``irs`` are the sender's and receiver's ISS.
+
+    >>> segment_label(Segment.with_payload(seq=1001, ack=5001, flags=Flag.PSH | Flag.ACK,
+    ...               window=502, payload=b"hello"), iss=1000, irs=5000)
+    '[P.] seq 1:6 ack 1 win 502 len 5 "hello"'
+    """
+    parts = [flags_text(segment.flags)]
+    if segment.length or segment.flags & (Flag.SYN | Flag.FIN | Flag.RST):
+        seq = _relative(segment.seq, iss)
+        if segment.length:
+            parts.append(f"seq {seq}:{(seq + segment.length) % SEQ_MOD}")
+        else:
+            parts.append(f"seq {seq}")
+    if segment.has(Flag.ACK):
+        parts.append(f"ack {_relative(segment.ack, irs)}")
+    parts.append(f"win {segment.window}")
+    options = segment.options.text()
+    if options:
+        parts.append(options)
+    if segment.length:
+        parts.append(f"len {segment.length}")
+        parts.append(payload_preview(segment))
+    return " ".join(parts)
+
+
+def record_label(record: SegmentRecord, iss: Mapping[Side, int | None]) -> str:
+    """The label of one arrow; a ghost (inferred, never captured) says so."""
+    text = segment_label(record.segment, iss=iss[record.sender], irs=iss[record.receiver])
+    if record.ghost:
+        text += " (not captured)"
+    return text
+
+
+def time_text(seconds: float) -> str:
+    """A time-axis caption in milliseconds: ``0``, ``10``, ``12.5``, ``60 110``."""
+    ms = seconds * 1000.0
+    if abs(ms - round(ms)) < 0.005:
+        text = f"{round(ms):,}"
+    elif abs(ms) >= 100:
+        text = f"{ms:,.1f}"
+    else:
+        text = f"{ms:,.2f}".rstrip("0")
+    return text.replace(",", "\u2009")  # thin space groups thousands
