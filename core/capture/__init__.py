@@ -20,7 +20,8 @@ Errors and warnings (decided here, checked by tests/capture):
   a pcap record longer than the snap length or 256 KiB, pcapng framing that does not add
   up (length not a multiple of 4 or under 12, over 16 MiB, trailing length mismatch, fixed
   fields that do not fit, a captured length over the block or 256 KiB, a packet naming an
-  undescribed interface, an interface option running past its block).
+  undescribed interface, an interface option running past its block, over 65535
+  interfaces).
 * Warning, and everything before it is kept -- the file ends inside a record or block
   (the offset where the cut record starts is given), or stray bytes after the last one.
 * Counted on the index, summarized in one warning each, never an error -- frames that are

@@ -57,9 +57,6 @@ INFO_OPTIONS_CUT = 0x08
 #: Largest captured length of one record we accept (libpcap's limit for our link types).
 MAX_RECORD = 256 * 1024
 
-#: At most this many per-packet warnings are kept; the rest are only counted.
-MAX_PACKET_WARNINGS = 20
-
 
 @dataclass(frozen=True, slots=True)
 class CaptureWarning:

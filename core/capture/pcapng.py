@@ -8,8 +8,10 @@ Invariants:
   kept); so are fewer than 8 stray bytes at the end.
 - Unknown block types are skipped. A packet block must name an interface described
   earlier in its section; interfaces of unknown link types are kept but marked
-  unsupported (their packets are counted, not decoded).
+  unsupported (their packets are counted, not decoded). At most 65535 interfaces.
 - Times honour ``if_tsresol`` (10^-n and 2^-n) and ``if_tsoffset``; SPBs have no time (0).
+- Work is linear in the number of blocks whatever the number of sections: blocks of all
+  sections are validated together, each with its section's byte order.
 """
 
 from __future__ import annotations
@@ -23,63 +25,46 @@ import numpy as np
 from core.capture import linktypes
 from core.capture.index import MAX_RECORD, CaptureWarning, Interface
 from core.capture.records import Records, walk_blocks
-from core.capture.source import Source, gather_rows, u32
+from core.capture.source import Source, be16, be32, gather_rows, le32
 
 SHB = 0x0A0D0D0A
 IDB, OPB, SPB, EPB = 1, 2, 3, 6
 BOMS = {b"\x1a\x2b\x3c\x4d": True, b"\x4d\x3c\x2b\x1a": False}
 MAX_BLOCK = 16 * 1024 * 1024
+MAX_INTERFACES = 0xFFFF
 _MIN_LENGTH = {SHB: 28, IDB: 20, EPB: 32, OPB: 32, SPB: 16}
 _OPT_NAME, _OPT_TSRESOL, _OPT_TSOFFSET = 2, 9, 14
 
 Arr = np.ndarray[Any, np.dtype[Any]]
 
 
-class _Interfaces:
-    def __init__(self) -> None:
-        self.all: list[Interface] = []
-        self.big: list[bool] = []
-        self.resol: list[int] = []          # the raw if_tsresol byte
-        self.offset_s: list[int] = []
-
-
 def read_pcapng(src: Source) -> Records:
     """Walk every block of a pcapng file (see module invariants)."""
     offsets: array[int] = array("q")
-    sections: list[tuple[int, bool]] = []       # (index of its SHB in offsets, big)
+    starts: list[int] = []          # index in offsets of each section's SHB
+    orders: list[bool] = []         # big endian, per run of same-order sections
+    runs: list[int] = []            # index in offsets where each run starts
     warnings: list[CaptureWarning] = []
     pos = 0
     while True:
         big = _section_order(src, pos)
-        sections.append((len(offsets), big))
-        pos, why = walk_blocks(src.raw, pos, src.size, big, offsets)
+        runs.append(len(offsets))
+        orders.append(big)
+        starts.append(len(offsets))
+        pos, why = walk_blocks(src.raw, pos, src.size, big, offsets, starts)
         if why == "bad":
             length = struct.unpack_from(">I" if big else "<I", src.raw, pos + 4)[0]
             raise src.error(pos, f"block length {length} is not a multiple of 4 of at least 12")
         if why == "end":
             break
-    blocks = np.frombuffer(offsets, np.int64) if len(offsets) else np.zeros(0, np.int64)
     if pos < src.size:
         warnings.append(CaptureWarning(pos, f"the file ends inside a block header "
                                             f"({src.size - pos} stray bytes)"))
-    ifaces = _Interfaces()
-    parts: list[dict[str, Arr]] = []
-    bounds = [s for s, _ in sections] + [blocks.shape[0]]
-    for k, (first, big) in enumerate(sections):
-        section = blocks[first:bounds[k + 1]]
-        part = _section(src, section, big, ifaces, warnings)
-        if part is not None:
-            parts.append(part)
-    if parts:
-        cols = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
-    else:
-        cols = {key: np.zeros(0, np.int64) for key in ("block", "data", "caplen", "wirelen",
-                                                       "time_ns", "iface")}
-    return Records(format="pcapng", block=cols["block"], data=cols["data"],
-                   caplen=cols["caplen"], wirelen=np.maximum(cols["wirelen"], cols["caplen"]),
-                   time_ns=cols["time_ns"], iface=cols["iface"].astype(np.uint16),
-                   interfaces=tuple(ifaces.all), big_endian=tuple(ifaces.big),
-                   warnings=warnings)
+    blocks = np.frombuffer(offsets, np.int64) if len(offsets) else np.zeros(0, np.int64)
+    counts = np.diff(np.append(runs, blocks.shape[0]))
+    order = np.repeat(np.array(orders, bool), counts)
+    section = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, blocks.shape[0])))
+    return _blocks(src, blocks, order, section, warnings)
 
 
 def _section_order(src: Source, pos: int) -> bool:
@@ -89,111 +74,128 @@ def _section_order(src: Source, pos: int) -> bool:
     bom = bytes(src.raw[pos + 8:pos + 12])
     if bom not in BOMS:
         raise src.error(pos + 8, f"bad byte-order magic {bom.hex()} in the section header")
-    big = BOMS[bom]
-    major = struct.unpack_from(">H" if big else "<H", src.raw, pos + 12)[0]
-    if major != 1:
-        raise src.error(pos + 12, f"unsupported pcapng version {major}")
-    return big
+    return BOMS[bom]
 
 
-def _section(src: Source, blocks: Arr, big: bool, ifaces: _Interfaces,
-             warnings: list[CaptureWarning]) -> dict[str, Arr] | None:
-    """Validate one section's blocks; return its packet records as columns."""
+def _u32(rows: Arr, col: int, big: Arr) -> Arr:
+    return np.where(big, be32(rows, col), le32(rows, col)).astype(np.int64)
+
+
+def _blocks(src: Source, blocks: Arr, big: Arr, section: Arr,
+            warnings: list[CaptureWarning]) -> Records:
     head = gather_rows(src.buf, blocks, 32)
-    kind = u32(head, 0, big).astype(np.int64)
-    length = u32(head, 4, big).astype(np.int64)
-    end = blocks + length
-    if length.size and int(end[-1]) > src.size:
+    kind = _u32(head, 0, big)
+    length = _u32(head, 4, big)
+    if length.size and int(blocks[-1] + length[-1]) > src.size:
         last = int(blocks[-1])
         if int(length[-1]) > MAX_BLOCK:
             raise src.error(last, f"block length {int(length[-1])} is over {MAX_BLOCK} bytes")
         warnings.append(CaptureWarning(last, (
             f"the file ends inside a block of {int(length[-1])} bytes at byte {last} "
             f"(the file has {src.size - last}); the blocks before it were read")))
-        blocks, head, kind, length, end = blocks[:-1], head[:-1], kind[:-1], length[:-1], end[:-1]
-    _check(src, blocks, kind, length, end, big)
+        blocks, head, kind, length = blocks[:-1], head[:-1], kind[:-1], length[:-1]
+        big, section = big[:-1], section[:-1]
+    _check(src, blocks, head, kind, length, big)
 
-    base = len(ifaces.all)
-    for off in blocks[kind == IDB].tolist():
-        _read_idb(src, off, big, ifaces, warnings)
-    count = len(ifaces.all) - base
-    packet = np.isin(kind, (EPB, SPB, OPB))
-    if not packet.any():
-        return None
-    rows = np.flatnonzero(packet)
-    pk = kind[rows]
-    ph = head[rows]
-    known = np.cumsum(kind == IDB)[rows]            # interfaces described so far
-    word = u32(ph, 8, big)
-    local = np.where(pk == OPB, (word >> 16) if big else (word & 0xFFFF), word).astype(np.int64)
+    is_idb = kind == IDB
+    if int(np.count_nonzero(is_idb)) > MAX_INTERFACES:
+        raise src.error(int(blocks[np.flatnonzero(is_idb)[MAX_INTERFACES]]),
+                        f"more than {MAX_INTERFACES} interfaces")
+    ifaces = [_read_idb(src, off, bool(b), i, warnings)
+              for i, (off, b) in enumerate(zip(blocks[is_idb].tolist(), big[is_idb].tolist(),
+                                               strict=True))]
+    seen = np.cumsum(is_idb)                              # interfaces described so far
+    before = np.concatenate([[0], seen])                  # ... before each block
+    first_block = np.searchsorted(section, np.arange(int(section[-1]) + 1 if section.size
+                                                     else 0))
+    base = before[first_block][section] if section.size else section   # section's first
+
+    rows = np.flatnonzero(np.isin(kind, (EPB, SPB, OPB)))
+    pk, ph, pb = kind[rows], head[rows], big[rows]
+    word = _u32(ph, 8, pb)
+    local = np.where(pk == OPB, np.where(pb, word >> 16, word & 0xFFFF), word)
     local[pk == SPB] = 0
+    known = seen[rows] - base[rows]
     bad = np.flatnonzero(local >= known)
     if bad.size:
         i = int(bad[0])
         raise src.error(int(blocks[rows[i]]), f"packet block refers to interface "
                                               f"{int(local[i])}, but only {int(known[i])} "
                                               f"were described before it in its section")
-    caplen = u32(ph, 20, big).astype(np.int64)
-    wirelen = u32(ph, 24, big).astype(np.int64)
+    iface = local + base[rows]
+    caplen = _u32(ph, 20, pb)
+    wirelen = _u32(ph, 24, pb)
     data = blocks[rows] + 28
     spb = pk == SPB
     if spb.any():
-        snap0 = ifaces.all[base].snaplen if count else 0
-        wirelen[spb] = u32(ph, 8, big)[spb]
-        room = length[rows] - 16
-        caplen[spb] = np.minimum(wirelen[spb], room[spb])
-        if snap0:
-            caplen[spb] = np.minimum(caplen[spb], snap0)
+        snaplen = np.array([i.snaplen for i, _, _ in ifaces], np.int64)[iface[spb]]
+        wirelen[spb] = word[spb]
+        room = length[rows][spb] - 16
+        caplen[spb] = np.where(snaplen > 0, np.minimum(np.minimum(word[spb], room), snaplen),
+                               np.minimum(word[spb], room))
         data[spb] = blocks[rows][spb] + 12
     over = np.flatnonzero((caplen > length[rows] - 32) & ~spb)
     if over.size:
         i = int(over[0])
         raise src.error(int(blocks[rows[i]]), f"packet block says {int(caplen[i])} captured "
-                                              f"bytes, more than its length {int(length[rows[i]])} "
-                                              f"leaves")
+                                              f"bytes, more than its length "
+                                              f"{int(length[rows[i]])} leaves")
     huge = np.flatnonzero(caplen > MAX_RECORD)
     if huge.size:
         i = int(huge[0])
         raise src.error(int(blocks[rows[i]]), f"packet of {int(caplen[i])} captured bytes, "
                                               f"more than {MAX_RECORD}")
-    iface = local + base
-    stamp = (u32(ph, 12, big).astype(np.uint64) << np.uint64(32)) | u32(ph, 16, big)
+    stamp = (_u32(ph, 12, pb).astype(np.uint64) << np.uint64(32)) | \
+        _u32(ph, 16, pb).astype(np.uint64)
+    resol = np.array([r for _, r, _ in ifaces] or [6], np.int64)[iface]
+    offset_s = np.array([o for _, _, o in ifaces] or [0], np.int64)[iface]
     time_ns = np.zeros(rows.size, np.int64)
-    for g in np.unique(iface).tolist():
-        sel = (iface == g) & ~spb
-        time_ns[sel] = to_ns(stamp[sel], ifaces.resol[g], ifaces.offset_s[g])
-    return {"block": blocks[rows], "data": data, "caplen": caplen, "wirelen": wirelen,
-            "time_ns": time_ns, "iface": iface}
+    for r in np.unique(resol[~spb]).tolist():
+        sel = (resol == r) & ~spb
+        time_ns[sel] = to_ns(stamp[sel], r, offset_s[sel])
+    interfaces = tuple(i for i, _, _ in ifaces)
+    iface_big = big[is_idb]
+    return Records(format="pcapng", block=blocks[rows], data=data, caplen=caplen,
+                   wirelen=np.maximum(wirelen, caplen), time_ns=time_ns,
+                   iface=iface.astype(np.uint16), interfaces=interfaces,
+                   big_endian=tuple(bool(b) for b in iface_big.tolist()), warnings=warnings)
 
 
-def _check(src: Source, blocks: Arr, kind: Arr, length: Arr, end: Arr, big: bool) -> None:
-    """Block framing: size limit, trailing length, minimum length per type."""
+def _check(src: Source, blocks: Arr, head: Arr, kind: Arr, length: Arr, big: Arr) -> None:
+    """Block framing: size limit, trailing length, minimum length per type, SHB version."""
     problems = []
     over = np.flatnonzero(length > MAX_BLOCK)
     if over.size:
         i = int(over[0])
-        problems.append((i, f"block length {int(length[i])} is over {MAX_BLOCK} bytes"))
-    trail = u32(gather_rows(src.buf, end - 4, 4), 0, big).astype(np.int64)
+        problems.append((i, 0, f"block length {int(length[i])} is over {MAX_BLOCK} bytes"))
+    trail = _u32(gather_rows(src.buf, blocks + length - 4, 4), 0, big)
     mismatch = np.flatnonzero(trail != length)
     if mismatch.size:
         i = int(mismatch[0])
-        problems.append((i, f"trailing block length {int(trail[i])} does not match "
-                            f"the leading length {int(length[i])}"))
+        problems.append((i, 0, f"trailing block length {int(trail[i])} does not match "
+                               f"the leading length {int(length[i])}"))
     minimum = np.full(kind.shape, 12, np.int64)
     for t, m in _MIN_LENGTH.items():
         minimum[kind == t] = m
     short = np.flatnonzero(length < minimum)
     if short.size:
         i = int(short[0])
-        problems.append((i, f"block of type 0x{int(kind[i]):x} is {int(length[i])} bytes, "
-                            f"shorter than its fixed fields"))
+        problems.append((i, 0, f"block of type 0x{int(kind[i]):x} is {int(length[i])} bytes, "
+                               f"shorter than its fixed fields"))
+    shb = kind == SHB
+    major = np.where(big, be16(head, 12), be16(head, 12).byteswap())
+    wrong = np.flatnonzero(shb & (major != 1))
+    if wrong.size:
+        i = int(wrong[0])
+        problems.append((i, 12, f"unsupported pcapng version {int(major[i])}"))
     if problems:
-        i, text = min(problems)
-        raise src.error(int(blocks[i]), text)
+        i, extra, text = min(problems)
+        raise src.error(int(blocks[i]) + extra, text)
 
 
-def _read_idb(src: Source, off: int, big: bool, ifaces: _Interfaces,
-              warnings: list[CaptureWarning]) -> None:
+def _read_idb(src: Source, off: int, big: bool, number: int,
+              warnings: list[CaptureWarning]) -> tuple[Interface, int, int]:
+    """The interface, its raw if_tsresol byte and its if_tsoffset (seconds)."""
     order = ">" if big else "<"
     length = struct.unpack_from(order + "I", src.raw, off + 4)[0]
     link, _reserved, snaplen = struct.unpack_from(order + "HHI", src.raw, off + 8)
@@ -215,18 +217,15 @@ def _read_idb(src: Source, off: int, big: bool, ifaces: _Interfaces,
         pos += 4 + size + (-size % 4)
     supported = link in linktypes.SUPPORTED
     if not supported:
-        warnings.append(CaptureWarning(off, f"interface {len(ifaces.all)} has unknown link "
-                                            f"type {link}: its packets are not decoded"))
+        warnings.append(CaptureWarning(off, f"interface {number} has unknown link type "
+                                            f"{link}: its packets are not decoded"))
     exp = resol & 0x7F
     text = f"2^-{exp}" if resol & 0x80 else f"1e-{exp}"
-    ifaces.all.append(Interface(link_type=link, snaplen=snaplen, name=name,
-                                ts_resolution=text, supported=supported))
-    ifaces.big.append(big)
-    ifaces.resol.append(resol)
-    ifaces.offset_s.append(offset_s)
+    return (Interface(link_type=link, snaplen=snaplen, name=name, ts_resolution=text,
+                      supported=supported), resol, offset_s)
 
 
-def to_ns(stamp: Arr, resol: int, offset_s: int) -> Arr:
+def to_ns(stamp: Arr, resol: int, offset_s: Arr | int) -> Arr:
     """pcapng timestamps (units of 10^-n or 2^-n s) to int64 ns; wraps rather than raises."""
     exp = resol & 0x7F
     with np.errstate(over="ignore"):
@@ -244,5 +243,5 @@ def to_ns(stamp: Arr, resol: int, offset_s: int) -> Arr:
             ns = stamp // np.uint64(10 ** (exp - 9))
         else:
             ns = np.zeros_like(stamp)
-        out = ns.view(np.int64) + np.int64(offset_s) * np.int64(1_000_000_000)
+        out: Arr = ns.view(np.int64) + np.asarray(offset_s, np.int64) * np.int64(1_000_000_000)
     return out

@@ -64,25 +64,30 @@ def walk_records(raw: Any, start: int, size: int, big: bool,
     return offsets, off
 
 
-def walk_blocks(raw: Any, start: int, size: int, big: bool,
-                offsets: array[int]) -> tuple[int, str]:
+def walk_blocks(raw: Any, start: int, size: int, big: bool, offsets: array[int],
+                sections: list[int]) -> tuple[int, str]:
     """Append the offsets of pcapng blocks from ``start`` (an SHB) to ``offsets``.
 
-    Stops at the next SHB (``"shb"``), at a block length that is not a multiple of 4 or
-    under 12 (``"bad"``), or when fewer than 8 bytes remain (``"end"``).
+    An SHB of the same byte order starts a new section without leaving the loop (its
+    index in ``offsets`` goes to ``sections``). Stops at an SHB of the other (or no) byte
+    order (``"shb"``), at a block length that is not a multiple of 4 or under 12
+    (``"bad"``), or when fewer than 8 bytes remain (``"end"``).
     """
     append = offsets.append
     off = start
     end = size - 8
-    shb = 0x0A0D0D0A
+    shb, bom = 0x0A0D0D0A, 0x1A2B3C4D
     if not big and sys.byteorder == "little":
         mv = memoryview(raw)
         words = mv[:size - size % 4].cast("I")
+        last = len(words) - 3
         try:
             while off <= end:
                 i = off >> 2
                 if words[i] == shb and off != start:
-                    return off, "shb"
+                    if i > last or words[i + 2] != bom:
+                        return off, "shb"
+                    sections.append(len(offsets))
                 length = words[i + 1]
                 if length < 12 or length & 3:
                     return off, "bad"
@@ -92,11 +97,14 @@ def walk_blocks(raw: Any, start: int, size: int, big: bool,
             words.release()
             mv.release()
     else:
+        triple = struct.Struct(">III" if big else "<III").unpack_from
         pair = struct.Struct(">II" if big else "<II").unpack_from
         while off <= end:
             kind, length = pair(raw, off)
             if kind == shb and off != start:
-                return off, "shb"
+                if off + 12 > size or triple(raw, off)[2] != bom:
+                    return off, "shb"
+                sections.append(len(offsets))
             if length < 12 or length & 3:
                 return off, "bad"
             append(off)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+import time
 from pathlib import Path
 
 import pytest
@@ -224,3 +225,24 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_size_limit(tmp_path: Path) -> None:
     with pytest.raises(CaptureError, match="over the 100-byte limit"):
         read_capture(write(tmp_path, b.pcap(FRAMES)), max_bytes=100)
+
+
+def test_many_sections_stay_linear(tmp_path: Path) -> None:
+    """4000 sections (half switching byte order): read fast, interfaces numbered in order."""
+    parts = []
+    for i in range(4000):
+        big = i % 4 in (2, 3)
+        parts += [b.shb(big), b.idb(1, big=big), b.epb(FRAMES[i % 5], 0, i, big=big)]
+    path = write(tmp_path, ng(*parts))
+    start = time.perf_counter()
+    ix = read_capture(path)
+    assert time.perf_counter() - start < 2.0
+    assert (len(ix), len(ix.interfaces)) == (4000, 4000)
+    assert list(ix.packets["interface"][:5]) == [0, 1, 2, 3, 4]
+    assert ix.record_bytes(3999) == FRAMES[3999 % 5]
+
+
+def test_too_many_interfaces(tmp_path: Path) -> None:
+    exc = error(tmp_path, ng(b.shb(), *([b.idb()] * 65536)))
+    assert "more than 65535 interfaces" in exc.problem
+    assert exc.offset == len(b.shb()) + 65535 * len(b.idb())
