@@ -4,6 +4,9 @@ Public API::
 
     read_capture(path, *, max_bytes=DEFAULT_MAX_BYTES) -> CaptureIndex
     list_streams(index) -> numpy array of STREAM_DTYPE (one row per tcp.stream)
+    stream_label(index, row) -> "10.0.0.1:40000 <-> 10.0.0.2:80"
+    segment_at(index, i) -> core.segment.Segment   (raw numbers, options, captured payload)
+    tcp_options(header_bytes) -> core.segment.Options
     read_capture_scapy(path) -> CaptureIndex      # slow reference (scapy), for tests
 
 ``CaptureIndex`` fields: ``packets`` (numpy array of ``PACKET_DTYPE``, 64 bytes a row),
@@ -47,13 +50,15 @@ from core.capture.index import (
     Interface,
 )
 from core.capture.reader import read_capture
+from core.capture.segments import segment_at, tcp_options
 from core.capture.source import DEFAULT_MAX_BYTES
 from core.capture.summary import STREAM_DTYPE, list_streams, stream_label
 
 __all__ = [
     "DEFAULT_MAX_BYTES", "INFO_BAD_DOFF", "INFO_NO_SEGLEN", "INFO_OPTIONS_CUT",
     "INFO_PAYLOAD_CUT", "PACKET_DTYPE", "STREAM_DTYPE", "CaptureIndex", "CaptureWarning",
-    "Interface", "list_streams", "read_capture", "read_capture_scapy", "stream_label",
+    "Interface", "list_streams", "read_capture", "read_capture_scapy", "segment_at",
+    "stream_label", "tcp_options",
 ]
 
 

@@ -17,6 +17,7 @@ import pytest
 
 from core.capture import CaptureIndex, read_capture
 from core.capture.reference import read_capture_scapy, scapy_frames
+from core.capture.segments import segment_at
 from tests.conftest import CORPUS
 
 FILES = sorted(str(p.relative_to(CORPUS)) for p in CORPUS.glob("*/*.pcap*")) \
@@ -40,10 +41,11 @@ def truth_of(corpus: Path, name: str) -> dict[str, Any]:
     return data
 
 
-def relative(ix: CaptureIndex) -> tuple[list[int], list[int]]:
-    """Relative seq/ack per stream and direction, with tshark's base_seq rule."""
+def relative(ix: CaptureIndex) -> tuple[list[int], list[int], list[int]]:
+    """Relative seq/ack per stream and direction, with tshark's base_seq rule, and the
+    base of the other direction (SACK blocks are relative to it)."""
     base: dict[tuple[int, int, int], int] = {}
-    rel_seq, rel_ack = [], []
+    rel_seq, rel_ack, rev_base = [], [], []
     for row in ix.packets:
         stream = int(row["stream"])
         fwd = (stream, int(row["src"]), int(row["sport"]))
@@ -56,7 +58,26 @@ def relative(ix: CaptureIndex) -> tuple[list[int], list[int]]:
             base.setdefault(rev, (ack - 1) % 2**32)
         rel_seq.append((seq - base[fwd]) % 2**32)
         rel_ack.append((ack - base[rev]) % 2**32 if flags & 0x10 else -1)
-    return rel_seq, rel_ack
+        rev_base.append(base.get(rev, 0))
+    return rel_seq, rel_ack, rev_base
+
+
+def options_of(ix: CaptureIndex, i: int, rev_base: int) -> dict[str, Any]:
+    """The options of packet i in truth.json's vocabulary."""
+    o = segment_at(ix, i).options
+    out: dict[str, Any] = {}
+    if o.mss is not None:
+        out["mss"] = o.mss
+    if o.wscale is not None:
+        out["wscale"] = o.wscale
+    if o.timestamp is not None:
+        out["tsval"], out["tsecr"] = o.timestamp
+    if o.sack_permitted:
+        out["sack_perm"] = True
+    if o.sack_blocks:
+        out["sack_blocks"] = [[(le - rev_base) % 2**32, (re - rev_base) % 2**32]
+                              for le, re in o.sack_blocks]
+    return out
 
 
 @pytest.mark.corpus
@@ -69,7 +90,7 @@ def test_index_matches_tshark_truth(corpus: Path, name: str) -> None:
     assert len(ix) == truth["tcp_packet_count"] == len(tcp)
     assert ix.non_tcp + ix.fragments + ix.malformed + ix.truncated + ix.unsupported == \
         truth["packet_count"] - truth["tcp_packet_count"]
-    rel_seq, rel_ack = relative(ix)
+    rel_seq, rel_ack, rev_base = relative(ix)
     for i, (row, p) in enumerate(zip(ix.packets, tcp, strict=True)):
         ns = int(row["time_ns"])
         got = {"frame": int(row["frame"]), "stream": int(row["stream"]),
@@ -81,6 +102,7 @@ def test_index_matches_tshark_truth(corpus: Path, name: str) -> None:
                "seq": rel_seq[i], "ack": rel_ack[i] if p["ack"] is not None else None,
                "ip_version": int(row["ip_version"])}
         want = {key: p[key] for key in got}
+        got["options"], want["options"] = options_of(ix, i, rev_base[i]), p.get("options", {})
         if "interface_id" in p:
             got["interface_id"], want["interface_id"] = int(row["interface"]), p["interface_id"]
         assert got == want, f"frame {p['frame']}"

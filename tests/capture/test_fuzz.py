@@ -4,7 +4,8 @@ Seeds are every corpus file plus a few hand-made pcap/pcapng files (so pcapng fr
 mangled too even without the corpus). Mutations, from one fixed seed: bit flips, cuts,
 length fields set to extremes, header-byte scribbles, inserted/deleted bytes, splices.
 Each case has a time budget (SIGALRM) and a memory budget (tracemalloc peak). The normal
-suite runs ``DEFAULT_CASES``; ``SYNACK_FUZZ_CASES=N`` runs N (long mode).
+suite runs ``DEFAULT_CASES``; ``SYNACK_FUZZ_CASES=N`` runs N (long mode) and
+``SYNACK_FUZZ_SEED=S`` picks another fixed seed.
 """
 
 from __future__ import annotations
@@ -158,7 +159,7 @@ def check_invariants(ix: CaptureIndex, size: int) -> None:
 
 def test_fuzz_mutations_read_or_raise_capture_error(tmp_path: Path) -> None:
     cases = int(os.environ.get("SYNACK_FUZZ_CASES", DEFAULT_CASES))
-    rnd = random.Random(20261121)
+    rnd = random.Random(int(os.environ.get("SYNACK_FUZZ_SEED", "20261121")))
     pool = seeds()
     names = sorted(pool)
     path = tmp_path / "fuzz.cap"
