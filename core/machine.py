@@ -94,6 +94,7 @@ class Endpoint:
         self._heard = False
         self._in_order = True  # the last data segment started at or before RCV.NXT
         self._probes = 0  # keep-alive probes without an answer
+        self._quickacks = self.config.quickack
         self._fin_queued = False
         self._fin_seq: int | None = None
         self._fin_received = False
@@ -418,6 +419,9 @@ class Endpoint:
     def _a_send_delayed_ack(self, now: float, seg: Segment | None) -> None:
         delay = self.config.delayed_ack
         self._unacked_segments += 1
+        if seg is not None and seg.length and self._quickacks > 0:
+            self._quickacks -= 1
+            delay = None  # quick-ACK mode: ACK data at once
         # ACK at once: delayed ACK off, every second segment, or out-of-order data
         if delay is None or self._unacked_segments >= 2 or self._ooo or not self._in_order:
             self._ack_due = True

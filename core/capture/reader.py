@@ -34,7 +34,7 @@ from core.capture.source import DEFAULT_MAX_BYTES, Source, be16, be32
 from core.capture.streams import assign_streams, conversation_order
 from core.errors import CaptureError
 
-CHUNK = 1 << 18
+CHUNK = 1 << 17
 PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
 
 Arr = np.ndarray[Any, np.dtype[Any]]

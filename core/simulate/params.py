@@ -21,7 +21,7 @@ _ENDPOINT_TYPES: dict[str, type] = {
     "iss": int, "rto_initial": float, "rto_min": float, "rto_max": float,
     "user_timeout": float, "delayed_ack": float, "nagle": bool, "keepalive_idle": float,
     "keepalive_interval": float, "keepalive_probes": int, "ack_ratelimit": float,
-    "auto_read": bool, "rfc1337": bool,
+    "auto_read": bool, "rfc1337": bool, "quickack": int,
 }
 _LINK_TYPES: dict[str, type] = {
     "delay": float, "delay_back": float, "jitter": float, "loss": float, "reorder": float,

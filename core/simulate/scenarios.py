@@ -94,8 +94,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "acknowledging the client's FIN. Its application closes within that time, so one "
         "[F.] segment both acknowledges the client's FIN and carries the server's: the client "
         "goes from FIN_WAIT_1 straight to TIME_WAIT.",
-        client=CLOSE_AFTER_HELLO, server=(*OK, close(when=PEER_CLOSED, after=0.005)),
-        defaults={"server.delayed_ack": 0.040}),
+        client=CLOSE_AFTER_HELLO, server=(*OK, close(when=PEER_CLOSED, after=0.005))),
     Scenario(
         name="close_server_first", summary="The server closes first and ends in TIME_WAIT.",
         explanation="TIME_WAIT belongs to whoever closes first, not to the client. Here the "
