@@ -18,6 +18,7 @@ from core.trace import (
     AppNotified,
     Event,
     SegmentLost,
+    SegmentRecord,
     StateChanged,
     Timeline,
     TimerStarted,
@@ -26,13 +27,14 @@ from core.trace import (
 
 
 def initial_numbers(timeline: Timeline) -> dict[Side, int]:
-    """Each side's ISS: its SYN's sequence number, else its first segment's."""
+    """Each side's ISS: its SYN's sequence number; without a SYN, one before its first
+    segment's (tshark's rule: the first byte seen counts as relative 1)."""
     found: dict[Side, int] = {}
     for rec in timeline.segments:
         if rec.segment.has(Flag.SYN) and rec.sender not in found:
             found[rec.sender] = rec.segment.seq
     for rec in timeline.segments:
-        found.setdefault(rec.sender, rec.segment.seq)
+        found.setdefault(rec.sender, (rec.segment.seq - 1) % SEQ_MOD)
     return found
 
 
@@ -46,6 +48,22 @@ def window_shifts(timeline: Timeline) -> dict[Side, int]:
     if client is None or server is None:
         return {Side.CLIENT: 0, Side.SERVER: 0}
     return {Side.CLIENT: client, Side.SERVER: server}
+
+
+def as_captured(timeline: Timeline, at: Side = Side.CLIENT) -> list[tuple[float, SegmentRecord]]:
+    """The segments a capture next to ``at`` would hold, in capture order, with times.
+
+    ``at``'s own segments are seen when sent; the peer's when they arrive, and not at all
+    when lost on the way.
+    """
+    seen: list[tuple[float, SegmentRecord]] = []
+    for rec in timeline.segments:
+        if rec.sender is at:
+            seen.append((rec.sent, rec))
+        elif rec.arrived is not None:
+            seen.append((rec.arrived, rec))
+    seen.sort(key=lambda item: (item[0], item[1].index))
+    return seen
 
 
 def timeline_to_dict(timeline: Timeline, *, events: bool = False) -> dict[str, Any]:

@@ -105,10 +105,12 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         name="simultaneous_close", summary="Both close at once: CLOSING, and both wait in "
         "TIME_WAIT.",
-        explanation="Both FINs are on the wire together. Each side receives the other's FIN "
-        "while in FIN_WAIT_1 (its own FIN not yet acknowledged) and moves to CLOSING; when "
-        "the ACK of its FIN arrives it enters TIME_WAIT. Both sides wait 2MSL.",
-        client=(*HELLO, close(when=_at(0.09))), server=(*OK, close(when=_at(0.09)))),
+        explanation="Both applications close at the same moment, so both FINs are on the "
+        "wire together (30 ms each way). Each side receives the other's FIN while in "
+        "FIN_WAIT_1 (its own FIN not yet acknowledged) and moves to CLOSING; when the ACK "
+        "of its FIN arrives it enters TIME_WAIT. Both sides wait 2MSL.",
+        client=(connect(), close(when=_at(1.0))), server=(listen(), close(when=_at(1.0))),
+        defaults={"delay": 0.030}),
     Scenario(
         name="simultaneous_open", summary="Both sides send SYN at once.",
         explanation="Each side's SYN reaches a peer in SYN_SENT, which moves to SYN_RECEIVED "
@@ -147,6 +149,13 @@ SCENARIOS: tuple[Scenario, ...] = (
                                          after=0.1),
                 Step(call="bind", when=Condition(closed=True))),
         server=(*OK, close(when=PEER_CLOSED, after=0.01))),
+    Scenario(
+        name="abort", summary="Abortive close (SO_LINGER 0): one RST, no FIN, no TIME_WAIT.",
+        explanation="With SO_LINGER set to zero, close() aborts: the client sends a single "
+        "RST (carrying its current sequence number, so the server accepts it) and forgets "
+        "the connection at once. No FIN handshake and no TIME_WAIT; the server's next "
+        "recv() fails with 'connection reset by peer'.",
+        client=(*HELLO, Step(call="abort")), server=OK),
     Scenario(
         name="closed_port", summary="connect() to a port nobody listens on gets RST.",
         explanation="No socket listens on the server's port, so its TCP answers the SYN with "
