@@ -8,10 +8,10 @@
 PYTHON ?= python3
 VENV   := .venv
 STAMP  := $(VENV)/.installed-stamp
-# Qt offscreen and xcb, a CJK font for Chinese labels
+# Qt offscreen and xcb, a CJK font for Chinese labels, tshark (tests check our captures)
 DEBS   := libgl1 libegl1 libxkbcommon0 libfontconfig1 libglib2.0-0 libdbus-1-3 \
           libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 \
-          fonts-wqy-microhei
+          fonts-wqy-microhei tshark
 
 .PHONY: run test lint system-deps clean
 
@@ -40,6 +40,7 @@ system-deps:
 	[ -z "$$missing" ] && exit 0; \
 	if [ "$$(id -u)" = 0 ]; then \
 	  echo "synack: installing Debian packages:$$missing"; \
+	  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections; \
 	  apt-get update -q >/dev/null && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing >/dev/null; \
 	else \

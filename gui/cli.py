@@ -127,6 +127,13 @@ def _run_simulate(args: argparse.Namespace) -> int:
     from core.report import timeline_to_dict
     args.scenario = args.name
     timeline = _source_timeline(args)
+    if args.pcap:
+        from core.capture.writer import write_pcap
+        count = write_pcap(timeline, args.pcap)
+        print(f"wrote {Path(args.pcap).resolve()} ({count} packets, client-side capture)",
+              file=sys.stderr if args.json else sys.stdout)
+        if not args.json:
+            return 0
     if args.json:
         data = {"scenario": args.name, **timeline_to_dict(timeline, events=True)}
         print(json.dumps(data, indent=1))
@@ -151,6 +158,8 @@ def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="a parameter, e.g. loss=0.05, server.mss=536 (repeatable)")
     parser.add_argument("--json", action="store_true", help="the Timeline as JSON")
+    parser.add_argument("--pcap", metavar="OUT.pcap",
+                        help="also write the exchange as a capture seen at the client")
     parser.set_defaults(handler=_run_simulate)
 
 
