@@ -45,13 +45,15 @@ class Scenario:
     def params(self, overrides: Mapping[str, object] | None = None) -> dict[str, object]:
         return {**BASE_PARAMS, **self.defaults, **(overrides or {})}
 
-    def simulation(self, overrides: Mapping[str, object] | None = None) -> Simulation:
+    def simulation(self, overrides: Mapping[str, object] | None = None, *,
+                   title: str | None = None) -> Simulation:
         client, server, link = build_configs(self.params(overrides))
         return Simulation(client=client, server=server, link=link, client_program=self.client,
-                          server_program=self.server, title=f"Scenario: {self.name}")
+                          server_program=self.server, title=title or f"Scenario: {self.name}")
 
-    def run(self, overrides: Mapping[str, object] | None = None) -> Timeline:
-        return self.simulation(overrides).simulate(until=self.until)
+    def run(self, overrides: Mapping[str, object] | None = None, *,
+            title: str | None = None) -> Timeline:
+        return self.simulation(overrides, title=title).simulate(until=self.until)
 
 
 HELLO = (connect(), send(b"hello"), read(2))
