@@ -45,6 +45,7 @@ system-deps:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing >/dev/null; \
 	else \
 	  echo "synack: these Debian packages are missing; install them, then run make again:"; \
+	  case "$$missing" in *tshark*) echo '  echo "wireshark-common wireshark-common/install-setuid boolean false" | sudo debconf-set-selections';; esac; \
 	  echo "  sudo apt-get install -y --no-install-recommends$$missing"; \
 	  exit 1; \
 	fi
