@@ -141,21 +141,25 @@ class Segment:
         """The sequence number just past this segment (SEG.SEQ + SEG.LEN)."""
         return seq_add(self.seq, self.seg_len)
 
+    def number_parts(self, *, iss: int = 0, irs: int = 0) -> list[str]:
+        """``["seq 1:6", "ack 1", "win 64"]``: the numbers as tcpdump words, seq relative
+        to ``iss`` and ack to ``irs`` (0: absolute); seq only when it means something."""
+        parts = []
+        if self.length or int.__and__(self.flags, Flag.SYN | Flag.FIN | Flag.RST):
+            rel_seq = seq_diff(self.seq, iss) % SEQ_MOD
+            parts.append(f"seq {rel_seq}:{(rel_seq + self.length) % SEQ_MOD}" if self.length
+                         else f"seq {rel_seq}")
+        if self.has(Flag.ACK):
+            parts.append(f"ack {seq_diff(self.ack, irs) % SEQ_MOD}")
+        parts.append(f"win {self.window}")
+        return parts
+
     def describe(self, *, iss: int = 0, irs: int = 0) -> str:
         """tcpdump-style summary, numbers relative to ``iss`` (seq) and ``irs`` (ack).
 
         ``Flags [P.], seq 1:6, ack 1, win 64, length 5``
         """
-        parts = [f"Flags {flags_text(self.flags)}"]
-        rel_seq = seq_diff(self.seq, iss) % SEQ_MOD
-        if self.length or self.has(Flag.SYN) or self.has(Flag.FIN) or self.has(Flag.RST):
-            if self.length:
-                parts.append(f"seq {rel_seq}:{(rel_seq + self.length) % SEQ_MOD}")
-            else:
-                parts.append(f"seq {rel_seq}")
-        if self.has(Flag.ACK):
-            parts.append(f"ack {seq_diff(self.ack, irs) % SEQ_MOD}")
-        parts.append(f"win {self.window}")
+        parts = [f"Flags {flags_text(self.flags)}", *self.number_parts(iss=iss, irs=irs)]
         opts = self.options.text()
         if opts:
             parts.append(f"options [{opts[1:-1]}]")

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from core.segment import SEQ_MOD, Flag, Segment, flags_text, seq_diff
+from core.report import initial_numbers
+from core.segment import Segment, flags_text
 from core.states import Side
 from core.trace import SegmentRecord, Timeline
 
@@ -23,14 +24,9 @@ _ESCAPES = {0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r", 0x22: '\\"', 0x5C: "\\\\"}
 
 
 def initial_sequence_numbers(timeline: Timeline) -> dict[Side, int | None]:
-    """Each side's ISS as seen in ``timeline`` (None if that side sent nothing)."""
-    first: dict[Side, int] = {}
-    syn: dict[Side, int] = {}
-    for rec in timeline.segments:
-        first.setdefault(rec.sender, rec.segment.seq)
-        if rec.segment.has(Flag.SYN):
-            syn.setdefault(rec.sender, rec.segment.seq)
-    return {side: syn.get(side, first.get(side)) for side in Side}
+    """Each side's ISS (None if that side sent nothing): core decides, as for JSON."""
+    found = initial_numbers(timeline)
+    return {side: found.get(side) for side in Side}
 
 
 def payload_preview(segment: Segment, limit: int = PREVIEW_BYTES) -> str:
@@ -46,10 +42,6 @@ def payload_preview(segment: Segment, limit: int = PREVIEW_BYTES) -> str:
     return f'"{text}{"…" if more else ""}"'
 
 
-def _relative(value: int, base: int | None) -> int:
-    return value if base is None else seq_diff(value, base) % SEQ_MOD
-
-
 def segment_label(segment: Segment, *, iss: int | None, irs: int | None) -> str:
     """One-line tcpdump-style label; ``iss``/``irs`` are the sender's and receiver's ISS.
 
@@ -57,16 +49,8 @@ def segment_label(segment: Segment, *, iss: int | None, irs: int | None) -> str:
     ...               window=502, payload=b"hello"), iss=1000, irs=5000)
     '[P.] seq 1:6 ack 1 win 502 len 5 "hello"'
     """
-    parts = [flags_text(segment.flags)]
-    if segment.length or segment.flags & (Flag.SYN | Flag.FIN | Flag.RST):
-        seq = _relative(segment.seq, iss)
-        if segment.length:
-            parts.append(f"seq {seq}:{(seq + segment.length) % SEQ_MOD}")
-        else:
-            parts.append(f"seq {seq}")
-    if segment.has(Flag.ACK):
-        parts.append(f"ack {_relative(segment.ack, irs)}")
-    parts.append(f"win {segment.window}")
+    parts = [flags_text(segment.flags),
+             *segment.number_parts(iss=iss or 0, irs=irs or 0)]
     options = segment.options.text()
     if options:
         parts.append(options)
