@@ -192,6 +192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SynAckError as exc:
         print(f"synack: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl+C: quiet, with the shell's usual status
+        return 130
     except BrokenPipeError:  # `synack scenarios | head`: the reader left, not an error
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

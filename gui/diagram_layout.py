@@ -3,15 +3,18 @@
 Rules:
 - Computed once per Timeline (and width); painting only reads it and never measures.
 - Vertical axis: *rows*, not a linear clock. Every sent, arrived or lost segment gets a
-  row of its own, in the Timeline's event order; a state change shares the row of the
-  send or arrival that caused it (same side, same time), else it gets its own row. The
-  gap between consecutive rows is the elapsed time scaled so that the median one-way
-  delay spans ``DELAY_ROWS`` rows, but never less than ``row_gap`` (one label line plus
-  air) and never more than ``MAX_GAP_ROWS`` rows: a longer pause is compressed and the
-  time axis marks the break. So arrows slope by their travel time, yet no two labels
-  overlap, whatever the timing: a label sits in the band just above its own row, and
-  rows are at least one label band apart. Simultaneous events (an arrival and the send
-  it triggers) get distinct rows, so a reply's label never sits on the incoming arrow.
+  row of its own, in the Timeline's event order. A state change joins the latest row
+  when it happened at the same time and that side has no badge there yet; a segment
+  joins the latest row when it happened at the same time and that row holds only
+  badges (so SYN_SENT and its SYN, or LISTEN and the SYN sent meanwhile, share a row).
+  The gap between consecutive rows is the elapsed time scaled so that the median
+  one-way delay spans ``DELAY_ROWS`` rows, but never less than ``row_gap`` (one label
+  line plus air); a pause longer than ``MAX_GAP_ROWS`` rows is drawn that long and the
+  time axis marks the break, so a compressed pause is still the longest gap drawn.
+  So arrows slope by their travel time, yet no two labels overlap, whatever the
+  timing: a label sits in the band just above its own row, and rows carrying segments
+  are at least one label band apart. Simultaneous segments (an arrival and the send it
+  triggers) get distinct rows, so a reply's label never sits on the incoming arrow.
 - Lookups for painting (``*_between``) are bisections over y-sorted lists, so a frame
   costs the rows it shows, not the size of the trace.
 """
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 import bisect
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import accumulate
 
 from PySide6.QtGui import QFontMetricsF
@@ -37,8 +40,7 @@ BADGE_GAP = 8.0           # between a badge and its lane
 MIN_LANE_GAP = 360.0
 MAX_LANE_GAP = 720.0
 DELAY_ROWS = 2.5          # a median one-way delay spans this many row gaps
-MAX_GAP_ROWS = 5.0        # a longer pause is compressed to COMPRESSED_ROWS
-COMPRESSED_ROWS = 2.0
+MAX_GAP_ROWS = 4.0        # a longer pause is drawn this long, with a break mark
 LABEL_SAMPLE = 2000       # labels measured to choose the lane distance
 
 
@@ -71,6 +73,16 @@ class LaneSpan:
     state: TcpState
     y0: float
     y1: float
+
+
+@dataclass(slots=True)
+class _Row:
+    """The row being filled while rows are assigned."""
+
+    y: float
+    time: float
+    has_segment: bool = False
+    badge_sides: set[Side] = field(default_factory=set)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,47 +142,43 @@ class DiagramLayout:
         end_y: dict[int, float] = {}
         badges: list[Badge] = [Badge(side=Side.CLIENT, state=tl.initial[0], y=self.initial_y),
                                Badge(side=Side.SERVER, state=tl.initial[1], y=self.initial_y)]
-        last_badge_y = {Side.CLIENT: self.initial_y, Side.SERVER: self.initial_y}
         ticks: list[Tick] = []
-        last: tuple[float, float, Side] | None = None   # (y, time, side) of the last row
+        last: _Row | None = None
 
         for ev in tl.events:
-            if isinstance(ev, StateChanged):
-                if (last is not None and last[1] == ev.time and last[2] is ev.side
-                        and last_badge_y[ev.side] != last[0]):
-                    row_y = last[0]
-                else:
-                    row_y = None
-            elif isinstance(ev, SegmentSent | SegmentArrived | SegmentLost):
-                row_y = None
-            else:
+            is_segment = isinstance(ev, SegmentSent | SegmentArrived | SegmentLost)
+            if not is_segment and not isinstance(ev, StateChanged):
                 continue
-            if row_y is None:
+            joins = last is not None and last.time == ev.time and (
+                not last.has_segment if is_segment else ev.side not in last.badge_sides)
+            if last is None or not joins:
                 compressed = False
                 if last is None:
                     row_y = y
                 else:
-                    step = (ev.time - last[1]) * scale
+                    step = (ev.time - last.time) * scale
                     if step > MAX_GAP_ROWS * self.row_gap:
-                        step, compressed = COMPRESSED_ROWS * self.row_gap, True
-                    row_y = last[0] + max(self.row_gap, step)
-                if not ticks or last is None or ev.time != last[1]:
+                        step, compressed = MAX_GAP_ROWS * self.row_gap, True
+                    row_y = last.y + max(self.row_gap, step)
+                if last is None or ev.time != last.time:
                     ticks.append(Tick(y=row_y, text=time_text(ev.time - tl.start),
                                       break_before=compressed))
-                last = (row_y, ev.time, ev.side)
+                last = _Row(y=row_y, time=ev.time)
+            row_y = last.y
             if isinstance(ev, SegmentSent):
                 sent_y[ev.index] = row_y
             elif isinstance(ev, SegmentArrived | SegmentLost):
                 end_y[ev.index] = row_y
             elif isinstance(ev, StateChanged):
                 badges.append(Badge(side=ev.side, state=ev.new, y=row_y))
-                last_badge_y[ev.side] = row_y
+                last.badge_sides.add(ev.side)
+            last.has_segment = last.has_segment or is_segment
 
         self._sent_y = sent_y
         self._end_y = end_y
         self.badges = badges
         self.ticks = ticks
-        last_row = last[0] if last is not None else self.initial_y
+        last_row = last.y if last is not None else self.initial_y
         self.rows_bottom = last_row + self.row_gap * 1.5
 
     # ------------------------------------------------------------------ columns
@@ -290,7 +298,7 @@ class DiagramLayout:
         return self.badges[lo:hi]
 
     def ticks_between(self, top: float, bottom: float) -> list[Tick]:
-        pad = self.row_gap * COMPRESSED_ROWS
+        pad = self.row_gap * MAX_GAP_ROWS  # a break mark sits above its tick
         lo = bisect.bisect_left(self._tick_ys, top - pad)
         hi = bisect.bisect_right(self._tick_ys, bottom + pad)
         return self.ticks[lo:hi]

@@ -28,6 +28,7 @@ def export_png(timeline: Timeline, path: str | os.PathLike[str], *,
         image = render_timeline(timeline, width=width)
     except ValueError as exc:
         raise ExportError(f"cannot render {target}: {exc}") from exc
-    if not image.save(target, "PNG"):
+    # PySide6 6.11 stubs say bytes, the binding wants str
+    if not image.save(target, "PNG"):  # type: ignore[call-overload]
         raise ExportError(f"cannot write {target}: saving the PNG failed")
     return image.width(), image.height()

@@ -6,12 +6,14 @@ the desktop-app issue. Menus and shortcuts: File > Export PNG (Ctrl+E), Quit (Ct
 
 from __future__ import annotations
 
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence, QPalette
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QScrollArea, QWidget
 
 from core.errors import SynAckError
 from core.states import Side
 from core.trace import Timeline
+from gui import style
 from gui.export import export_png
 from gui.sequence_view import SequenceView
 
@@ -27,6 +29,13 @@ class MainWindow(QMainWindow):
         scroll = QScrollArea()
         scroll.setWidget(self.view)
         scroll.setWidgetResizable(False)
+        scroll.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+        viewport = scroll.viewport()  # white around the diagram, as in exported PNGs
+        palette = viewport.palette()
+        palette.setColor(QPalette.ColorRole.Window, style.BACKGROUND)
+        viewport.setPalette(palette)
+        viewport.setBackgroundRole(QPalette.ColorRole.Window)
+        viewport.setAutoFillBackground(True)
         self.setCentralWidget(scroll)
         self._build_menus()
         last = len(timeline) - 1

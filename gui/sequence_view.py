@@ -34,7 +34,7 @@ from core.states import Side, TcpState
 from core.trace import Timeline
 from gui import style
 from gui.diagram_layout import BADGE_GAP, LABEL_PAD, MARGIN, Arrow, Badge, DiagramLayout
-from gui.labels import record_label
+from gui.labels import record_label, time_text
 
 ARROW_WIDTH = 1.6
 HEAD_LENGTH = 9.0
@@ -104,7 +104,7 @@ class DiagramPainter:
             p.drawText(QPointF(MARGIN, lay.title_y + lay.fm_title.ascent()), tl.title)
             span = tl.end - tl.start
             subtitle = (f"client {tl.client.label}  \u21c4  server {tl.server.label}"
-                        f"   \u00b7   {len(tl.segments)} segments over {span * 1000:.1f} ms")
+                        f"   \u00b7   {len(tl.segments)} segments over {time_text(span)} ms")
             p.setPen(style.MUTED)
             p.setFont(self._text_font)
             p.drawText(QPointF(MARGIN, lay.subtitle_y + self._fm_text.ascent()), subtitle)

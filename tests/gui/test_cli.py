@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from gui import display
 from gui.display import display_problem
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,12 +58,29 @@ def test_no_display_renders_the_demo_instead(tmp_path: Path) -> None:
     assert (tmp_path / "synack-demo.png").exists() and out.stderr == ""
 
 
-def test_display_detection() -> None:
+def _listener(path: Path) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(str(path))
+    sock.listen(1)
+    return sock
+
+
+def test_display_detection(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(display, "X11_SOCKET_DIR", str(tmp_path))
     assert display_problem({"QT_QPA_PLATFORM": "offscreen"}) is None
-    assert display_problem({"WAYLAND_DISPLAY": "wayland-0"}) is None
     assert display_problem({}) == "no display (DISPLAY is not set)"
     assert "no X server socket" in (display_problem({"DISPLAY": ":987"}) or "")
     assert "cannot reach" in (display_problem({"DISPLAY": "127.0.0.1:99"}) or "")
+    assert "not a display name" in (display_problem({"DISPLAY": "nonsense"}) or "")
+    with _listener(tmp_path / "X5"):  # a live X server socket
+        assert display_problem({"DISPLAY": ":5"}) is None
+        assert display_problem({"DISPLAY": "unix:5.0"}) is None
+    # the server died and left its socket file: Qt would abort, so no display
+    assert "no X server answers" in (display_problem({"DISPLAY": ":5"}) or "")
+    wayland = {"WAYLAND_DISPLAY": "wayland-7", "XDG_RUNTIME_DIR": str(tmp_path)}
+    assert "has no socket" in (display_problem(wayland) or "")
+    with _listener(tmp_path / "wayland-7"):
+        assert display_problem(wayland) is None
 
 
 def test_states_dot_matches_the_docs() -> None:

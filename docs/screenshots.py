@@ -1,0 +1,93 @@
+"""Regenerate the screenshots in docs/: ``.venv/bin/python docs/screenshots.py``.
+
+- ``demo.png`` and ``time_wait_lost_ack.png``: exported diagrams (headless).
+- ``main-window.png``: the real main window under Xvfb (started here on a free display
+  unless DISPLAY is already set), grabbed from the X screen.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+ROOT = DOCS.parent
+SCREEN = (1000, 940)
+
+
+def export_diagrams() -> None:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from core.demo import demo_timeline
+    from core.simulate.scenarios import get
+    from gui.export import export_png
+
+    for name, timeline in (("demo", demo_timeline()),
+                           ("time_wait_lost_ack", get("time_wait_lost_ack").run())):
+        size = export_png(timeline, DOCS / f"{name}.png")
+        print(f"wrote docs/{name}.png {size}")
+
+
+def grab_main_window() -> None:
+    """Runs with DISPLAY set: show the window, let it paint, grab it from the screen."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from core.demo import demo_timeline
+    from gui.main_window import MainWindow
+
+    app = QApplication([sys.argv[0]])
+    window = MainWindow(demo_timeline())
+    window.move(0, 0)
+    window.resize(SCREEN[0], SCREEN[1])
+    window.show()
+
+    def grab() -> None:
+        geometry = window.frameGeometry()
+        shot = window.screen().grabWindow(0, geometry.x(), geometry.y(),
+                                          geometry.width(), geometry.height())
+        shot.save(str(DOCS / "main-window.png"))
+        print(f"wrote docs/main-window.png ({shot.width()}x{shot.height()})")
+        app.quit()
+
+    QTimer.singleShot(1500, grab)
+    app.exec()
+
+
+def _free_display() -> int:
+    number = 90
+    while Path(f"/tmp/.X11-unix/X{number}").exists():
+        number += 1
+    return number
+
+
+def main_window_under_xvfb() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
+    if env.get("DISPLAY"):
+        subprocess.run([sys.executable, __file__, "--window"], check=True, env=env)
+        return
+    number = _free_display()
+    xvfb = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0",
+                             f"{SCREEN[0]}x{SCREEN[1]}x24", "-nolisten", "tcp"],
+                            stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):  # a dev script may wait for the server to come up
+            if Path(f"/tmp/.X11-unix/X{number}").exists():
+                break
+            time.sleep(0.05)
+        subprocess.run([sys.executable, __file__, "--window"], check=True,
+                       env={**env, "DISPLAY": f":{number}"})
+    finally:
+        xvfb.terminate()
+        xvfb.wait()
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    if sys.argv[1:] == ["--window"]:
+        grab_main_window()
+    else:
+        export_diagrams()
+        main_window_under_xvfb()

@@ -1,0 +1,113 @@
+"""Diagram geometry: labels never overlap, arrows run downhill, painting is clipped."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QRectF
+from PySide6.QtGui import QImage, QPainter
+from pytestqt.qtbot import QtBot
+
+from core.demo import demo_timeline
+from core.segment import Flag, Segment
+from core.simulate.scenarios import get
+from core.states import Side
+from core.trace import Peer, Timeline, TimelineBuilder
+from gui.diagram_layout import DiagramLayout
+from gui.export import ExportError, export_png
+from gui.labels import payload_preview, segment_label, time_text
+from gui.sequence_view import DiagramPainter, SequenceView, render_timeline
+
+SCENARIOS = ["demo", "simultaneous_open", "simultaneous_close", "retransmission",
+             "fast_retransmit", "out_of_order", "flow_control", "time_wait_lost_ack"]
+
+
+def _timeline(name: str) -> Timeline:
+    return demo_timeline() if name == "demo" else get(name).run()
+
+
+def bulk_timeline(count: int) -> Timeline:
+    """``count`` data segments client -> server, ten in flight, each ACKed."""
+    b = TimelineBuilder(title="bulk", client=Peer(side=Side.CLIENT, address="10.0.0.1",
+                                                  port=40000),
+                        server=Peer(side=Side.SERVER, address="10.0.0.2", port=80))
+    for i in range(count):
+        t = i * 0.001
+        seg = Segment.with_payload(seq=1 + 100 * i, ack=1, flags=Flag.ACK, window=512,
+                                   payload=b"x" * 100)
+        b.arrived(t + 0.010, b.sent(t, Side.CLIENT, seg))
+        ack = Segment(seq=1, ack=1 + 100 * (i + 1), flags=Flag.ACK, window=512)
+        b.arrived(t + 0.020, b.sent(t + 0.010, Side.SERVER, ack))
+    return b.build()
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_rows_keep_labels_and_badges_apart(qtbot: QtBot, name: str) -> None:
+    layout = DiagramLayout(_timeline(name))
+    tails = sorted(a.y0 for a in layout.arrows)
+    for upper, lower in zip(tails, tails[1:], strict=False):
+        assert lower - upper >= layout.label_height  # label bands are disjoint
+    for arrow in layout.arrows:
+        assert arrow.y1 >= arrow.y0  # time runs down the page
+    for side in Side:
+        ys = sorted(b.y for b in layout.badges if b.side is side)
+        for upper, lower in zip(ys, ys[1:], strict=False):
+            assert lower - upper >= layout.badge_height
+    assert layout.width <= 1000 and layout.client_x < layout.server_x
+
+
+def test_a_state_change_shares_the_row_of_its_segment(qtbot: QtBot) -> None:
+    layout = DiagramLayout(demo_timeline())
+    syn = next(a for a in layout.arrows if a.index == 0)
+    syn_sent = next(b for b in layout.badges if b.state.value == "SYN_SENT")
+    assert syn_sent.y == syn.y0
+
+
+def test_painting_visits_only_the_visible_rows(qtbot: QtBot,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    timeline = bulk_timeline(5000)
+    view = SequenceView(timeline)
+    qtbot.add_widget(view)
+    layout = view.diagram_layout()
+    assert layout.height > 100_000
+    band = (layout.height / 2, layout.height / 2 + 900)
+    visible = layout.arrows_between(*band)
+    brute = [a for a in layout.arrows if a.bottom >= band[0] and a.top <= band[1]]
+    assert {a.index for a in visible} == {a.index for a in brute}
+    assert 0 < len(visible) < 100
+    painted: list[int] = []
+    original = DiagramPainter._paint_arrow
+
+    def counting(self: DiagramPainter, p: QPainter, arrow: object) -> None:
+        painted.append(1)
+        original(self, p, arrow)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(DiagramPainter, "_paint_arrow", counting)
+    image = QImage(int(layout.width), 900, QImage.Format.Format_RGB32)
+    painter = QPainter(image)
+    painter.translate(0, -band[0])
+    DiagramPainter(layout).paint(painter, QRectF(0, band[0], layout.width, 900))
+    painter.end()
+    assert len(painted) == len(visible)
+
+
+def test_render_width_and_export_errors(qtbot: QtBot, tmp_path: object) -> None:
+    timeline = demo_timeline()
+    assert render_timeline(timeline, width=1000).width() == 1000
+    with pytest.raises(ValueError, match="too small"):
+        render_timeline(timeline, width=300)
+    with pytest.raises(ExportError, match="does not exist"):
+        export_png(timeline, "/nonexistent-folder/x.png")
+
+
+def test_labels_are_tcpdump_words() -> None:
+    hello = Segment.with_payload(seq=1001, ack=5001, flags=Flag.PSH | Flag.ACK, window=502,
+                                 payload=b"hello")
+    assert segment_label(hello, iss=1000, irs=5000) == \
+        '[P.] seq 1:6 ack 1 win 502 len 5 "hello"'
+    syn = Segment(seq=7, flags=Flag.SYN, window=64240)
+    assert segment_label(syn, iss=7, irs=None) == "[S] seq 0 win 64240"
+    http = Segment.with_payload(seq=1, payload=b'GET / HTTP/1.1\r\nHost: "a"\r\n\x00')
+    assert payload_preview(http) == '"GET / HTTP/1.1\\r\\n…"'
+    cut = Segment(seq=1, length=3, payload=b"a\x01")
+    assert payload_preview(cut) == '"a.…"'
+    assert (time_text(0), time_text(0.0125), time_text(60.21)) == ("0", "12.5", "60\u2009210")
