@@ -24,6 +24,11 @@ S = TcpState
 T = Trigger
 
 
+def acks_new(snd_una: int, snd_nxt: int, ack: int) -> bool:
+    """SND.UNA < ack <= SND.NXT: the ACK covers something new."""
+    return seq_lt(snd_una, ack) and seq_le(ack, snd_nxt)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Receiver:
     """What the receiving endpoint knows when a segment arrives."""
@@ -43,8 +48,7 @@ class Receiver:
     rfc1337: bool = False
 
     def acks_new(self, ack: int) -> bool:
-        """SND.UNA < ack <= SND.NXT: the ACK covers something new."""
-        return seq_lt(self.snd_una, ack) and seq_le(ack, self.snd_nxt)
+        return acks_new(self.snd_una, self.snd_nxt, ack)
 
     @property
     def fin_acked(self) -> bool:

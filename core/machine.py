@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from core.classify import Receiver, classify, is_duplicate_ack
+from core.classify import Receiver, acks_new, classify, is_duplicate_ack
 from core.config import EndpointConfig
 from core.errors import IllegalTransition
 from core.rtt import RttEstimator
@@ -28,7 +28,6 @@ from core.segment import (
     seq_ge,
     seq_gt,
     seq_le,
-    seq_lt,
 )
 from core.states import Action, Side, TcpState, Timer, Trigger, TriggerKind
 from core.table import SENDING, Opening, Row, allowed, lookup, table_text, to_dot
@@ -215,9 +214,6 @@ class Endpoint:
                         snd_wnd=self.snd_wnd, snd_shift=self._snd_shift,
                         dup_acks=self._dup_acks, rfc1337=self.config.rfc1337)
 
-    def _acks_new(self, ack: int) -> bool:
-        return seq_lt(self.snd_una, ack) and seq_le(ack, self.snd_nxt)
-
     # ----- timers --------------------------------------------------------------------
     def handle_timer(self, now: float) -> None:
         """Fire every timer whose deadline is at or before ``now``, earliest first."""
@@ -361,9 +357,9 @@ class Endpoint:
         assert seg is not None
         if is_duplicate_ack(self._receiver(), seg):
             self._dup_acks += 1
-        elif self._acks_new(seg.ack):
+        elif acks_new(self.snd_una, self.snd_nxt, seg.ack):
             self._dup_acks = 0
-        if self._acks_new(seg.ack):
+        if acks_new(self.snd_una, self.snd_nxt, seg.ack):
             acked = seq_diff(seg.ack, self.snd_una)
             acked -= 1 if not self.syn_acked else 0
             if self._fin_seq is not None and seq_gt(seg.ack, self._fin_seq):
@@ -459,22 +455,24 @@ class Endpoint:
                 self._emit(flags=Flag.SYN, seq=self.iss, options=self._syn_options(True))
             else:
                 self._a_send_syn_ack(now, seg)
-        elif self._data_in_flight():
-            size = min(self._data_in_flight(), self._peer_mss, self.config.mss)
-            flags = Flag.ACK | (Flag.PSH if size == len(self._sndbuf) else Flag(0))
-            self._emit(flags=flags, seq=self.snd_una, payload=self._sndbuf.chunk(0, size))
-        elif self._fin_seq is not None and not self.fin_acked:
+        elif (not self._resend_oldest_data() and self._fin_seq is not None
+              and not self.fin_acked):
             self._emit(flags=Flag.FIN | Flag.ACK, seq=self._fin_seq)
         self._timed = None  # Karn: never time a retransmitted segment
         self._rtt.back_off()
         self._start_timer(now, Timer.RETRANSMIT, self._rtt.rto)
 
-    def _a_fast_retransmit(self, now: float, seg: Segment | None) -> None:
+    def _resend_oldest_data(self) -> bool:
+        """Send the first unacknowledged segment of data again; False if there is none."""
         size = min(self._data_in_flight(), self._peer_mss, self.config.mss)
         if size:
             flags = Flag.ACK | (Flag.PSH if size == len(self._sndbuf) else Flag(0))
             self._emit(flags=flags, seq=self.snd_una, payload=self._sndbuf.chunk(0, size))
-            self._timed = None  # Karn
+            self._timed = None  # Karn: never time a retransmitted segment
+        return size > 0
+
+    def _a_fast_retransmit(self, now: float, seg: Segment | None) -> None:
+        self._resend_oldest_data()
 
     def _a_send_probe(self, now: float, seg: Segment | None) -> None:
         # Linux's zero-window probe: an old sequence number, so the peer must answer

@@ -15,8 +15,6 @@ from core.simulate.engine import Simulation
 from core.simulate.link import DelayRule
 from core.simulate.params import build_configs
 from core.simulate.program import (
-    ESTABLISHED,
-    NOW,
     PEER_CLOSED,
     Condition,
     Step,
@@ -239,4 +237,4 @@ def get(name: str) -> Scenario:
         raise ParameterError(f"unknown scenario {name!r}; known: {', '.join(BY_NAME)}") from None
 
 
-__all__ = ["SCENARIOS", "Scenario", "get", "ESTABLISHED", "NOW"]
+__all__ = ["SCENARIOS", "Scenario", "get"]
