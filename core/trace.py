@@ -198,31 +198,49 @@ class Timeline:
     """A finished, immutable trace of one connection."""
 
     __slots__ = ("title", "client", "server", "segments", "events", "initial",
-                 "rows", "_changes", "msl")
+                 "rows", "_changes", "msl", "_sparse", "notes")
 
     def __init__(self, *, title: str, client: Peer, server: Peer,
                  segments: Sequence[SegmentRecord], events: Iterable[Event],
                  initial: tuple[TcpState, TcpState] = (TcpState.CLOSED, TcpState.CLOSED),
-                 msl: float | None = None) -> None:
+                 msl: float | None = None, rows: Sequence[Row] | None = None,
+                 sparse: Sequence[Event] | None = None,
+                 notes: Sequence[str] = ()) -> None:
+        """Without ``rows``, everything is given as objects and rows are computed. With
+        ``rows``, ``segments``, ``events`` (time-ordered) and ``rows`` may be lazy
+        sequences (a replay of a long stream), and ``sparse`` lists the events that are
+        not about one segment (state changes, timers, notices)."""
         self.title = title
         self.client = client
         self.server = server
-        self.segments: tuple[SegmentRecord, ...] = tuple(segments)
-        for i, rec in enumerate(self.segments):
-            if rec.index != i:
-                raise ValueError(f"segment {i} carries index {rec.index}")
-        # stable sort by time keeps the recorded order of simultaneous events
-        self.events: tuple[Event, ...] = tuple(sorted(events, key=lambda e: e.time))
         self.initial = initial
         self.msl = msl
+        self.notes = tuple(notes)
+        self.segments: Sequence[SegmentRecord]
+        self.events: Sequence[Event]
+        if rows is None:
+            self.segments = tuple(segments)
+            for i, rec in enumerate(self.segments):
+                if rec.index != i:
+                    raise ValueError(f"segment {i} carries index {rec.index}")
+            # stable sort by time keeps the recorded order of simultaneous events
+            self.events = tuple(sorted(events, key=lambda e: e.time))
+            self._sparse = [e for e in self.events if _segment_ref(e) is None
+                            or isinstance(e, StateChanged)]
+        else:
+            if len(rows) != len(segments):
+                raise ValueError(f"{len(rows)} rows for {len(segments)} segments")
+            self.segments = segments
+            self.events = events if isinstance(events, Sequence) else tuple(events)
+            self._sparse = list(sparse or ())
         self._changes: dict[Side, tuple[list[float], list[TcpState]]] = {
             Side.CLIENT: ([], []), Side.SERVER: ([], [])}
-        for ev in self.events:
+        for ev in self._sparse:
             if isinstance(ev, StateChanged):
                 times, states = self._changes[ev.side]
                 times.append(ev.time)
                 states.append(ev.new)
-        self.rows: tuple[Row, ...] = self._compute_rows()
+        self.rows: Sequence[Row] = self._compute_rows() if rows is None else rows
 
     def _compute_rows(self) -> tuple[Row, ...]:
         # Row i is taken once everything segment i caused has happened: just before the
@@ -288,13 +306,13 @@ class Timeline:
         return states[pos - 1]
 
     def state_changes(self, side: Side | None = None) -> list[StateChanged]:
-        return [e for e in self.events if isinstance(e, StateChanged)
+        return [e for e in self._sparse if isinstance(e, StateChanged)
                 and (side is None or e.side is side)]
 
     def timers_at(self, time: float) -> list[ActiveTimer]:
         """Timers running at ``time``: started at or before it, not yet stopped."""
         running: dict[tuple[Side, Timer], ActiveTimer] = {}
-        for ev in self.events:
+        for ev in self._sparse:
             if ev.time > time:
                 break
             if isinstance(ev, TimerStarted):

@@ -9,8 +9,21 @@ Invariants:
 
 from __future__ import annotations
 
+import mmap
+import struct
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
 from core.capture.index import CaptureIndex
-from core.segment import Flag, Options, Segment
+from core.errors import CaptureError
+from core.segment import NO_OPTIONS, Flag, Options, Segment
+
+#: Payload bytes kept per segment by ``segments_of``.
+PREVIEW = 64
+_NOP_NOP_TS = b"\x01\x01\x08\x0a"  # NOP, NOP, timestamps (kind 8, length 10)
+_TS = struct.Struct(">II")
 
 _EOL, _NOP, _MSS, _WSCALE, _SACK_PERM, _SACK, _TIMESTAMP = 0, 1, 2, 3, 4, 5, 8
 
@@ -67,3 +80,43 @@ def segment_at(index: CaptureIndex, i: int) -> Segment:
     return Segment(seq=int(row["seq"]), ack=int(row["ack"]), flags=Flag(int(row["flags"])),
                    window=int(row["window"]), length=length, payload=payload,
                    options=tcp_options(frame[start:start + hdr_len]))
+
+
+def segments_of(index: CaptureIndex, rows: Sequence[int] | np.ndarray[Any, Any], *,
+                preview: int = PREVIEW) -> list[Segment]:
+    """``segment_at`` for many packets with one pass over the file.
+
+    Payloads are cut to ``preview`` bytes (the diagram shows a preview; the full bytes
+    stay in the file, see ``CaptureIndex.record_bytes``), so memory stays bounded.
+    """
+    sel = index.packets[np.asarray(rows, dtype=np.int64)]
+    if not sel.shape[0]:
+        return []
+    columns = zip(sel["data_offset"].tolist(), sel["tcp_offset"].tolist(),
+                  sel["tcp_hdr_len"].tolist(), sel["caplen"].tolist(),
+                  sel["payload_len"].tolist(), sel["seq"].tolist(), sel["ack"].tolist(),
+                  sel["flags"].tolist(), sel["window"].tolist(), strict=True)
+    out: list[Segment] = []
+    flag_cache: dict[int, Flag] = {}
+    try:
+        with open(index.path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+            for data, tcp, hdr, caplen, length, seq, ack, flags, window in columns:
+                base = data + tcp
+                end = data + caplen
+                hdr = max(hdr, 20)
+                if hdr == 32 and base + 32 <= end and m[base + 20:base + 24] == _NOP_NOP_TS:
+                    options = Options(timestamp=_TS.unpack_from(m, base + 24))  # Linux's usual
+                elif hdr > 20:
+                    options = tcp_options(m[base:min(base + hdr, end)])
+                else:
+                    options = NO_OPTIONS
+                start = base + hdr
+                payload = m[start:min(start + min(length, preview), end)] if length else b""
+                flag = flag_cache.get(flags)
+                if flag is None:
+                    flag = flag_cache[flags] = Flag(flags)
+                out.append(Segment(seq=seq, ack=ack, flags=flag, window=window,
+                                   length=length, payload=payload, options=options))
+    except (OSError, ValueError) as exc:
+        raise CaptureError(index.path, 0, f"cannot read the file again: {exc}") from exc
+    return out

@@ -1,0 +1,189 @@
+"""One TCP stream of a capture -> a :class:`core.trace.Timeline` (the replay source).
+
+    replay_stream(index, stream, analysis=None) -> Replay
+
+Invariants:
+- Every packet of the stream is one segment of the Timeline, in capture (frame) order,
+  except the second sighting of a packet in a capture merged from several capture
+  points: that copy is the arrival of the first (``Replay.timeline_index`` maps both).
+- Times are seconds since the file's first packet (tshark's ``frame.time_relative``);
+  sends and arrivals are placed by :mod:`core.replay.timing`, states by
+  :mod:`core.replay.infer`, labels come from :mod:`core.analysis`.
+- The Timeline is lazy (:mod:`core.replay.columns`): building it for a stream of 100,000
+  segments creates no per-segment object.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from core.capture.index import CaptureIndex
+from core.capture.segments import tcp_options
+from core.errors import SynAckError
+from core.replay.columns import LazyEvents, LazyRows, LazySegments
+from core.replay.infer import Inference, infer
+from core.replay.roles import CapturePoint, client_is_a, estimate_capture_point
+from core.replay.timing import schedule
+from core.states import Side, TcpState
+from core.trace import Peer, Timeline
+
+if TYPE_CHECKING:
+    from core.analysis import StreamAnalysis
+
+SYN, ACK, RST, FIN = 0x02, 0x10, 0x04, 0x01
+#: Linux keeps TIME_WAIT for 60 s (TCP_TIMEWAIT_LEN); a capture cannot tell the OS.
+TIME_WAIT = 60.0
+
+Arr = np.ndarray[Any, np.dtype[Any]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Replay:
+    """A replayed stream: the Timeline plus what the capture adds to it."""
+
+    timeline: Timeline
+    stream: int
+    rows: Arr                      # index rows of every packet of the stream (frame order)
+    timeline_index: Arr            # per packet: its segment in the Timeline
+    client_is_a: bool
+    roles_reason: str
+    point: CapturePoint
+    analysis: StreamAnalysis | None
+    anomalies: tuple[str, ...]
+
+    def states_after_packet(self, k: int) -> tuple[TcpState, TcpState]:
+        return self.timeline.states_after(int(self.timeline_index[k]))
+
+
+def stream_rows(index: CaptureIndex, stream: int) -> Arr:
+    rows = np.flatnonzero(index.packets["stream"] == stream)
+    if not rows.size:
+        count = int(index.packets["stream"].max()) + 1 if len(index) else 0
+        raise SynAckError(f"{index.path}: no TCP stream {stream} "
+                          f"(the file has {count} stream{'s' if count != 1 else ''})")
+    return rows
+
+
+def replay_stream(index: CaptureIndex, stream: int,
+                  analysis: StreamAnalysis | None = None) -> Replay:
+    """The Timeline of TCP stream ``stream`` of ``index`` (see module invariants)."""
+    rows = stream_rows(index, stream) if analysis is None else analysis.rows
+    p = index.packets[rows]
+    first = p[0]
+    from_a = (p["src"] == first["src"]) & (p["sport"] == first["sport"])
+    flags = p["flags"].astype(np.int64)
+    a_is_client, reason = client_is_a(flags, from_a, int(first["sport"]), int(first["dport"]))
+    from_client_all = from_a if a_is_client else ~from_a
+    copies = (analysis.duplicate_of if analysis is not None and hasattr(analysis, "duplicate_of")
+              else np.full(rows.size, -1, np.int64))
+    keep = np.flatnonzero(copies < 0)
+    time_all = (p["time_ns"] - np.int64(index.start_ns)) / 1e9
+    copy_time = _copy_times(rows, copies, keep, time_all)
+    sel = p[keep]
+    fc = from_client_all[keep]
+    fl = flags[keep]
+    seq = sel["seq"].astype(np.int64)
+    ack = sel["ack"].astype(np.int64)
+    length = sel["payload_len"].astype(np.int64)
+    seg_len = length + ((fl & SYN) != 0) + ((fl & FIN) != 0)
+    t = time_all[keep]
+    point = estimate_capture_point(t, fc, fl, seq, ack, seg_len)
+    send, arrive = schedule(t, fc, fl, seq, ack, seg_len, point, copy_time)
+    shifts = _window_shifts(index, rows[keep], fc, fl)
+    initial = _initial_states(fc, fl)
+    arrive_list: list[float | None] = [None if a != a else a for a in arrive.tolist()]
+    fc_list = fc.tolist()
+    inference = infer(send=send.tolist(), arrive=arrive_list, from_client=fc_list,
+                      flags=fl.tolist(), seq=seq.tolist(), ack=ack.tolist(),
+                      length=length.tolist(), window=sel["window"].tolist(), shifts=shifts,
+                      initial=initial, time_wait=TIME_WAIT)
+    timeline_index = np.empty(rows.size, np.int64)
+    timeline_index[keep] = np.arange(keep.size)
+    if keep.size != rows.size:
+        pos = {int(r): i for i, r in enumerate(rows.tolist())}
+        dup = np.flatnonzero(copies >= 0)
+        timeline_index[dup] = [timeline_index[pos[int(c)]] for c in copies[dup].tolist()]
+    timeline = _timeline(index, stream, rows[keep], sel, fc_list, send.tolist(), arrive_list,
+                         inference, initial, a_is_client, analysis, keep, point)
+    return Replay(timeline=timeline, stream=stream, rows=rows, timeline_index=timeline_index,
+                  client_is_a=a_is_client, roles_reason=reason, point=point,
+                  analysis=analysis, anomalies=tuple(inference.anomalies))
+
+
+def _copy_times(rows: Arr, copies: Arr, keep: Arr, time_all: Arr) -> Arr | None:
+    if not bool(np.any(copies >= 0)):
+        return None
+    out = np.full(keep.size, np.nan)
+    where = {int(r): i for i, r in enumerate(rows[keep].tolist())}
+    for k in np.flatnonzero(copies >= 0).tolist():
+        i = where.get(int(copies[k]))
+        if i is not None and np.isnan(out[i]):
+            out[i] = time_all[k]
+    return out
+
+
+def _window_shifts(index: CaptureIndex, rows: Arr, fc: Arr, fl: Arr) -> tuple[int, int]:
+    """Each side's window shift: its SYN's wscale when both SYNs offered one, else 0."""
+    offers: dict[bool, int | None] = {}
+    for k in np.flatnonzero((fl & SYN) != 0).tolist():
+        side = bool(fc[k])
+        if side not in offers:
+            offers[side] = tcp_options(index.tcp_header_bytes(int(rows[k]))).wscale
+    c, s = offers.get(True), offers.get(False)
+    if c is None or s is None:
+        return 0, 0
+    return min(c, 14), min(s, 14)
+
+
+def _initial_states(fc: Arr, fl: Arr) -> tuple[TcpState, TcpState]:
+    """CLOSED/LISTEN before a captured handshake; ESTABLISHED when it was not captured."""
+    syn_only = (fl & (SYN | ACK | RST)) == SYN
+    client_syn = syn_only & fc
+    if not client_syn.any():
+        if (syn_only & ~fc).any():
+            return TcpState.ESTABLISHED, TcpState.CLOSED   # odd: only the server opens
+        synack = ((fl & (SYN | ACK)) == SYN | ACK) & ~fc
+        if synack.any():
+            return TcpState.SYN_SENT, TcpState.LISTEN
+        return TcpState.ESTABLISHED, TcpState.ESTABLISHED
+    server = np.flatnonzero(~fc)
+    if server.size == 0:
+        return TcpState.CLOSED, TcpState.LISTEN
+    first = int(fl[server[0]])
+    if first & SYN and not first & ACK:
+        return TcpState.CLOSED, TcpState.CLOSED            # simultaneous open
+    if first & RST:
+        return TcpState.CLOSED, TcpState.CLOSED            # nobody listening: refused
+    return TcpState.CLOSED, TcpState.LISTEN
+
+
+def _timeline(index: CaptureIndex, stream: int, rows: Arr, sel: Arr, fc: list[bool],
+              send: list[float], arrive: list[float | None], inference: Inference,
+              initial: tuple[TcpState, TcpState], a_is_client: bool,
+              analysis: StreamAnalysis | None, keep: Arr, point: CapturePoint) -> Timeline:
+    first = sel[0]
+    a = Peer(side=Side.CLIENT if a_is_client else Side.SERVER,
+             address=index.addresses[int(first["src"])], port=int(first["sport"]))
+    b = Peer(side=Side.SERVER if a_is_client else Side.CLIENT,
+             address=index.addresses[int(first["dst"])], port=int(first["dport"]))
+    client, server = (a, b) if a_is_client else (b, a)
+    if analysis is not None:
+        per_packet = analysis.labels
+        keep_list = keep.tolist()
+
+        def labels(i: int) -> tuple[str, ...]:
+            return tuple(per_packet[keep_list[i]])
+    else:
+        def labels(i: int) -> tuple[str, ...]:
+            return ()
+    segments = LazySegments(index, rows, fc, send, arrive, sel["frame"].tolist(), labels)
+    events = LazyEvents(inference.order, inference.times, fc, inference.sparse)
+    rows_view = LazyRows(inference.client_after, inference.server_after, inference.windows)
+    title = f"{os.path.basename(index.path)} · stream {stream}"
+    return Timeline(title=title, client=client, server=server, segments=segments,
+                    events=events, initial=initial, msl=TIME_WAIT / 2, rows=rows_view,
+                    sparse=inference.sparse, notes=(point.describe(),))

@@ -1,0 +1,150 @@
+"""Lazy views that let a replayed Timeline hold 100,000 segments without building them.
+
+Invariants:
+- Each view is an immutable ``Sequence``: element ``i`` is built on first access from
+  plain columns and never changes; slices give lists.
+- ``LazySegments`` reads the capture file in blocks of ``BLOCK`` packets and keeps at most
+  ``KEEP`` blocks, so memory stays bounded however long the stream.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar, overload
+
+import numpy as np
+
+from core.capture.index import CaptureIndex
+from core.capture.segments import segments_of
+from core.segment import Segment
+from core.states import Side, TcpState
+from core.trace import (
+    Event,
+    Row,
+    SegmentArrived,
+    SegmentLost,
+    SegmentRecord,
+    SegmentSent,
+    WindowSnapshot,
+)
+
+T = TypeVar("T")
+BLOCK = 512
+KEEP = 64
+
+
+class _Lazy(Sequence[T]):
+    """A sequence whose items come from ``self._make(i)``."""
+
+    _length: int
+
+    def __len__(self) -> int:
+        return self._length
+
+    def _make(self, i: int) -> T:
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, i: int) -> T: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[T]: ...
+
+    def __getitem__(self, i: int | slice) -> T | list[T]:
+        if isinstance(i, slice):
+            return [self._make(j) for j in range(*i.indices(self._length))]
+        if i < 0:
+            i += self._length
+        if not 0 <= i < self._length:
+            raise IndexError(i)
+        return self._make(i)
+
+    def __iter__(self) -> Iterator[T]:
+        for i in range(self._length):
+            yield self._make(i)
+
+
+class LazySegments(_Lazy[SegmentRecord]):
+    """Timeline segments of a replay: packet rows, times, fates and labels as columns."""
+
+    def __init__(self, index: CaptureIndex, rows: np.ndarray[Any, Any], from_client: list[bool],
+                 send: list[float], arrive: list[float | None], frames: list[int],
+                 labels: Callable[[int], tuple[str, ...]]) -> None:
+        self._index = index
+        self._rows = rows
+        self._from_client = from_client
+        self._send = send
+        self._arrive = arrive
+        self._frames = frames
+        self._labels = labels
+        self._length = len(send)
+        self._blocks: OrderedDict[int, list[Segment]] = OrderedDict()
+
+    def segment(self, i: int) -> Segment:
+        block = i // BLOCK
+        segs = self._blocks.get(block)
+        if segs is None:
+            start = block * BLOCK
+            segs = segments_of(self._index, self._rows[start:start + BLOCK])
+            self._blocks[block] = segs
+            if len(self._blocks) > KEEP:
+                self._blocks.popitem(last=False)
+        else:
+            self._blocks.move_to_end(block)
+        return segs[i % BLOCK]
+
+    def _make(self, i: int) -> SegmentRecord:
+        return SegmentRecord(index=i, sender=Side.CLIENT if self._from_client[i] else Side.SERVER,
+                             segment=self.segment(i), sent=self._send[i],
+                             arrived=self._arrive[i], frame=self._frames[i],
+                             labels=self._labels(i))
+
+
+class LazyEvents(_Lazy[Event]):
+    """The time-ordered events: segment events from columns, the rest given as objects."""
+
+    def __init__(self, order: list[tuple[int, int]], times: list[float],
+                 from_client: list[bool], sparse: list[Event]) -> None:
+        self._order = order
+        self._times = times
+        self._from_client = from_client
+        self._sparse = sparse
+        self._length = len(order)
+
+    def _make(self, i: int) -> Event:
+        kind, ref = self._order[i]
+        time = self._times[i]
+        if kind == 3:
+            return self._sparse[ref]
+        sender = Side.CLIENT if self._from_client[ref] else Side.SERVER
+        if kind == 0:
+            return SegmentSent(time=time, side=sender, index=ref)
+        if kind == 1:
+            return SegmentArrived(time=time, side=sender.peer, index=ref)
+        return SegmentLost(time=time, side=sender.peer, index=ref,
+                           reason="not seen arriving: sent again before any ACK covered it")
+
+
+class LazyRows(_Lazy[Row]):
+    """Both sides' state and window bookkeeping after each segment."""
+
+    def __init__(self, client: list[TcpState], server: list[TcpState],
+                 windows: list[tuple[tuple[int, ...], tuple[int, ...]]]) -> None:
+        self._client = client
+        self._server = server
+        self._windows = windows
+        self._length = len(client)
+
+    def _make(self, i: int) -> Row:
+        c, s = self._windows[i]
+        return Row(client=self._client[i], server=self._server[i],
+                   client_window=_snapshot(Side.CLIENT, c), server_window=_snapshot(Side.SERVER, s))
+
+
+def _snapshot(side: Side, values: tuple[int, ...]) -> WindowSnapshot | None:
+    if not values:
+        return None
+    iss, irs, una, nxt, snd_wnd, rcv_nxt, rcv_wnd = values
+    return WindowSnapshot(side=side, iss=iss, irs=irs, snd_una=una, snd_nxt=nxt,
+                          snd_wnd=snd_wnd, snd_queued=0, rcv_nxt=rcv_nxt, rcv_wnd=rcv_wnd,
+                          rcv_buffered=0)

@@ -1,0 +1,306 @@
+"""Both sides' TCP states along a captured stream, inferred from what each side sent and
+received, with the transition table of :mod:`core.table`.
+
+Rules:
+1. Events are processed in time order (see :mod:`core.replay.timing`): a send, then the
+   arrival at the peer, or a loss.
+2. A send changes its sender's state only when it reveals an application call: a SYN
+   without ACK is connect() (CLOSED -> SYN_SENT), a first FIN is close(), an RST from a
+   synchronized state is an abort. Everything else a side sends is a consequence of what
+   it received, already accounted for.
+3. An arrival is classified by RFC 9293 3.10.7 (:func:`core.classify.classify`) against
+   what the receiver knows, and each trigger is looked up in the table. Segments that
+   cannot change a state (data and ACKs in ESTABLISHED, FIN_WAIT_2, CLOSE_WAIT) take a
+   fast path that only moves the numbers.
+4. A side's own ACK numbers are evidence of what it received: they move its RCV.NXT
+   forward over anything the capture missed.
+5. Row k holds both states once segment k took effect: just before the next arrival,
+   loss or state-changing send. Every change is a ``StateChanged`` with ``inferred=True``.
+6. Nothing here raises on odd traffic: a trigger with no row leaves the state as it is
+   and is counted in ``Inference.anomalies``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from core.classify import Receiver, classify
+from core.segment import Flag, Segment, seq_add, seq_diff
+from core.states import Action, Side, TcpState, Timer, Trigger
+from core.table import Opening, lookup
+from core.trace import AppNotified, Event, StateChanged, TimerStarted
+
+S = TcpState
+SYN, FIN, RST, ACK = 0x02, 0x01, 0x04, 0x10
+_MASK = 0xFFFFFFFF
+#: Receive window assumed at the receiver: a capture rarely shows the true one, and
+#: classification must not drop segments that the receiver evidently took.
+_ASSUMED_RCV_WND = 1 << 30
+_FAST = frozenset({S.ESTABLISHED, S.FIN_WAIT_2, S.CLOSE_WAIT})
+_ABORTS_FROM = frozenset({S.SYN_RECEIVED, S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2,
+                          S.CLOSE_WAIT, S.CLOSING, S.LAST_ACK, S.TIME_WAIT})
+_REPORTS = {Action.REPORT_RESET: "connection reset by peer",
+            Action.REPORT_REFUSED: "connection refused",
+            Action.REPORT_TIMEOUT: "connection timed out"}
+
+# event kinds in the merged, time-ordered event list
+SENT, ARRIVED, LOST, SPARSE = 0, 1, 2, 3
+
+
+class _Tcb:
+    __slots__ = ("side", "state", "opening", "iss", "irs", "snd_una", "snd_nxt", "snd_wnd",
+                 "rcv_nxt", "rcv_wnd", "fin_seq", "fin_received", "ooo", "shift")
+
+    def __init__(self, side: Side, state: TcpState, shift: int) -> None:
+        self.side = side
+        self.state = state
+        self.opening: Opening | None = None
+        self.iss: int | None = None
+        self.irs: int | None = None
+        self.snd_una: int | None = None
+        self.snd_nxt: int | None = None
+        self.snd_wnd = 0
+        self.rcv_nxt: int | None = None
+        self.rcv_wnd = 0
+        self.fin_seq: int | None = None
+        self.fin_received = False
+        self.ooo: dict[int, int] = {}       # out-of-order data: start -> end
+        self.shift = shift                  # applied to this side's window field
+
+    def snapshot(self) -> tuple[int, int, int, int, int, int, int]:
+        una = self.snd_una or 0
+        return (self.iss if self.iss is not None else una, self.irs or 0, una,
+                self.snd_nxt if self.snd_nxt is not None else una, self.snd_wnd,
+                self.rcv_nxt or 0, self.rcv_wnd)
+
+
+@dataclass(slots=True)
+class Inference:
+    """What :func:`infer` found; per segment arrays are in timeline order."""
+
+    client_after: list[TcpState]
+    server_after: list[TcpState]
+    windows: list[tuple[tuple[int, ...], tuple[int, ...]]]   # (client, server) per row
+    order: list[tuple[int, int]]          # (kind, ref) per event, time order
+    times: list[float]                    # per event
+    sparse: list[Event]                   # state changes, timers, notices
+    anomalies: list[str] = field(default_factory=list)
+
+
+def infer(*, send: list[float], arrive: list[float | None], from_client: list[bool],
+          flags: list[int], seq: list[int], ack: list[int], length: list[int],
+          window: list[int], shifts: tuple[int, int], initial: tuple[TcpState, TcpState],
+          time_wait: float) -> Inference:
+    """Replay the segments through both sides' state machines (module rules)."""
+    n = len(send)
+    client = _Tcb(Side.CLIENT, initial[0], shifts[0])
+    server = _Tcb(Side.SERVER, initial[1], shifts[1])
+    keys: list[tuple[float, float, int, int]] = []
+    for k in range(n):
+        keys.append((send[k], k, SENT, k))
+        a = arrive[k]
+        keys.append((send[k] if a is None else a, k + 0.5, LOST if a is None else ARRIVED, k))
+    keys.sort()
+    out = Inference(client_after=[initial[0]] * n, server_after=[initial[1]] * n,
+                    windows=[((), ())] * n, order=[], times=[], sparse=[])
+    run = _Run(client, server, out, time_wait)
+    waiting: list[int] = []
+    for time, _, kind, k in keys:
+        sender, receiver = (client, server) if from_client[k] else (server, client)
+        if kind == SENT:
+            trigger = run.app_trigger(sender, flags[k], seq[k])
+            if trigger is not None and waiting:
+                run.flush(waiting)
+            out.order.append((SENT, k))
+            out.times.append(time)
+            run.sent(sender, receiver, time, k, trigger, flags[k], seq[k], ack[k], length[k],
+                     window[k])
+        else:
+            if waiting:
+                run.flush(waiting)
+            out.order.append((kind, k))
+            out.times.append(time)
+            if kind == ARRIVED:
+                run.arrived(receiver, sender, time, k, flags[k], seq[k], ack[k], length[k],
+                            window[k])
+            waiting.append(k)
+    run.flush(waiting)
+    return out
+
+
+class _Run:
+    __slots__ = ("client", "server", "out", "time_wait")
+
+    def __init__(self, client: _Tcb, server: _Tcb, out: Inference, time_wait: float) -> None:
+        self.client, self.server, self.out, self.time_wait = client, server, out, time_wait
+
+    def flush(self, waiting: list[int]) -> None:
+        c, s = self.client, self.server
+        row = (c.snapshot(), s.snapshot())
+        for k in waiting:
+            self.out.client_after[k] = c.state
+            self.out.server_after[k] = s.state
+            self.out.windows[k] = row
+        waiting.clear()
+
+    # ------------------------------------------------------------------ sending
+    @staticmethod
+    def app_trigger(tcb: _Tcb, flags: int, seq: int) -> Trigger | None:
+        """The application call a segment reveals (rule 2), if any."""
+        if flags & SYN and not flags & ACK and not flags & RST:
+            return Trigger.ACTIVE_OPEN if tcb.state is S.CLOSED else None
+        if flags & RST:
+            if tcb.state in _ABORTS_FROM and (tcb.snd_nxt is None or seq == tcb.snd_nxt):
+                return Trigger.ABORT
+            return None
+        if flags & FIN and tcb.fin_seq is None and tcb.state not in (S.CLOSED, S.LISTEN):
+            return Trigger.CLOSE
+        return None
+
+    def sent(self, tcb: _Tcb, peer: _Tcb, time: float, k: int, trigger: Trigger | None,
+             flags: int, seq: int, ack: int, length: int, window: int) -> None:
+        syn = flags & SYN
+        if syn and flags & ACK and tcb.state in (S.LISTEN, S.CLOSED):
+            # a SYN+ACK whose SYN was not seen arriving: the SYN reached us uncaptured
+            tcb.opening = Opening.PASSIVE
+            tcb.irs = (ack - 1) & _MASK
+            tcb.rcv_nxt = ack
+            self.change(tcb, S.SYN_RECEIVED, Trigger.RCV_SYN, time, k)
+        if syn:
+            tcb.iss = seq
+            if tcb.snd_una is None or not tcb.state.synchronized:
+                tcb.snd_una = seq
+        if tcb.snd_una is None:
+            tcb.snd_una = seq
+        end = (seq + length + (1 if syn else 0) + (1 if flags & FIN else 0)) & _MASK
+        if tcb.snd_nxt is None or seq_diff(end, tcb.snd_nxt) > 0:
+            tcb.snd_nxt = end
+        if flags & FIN and tcb.fin_seq is None:
+            tcb.fin_seq = (end - 1) & _MASK
+        tcb.rcv_wnd = window if syn else window << tcb.shift
+        if flags & ACK and not syn and tcb.state.synchronized and not flags & RST:
+            if tcb.rcv_nxt is None or seq_diff(ack, tcb.rcv_nxt) > 0:
+                self.evidence(tcb, peer, ack, time, k)
+        if trigger is not None:
+            self.fire(tcb, trigger, time, k)
+
+    def evidence(self, tcb: _Tcb, peer: _Tcb, ack: int, time: float, k: int) -> None:
+        """Rule 4: our ACK says we received up to ``ack``."""
+        tcb.rcv_nxt = ack
+        if (peer.fin_seq is not None and not tcb.fin_received
+                and seq_diff(ack, peer.fin_seq) > 0):
+            tcb.fin_received = True
+            row = lookup(tcb.state, Trigger.RCV_FIN, tcb.opening)
+            if row is not None:
+                self.change(tcb, row.target(tcb.state), Trigger.RCV_FIN, time, k)
+
+    # ----------------------------------------------------------------- arriving
+    def arrived(self, tcb: _Tcb, peer: _Tcb, time: float, k: int, flags: int, seq: int,
+                ack: int, length: int, window: int) -> None:
+        if tcb.state in _FAST and not flags & (SYN | FIN | RST):
+            if flags & ACK and tcb.snd_una is not None and tcb.snd_nxt is not None:
+                if 0 < seq_diff(ack, tcb.snd_una) <= seq_diff(tcb.snd_nxt, tcb.snd_una):
+                    tcb.snd_una = ack
+                tcb.snd_wnd = window << peer.shift
+            if length:
+                self.take_data(tcb, seq, length)
+            return
+        seg = Segment(seq=seq, ack=ack, flags=Flag(flags), window=window, length=length)
+        if tcb.rcv_nxt is None and tcb.state.synchronized:
+            tcb.rcv_nxt = seq                # mid-stream start: take the first byte seen
+        r = Receiver(state=tcb.state, iss=tcb.iss or 0, irs=tcb.irs,
+                     snd_una=tcb.snd_una if tcb.snd_una is not None else ack,
+                     snd_nxt=tcb.snd_nxt if tcb.snd_nxt is not None else ack,
+                     rcv_nxt=tcb.rcv_nxt or 0, rcv_wnd=_ASSUMED_RCV_WND,
+                     fin_seq=tcb.fin_seq, fin_received=tcb.fin_received)
+        for trigger in classify(r, seg):
+            row = lookup(tcb.state, trigger, tcb.opening)
+            if row is None:
+                self.out.anomalies.append(
+                    f"{tcb.side.value}: {trigger.value} in {tcb.state.value} (segment {k})")
+                continue
+            for action in row.actions:
+                self.act(tcb, peer, action, seg, time, k)
+            self.change(tcb, row.target(tcb.state), trigger, time, k)
+
+    def act(self, tcb: _Tcb, peer: _Tcb, action: Action, seg: Segment, time: float,
+            k: int) -> None:
+        if action is Action.ACCEPT_SYN:
+            tcb.irs = seg.seq
+            tcb.rcv_nxt = seq_add(seg.seq, 1)
+            if tcb.opening is None:
+                tcb.opening = Opening.ACTIVE if tcb.state is S.SYN_SENT else Opening.PASSIVE
+        elif action is Action.ACCEPT_ACK:
+            if seg.has(Flag.ACK):
+                tcb.snd_una = seg.ack
+                tcb.snd_wnd = seg.window << (0 if seg.has(Flag.SYN) else peer.shift)
+        elif action is Action.ACCEPT_DATA:
+            self.take_data(tcb, seg.seq, seg.length)
+        elif action is Action.ACCEPT_FIN:
+            tcb.rcv_nxt = seg.end
+            tcb.fin_received = True
+        elif action is Action.START_2MSL:
+            self.out.sparse.append(TimerStarted(time=time, side=tcb.side, timer=Timer.TIME_WAIT,
+                                                deadline=time + self.time_wait))
+            self._mark_sparse(time)
+        elif action in _REPORTS:
+            self.out.sparse.append(AppNotified(time=time, side=tcb.side,
+                                               message=_REPORTS[action]))
+            self._mark_sparse(time)
+        elif action in (Action.DELETE_TCB, Action.FORGET_PEER):
+            tcb.irs = tcb.rcv_nxt = tcb.fin_seq = None
+            tcb.fin_received = False
+            tcb.ooo.clear()
+
+    @staticmethod
+    def take_data(tcb: _Tcb, seq: int, length: int) -> None:
+        nxt = tcb.rcv_nxt
+        end = (seq + length) & _MASK
+        if nxt is None:
+            tcb.rcv_nxt = end
+            return
+        ahead = seq_diff(seq, nxt)
+        if ahead > 0:
+            known = tcb.ooo.get(seq)
+            if known is None or seq_diff(end, known) > 0:
+                tcb.ooo[seq] = end
+            return
+        if seq_diff(end, nxt) <= 0:
+            return
+        nxt = end
+        while tcb.ooo:
+            moved = False
+            for start in list(tcb.ooo):
+                if seq_diff(start, nxt) <= 0:
+                    stop = tcb.ooo.pop(start)
+                    if seq_diff(stop, nxt) > 0:
+                        nxt = stop
+                    moved = True
+            if not moved:
+                break
+        tcb.rcv_nxt = nxt
+
+    # ------------------------------------------------------------------ changes
+    def fire(self, tcb: _Tcb, trigger: Trigger, time: float, k: int) -> None:
+        row = lookup(tcb.state, trigger, tcb.opening)
+        if row is None:
+            self.out.anomalies.append(
+                f"{tcb.side.value}: {trigger.value} in {tcb.state.value} (segment {k})")
+            return
+        if trigger is Trigger.ACTIVE_OPEN:
+            tcb.opening = Opening.ACTIVE
+        self.change(tcb, row.target(tcb.state), trigger, time, k)
+
+    def change(self, tcb: _Tcb, new: TcpState, trigger: Trigger, time: float, k: int) -> None:
+        if new is tcb.state:
+            return
+        self.out.sparse.append(StateChanged(time=time, side=tcb.side, old=tcb.state, new=new,
+                                            trigger=trigger, segment=k, inferred=True))
+        self._mark_sparse(time)
+        tcb.state = new
+
+    def _mark_sparse(self, time: float) -> None:
+        self.out.order.append((SPARSE, len(self.out.sparse) - 1))
+        self.out.times.append(time)
+
+

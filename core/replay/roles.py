@@ -1,0 +1,131 @@
+"""Who is the client of a captured stream, and where the capture point sits.
+
+Rules:
+1. The client is the sender of a SYN without ACK; failing that, the receiver of a SYN+ACK;
+   failing that (the capture began mid-connection), the side whose port is not a
+   well-known one when exactly one is (< 1024); failing that, the sender of the first
+   packet, as Wireshark's Follow TCP Stream takes it.
+2. The capture point sits somewhere on the path. ``delta_client`` is the one-way delay
+   between it and the client, ``delta_server`` between it and the server. A segment
+   seen at time t left its sender ``delta_sender`` earlier and reaches its receiver
+   ``delta_receiver`` later.
+3. The delays come from the handshake when SYN, SYN+ACK and the ACK of the SYN+ACK were
+   all captured (each answers the other at once); otherwise from the quickest ACK of
+   data in each direction (half a round trip each); otherwise they are 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+SYN, ACK, RST = 0x02, 0x10, 0x04
+WELL_KNOWN = 1024
+
+Arr = np.ndarray[Any, np.dtype[Any]]
+
+
+def client_is_a(flags: Arr, from_a: Arr, port_a: int, port_b: int) -> tuple[bool, str]:
+    """True when endpoint "a" (the first packet's source) is the client, and why."""
+    syn_ack = flags & (SYN | ACK)
+    syn = np.flatnonzero(syn_ack == SYN)
+    if syn.size:
+        return bool(from_a[syn[0]]), "sent the SYN"
+    synack = np.flatnonzero(syn_ack == SYN | ACK)
+    if synack.size:
+        return not bool(from_a[synack[0]]), "received the SYN+ACK"
+    if (port_a < WELL_KNOWN) != (port_b < WELL_KNOWN):
+        return port_b < WELL_KNOWN, "no SYN captured; the server has the well-known port"
+    return True, "no SYN captured; the client sent the first packet"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CapturePoint:
+    """One-way delays between the capture point and each side (seconds)."""
+
+    delta_client: float
+    delta_server: float
+    method: str
+
+    @property
+    def one_way(self) -> float:
+        return self.delta_client + self.delta_server
+
+    @property
+    def position(self) -> float:
+        """0.0 at the client, 1.0 at the server (0.5 when nothing tells)."""
+        total = self.one_way
+        return 0.5 if total <= 0 else self.delta_client / total
+
+    def describe(self) -> str:
+        if self.one_way <= 0:
+            return f"one-way delay not measurable ({self.method})"
+        where = ("next to the client" if self.position < 0.2 else
+                 "next to the server" if self.position > 0.8 else "mid-path")
+        return (f"captured {where}: {self.delta_client * 1e3:.3f} ms from the client, "
+                f"{self.delta_server * 1e3:.3f} ms from the server ({self.method})")
+
+
+def estimate_capture_point(time: Arr, from_client: Arr, flags: Arr, seq: Arr, ack: Arr,
+                           seg_len: Arr) -> CapturePoint:
+    """See rule 3. Arrays are per captured segment, in capture order."""
+    hs = _handshake(time, from_client, flags, seq, ack)
+    if hs is not None:
+        t_syn, t_synack, t_ack = hs
+        return CapturePoint(delta_client=max(0.0, (t_ack - t_synack) / 2),
+                            delta_server=max(0.0, (t_synack - t_syn) / 2),
+                            method="from the handshake")
+    end = (seq.astype(np.int64) + seg_len) & 0xFFFFFFFF
+    rtt_server = _quickest_ack(time, from_client, ack, end, seg_len, flags)  # server ACKs
+    rtt_client = _quickest_ack(time, ~from_client, ack, end, seg_len, flags)
+    if rtt_server is None and rtt_client is None:
+        return CapturePoint(delta_client=0.0, delta_server=0.0, method="no handshake or ACK")
+    return CapturePoint(delta_client=(rtt_client or 0.0) / 2,
+                        delta_server=(rtt_server or 0.0) / 2,
+                        method="from the quickest ACKs")
+
+
+def _handshake(time: Arr, from_client: Arr, flags: Arr, seq: Arr,
+               ack: Arr) -> tuple[float, float, float] | None:
+    syn_ack = flags & (SYN | ACK | RST)
+    syn = np.flatnonzero((syn_ack == SYN) & from_client)
+    synack = np.flatnonzero((syn_ack == SYN | ACK) & ~from_client)
+    if not syn.size or not synack.size:
+        return None
+    # the last SYN before the first SYN+ACK: earlier copies were retransmitted
+    s, sa = syn[syn < synack[0]], int(synack[0])
+    if not s.size:
+        return None
+    want = (int(seq[sa]) + 1) & 0xFFFFFFFF
+    later = np.flatnonzero(from_client & ((flags & ACK) != 0) & ((flags & SYN) == 0)
+                           & (ack == want))
+    later = later[later > sa]
+    if not later.size:
+        return None
+    return float(time[s[-1]]), float(time[sa]), float(time[later[0]])
+
+
+def _quickest_ack(time: Arr, data_from: Arr, ack: Arr, end: Arr, seg_len: Arr,
+                  flags: Arr) -> float | None:
+    """The shortest time from a segment sent by one side to the first ACK covering it."""
+    carries = np.flatnonzero(data_from & (seg_len > 0))
+    acks = np.flatnonzero(~data_from & ((flags & ACK) != 0))
+    if not carries.size or not acks.size:
+        return None
+    best: float | None = None
+    j = 0
+    ack_values = ack[acks].astype(np.int64)
+    for i in carries[:2000].tolist():         # a sample is plenty
+        target = int(end[i])
+        while j < acks.size and acks[j] <= i:
+            j += 1
+        k = j
+        while k < acks.size and k < j + 64:
+            if ((int(ack_values[k]) - target) & 0xFFFFFFFF) < 1 << 31:
+                gap = float(time[acks[k]] - time[i])
+                best = gap if best is None else min(best, gap)
+                break
+            k += 1
+    return best

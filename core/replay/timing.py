@@ -1,0 +1,141 @@
+"""When each captured segment left its sender and reached its receiver.
+
+Rules:
+1. A segment seen at time t was sent ``delta_sender`` before t and arrives
+   ``delta_receiver`` after it (see :mod:`core.replay.roles`). A segment seen at two
+   capture points (a merged capture) left at the first sighting and arrived at the
+   second; one seen at only one point of such a capture was lost between them.
+2. Ack numbers are evidence and win over the delay estimate: a segment arrives no later
+   than the peer sends the first ACK that covers it; a SYN or FIN arrives after the
+   peer sent anything that does not acknowledge it (a FIN that does not ACK the peer's
+   FIN was sent before that FIN arrived).
+3. A segment with sequence space is lost when the same bytes are sent again before any
+   ACK covers them, unless the capture point is nearer the receiver than the sender
+   (there, what is seen has arrived).
+4. Per direction the link is first-in first-out: nothing arrives after a later segment
+   of the same direction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from core.replay.roles import CapturePoint
+
+Arr = np.ndarray[Any, np.dtype[Any]]
+SYN, FIN, ACK = 0x02, 0x01, 0x10
+#: How much later than the evidence an arrival is placed when it must come after it.
+EPSILON = 1e-9
+
+
+def unwrap(values: Arr) -> Arr:
+    """32-bit sequence numbers as int64 on one line (wrap-around removed, first kept)."""
+    v = values.astype(np.int64)
+    if v.size < 2:
+        return v
+    step = np.diff(v)
+    step = (step + (1 << 31)) % (1 << 32) - (1 << 31)
+    out = np.empty_like(v)
+    out[0] = v[0]
+    np.cumsum(step, out=out[1:])
+    out[1:] += v[0]
+    return out
+
+
+def schedule(time: Arr, from_client: Arr, flags: Arr, seq: Arr, ack: Arr, seg_len: Arr,
+             point: CapturePoint, copy_time: Arr | None = None) -> tuple[Arr, Arr]:
+    """``(send, arrive)`` per segment (capture order); ``arrive`` is nan when lost."""
+    n = time.shape[0]
+    d_send = np.where(from_client, point.delta_client, point.delta_server)
+    d_recv = np.where(from_client, point.delta_server, point.delta_client)
+    send = time - d_send
+    arrive = time + d_recv
+    if copy_time is not None and bool(np.any(~np.isnan(copy_time))):
+        send = time.copy()
+        arrive = copy_time.copy()            # nan where not seen again: lost on the way
+        return send, arrive
+    if n == 0:
+        return send, arrive
+    # one number line for each side's sequence space
+    s_seq = np.zeros(n, np.int64)
+    s_ack = np.zeros(n, np.int64)
+    for side in (True, False):
+        mine = from_client == side
+        if mine.any():
+            base = int(seq[mine][0])
+            s_seq[mine] = unwrap(seq[mine]) - base
+            theirs = (~mine) & ((flags & ACK) != 0)
+            if theirs.any():
+                s_ack[theirs] = unwrap((ack[theirs].astype(np.int64) - base) & 0xFFFFFFFF)
+    end = s_seq + seg_len
+    lost = np.zeros(n, bool)
+    for side in (True, False):
+        _direction(np.flatnonzero(from_client == side), np.flatnonzero(
+            (from_client != side) & ((flags & ACK) != 0)), np.flatnonzero(from_client != side),
+            flags, s_seq, s_ack, end, seg_len, send, arrive, lost,
+            near_receiver=bool(np.all(d_recv[from_client == side] < d_send[from_client == side])))
+    arrive[lost] = np.nan
+    arrive = np.maximum(arrive, send)
+    return send, arrive
+
+
+def _direction(mine: Arr, acks: Arr, theirs: Arr, flags: Arr, s_seq: Arr, s_ack: Arr,
+               end: Arr, seg_len: Arr, send: Arr, arrive: Arr, lost: Arr, *,
+               near_receiver: bool) -> None:
+    """Rules 2-4 for the segments ``mine`` (one direction), against the peer's ``acks``."""
+    if not mine.size:
+        return
+    carries = mine[seg_len[mine] > 0]
+    if acks.size and carries.size:
+        best = np.maximum.accumulate(s_ack[acks])
+        after = np.searchsorted(acks, carries, side="right")
+        first = np.searchsorted(best, end[carries], side="left")
+        k = np.maximum(after, first)
+        ok = k < acks.size
+        cover = np.full(carries.size, -1, np.int64)
+        cover[ok] = acks[k[ok]]
+    else:
+        cover = np.full(carries.size, -1, np.int64)
+    if not near_receiver and carries.size:
+        _mark_lost(carries, cover, s_seq, end, lost)
+    has_cover = cover >= 0
+    idx = carries[has_cover]
+    arrive[idx] = np.minimum(arrive[idx], send[cover[has_cover]])
+    # SYN and FIN: after the peer's last packet that does not acknowledge them
+    special = np.flatnonzero((flags[carries] & (SYN | FIN)) != 0)
+    for pos in special.tolist():
+        i = int(carries[pos])
+        if lost[i]:
+            continue
+        limit = int(cover[pos]) if cover[pos] >= 0 else None
+        later = theirs[theirs > i]
+        if limit is not None:
+            later = later[later < limit]
+        if later.size:
+            j = int(later[-1])
+            before = not flags[j] & ACK or s_ack[j] < end[i]
+            if before:
+                arrive[i] = max(arrive[i], send[j] + EPSILON)
+        if limit is not None:
+            arrive[i] = min(arrive[i], send[limit])
+    # first in, first out per direction (lost segments do not hold others back)
+    alive = mine[~lost[mine]]
+    if alive.size:
+        arrive[alive] = np.minimum.accumulate(arrive[alive][::-1])[::-1]
+
+
+def _mark_lost(carries: Arr, cover: Arr, s_seq: Arr, end: Arr, lost: Arr) -> None:
+    """Rule 3: sent again (same start) before an ACK covered it."""
+    starts = s_seq[carries]
+    order = np.lexsort((carries, starts))
+    sorted_starts = starts[order]
+    same_next = np.zeros(carries.size, bool)
+    same_next[:-1] = sorted_starts[1:] == sorted_starts[:-1]
+    for pos in np.flatnonzero(same_next).tolist():
+        here, again = order[pos], order[pos + 1]
+        i, i2 = int(carries[here]), int(carries[again])
+        covered_at = int(cover[here])
+        if covered_at < 0 or covered_at > i2:
+            lost[i] = True
