@@ -1,7 +1,8 @@
 """The ``synack`` command: the desktop app and its headless sub-commands.
 
 Rules:
-1. ``--help``, ``--version``, ``states``, ``scenarios`` and ``simulate`` never import Qt;
+1. ``--help``, ``--version``, ``streams``, ``trace``, ``states``, ``scenarios`` and ``simulate``
+   never import Qt;
    the app and ``export`` import it only after choosing a platform, so a machine without
    a display never meets a Qt abort.
 2. Errors the project raises on purpose (:class:`SynAckError`) end in one line
@@ -17,21 +18,46 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core import __version__
 from core.errors import SynAckError
 from core.trace import Timeline
+
+if TYPE_CHECKING:
+    from core.capture.index import CaptureIndex
+    from core.replay import Replay
 from gui.display import display_problem
 
 Handler = Callable[[argparse.Namespace], int]
 DEMO_PNG = "synack-demo.png"
 
 
+def _load_capture(path: str) -> CaptureIndex:
+    """Read a capture; warnings (a cut file, skipped frames) go to stderr, one line each."""
+    from core.capture import read_capture
+    index = read_capture(path)
+    for warning in index.warnings:
+        print(f"synack: warning: {path}: {warning}", file=sys.stderr)
+    return index
+
+
+def _open_stream(path: str, stream: int) -> tuple[CaptureIndex, Replay]:
+    from core.analysis import analyze_stream
+    from core.replay import replay_stream, stream_rows
+    index = _load_capture(path)
+    if stream < 0:
+        raise SynAckError(f"{path}: stream numbers start at 0, not {stream}")
+    stream_rows(index, stream)                      # a clear error for a missing stream
+    return index, replay_stream(index, stream, analyze_stream(index, stream))
+
+
 def _source_timeline(args: argparse.Namespace) -> Timeline:
     """The Timeline a command works on: a scenario, a capture, or the demo."""
     if getattr(args, "file", None):
-        raise SynAckError(f"{args.file}: opening captures is not available in this version "
-                          "yet; try a scenario (synack scenarios)")
+        if getattr(args, "scenario", None):
+            raise SynAckError("give a capture file or --scenario, not both")
+        return _open_stream(args.file, args.stream)[1].timeline
     if getattr(args, "scenario", None):
         from core.simulate.params import parse_assignment
         from core.simulate.scenarios import get
@@ -45,6 +71,8 @@ def _source_timeline(args: argparse.Namespace) -> Timeline:
 
 def _add_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", nargs="?", help="a pcap/pcapng capture (default: the demo)")
+    parser.add_argument("--stream", type=int, default=0, metavar="N",
+                        help="which TCP stream of the capture (tshark's tcp.stream; default 0)")
     parser.add_argument("--scenario", metavar="NAME", help="run a simulated scenario instead")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="a scenario parameter, e.g. loss=0.05 (repeatable)")
@@ -87,6 +115,64 @@ def _add_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     _add_source_options(parser)
     parser.add_argument("-o", "--output", required=True, metavar="OUT.png")
     parser.set_defaults(handler=_run_export)
+
+
+# ----- streams and trace -----------------------------------------------------------------
+def _run_streams(args: argparse.Namespace) -> int:
+    from core.replay.report import stream_rows
+    index = _load_capture(args.file)
+    rows = stream_rows(index)
+    if args.json:
+        print(json.dumps({"file": args.file, "streams": rows}, indent=1))
+        return 0
+    if not rows:
+        print(f"{args.file}: no TCP streams ({index.frames} frames, {index.non_tcp} not TCP)")
+        return 0
+    header = ("stream", "client", "server", "packets", "bytes", "first", "last",
+              "client state", "server state", "analysis")
+    table = [header] + [(
+        str(r["stream"]), _ep(r["client"]), _ep(r["server"]), str(r["packets"]),
+        str(r["bytes"]), f"{r['first']:.6f}", f"{r['last']:.6f}", r["final"]["client"],
+        r["final"]["server"],
+        ", ".join(f"{k}×{v}" for k, v in r["analysis"].items()) or "-") for r in rows]
+    widths = [max(len(line[c]) for line in table) for c in range(len(header) - 1)]
+    for line in table:
+        print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=False))
+              + "  " + line[-1])
+    return 0
+
+
+def _ep(endpoint: dict[str, object]) -> str:
+    address = str(endpoint["address"])
+    host = f"[{address}]" if ":" in address else address
+    return f"{host}:{endpoint['port']}"
+
+
+def _add_streams(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("streams", help="list the TCP streams of a capture")
+    parser.add_argument("file", help="a pcap/pcapng capture")
+    parser.add_argument("--json", action="store_true")
+    parser.set_defaults(handler=_run_streams)
+
+
+def _run_trace(args: argparse.Namespace) -> int:
+    from core.replay.report import trace_lines, trace_to_dict
+    index, replay = _open_stream(args.file, args.stream)
+    if args.json:
+        print(json.dumps(trace_to_dict(index, replay), indent=1))
+    else:
+        for line in trace_lines(index, replay):
+            print(line)
+    return 0
+
+
+def _add_trace(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("trace", help="print one stream's segments with labels and states")
+    parser.add_argument("file", help="a pcap/pcapng capture")
+    parser.add_argument("--stream", type=int, default=0, metavar="N",
+                        help="tshark's tcp.stream number (default 0)")
+    parser.add_argument("--json", action="store_true")
+    parser.set_defaults(handler=_run_trace)
 
 
 # ----- states ----------------------------------------------------------------------------
@@ -164,7 +250,8 @@ def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
-    _add_gui, _add_export, _add_states, _add_scenarios, _add_simulate]
+    _add_gui, _add_export, _add_streams, _add_trace, _add_states, _add_scenarios,
+    _add_simulate]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -181,7 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    commands = {"gui", "export", "states", "scenarios", "simulate"}
+    commands = {"gui", "export", "streams", "trace", "states", "scenarios", "simulate"}
     if not args_list or (args_list[0] not in commands and args_list[0] not in
                          ("-h", "--help", "--version")):
         args_list.insert(0, "gui")  # `synack` and `synack FILE` open the app

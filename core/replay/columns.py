@@ -129,7 +129,7 @@ class LazyRows(_Lazy[Row]):
     """Both sides' state and window bookkeeping after each segment."""
 
     def __init__(self, client: list[TcpState], server: list[TcpState],
-                 windows: list[tuple[tuple[int, ...], tuple[int, ...]]]) -> None:
+                 windows: list[tuple[tuple[int | None, ...], tuple[int | None, ...]]]) -> None:
         self._client = client
         self._server = server
         self._windows = windows
@@ -141,10 +141,13 @@ class LazyRows(_Lazy[Row]):
                    client_window=_snapshot(Side.CLIENT, c), server_window=_snapshot(Side.SERVER, s))
 
 
-def _snapshot(side: Side, values: tuple[int, ...]) -> WindowSnapshot | None:
-    if not values:
+def _snapshot(side: Side, values: tuple[int | None, ...]) -> WindowSnapshot | None:
+    """A window snapshot from ``core.replay.infer.snapshot`` values (None: not known)."""
+    if not values or values[2] is None:
         return None
     iss, irs, una, nxt, snd_wnd, rcv_nxt, rcv_wnd = values
-    return WindowSnapshot(side=side, iss=iss, irs=irs, snd_una=una, snd_nxt=nxt,
-                          snd_wnd=snd_wnd, snd_queued=0, rcv_nxt=rcv_nxt, rcv_wnd=rcv_wnd,
+    assert una is not None
+    return WindowSnapshot(side=side, iss=una if iss is None else iss, irs=irs, snd_una=una,
+                          snd_nxt=una if nxt is None else nxt, snd_wnd=snd_wnd or 0,
+                          snd_queued=0, rcv_nxt=rcv_nxt or 0, rcv_wnd=rcv_wnd or 0,
                           rcv_buffered=0)

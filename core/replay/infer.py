@@ -22,7 +22,10 @@ Rules:
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from core.classify import Receiver, classify
 from core.segment import Flag, Segment, seq_add, seq_diff
@@ -48,12 +51,13 @@ SENT, ARRIVED, LOST, SPARSE = 0, 1, 2, 3
 
 
 class _Tcb:
-    __slots__ = ("side", "state", "opening", "iss", "irs", "snd_una", "snd_nxt", "snd_wnd",
+    __slots__ = ("side", "state", "synced", "opening", "iss", "irs", "snd_una", "snd_nxt", "snd_wnd",
                  "rcv_nxt", "rcv_wnd", "fin_seq", "fin_received", "ooo", "shift")
 
     def __init__(self, side: Side, state: TcpState, shift: int) -> None:
         self.side = side
         self.state = state
+        self.synced = state.synchronized
         self.opening: Opening | None = None
         self.iss: int | None = None
         self.irs: int | None = None
@@ -67,11 +71,11 @@ class _Tcb:
         self.ooo: dict[int, int] = {}       # out-of-order data: start -> end
         self.shift = shift                  # applied to this side's window field
 
-    def snapshot(self) -> tuple[int, int, int, int, int, int, int]:
-        una = self.snd_una or 0
-        return (self.iss if self.iss is not None else una, self.irs or 0, una,
-                self.snd_nxt if self.snd_nxt is not None else una, self.snd_wnd,
-                self.rcv_nxt or 0, self.rcv_wnd)
+
+
+#: (iss, irs, snd_una, snd_nxt, snd_wnd, rcv_nxt, rcv_wnd); unknown numbers are None
+snapshot = operator.attrgetter("iss", "irs", "snd_una", "snd_nxt", "snd_wnd", "rcv_nxt",
+                               "rcv_wnd")
 
 
 @dataclass(slots=True)
@@ -80,7 +84,7 @@ class Inference:
 
     client_after: list[TcpState]
     server_after: list[TcpState]
-    windows: list[tuple[tuple[int, ...], tuple[int, ...]]]   # (client, server) per row
+    windows: list[tuple[tuple[int | None, ...], tuple[int | None, ...]]]  # see ``snapshot``
     order: list[tuple[int, int]]          # (kind, ref) per event, time order
     times: list[float]                    # per event
     sparse: list[Event]                   # state changes, timers, notices
@@ -95,35 +99,55 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
     n = len(send)
     client = _Tcb(Side.CLIENT, initial[0], shifts[0])
     server = _Tcb(Side.SERVER, initial[1], shifts[1])
-    keys: list[tuple[float, float, int, int]] = []
-    for k in range(n):
-        keys.append((send[k], k, SENT, k))
-        a = arrive[k]
-        keys.append((send[k] if a is None else a, k + 0.5, LOST if a is None else ARRIVED, k))
-    keys.sort()
+    at = np.array(send + [send[k] if a is None else a for k, a in enumerate(arrive)])
+    tie = np.concatenate([np.arange(n, dtype=np.float64), np.arange(n) + 0.5])
+    order = np.lexsort((tie, at)).tolist()
+    at_list = at.tolist()
+    lost = [a is None for a in arrive]
     out = Inference(client_after=[initial[0]] * n, server_after=[initial[1]] * n,
                     windows=[((), ())] * n, order=[], times=[], sparse=[])
     run = _Run(client, server, out, time_wait)
     waiting: list[int] = []
-    for time, _, kind, k in keys:
-        sender, receiver = (client, server) if from_client[k] else (server, client)
-        if kind == SENT:
+    add_order, add_time = out.order.append, out.times.append
+    fast = _FAST
+    for e in order:
+        time = at_list[e]
+        if e < n:
+            k = e
+            sender, receiver = (client, server) if from_client[k] else (server, client)
             trigger = run.app_trigger(sender, flags[k], seq[k])
             if trigger is not None and waiting:
                 run.flush(waiting)
-            out.order.append((SENT, k))
-            out.times.append(time)
+            add_order((SENT, k))
+            add_time(time)
             run.sent(sender, receiver, time, k, trigger, flags[k], seq[k], ack[k], length[k],
                      window[k])
-        else:
-            if waiting:
-                run.flush(waiting)
-            out.order.append((kind, k))
-            out.times.append(time)
-            if kind == ARRIVED:
-                run.arrived(receiver, sender, time, k, flags[k], seq[k], ack[k], length[k],
-                            window[k])
+            continue
+        k = e - n
+        if waiting:
+            run.flush(waiting)
+        f = flags[k]
+        if lost[k]:
+            add_order((LOST, k))
+            add_time(time)
             waiting.append(k)
+            continue
+        add_order((ARRIVED, k))
+        add_time(time)
+        receiver, sender = (server, client) if from_client[k] else (client, server)
+        if receiver.state in fast and not f & (SYN | FIN | RST):
+            # rule 3's fast path, inline: numbers only
+            if f & ACK and receiver.snd_una is not None and receiver.snd_nxt is not None:
+                a = ack[k]
+                una = receiver.snd_una
+                if 0 < (a - una) & _MASK <= (receiver.snd_nxt - una) & _MASK:
+                    receiver.snd_una = a
+                receiver.snd_wnd = window[k] << sender.shift
+            if length[k]:
+                _Run.take_data(receiver, seq[k], length[k])
+        else:
+            run.arrived(receiver, sender, time, k, f, seq[k], ack[k], length[k], window[k])
+        waiting.append(k)
     run.flush(waiting)
     return out
 
@@ -136,7 +160,7 @@ class _Run:
 
     def flush(self, waiting: list[int]) -> None:
         c, s = self.client, self.server
-        row = (c.snapshot(), s.snapshot())
+        row = (snapshot(c), snapshot(s))
         for k in waiting:
             self.out.client_after[k] = c.state
             self.out.server_after[k] = s.state
@@ -168,7 +192,7 @@ class _Run:
             self.change(tcb, S.SYN_RECEIVED, Trigger.RCV_SYN, time, k)
         if syn:
             tcb.iss = seq
-            if tcb.snd_una is None or not tcb.state.synchronized:
+            if tcb.snd_una is None or not tcb.synced:
                 tcb.snd_una = seq
         if tcb.snd_una is None:
             tcb.snd_una = seq
@@ -178,7 +202,7 @@ class _Run:
         if flags & FIN and tcb.fin_seq is None:
             tcb.fin_seq = (end - 1) & _MASK
         tcb.rcv_wnd = window if syn else window << tcb.shift
-        if flags & ACK and not syn and tcb.state.synchronized and not flags & RST:
+        if flags & ACK and not syn and tcb.synced and not flags & RST:
             if tcb.rcv_nxt is None or seq_diff(ack, tcb.rcv_nxt) > 0:
                 self.evidence(tcb, peer, ack, time, k)
         if trigger is not None:
@@ -206,7 +230,7 @@ class _Run:
                 self.take_data(tcb, seq, length)
             return
         seg = Segment(seq=seq, ack=ack, flags=Flag(flags), window=window, length=length)
-        if tcb.rcv_nxt is None and tcb.state.synchronized:
+        if tcb.rcv_nxt is None and tcb.synced:
             tcb.rcv_nxt = seq                # mid-stream start: take the first byte seen
         r = Receiver(state=tcb.state, iss=tcb.iss or 0, irs=tcb.irs,
                      snd_una=tcb.snd_una if tcb.snd_una is not None else ack,
@@ -298,6 +322,7 @@ class _Run:
                                             trigger=trigger, segment=k, inferred=True))
         self._mark_sparse(time)
         tcb.state = new
+        tcb.synced = new.synchronized
 
     def _mark_sparse(self, time: float) -> None:
         self.out.order.append((SPARSE, len(self.out.sparse) - 1))

@@ -1,0 +1,138 @@
+"""A replayed stream as plain data and text: ``synack trace`` and ``synack streams``.
+
+Rules:
+1. ``trace_to_dict`` gives exactly the schema of ``synack trace --json``: ``file``,
+   ``stream``, ``client``/``server`` ({address, port}), ``segments`` (one per packet of
+   the stream, frame order) and ``final`` (each side's state after the last packet).
+   Segment numbers are tshark's (relative seq/ack, calculated window) from
+   :mod:`core.analysis`.
+2. ``trace_lines`` prints each packet as tcpdump does (raw window, relative numbers),
+   then its analysis labels and both states.
+3. ``stream_rows`` summarizes every stream; final states come from replaying each one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from core.analysis import StreamAnalysis, analyze_capture
+from core.capture.index import CaptureIndex
+from core.capture.summary import list_streams
+from core.replay import Replay, replay_stream
+from core.segment import Flag, flags_text
+
+
+
+def _endpoint(address: str, port: int) -> dict[str, Any]:
+    return {"address": address, "port": port}
+
+
+def _labels(analysis: StreamAnalysis, k: int) -> list[str]:
+    return list(analysis.labels[k])
+
+
+def label_text(analysis: StreamAnalysis, k: int) -> list[str]:
+    """Labels for people: ``duplicate_ack #3 of frame 28``."""
+    out = []
+    for label in analysis.labels[k]:
+        if label == "duplicate_ack" and int(analysis.dup_ack_num[k]):
+            out.append(f"duplicate_ack #{int(analysis.dup_ack_num[k])} of frame "
+                       f"{int(analysis.dup_ack_of[k])}")
+        else:
+            out.append(label)
+    return out
+
+
+def trace_to_dict(index: CaptureIndex, replay: Replay) -> dict[str, Any]:
+    """The ``synack trace --json`` object (rule 1)."""
+    analysis = replay.analysis
+    assert analysis is not None
+    p = index.packets[replay.rows]
+    times = ((p["time_ns"] - np.int64(index.start_ns)) / 1e9).tolist()
+    from_client = _from_client(replay, p)
+    tl = replay.timeline
+    segments = []
+    rel_seq, rel_ack = analysis.rel_seq.tolist(), analysis.rel_ack.tolist()
+    win, frames = analysis.win.tolist(), p["frame"].tolist()
+    flags, lengths = p["flags"].tolist(), p["payload_len"].tolist()
+    for k, i in enumerate(replay.timeline_index.tolist()):
+        client, server = tl.states_after(i)
+        has_ack = bool(flags[k] & Flag.ACK)
+        segments.append({
+            "frame": frames[k], "time": round(times[k], 9),
+            "from": "client" if from_client[k] else "server",
+            "flags": flags_text(Flag(flags[k])), "seq": rel_seq[k],
+            "ack": rel_ack[k] if has_ack else None, "len": lengths[k], "win": win[k],
+            "analysis": _labels(analysis, k),
+            "client_state": client.value, "server_state": server.value,
+        })
+    last_client, last_server = tl.states_after(len(tl) - 1)
+    return {"file": index.path, "stream": replay.stream,
+            "client": _endpoint(tl.client.address, tl.client.port),
+            "server": _endpoint(tl.server.address, tl.server.port),
+            "segments": segments,
+            "final": {"client": last_client.value, "server": last_server.value}}
+
+
+def _from_client(replay: Replay, p: np.ndarray[Any, Any]) -> list[bool]:
+    first = p[0]
+    from_a = (p["src"] == first["src"]) & (p["sport"] == first["sport"])
+    return (from_a if replay.client_is_a else ~from_a).tolist()
+
+
+def trace_lines(index: CaptureIndex, replay: Replay) -> Iterator[str]:
+    """tcpdump-style text, one line per packet (rule 2)."""
+    analysis = replay.analysis
+    assert analysis is not None
+    tl = replay.timeline
+    p = index.packets[replay.rows]
+    times = ((p["time_ns"] - np.int64(index.start_ns)) / 1e9).tolist()
+    addresses = index.addresses
+    yield f"{tl.title}: client {tl.client.label}, server {tl.server.label}"
+    for note in tl.notes:
+        yield f"# {note}"
+    for k, row in enumerate(p):
+        flags = Flag(int(row["flags"]))
+        ip = "IP6" if int(row["ip_version"]) == 6 else "IP"
+        parts = [f"Flags {flags_text(flags)}"]
+        length = int(row["payload_len"])
+        seq = int(analysis.rel_seq[k])
+        if length or flags & (Flag.SYN | Flag.FIN | Flag.RST):
+            parts.append(f"seq {seq}:{seq + length}" if length else f"seq {seq}")
+        if flags & Flag.ACK:
+            parts.append(f"ack {int(analysis.rel_ack[k])}")
+        parts += [f"win {int(row['window'])}", f"length {length}"]
+        client, server = tl.states_after(int(replay.timeline_index[k]))
+        labels = label_text(analysis, k)
+        tail = f"  [{', '.join(labels)}]" if labels else ""
+        yield (f"{int(row['frame']):>6} {times[k]:.6f} {ip} "
+               f"{addresses[int(row['src'])]}.{int(row['sport'])} > "
+               f"{addresses[int(row['dst'])]}.{int(row['dport'])}: {', '.join(parts)}{tail}"
+               f"  | client {client.value}, server {server.value}")
+
+
+def stream_rows(index: CaptureIndex) -> list[dict[str, Any]]:
+    """One summary per stream (rule 3)."""
+    summary = list_streams(index)
+    analyses = analyze_capture(index)
+    out = []
+    for row, analysis in zip(summary, analyses, strict=True):
+        replay = replay_stream(index, int(row["stream"]), analysis)
+        tl = replay.timeline
+        client, server = tl.states_after(len(tl) - 1)
+        out.append({
+            "stream": int(row["stream"]),
+            "client": _endpoint(tl.client.address, tl.client.port),
+            "server": _endpoint(tl.server.address, tl.server.port),
+            "packets": int(row["packets"]), "bytes": int(row["bytes"]),
+            "first": round((int(row["first_ns"]) - index.start_ns) / 1e9, 9),
+            "last": round((int(row["last_ns"]) - index.start_ns) / 1e9, 9),
+            "final": {"client": client.value, "server": server.value},
+            "analysis": analysis.counts(),
+        })
+    return out
+
+
