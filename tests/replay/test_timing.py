@@ -1,0 +1,67 @@
+"""Where the capture point sits, when segments left and arrived, and which never arrived,
+checked against the corpus's ground truth (the impairment bridge's own log)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from core.capture import read_capture
+from core.replay import Replay, replay_stream
+from core.segment import Flag
+from core.states import Side
+
+
+def replay(corpus: Path, name: str) -> Replay:
+    return replay_stream(read_capture(str(corpus / "kernel" / name)), 0)
+
+
+def test_lost_segments_match_the_wire_log(corpus: Path) -> None:
+    """Client-side capture of a 5%-loss transfer: the bridge dropped 86 data frames after
+    the capture point. Every one is inferred lost, and nothing else is."""
+    wire = json.loads((corpus / "kernel" / "loss5_delay20_bulk.wire.json").read_text())
+    dropped = Counter(e["seq_abs"] for e in wire["events"] if e["kind"] == "loss_drop")
+    assert sum(dropped.values()) == 86
+    tl = replay(corpus, "loss5_delay20_bulk_client.pcap").timeline
+    lost = Counter(r.segment.seq for r in tl.segments if r.lost)
+    assert lost == dropped
+
+
+def test_server_side_capture_sees_no_loss_after_it(corpus: Path) -> None:
+    """At the server, whatever was captured had arrived; the drops happened upstream."""
+    tl = replay(corpus, "loss5_delay20_bulk_server.pcap").timeline
+    assert not any(r.lost for r in tl.segments)
+
+
+@pytest.mark.parametrize("name,near", [("simultaneous_close_client.pcap", Side.CLIENT),
+                                       ("simultaneous_close_server.pcap", Side.SERVER)])
+def test_capture_point_and_crossing_fins(corpus: Path, name: str, near: Side) -> None:
+    """The bridge delays each direction by 30 ms: the handshake puts the capture point
+    next to ``near``, 30 ms from the other side, and both FINs were sent before the
+    other arrived, so they cross on the diagram."""
+    r = replay(corpus, name)
+    far = r.point.delta_server if near is Side.CLIENT else r.point.delta_client
+    close = r.point.delta_client if near is Side.CLIENT else r.point.delta_server
+    assert far == pytest.approx(0.030, abs=0.002) and close < 0.001
+    fins = [s for s in r.timeline.segments if s.segment.has(Flag.FIN)]
+    assert len(fins) == 2
+    for fin, other in ((fins[0], fins[1]), (fins[1], fins[0])):
+        assert fin.arrived is not None and fin.arrived > other.sent
+    assert "from the handshake" in r.point.describe()
+
+
+def test_loopback_delays_are_tiny_and_arrivals_follow_sends(corpus: Path) -> None:
+    r = replay(corpus, "close_client_first_delayed.pcap")
+    assert r.point.one_way < 1e-4
+    for seg in r.timeline.segments:
+        assert seg.arrived is not None and seg.arrived >= seg.sent
+
+
+def test_mid_stream_capture_starts_established(corpus: Path) -> None:
+    """bgp-role starts mid-connection: no SYN, both sides ESTABLISHED from the start."""
+    tl = replay_stream(read_capture(str(corpus / "public" / "bgp-role.pcapng")), 0).timeline
+    assert tl.initial == (tl.states_after(0)[0], tl.states_after(0)[1])
+    assert tl.initial[0].value == "ESTABLISHED" and tl.initial[1].value == "ESTABLISHED"
