@@ -62,12 +62,12 @@ def find_copies(packets: Arr) -> Arr:
         free: list[int] = []
         for row in members:
             best, best_err = -1, 0.0
-            for k, cand in enumerate(free):
+            for pos, cand in enumerate(free):
                 gap = int(times[row] - times[cand])
                 if iface[cand] != iface[row] and 0 <= gap <= MAX_GAP_NS:
                     err = abs(gap - want)
                     if best < 0 or err < best_err:
-                        best, best_err = k, err
+                        best, best_err = pos, err
             if best >= 0:
                 out[row] = free.pop(best)
             else:
