@@ -117,9 +117,9 @@ def main() -> None:
     total = t_analysis + t_replay
     print(f"  Timeline of the stream    {total * 1e3:8.1f} ms   (target < 1000 ms; "
           f"{'ok' if total < 1 else 'MISSED'})")
-    counts = analysis.counts()
-    print(f"  labels: {counts}; final states: client "
-          f"{tl.states_after(len(tl) - 1)[0].value}, server {tl.states_after(len(tl) - 1)[1].value}; "
+    counts = {k: v for k, v in analysis.counts().items() if v}
+    client, server = tl.states_after(len(tl) - 1)
+    print(f"  labels: {counts}; final states: client {client.value}, server {server.value}; "
           f"{len(tl.state_changes(Side.CLIENT))} client state changes")
     tshark = shutil.which("tshark")
     if tshark:

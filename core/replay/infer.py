@@ -13,7 +13,8 @@ Rules:
    cannot change a state (data and ACKs in ESTABLISHED, FIN_WAIT_2, CLOSE_WAIT) take a
    fast path that only moves the numbers.
 4. A side's own ACK numbers are evidence of what it received: they move its RCV.NXT
-   forward over anything the capture missed.
+   forward over anything the capture missed (a FIN included), and an ACK sent from
+   SYN_SENT means the peer's SYN+ACK came, captured or not.
 5. Row k holds both states once segment k took effect: just before the next arrival,
    loss or state-changing send. Every change is a ``StateChanged`` with ``inferred=True``.
 6. Nothing here raises on odd traffic: a trigger with no row leaves the state as it is
@@ -51,8 +52,8 @@ SENT, ARRIVED, LOST, SPARSE = 0, 1, 2, 3
 
 
 class _Tcb:
-    __slots__ = ("side", "state", "synced", "opening", "iss", "irs", "snd_una", "snd_nxt", "snd_wnd",
-                 "rcv_nxt", "rcv_wnd", "fin_seq", "fin_received", "ooo", "shift")
+    __slots__ = ("side", "state", "synced", "opening", "iss", "irs", "snd_una", "snd_nxt",
+                 "snd_wnd", "rcv_nxt", "rcv_wnd", "fin_seq", "fin_received", "ooo", "shift")
 
     def __init__(self, side: Side, state: TcpState, shift: int) -> None:
         self.side = side
@@ -115,9 +116,11 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
         if e < n:
             k = e
             sender, receiver = (client, server) if from_client[k] else (server, client)
-            trigger = run.app_trigger(sender, flags[k], seq[k])
-            if trigger is not None and waiting:
-                run.flush(waiting)
+            f = flags[k]
+            trigger = run.app_trigger(sender, f, seq[k])
+            if waiting and (trigger is not None or (
+                    sender.state is S.SYN_SENT and f & ACK and not f & (SYN | RST))):
+                run.flush(waiting)                    # this send reveals a change
             add_order((SENT, k))
             add_time(time)
             run.sent(sender, receiver, time, k, trigger, flags[k], seq[k], ack[k], length[k],
@@ -202,11 +205,28 @@ class _Run:
         if flags & FIN and tcb.fin_seq is None:
             tcb.fin_seq = (end - 1) & _MASK
         tcb.rcv_wnd = window if syn else window << tcb.shift
+        if flags & ACK and not syn and not flags & RST and tcb.state is S.SYN_SENT:
+            self.unseen_syn_ack(tcb, peer, ack, time, k)
         if flags & ACK and not syn and tcb.synced and not flags & RST:
             if tcb.rcv_nxt is None or seq_diff(ack, tcb.rcv_nxt) > 0:
                 self.evidence(tcb, peer, ack, time, k)
         if trigger is not None:
             self.fire(tcb, trigger, time, k)
+
+    def unseen_syn_ack(self, tcb: _Tcb, peer: _Tcb, ack: int, time: float, k: int) -> None:
+        """Rule 4 for the handshake: an ACK sent from SYN_SENT means the peer's SYN+ACK
+        (seq ``ack - 1``) was sent and received, though the capture missed it."""
+        iss = (ack - 1) & _MASK
+        if peer.iss is None:
+            peer.iss, peer.snd_una = iss, iss
+        if peer.snd_nxt is None or seq_diff(ack, peer.snd_nxt) > 0:
+            peer.snd_nxt = ack
+        if peer.state in (S.LISTEN, S.CLOSED):
+            peer.opening = Opening.PASSIVE
+            self.change(peer, S.SYN_RECEIVED, Trigger.RCV_SYN, time, k)
+        tcb.irs, tcb.rcv_nxt = iss, ack
+        tcb.snd_una = tcb.snd_nxt
+        self.fire(tcb, Trigger.RCV_SYN_ACK, time, k)
 
     def evidence(self, tcb: _Tcb, peer: _Tcb, ack: int, time: float, k: int) -> None:
         """Rule 4: our ACK says we received up to ``ack``."""

@@ -25,7 +25,6 @@ from core.replay import Replay, replay_stream
 from core.segment import Flag, flags_text
 
 
-
 def _endpoint(address: str, port: int) -> dict[str, Any]:
     return {"address": address, "port": port}
 
@@ -80,7 +79,8 @@ def trace_to_dict(index: CaptureIndex, replay: Replay) -> dict[str, Any]:
 def _from_client(replay: Replay, p: np.ndarray[Any, Any]) -> list[bool]:
     first = p[0]
     from_a = (p["src"] == first["src"]) & (p["sport"] == first["sport"])
-    return (from_a if replay.client_is_a else ~from_a).tolist()
+    flags: list[bool] = (from_a if replay.client_is_a else ~from_a).tolist()
+    return flags
 
 
 def trace_lines(index: CaptureIndex, replay: Replay) -> Iterator[str]:
@@ -131,7 +131,7 @@ def stream_rows(index: CaptureIndex) -> list[dict[str, Any]]:
             "first": round((int(row["first_ns"]) - index.start_ns) / 1e9, 9),
             "last": round((int(row["last_ns"]) - index.start_ns) / 1e9, 9),
             "final": {"client": client.value, "server": server.value},
-            "analysis": analysis.counts(),
+            "analysis": {k: v for k, v in analysis.counts().items() if v},
         })
     return out
 

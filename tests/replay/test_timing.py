@@ -65,3 +65,13 @@ def test_mid_stream_capture_starts_established(corpus: Path) -> None:
     tl = replay_stream(read_capture(str(corpus / "public" / "bgp-role.pcapng")), 0).timeline
     assert tl.initial == (tl.states_after(0)[0], tl.states_after(0)[1])
     assert tl.initial[0].value == "ESTABLISHED" and tl.initial[1].value == "ESTABLISHED"
+
+
+def test_handshake_answer_not_captured(corpus: Path) -> None:
+    """ldp-common-session holds only the client's packets. Stream 1 starts with its SYN;
+    its next segment ACKs the server's SYN+ACK, which the capture missed: both sides
+    are established from there (rule 4 of core.replay.infer)."""
+    index = read_capture(str(corpus / "public" / "ldp-common-session.pcap"))
+    tl = replay_stream(index, 1).timeline
+    assert [s.value for s in tl.states_after(0)] == ["SYN_SENT", "SYN_RECEIVED"]
+    assert [s.value for s in tl.states_after(1)] == ["ESTABLISHED", "ESTABLISHED"]
