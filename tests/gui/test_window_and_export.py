@@ -59,3 +59,20 @@ def test_lost_segment_is_drawn_red_cross() -> None:
                if (c := image.pixelColor(x, y)).red() > 180 and c.green() < 120
                and c.blue() < 80)
     assert reds > 5
+
+
+def test_window_on_a_replayed_capture(qtbot: QtBot, corpus: Path, tmp_path: Path) -> None:
+    """A corpus capture replayed: the window shows its stream and the final states."""
+    from core.analysis import analyze_stream
+    from core.capture import read_capture
+    from core.replay import replay_stream
+    index = read_capture(str(corpus / "kernel" / "close_server_first.pcap"))
+    timeline = replay_stream(index, 0, analyze_stream(index, 0)).timeline
+    window = MainWindow(timeline)
+    qtbot.add_widget(window)
+    window.show()
+    qtbot.wait_exposed(window)
+    assert "close_server_first.pcap · stream 0" in window.windowTitle()
+    assert "client CLOSED, server TIME_WAIT" in window.statusBar().currentMessage()
+    width, height = window.export_to(str(tmp_path / "replay.png"))
+    assert width > 400 and height > 600
