@@ -90,16 +90,16 @@ class Flow:
         self.seen: list[list[int]] = []       # captured byte ranges (relative), disjoint
 
 
-def _seen_before(flow: Flow, start: int, end: int) -> bool:
-    """Whether any byte of [start, end) (relative) was in an earlier captured segment."""
-    k = bisect_right(flow.seen, [start, 1 << 62]) - 1
-    if k >= 0 and flow.seen[k][1] > start:
+def overlaps(seen: list[list[int]], start: int, end: int) -> bool:
+    """Whether [start, end) meets one of the disjoint sorted ranges ``seen``."""
+    k = bisect_right(seen, [start, 1 << 62]) - 1
+    if k >= 0 and seen[k][1] > start:
         return True
-    return k + 1 < len(flow.seen) and flow.seen[k + 1][0] < end
+    return k + 1 < len(seen) and seen[k + 1][0] < end
 
 
-def _mark_seen(flow: Flow, start: int, end: int) -> None:
-    seen = flow.seen
+def add_range(seen: list[list[int]], start: int, end: int) -> None:
+    """Add [start, end) to the disjoint sorted ranges ``seen``, merging what touches."""
     k = bisect_right(seen, [start, 1 << 62]) - 1
     if k >= 0 and seen[k][1] >= start:
         start = seen[k][0]
@@ -179,7 +179,7 @@ def analyze(inp: StreamInput, *, strict: bool = False) -> StreamOutput:
         if flags & SYN:
             _verify_window_scaling(bool(flags & ACK), fwd, rev)
         bits[i] = ta
-    _second_pass(inp, out, flows, bits)
+    second_pass(inp, out, flows, bits)
     return out
 
 
@@ -230,7 +230,7 @@ def _sequence(out: StreamOutput, i: int, fwd: Flow, rev: Flow, frame: int, now: 
         fwd.maxseqtobeacked = fwd.nextseq
     if seglen and not strict and fwd.base is not None:
         start = (seq - fwd.base) & M
-        _mark_seen(fwd, start, start + seglen)
+        add_range(fwd.seen, start, start + seglen)
     fwd.window = window
     fwd.lastack = ack
     fwd.lastacktime = now
@@ -289,8 +289,8 @@ def _retransmission(out: StreamOutput, i: int, fwd: Flow, rev: Flow, now: int, s
     thres = first_rtt if first_rtt else 3_000_000
     end = (seq + seglen + (1 if flags & (SYN | FIN) else 0)) & M
     if not_advanced and 0 <= t < thres and fwd.nextseq != end:
-        if strict or fwd.base is None or not _seen_before(
-                fwd, (seq - fwd.base) & M, ((seq - fwd.base) & M) + seglen):
+        if strict or fwd.base is None or not overlaps(
+                fwd.seen, (seq - fwd.base) & M, ((seq - fwd.base) & M) + seglen):
             return ta | A_OUT_OF_ORDER
     if not_advanced:
         ta |= A_RETRANSMISSION
@@ -336,7 +336,7 @@ def _in_flight(out: StreamOutput, i: int, fwd: Flow, rev: Flow, seglen: int,
         out.bif[i] = flight - 1 if flags & (SYN | FIN) else flight
 
 
-def _second_pass(inp: StreamInput, out: StreamOutput, flows: tuple[Flow, Flow],
+def second_pass(inp: StreamInput, out: StreamOutput, flows: tuple[Flow, Flow],
                  bits: list[int]) -> None:
     """tshark's second pass: relative numbers and windows from the final state."""
     base = [flows[0].base, flows[1].base]
