@@ -1,6 +1,7 @@
 """Regenerate the screenshots in docs/: ``.venv/bin/python docs/screenshots.py``.
 
 - ``demo.png`` and ``time_wait_lost_ack.png``: exported diagrams (headless).
+- ``replay_simultaneous_close.png``: a corpus capture replayed (needs ../shared/corpus).
 - ``main-window.png``: the real main window under Xvfb (started here on a free display
   unless DISPLAY is already set), grabbed from the X screen.
 """
@@ -28,6 +29,15 @@ def export_diagrams() -> None:
                            ("time_wait_lost_ack", get("time_wait_lost_ack").run())):
         size = export_png(timeline, DOCS / f"{name}.png")
         print(f"wrote docs/{name}.png {size}")
+    capture = ROOT.parent / "shared" / "corpus" / "kernel" / "simultaneous_close_client.pcap"
+    if capture.exists():
+        from core.analysis import analyze_stream
+        from core.capture import read_capture
+        from core.replay import replay_stream
+        index = read_capture(str(capture))
+        replayed = replay_stream(index, 0, analyze_stream(index, 0)).timeline
+        size = export_png(replayed, DOCS / "replay_simultaneous_close.png")
+        print(f"wrote docs/replay_simultaneous_close.png {size}")
 
 
 def grab_main_window() -> None:

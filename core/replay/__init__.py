@@ -55,7 +55,13 @@ class Replay:
     analysis: StreamAnalysis | None
     anomalies: tuple[str, ...]
 
-    def states_after_packet(self, k: int) -> tuple[TcpState, TcpState]:
+    def states_after_packet(self, k: int, time: float) -> tuple[TcpState, TcpState]:
+        """Both states after packet ``k`` (seen at ``time``): after it took effect; in a
+        merged capture, as they stood when this sighting was made (a send or an
+        arrival), so a listing in frame order moves forward in time."""
+        if self.point.merged:
+            tl = self.timeline
+            return tl.state_at(Side.CLIENT, time), tl.state_at(Side.SERVER, time)
         return self.timeline.states_after(int(self.timeline_index[k]))
 
 
@@ -92,6 +98,11 @@ def replay_stream(index: CaptureIndex, stream: int,
     seg_len = length + ((fl & SYN) != 0) + ((fl & FIN) != 0)
     t = time_all[keep]
     point = estimate_capture_point(t, fc, fl, seq, ack, seg_len)
+    if copy_time is not None:
+        flight = copy_time - t
+        seen = flight[~np.isnan(flight)]
+        point = CapturePoint(delta_client=0.0, delta_server=float(np.median(seen)),
+                             method="two capture points", merged=True)
     send, arrive = schedule(t, fc, fl, seq, ack, seg_len, point, copy_time)
     shifts = _window_shifts(index, rows[keep], fc, fl)
     initial = _initial_states(fc, fl)

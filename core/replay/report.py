@@ -57,8 +57,8 @@ def trace_to_dict(index: CaptureIndex, replay: Replay) -> dict[str, Any]:
     rel_seq, rel_ack = analysis.rel_seq.tolist(), analysis.rel_ack.tolist()
     win, frames = analysis.win.tolist(), p["frame"].tolist()
     flags, lengths = p["flags"].tolist(), p["payload_len"].tolist()
-    for k, i in enumerate(replay.timeline_index.tolist()):
-        client, server = tl.states_after(i)
+    for k in range(len(frames)):
+        client, server = replay.states_after_packet(k, times[k])
         has_ack = bool(flags[k] & Flag.ACK)
         segments.append({
             "frame": frames[k], "time": round(times[k], 9),
@@ -105,7 +105,7 @@ def trace_lines(index: CaptureIndex, replay: Replay) -> Iterator[str]:
         if flags & Flag.ACK:
             parts.append(f"ack {int(analysis.rel_ack[k])}")
         parts += [f"win {int(row['window'])}", f"length {length}"]
-        client, server = tl.states_after(int(replay.timeline_index[k]))
+        client, server = replay.states_after_packet(k, times[k])
         labels = label_text(analysis, k)
         tail = f"  [{', '.join(labels)}]" if labels else ""
         yield (f"{int(row['frame']):>6} {times[k]:.6f} {ip} "

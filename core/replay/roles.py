@@ -48,6 +48,8 @@ class CapturePoint:
     delta_client: float
     delta_server: float
     method: str
+    #: seen at two capture points (a merged capture): sends and arrivals are measured
+    merged: bool = False
 
     @property
     def one_way(self) -> float:
@@ -60,6 +62,9 @@ class CapturePoint:
         return 0.5 if total <= 0 else self.delta_client / total
 
     def describe(self) -> str:
+        if self.merged:
+            return (f"captured at both ends: each segment's send and arrival were seen "
+                    f"(one-way delay {self.one_way * 1e3:.3f} ms)")
         if self.one_way <= 0:
             return f"one-way delay not measurable ({self.method})"
         where = ("next to the client" if self.position < 0.2 else

@@ -75,3 +75,25 @@ def test_handshake_answer_not_captured(corpus: Path) -> None:
     tl = replay_stream(index, 1).timeline
     assert [s.value for s in tl.states_after(0)] == ["SYN_SENT", "SYN_RECEIVED"]
     assert [s.value for s in tl.states_after(1)] == ["ESTABLISHED", "ESTABLISHED"]
+
+
+def test_merged_capture_measures_sends_and_arrivals(corpus: Path) -> None:
+    """simultaneous_close_both_sides holds every packet twice, once per capture point:
+    the second sighting is the arrival. One arrow per segment, 30 ms each, the FINs
+    cross, and the listing moves forward in time."""
+    index = read_capture(str(corpus / "kernel" / "simultaneous_close_both_sides.pcapng"))
+    from core.analysis import analyze_stream
+    r = replay_stream(index, 0, analyze_stream(index, 0))
+    assert r.point.merged and r.point.one_way == pytest.approx(0.030, abs=0.001)
+    tl = r.timeline
+    assert len(tl) == 7 and r.rows.size == 14
+    assert all(s.arrived is not None and s.arrived - s.sent == pytest.approx(0.030, abs=0.001)
+               for s in tl.segments)
+    order = {"CLOSED": 0, "LISTEN": 0, "SYN_SENT": 1, "SYN_RECEIVED": 1, "ESTABLISHED": 2,
+             "FIN_WAIT_1": 3, "CLOSING": 4, "TIME_WAIT": 5}
+    times = ((index.packets["time_ns"][r.rows] - index.start_ns) / 1e9).tolist()
+    seen = [r.states_after_packet(k, t) for k, t in enumerate(times)]
+    for side in (0, 1):
+        ranks = [order[s[side].value] for s in seen]
+        assert ranks == sorted(ranks)
+    assert [s.value for s in seen[-1]] == ["TIME_WAIT", "TIME_WAIT"]
