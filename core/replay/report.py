@@ -45,6 +45,17 @@ def label_text(analysis: StreamAnalysis, k: int) -> list[str]:
     return out
 
 
+def window_scale_text(analysis: StreamAnalysis, client_is_a: bool) -> str:
+    """``window scale: client 7, server 10`` or why it is not known (tshark's meanings)."""
+    a_to_b, b_to_a = analysis.win_scale
+    client, server = (a_to_b, b_to_a) if client_is_a else (b_to_a, a_to_b)
+    if -1 in (client, server):
+        return "window scale unknown (the SYNs were not captured): windows shown unscaled"
+    if -2 in (client, server):
+        return "no window scaling (a SYN did not offer it)"
+    return f"window scale: client {client} (x{1 << client}), server {server} (x{1 << server})"
+
+
 def trace_to_dict(index: CaptureIndex, replay: Replay) -> dict[str, Any]:
     """The ``synack trace --json`` object (rule 1)."""
     analysis = replay.analysis
@@ -94,6 +105,7 @@ def trace_lines(index: CaptureIndex, replay: Replay) -> Iterator[str]:
     yield f"{tl.title}: client {tl.client.label}, server {tl.server.label}"
     for note in tl.notes:
         yield f"# {note}"
+    yield f"# {window_scale_text(analysis, replay.client_is_a)}"
     for k, row in enumerate(p):
         flags = Flag(int(row["flags"]))
         ip = "IP6" if int(row["ip_version"]) == 6 else "IP"
