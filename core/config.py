@@ -45,6 +45,16 @@ class EndpointConfig:
     #: RFC 1337: ignore RST in TIME_WAIT, so a stray RST cannot cut TIME_WAIT short
     #: (Linux: net.ipv4.tcp_rfc1337, off by default)
     rfc1337: bool = False
+    #: listen(2)'s backlog: completed connections the application has not accepted yet
+    #: (Linux's default cap, net.core.somaxconn, is 4096)
+    backlog: int = 4096
+    #: the send buffer: octets sent and not acknowledged plus octets not yet sent;
+    #: send() takes only what fits (None: no limit)
+    send_buffer: int | None = None
+    #: the application reads at most this many octets per second, in reads
+    #: ``read_every`` seconds apart (None: reads come from the program, or at once)
+    read_rate: float | None = None
+    read_every: float = 0.1
 
     def __post_init__(self) -> None:
         checks: list[tuple[bool, str]] = [
@@ -66,6 +76,14 @@ class EndpointConfig:
             (self.keepalive_interval > 0 and self.keepalive_probes >= 1,
              "keepalive_interval must be > 0 s and keepalive_probes >= 1"),
             (self.ack_ratelimit >= 0, f"ack_ratelimit must be >= 0 s, got {self.ack_ratelimit}"),
+            (0 <= self.backlog <= 1 << 16, f"backlog must be in 0..65536, got {self.backlog}"),
+            (self.send_buffer is None or 1 <= self.send_buffer < 1 << 30,
+             f"send_buffer must be in 1..2**30-1 octets, got {self.send_buffer}"),
+            (self.read_rate is None or self.read_rate > 0,
+             f"read_rate must be > 0 octets/s, got {self.read_rate}"),
+            (self.read_every > 0, f"read_every must be > 0 s, got {self.read_every}"),
+            (self.read_rate is None or self.read_rate * self.read_every >= 1,
+             "read_rate * read_every must be at least 1 octet per read"),
         ]
         for ok, message in checks:
             if not ok:

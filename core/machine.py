@@ -131,6 +131,17 @@ class Endpoint:
         return self._fin_received
 
     @property
+    def buffered(self) -> int:
+        """Octets delivered in order and not yet read."""
+        return len(self._rcvbuf)
+
+    @property
+    def send_room(self) -> int:
+        """Octets send() can take now: the free space of the send buffer."""
+        limit = self.config.send_buffer
+        return SEQ_MOD if limit is None else max(0, limit - len(self._sndbuf))
+
+    @property
     def received(self) -> bytes:
         """Octets delivered in order and not yet read (see :meth:`read`)."""
         return bytes(self._rcvbuf.data)
@@ -166,8 +177,17 @@ class Endpoint:
     def active_open(self, now: float) -> None:
         self._call(now, T.ACTIVE_OPEN)
 
-    def send(self, now: float, data: bytes) -> None:
-        self._call(now, T.SEND, data)
+    def send(self, now: float, data: bytes, *, record: bool = True) -> int:
+        """Queue as much of ``data`` as the send buffer has room for; return how much.
+
+        ``record=False``: a blocked send() going on (the caller records its result)."""
+        taken = data[:self.send_room]
+        result = None
+        if record:
+            result = (f"{len(taken)} bytes queued" if len(taken) == len(data) else
+                      f"{len(taken)} of {len(data)} bytes queued (send buffer full)")
+        self._call(now, T.SEND, taken, result=result)
+        return len(taken)
 
     def close(self, now: float) -> None:
         self._call(now, T.CLOSE)
@@ -179,14 +199,16 @@ class Endpoint:
         """The application reads; a window that reopens from zero is announced."""
         was_closed = self.rcv_wnd == 0
         data = self._rcvbuf.read(size)
-        self._events.append(AppCalled(time=now, side=self.side, call="read",
-                                      result=f"{len(data)} bytes"))
+        result = f"{len(data)} bytes: {preview(data)}" if data else (
+            "0 bytes (end of stream)" if self._fin_received else "0 bytes")
+        self._events.append(AppCalled(time=now, side=self.side, call="read", result=result))
         if was_closed and self.rcv_wnd and self.state.synchronized:
             self._ack_due = True
         self._finish(now)
         return data
 
-    def _call(self, now: float, trigger: Trigger, data: bytes = b"") -> None:
+    def _call(self, now: float, trigger: Trigger, data: bytes = b"", *,
+              result: str | None = "ok") -> None:
         row = self._row(trigger)
         if trigger in (T.PASSIVE_OPEN, T.ACTIVE_OPEN):
             self._new_tcb((self.config.iss + self._opened * _ISS_STRIDE) % SEQ_MOD)
@@ -195,8 +217,9 @@ class Endpoint:
             self.error = None
         if data:
             self._sndbuf.queue(data)
-        self._events.append(AppCalled(time=now, side=self.side, call=trigger.value,
-                                      result=f"{len(data)} bytes queued" if data else "ok"))
+        if result is not None:
+            self._events.append(AppCalled(time=now, side=self.side, call=trigger.value,
+                                          result=result))
         self._run(now, trigger, row, None)
         self._finish(now)
 
@@ -574,6 +597,20 @@ _ACTIONS: dict[Action, _Handler] = {
     Action.REPORT_REFUSED: Endpoint._a_report_refused,
     Action.REPORT_TIMEOUT: Endpoint._a_report_timeout,
 }
+def preview(data: bytes, limit: int = 24) -> str:
+    """``'hello'``: the octets as in a Python bytes literal, elided after ``limit`` chars."""
+    pieces: list[str] = []
+    size = 0
+    for octet in data:
+        piece = "\\'" if octet == 0x27 else repr(bytes([octet]))[2:-1]
+        if size + len(piece) > limit:
+            pieces.append("...")
+            break
+        pieces.append(piece)
+        size += len(piece)
+    return f"'{''.join(pieces)}'"
+
+
 _missing = set(Action) - set(_ACTIONS)
 if _missing:  # pragma: no cover - a programming error caught at import
     raise RuntimeError(f"actions without a handler: {_missing}")

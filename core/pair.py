@@ -21,6 +21,9 @@ from core.states import Side, TcpState, Trigger
 from core.table import Row
 from core.trace import Peer, StateChanged, Timeline, TimelineBuilder
 
+#: the label of a copy the link made of a segment (an arrow of its own)
+LINK_COPY = "duplicated by the link"
+
 
 @dataclass(frozen=True, slots=True)
 class InFlight:
@@ -93,7 +96,7 @@ class Pair:
             for n, arrival in enumerate(arrivals):
                 if n:  # the link made a copy: it is an arrow of its own
                     index = self._builder.sent(self.now, side, segment,
-                                               labels=("duplicated by the link",))
+                                               labels=(LINK_COPY,))
                 self._launch(InFlight(index, side, segment, self.now, arrival))
 
     def _launch(self, flight: InFlight) -> None:
@@ -137,7 +140,7 @@ class Pair:
         """The link duplicates a segment in flight (the copy travels after it)."""
         flight = self.pending(sender)[n]
         index = self._builder.sent(self.now, flight.sender, flight.segment,
-                                   labels=("duplicated by the link",))
+                                   labels=(LINK_COPY,))
         self.flights.append(InFlight(index, flight.sender, flight.segment, self.now,
                                      self.now + self._one_way(flight.sender)))
 

@@ -1,73 +1,164 @@
-"""Write a Timeline as a real capture (Ethernet/IPv4 or IPv6/TCP pcap), made with scapy.
+"""Write a Timeline as a real capture: Ethernet / IPv4 or IPv6 / TCP, classic pcap.
 
-The capture is what a tap next to one side (``at``, the client by default) would record:
-that side's segments when sent, the peer's when they arrive (never, if lost on the way).
-Checksums and lengths are computed by scapy; options are written in the order Linux uses.
+The capture is what a tap next to one side (``at``, the client by default) would record
+(:func:`captured_view`): that side's segments when sent, the peer's when they arrive
+(never, if lost on the way). A copy the link made of ``at``'s own segment is made after
+the tap, so the tap sees that segment once; copies of the peer's segments arrive twice.
 
-Invariant: no scapy object leaves this module; callers pass a Timeline and a path.
+Invariants:
+- Frame ``k`` (1-based) of the file is ``captured_view(timeline, at)[k - 1]``.
+- Headers are built here with ``struct``; IP and TCP checksums are correct whenever the
+  whole frame is written. With ``snaplen`` each frame is cut after that many bytes (as
+  ``tcpdump -s``); the IP lengths still give the full size, and the TCP checksum of a
+  cut frame is left 0 (no tool can check it without the payload).
+- TCP options are written in the order Linux uses, padded with EOL to 4-byte words.
+- Times are microseconds from a fixed start (:data:`EPOCH`), so captures are reproducible.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import struct
+import sys
+from array import array
+from collections.abc import Sequence
 
 from core.errors import SynAckError
+from core.pair import LINK_COPY
 from core.report import as_captured
 from core.segment import Options
 from core.states import Side
-from core.trace import Timeline
+from core.trace import SegmentRecord, Timeline
 
-EPOCH = 1_795_000_000.0  # a fixed, recent-looking start time: captures are reproducible
-_MAC = {Side.CLIENT: "02:00:00:00:00:01", Side.SERVER: "02:00:00:00:00:02"}
+EPOCH = 1_795_000_000  # a fixed, recent-looking start time (seconds since 1970)
+_MAC = {Side.CLIENT: bytes.fromhex("020000000001"), Side.SERVER: bytes.fromhex("020000000002")}
+_PCAP_HEADER = struct.Struct("<IHHiIII")
+_RECORD = struct.Struct("<IIII")
+_TCP = struct.Struct("!HHIIHHHH")
+_IPV4 = struct.Struct("!BBHHHBBH4s4s")
+_IPV6 = struct.Struct("!IHBB16s16s")
+_LINKTYPE_ETHERNET = 1
+_SNAPLEN = 262144
 
 
-def _options(options: Options) -> list[tuple[str, object]]:
-    out: list[tuple[str, object]] = []
+def captured_view(timeline: Timeline, at: Side = Side.CLIENT) -> list[tuple[float, SegmentRecord]]:
+    """The segments a tap next to ``at`` records, in capture order, with their times."""
+    return [(time, rec) for time, rec in as_captured(timeline, at)
+            if not (rec.sender is at and LINK_COPY in rec.labels)]
+
+
+def _options(options: Options) -> bytes:
+    out = bytearray()
     if options.mss is not None:
-        out.append(("MSS", options.mss))
+        out += struct.pack("!BBH", 2, 4, options.mss)
     if options.sack_permitted:
-        out.append(("SAckOK", b""))
+        out += b"\x04\x02"
     if options.timestamp is not None:
-        out.append(("Timestamp", options.timestamp))
+        out += struct.pack("!BBII", 8, 10, *options.timestamp)
     if options.wscale is not None:
-        out += [("NOP", None), ("WScale", options.wscale)]
+        out += struct.pack("!BBBB", 1, 3, 3, options.wscale)
     if options.sack_blocks:
-        out += [("NOP", None), ("NOP", None), ("SAck", tuple(
-            n for block in options.sack_blocks for n in block))]
-    return out
+        blocks = [n for block in options.sack_blocks for n in block]
+        out += struct.pack(f"!BBBB{len(blocks)}I", 1, 1, 5, 2 + 4 * len(blocks), *blocks)
+    return bytes(out + b"\x00" * (-len(out) % 4))
 
 
-def write_pcap(timeline: Timeline, path: str | os.PathLike[str], *,
-               at: Side = Side.CLIENT) -> int:
-    """Write the capture; returns the number of packets written."""
-    from scapy.layers.inet import IP, TCP
-    from scapy.layers.inet6 import IPv6
-    from scapy.layers.l2 import Ether
-    from scapy.packet import Raw
-    from scapy.utils import PcapWriter
+def _sum16(data: bytes) -> int:
+    """The 16-bit one's complement sum of ``data`` in network order (RFC 1071)."""
+    if len(data) % 2:
+        data += b"\x00"
+    words = array("H", data)
+    if sys.byteorder == "little":
+        words.byteswap()
+    total = sum(words)
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return total
 
+
+def _checksum(*parts: bytes) -> int:
+    total = sum(_sum16(part) for part in parts)
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+class _Direction:
+    """What every frame from one side shares: link header, addresses, pseudo-header."""
+
+    def __init__(self, timeline: Timeline, sender: Side) -> None:
+        src, dst = timeline.peer(sender), timeline.peer(sender.peer)
+        self.ports = (src.port, dst.port)
+        self.src = ipaddress.ip_address(src.address).packed
+        self.dst = ipaddress.ip_address(dst.address).packed
+        self.v4 = len(self.src) == 4
+        if len(self.dst) != len(self.src):
+            raise SynAckError(f"cannot write IPv{4 if self.v4 else 6} {src.address} to "
+                              f"{dst.address} in one capture")
+        ethertype = 0x0800 if self.v4 else 0x86DD
+        self.ether = _MAC[sender.peer] + _MAC[sender] + struct.pack("!H", ethertype)
+        self._ip: dict[int, bytes] = {}  # IP header by TCP length
+
+    def ip(self, tcp_len: int) -> bytes:
+        header = self._ip.get(tcp_len)
+        if header is None:
+            if self.v4:
+                header = _IPV4.pack(0x45, 0, 20 + tcp_len, 0, 0x4000, 64, 6, 0, self.src,
+                                    self.dst)
+                header = header[:10] + struct.pack("!H", _checksum(header)) + header[12:]
+            else:
+                header = _IPV6.pack(0x6 << 28, tcp_len, 6, 64, self.src, self.dst)
+            self._ip[tcp_len] = header
+        return header
+
+    def pseudo(self, tcp_len: int) -> bytes:
+        if self.v4:
+            return struct.pack("!4s4sBBH", self.src, self.dst, 0, 6, tcp_len)
+        return struct.pack("!16s16sIxxxB", self.src, self.dst, tcp_len, 6)
+
+    def frame(self, rec: SegmentRecord, cut: int | None) -> tuple[bytes, int]:
+        """The frame's first ``cut`` bytes (all without ``cut``) and its full length."""
+        seg = rec.segment
+        options = _options(seg.options)
+        tcp_len = 20 + len(options) + seg.length
+        header = _TCP.pack(*self.ports, seg.seq, seg.ack,
+                           (5 + len(options) // 4) << 12 | int(seg.flags) & 0x1FF,
+                           seg.window, 0, 0) + options
+        head = self.ether + self.ip(tcp_len)
+        full = len(head) + tcp_len
+        if cut is not None and cut < full:  # no tool can check its checksum: left 0
+            room = max(0, cut - len(head) - len(header))
+            return (head + header + seg.payload[:room].ljust(room, b"\0"))[:cut], full
+        payload = seg.payload.ljust(seg.length, b"\0")[:seg.length]
+        checksum = _checksum(self.pseudo(tcp_len), header, payload)
+        return head + header[:16] + struct.pack("!H", checksum) + header[18:] + payload, full
+
+
+def write_pcap(timeline: Timeline, path: str | os.PathLike[str], *, at: Side = Side.CLIENT,
+               snaplen: int | None = None,
+               view: Sequence[tuple[float, SegmentRecord]] | None = None) -> int:
+    """Write the capture seen next to ``at`` (``view``: ``captured_view(timeline, at)``
+    if the caller has it already); returns the number of packets written."""
     target = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(target))
     if not os.path.isdir(folder):
         raise SynAckError(f"cannot write {target}: folder {folder} does not exist")
-    packets = []
-    for time, rec in as_captured(timeline, at):
-        src, dst = timeline.peer(rec.sender), timeline.peer(rec.receiver)
-        seg = rec.segment
-        ip = (IPv6(src=src.address, dst=dst.address, hlim=64) if ":" in src.address
-              else IP(src=src.address, dst=dst.address, ttl=64, flags="DF"))
-        tcp = TCP(sport=src.port, dport=dst.port, seq=seg.seq, ack=seg.ack,
-                  flags=int(seg.flags), window=seg.window, options=_options(seg.options))
-        packet = Ether(src=_MAC[rec.sender], dst=_MAC[rec.receiver]) / ip / tcp
-        if seg.length:
-            packet = packet / Raw(seg.payload.ljust(seg.length, b"\0"))
-        packet.time = EPOCH + time
-        packets.append(packet)
+    if snaplen is not None and snaplen < 60:
+        raise SynAckError(f"snaplen must be at least 60 bytes, got {snaplen}")
+    if view is None:
+        view = captured_view(timeline, at)
+    chunks = [_PCAP_HEADER.pack(0xA1B2C3D4, 2, 4, 0, 0, snaplen or _SNAPLEN,
+                                _LINKTYPE_ETHERNET)]
+    directions = {side: _Direction(timeline, side) for side in Side}
+    for time, rec in view:
+        frame, full = directions[rec.sender].frame(rec, snaplen)
+        micros = EPOCH * 1_000_000 + round(time * 1_000_000)
+        chunks.append(_RECORD.pack(micros // 1_000_000, micros % 1_000_000, len(frame), full))
+        chunks.append(frame)
     try:
-        writer = PcapWriter(target, linktype=1, sync=False)
-        for packet in packets:
-            writer.write(packet)
-        writer.close()
+        with open(target, "wb") as f:
+            f.write(b"".join(chunks))
     except OSError as exc:
         raise SynAckError(f"cannot write {target}: {exc.strerror}") from exc
-    return len(packets)
+    return len(view)

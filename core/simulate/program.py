@@ -3,9 +3,11 @@
 Each :class:`Step` waits until its condition holds, then ``after`` seconds more, then
 makes one call. Conditions look at the endpoint only through public queries.
 
-Calls: ``listen``, ``connect``, ``send`` (with ``data``), ``read`` (everything available),
-``close``, ``abort``, ``bind`` (fails with EADDRINUSE while the port is in TIME_WAIT),
-``crash`` (the host restarts: the connection is forgotten without a word).
+Calls: ``listen``, ``accept`` (waits for a connection in the listener's accept queue),
+``connect`` (blocks until the handshake completes or fails), ``send`` (with ``data``;
+blocks while the send buffer is full), ``read`` (everything available), ``close``,
+``abort``, ``bind`` (fails with EADDRINUSE while the port is in TIME_WAIT), ``crash`` (the
+host restarts: the connection is forgotten without a word).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from core.errors import ParameterError
 from core.machine import Endpoint
 from core.states import TcpState
 
-CALLS = frozenset({"listen", "connect", "send", "read", "close", "abort", "bind", "crash"})
+CALLS = frozenset({"listen", "accept", "connect", "send", "read", "close", "abort", "bind",
+                   "crash"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,6 +63,11 @@ class Step:
 
 def listen() -> Step:
     return Step(call="listen")
+
+
+def accept(*, when: Condition = NOW, after: float = 0.0) -> Step:
+    """Take the oldest connection of the accept queue (waiting until there is one)."""
+    return Step(call="accept", when=when, after=after)
 
 
 def connect(*, when: Condition = NOW, after: float = 0.0) -> Step:

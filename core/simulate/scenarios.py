@@ -1,8 +1,9 @@
 """The scenario library: named exchanges that show one thing TCP does, and why.
 
 Each :class:`Scenario` has a one-line summary, a paragraph of explanation, the two
-applications' programs and its own parameter defaults (on top of the Linux preset).
-``run(overrides)`` gives a Timeline; the same name, parameters and seed give the same one.
+applications' programs, the connect times of other clients of the same listener (if
+any) and its own parameter defaults (on top of the Linux preset). ``run(overrides)``
+gives a Timeline; the same name, parameters and seed give the same one.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from dataclasses import dataclass, field
 from core.errors import ParameterError
 from core.simulate.engine import Simulation
 from core.simulate.link import DelayRule
-from core.simulate.params import build_configs
+from core.simulate.params import build_configs, merge
 from core.simulate.program import (
     PEER_CLOSED,
     Condition,
     Step,
+    accept,
     close,
     connect,
     listen,
@@ -39,15 +41,17 @@ class Scenario:
     server: tuple[Step, ...]
     defaults: Mapping[str, object] = field(default_factory=dict)
     until: float | None = None
+    others: tuple[float, ...] = ()
 
     def params(self, overrides: Mapping[str, object] | None = None) -> dict[str, object]:
-        return {**BASE_PARAMS, **self.defaults, **(overrides or {})}
+        return merge(BASE_PARAMS, self.defaults, overrides or {})
 
     def simulation(self, overrides: Mapping[str, object] | None = None, *,
                    title: str | None = None) -> Simulation:
         client, server, link = build_configs(self.params(overrides))
         return Simulation(client=client, server=server, link=link, client_program=self.client,
-                          server_program=self.server, title=title or f"Scenario: {self.name}")
+                          server_program=self.server, title=title or f"Scenario: {self.name}",
+                          others=self.others)
 
     def run(self, overrides: Mapping[str, object] | None = None, *,
             title: str | None = None) -> Timeline:
@@ -55,7 +59,7 @@ class Scenario:
 
 
 HELLO = (connect(), send(b"hello"), read(2))
-OK = (listen(), read(5), send(b"OK"))
+OK = (listen(), accept(), read(5), send(b"OK"))
 CLOSE_AFTER_HELLO = (*HELLO, close(after=0.05))
 
 
@@ -200,14 +204,15 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         name="flow_control", summary="Sliding window and flow control: zero window, persist "
         "probes, window update.",
-        explanation="The server reads slowly into a 1000-byte buffer. As it fills, the window "
+        explanation="The server's application reads 1000 bytes every 0.8 s (1250 bytes/s) "
+        "from a 1000-byte receive buffer. As the buffer fills, the window "
         "the server advertises shrinks to zero and the client must stop. The client's "
         "persist timer sends zero-window probes so a lost window update cannot deadlock the "
         "connection; when the application reads, the window opens and data flows again.",
-        client=(connect(), send(bytes(3000))),
-        server=(listen(), read(1000, after=0.8), read(2000, after=0.8), read(3000, after=0.8)),
-        defaults={"server.recv_buffer": 1000, "server.auto_read": False, "mss": 500,
-                  "server.wscale": None, "client.wscale": None}),
+        client=(connect(), send(bytes(3000))), server=(listen(), accept()),
+        defaults={"server.recv_buffer": 1000, "server.read_rate": 1250.0,
+                  "server.read_every": 0.8, "mss": 500, "server.wscale": None,
+                  "client.wscale": None}),
     Scenario(
         name="stream_service", summary='TCP keeps no message boundaries: send("ee") and '
         'send("eee") arrive as one read of "eeeee".',
@@ -219,6 +224,23 @@ SCENARIOS: tuple[Scenario, ...] = (
         server=(listen(), read(5, after=0.05)),
         defaults={"server.auto_read": False, "client.nagle": True}),
     Scenario(
+        name="listen_backlog", summary="Listen backlog full (backlog 5): the extra client's "
+        "SYNs are dropped and retransmitted until the server accepts.",
+        explanation="The server listens with a backlog of 5 and its application does not "
+        "call accept() yet. Five other clients connect first: the server's TCP completes "
+        "their handshakes by itself and queues them, and the accept queue is full (5/5). "
+        "The sixth client, shown here, sends SYN; with the queue full the listener drops "
+        "it without an answer, as Linux does, so connect() keeps waiting and the SYN is "
+        "retransmitted when the timer expires: after 1 s, then 2 s later (exponential "
+        "backoff). At 2 s the application accepts one connection, which frees a place; "
+        "the next SYN gets in, the handshake completes and connect() returns. The "
+        "client's data waits in the server's receive buffer until the application has "
+        "accepted the four connections ahead of this one and this one, at 4 s.",
+        client=(connect(when=_at(0.1)), send(b"hello"), read(2)),
+        server=(listen(), accept(when=_at(2.0)), *[accept(when=_at(4.0))] * 5, read(5),
+                send(b"OK")),
+        others=(0.0, 0.01, 0.02, 0.03, 0.04), defaults={"server.backlog": 5}),
+    Scenario(
         name="keepalive", summary="Keep-alive probes on an idle connection.",
         explanation="Nothing is sent for a while. With SO_KEEPALIVE the client probes the "
         "peer after the idle time (Linux: 2 hours; here 10 s) with a segment that repeats an "
@@ -228,6 +250,7 @@ SCENARIOS: tuple[Scenario, ...] = (
 )
 
 BY_NAME = {s.name: s for s in SCENARIOS}
+assert len(BY_NAME) == len(SCENARIOS), "scenario names must be unique"
 
 
 def get(name: str) -> Scenario:

@@ -48,7 +48,7 @@ def test_handshake_and_hello() -> None:
     assert flags(t)[:3] == ["c[S]", "s[S.]", "c[.]"]
     hello = next(r for r in t.segments if r.segment.payload == b"hello")
     assert hello.segment.flags == Flag.PSH | Flag.ACK
-    assert calls(t, "read") == ["5 bytes", "2 bytes"]
+    assert calls(t, "read") == ["5 bytes: 'hello'", "2 bytes: 'OK'"]
 
 
 def test_closes() -> None:
@@ -109,7 +109,7 @@ def test_loss_recovery() -> None:
              and r.segment.seq == t.segments[0].segment.seq + 1]
     assert len(first) == 2 and first[1].sent < 0.2  # well before the RTO
     t = get("out_of_order").run()
-    assert calls(t, "read") == ["300 bytes"]
+    assert [r.split(":")[0] for r in calls(t, "read")] == ["300 bytes"]
 
 
 def test_flow_control_and_stream() -> None:
@@ -118,8 +118,8 @@ def test_flow_control_and_stream() -> None:
     probes = [r for r in t.segments if r.sender is C and r.segment.length == 0
               and r.sent > 0.1]
     assert zero and probes
-    assert calls(t, "read") == ["1000 bytes"] * 3
-    assert calls(get("stream_service").run(), "read") == ["5 bytes"]
+    assert [r.split(":")[0] for r in calls(t, "read")] == ["1000 bytes"] * 3
+    assert calls(get("stream_service").run(), "read") == ["5 bytes: 'eeeee'"]
     t = get("keepalive").run()
     probes = [r for r in t.segments if r.sender is C and r.sent > 5]
     assert len(probes) >= 2 and all(r.segment.length == 0 for r in probes)
