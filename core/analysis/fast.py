@@ -19,11 +19,12 @@ Invariants:
   direction's base and must stay below 2**31; an ACK outside that range is applied by a
   literal walk, as Wireshark does it.
 - Streams outside the fast path's assumptions -- a SYN-ACK that moves a base, segments
-  more than 2**31 from the base, an ACK moving backwards over segments sent since the
-  last ACK, more than 10,000 unacked segments -- are handed to the reference whole.
+  more than 2**31 from the base -- are handed to the reference whole.
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from core.analysis import reference
 from core.analysis.inputs import StreamInput, StreamOutput
@@ -38,6 +39,7 @@ from core.analysis.labels import (
     A_RETRANSMISSION,
     A_REUSED_PORTS,
     A_SPURIOUS_RETRANSMISSION,
+    A_TFO_ACK,
     A_TFO_SYN,
     A_WINDOW_FULL,
     A_WINDOW_UPDATE,
@@ -202,9 +204,7 @@ def _run(inp: StreamInput, strict: bool) -> StreamOutput:  # noqa: C901 - one lo
                         rto_o[i] = now - tail[1]
                         rto_frame_o[i] = tail[0]
             nxt = (seq + seglen) & M
-            if seglen or flags & 0x03:
-                if fl.count >= MAX_UNACKED:
-                    raise _Fallback
+            if (seglen or flags & 0x03) and fl.count < MAX_UNACKED:
                 if flags & 0x03:
                     nxt = (nxt + 1) & M
                 b = base[d] or 0
@@ -265,11 +265,41 @@ def _run(inp: StreamInput, strict: bool) -> StreamOutput:  # noqa: C901 - one lo
             elif flags & ACK and win_scale[r] == -2:
                 win_scale[d] = -2
         bits[i] = ta
-    flows = (reference.Flow(), reference.Flow())
-    for k in (0, 1):
-        flows[k].base, flows[k].win_scale = base[k], win_scale[k]
-    reference.second_pass(inp, out, flows, bits)
+    _second_pass(inp, out, base, win_scale, bits)
     return out
+
+
+def _second_pass(inp: StreamInput, out: StreamOutput, base: list[int | None],
+                 win_scale: list[int], bits: list[int]) -> None:
+    """``reference.second_pass`` with numpy (unless a SYN-ACK moves a base there)."""
+    f1, seq, flags = inp.flow1, inp.seq, inp.flags
+    b0, b1 = base[0] or 0, base[1] or 0
+    bd = np.where(f1, b0, b1)
+    synack = (flags & 0x12) == 0x12
+    if synack.any():
+        known = np.where(f1, base[0] is not None, base[1] is not None)
+        if bool((synack & known & (seq != bd)).any()):
+            flows = (reference.Flow(), reference.Flow())
+            for k in (0, 1):
+                flows[k].base, flows[k].win_scale = base[k], win_scale[k]
+            reference.second_pass(inp, out, flows, bits)
+            return
+    has = inp.has_seg
+    ackf = (flags & ACK) != 0
+    rel = (seq - bd) & M
+    rel_ack = np.where(ackf, (inp.ack - np.where(f1, b1, b0)) & M, -1)
+    shift = np.where(f1, win_scale[0], win_scale[1])
+    scaled = np.where((shift >= 0) & ((flags & SYN) == 0),
+                      inp.window << np.maximum(shift, 0), inp.window)
+    synfin = ((flags & 0x03) != 0).astype(np.int64)
+    out.rel_seq[:] = np.where(has, rel, seq)
+    out.rel_ack[:] = np.where(has, rel_ack, np.where(ackf, inp.ack, -1))
+    out.next_seq[:] = np.where(has, (rel + inp.seglen + synfin) & M, -1)
+    out.win[:] = np.where(has, scaled, inp.window)
+    b = np.array(bits, np.int64)
+    b[has & synack & (rel_ack > 1)] |= A_TFO_ACK
+    out.bits[:] = b
+    out.win_scale = (win_scale[0], win_scale[1])
 
 
 def _seen_before(seen: list[list[int]], start: int, end: int) -> bool:

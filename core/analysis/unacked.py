@@ -80,6 +80,13 @@ class Unacked:
         if self._has_a and x < self._a:
             return None          # drops nothing, trims nothing (all start at >= a)
         by_next, dead = self._by_next, self._dead
+        if by_next[0][0] > x:    # drops nothing: only the trim level moves
+            if self._new_count:
+                old = self._old_min
+                self._old_min = self._new_min if old < 0 else min(old, self._new_min)
+                self._new_count = 0
+            self._a, self._has_a = x, True
+            return None
         match = None
         best = -1
         while by_next and by_next[0][0] <= x:
