@@ -26,6 +26,8 @@ from core.capture.index import CaptureIndex
 
 Arr = np.ndarray[Any, np.dtype[Any]]
 _NO_LABELS: tuple[str, ...] = ()
+#: The analysis used per stream (tests swap in ``strict=True`` to compare with tshark).
+_analyze = fast.analyze
 
 
 def analyze_stream(index: CaptureIndex, stream: int) -> StreamAnalysis:
@@ -93,7 +95,7 @@ def _one(packets: Arr, opts: OptionColumns, rows: Arr, copies: Arr, stream: int,
     head = packets[rows[0]]
     syn = int(head["flags"]) & 0x12 == 0x02
     inp = stream_input(packets, opts, kept, reused_first=reused and syn)
-    res = fast.analyze(inp)
+    res = _analyze(inp)
     n = int(rows.shape[0])
     p = packets[rows]
     from_a = (p["src"] == head["src"]) & (p["sport"] == head["sport"])

@@ -67,6 +67,11 @@ def analyze(inp: StreamInput, *, strict: bool = False) -> StreamOutput:
         return reference.analyze(inp, strict=strict)
 
 
+def run_fast_only(inp: StreamInput, *, strict: bool = False) -> StreamOutput:
+    """The fast path without the fallback (raises when the stream needs the reference)."""
+    return _run(inp, strict)
+
+
 def _run(inp: StreamInput, strict: bool) -> StreamOutput:  # noqa: C901 - one loop on purpose
     n = len(inp)
     out = StreamOutput.empty(n)
