@@ -55,7 +55,7 @@ FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
 MAX_UNACKED = reference.MAX_UNACKED
 
 
-class _Fallback(Exception):
+class Fallback(Exception):
     """The stream leaves the fast path's assumptions: use the reference."""
 
 
@@ -63,7 +63,7 @@ def analyze(inp: StreamInput, *, strict: bool = False) -> StreamOutput:
     """Same as ``reference.analyze`` (see the module docstring)."""
     try:
         return _run(inp, strict)
-    except _Fallback:
+    except Fallback:
         return reference.analyze(inp, strict=strict)
 
 
@@ -118,7 +118,7 @@ def _run(inp: StreamInput, strict: bool) -> StreamOutput:  # noqa: C901 - one lo
         if syn_ack == SYN and base[d] is not None and seq == base[d]:
             nextseq_[d] = mstba[d]
         if syn_ack == 0x12 and base[d] is not None and seq != base[d]:
-            raise _Fallback
+            raise Fallback
         sack_n[d] = 0
         if has_seg:
             if base[d] is None:
@@ -215,7 +215,7 @@ def _run(inp: StreamInput, strict: bool) -> StreamOutput:  # noqa: C901 - one lo
                 b = base[d] or 0
                 srel, nrel = (seq - b) & M, (nxt - b) & M
                 if srel >= H or nrel >= H:
-                    raise _Fallback
+                    raise Fallback
                 fl.add(srel, nrel, frame, now)
             zwp = ta & A_ZERO_WINDOW_PROBE
             if not zwp:
