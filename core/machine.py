@@ -199,7 +199,8 @@ class Endpoint:
         """The application reads; a window that reopens from zero is announced."""
         was_closed = self.rcv_wnd == 0
         data = self._rcvbuf.read(size)
-        result = f"{len(data)} bytes: {preview(data)}" if data else (
+        count = f"{len(data)} byte{'' if len(data) == 1 else 's'}"
+        result = f"{count}: {preview(data)}" if data else (
             "0 bytes (end of stream)" if self._fin_received else "0 bytes")
         self._events.append(AppCalled(time=now, side=self.side, call="read", result=result))
         if was_closed and self.rcv_wnd and self.state.synchronized:

@@ -6,7 +6,8 @@ Rules:
    before the process it wakes runs); equal times keep the order things were sent in.
 2. Deterministic: no clock, no global randomness; the seeded links are the only source
    of chance, so the same scenario, parameters and seed give the same Timeline.
-3. The run ends when nothing is left to happen, or at ``until``.
+3. The run ends when nothing is left to happen, or at ``until`` (the Timeline then says
+   so in its notes); a run that has not settled after ``MAX_EVENTS`` is an error.
 4. Calls block as sockets do: connect() until the handshake completes or fails, send()
    until the send buffer took everything, accept() until a connection is queued; each
    one's result is an ``AppCalled`` event at the moment it returns.
@@ -24,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from core.config import EndpointConfig
-from core.errors import IllegalTransition
+from core.errors import IllegalTransition, SynAckError
 from core.machine import Endpoint
 from core.pair import InFlight, Pair
 from core.simulate.crowd import SHOWN, Crowd, Listener, Stray, failure
@@ -90,6 +91,7 @@ class Simulation(Pair):
                          Side.SERVER: _Runner(server_program)}
         self._notes: dict[int, tuple[str, ...]] = {}
         self._shown_queued = False
+        self._cut: float | None = None
 
     def _launch(self, flight: InFlight) -> None:
         heapq.heappush(self._heap, (flight.arrival, next(self._order), flight))
@@ -304,6 +306,7 @@ class Simulation(Pair):
                 break
             when = min(candidates)
             if until is not None and when > until:
+                self._cut = until
                 break
             self.at(when)
             if arrival is not None and arrival <= when:
@@ -318,8 +321,11 @@ class Simulation(Pair):
             else:
                 self._run_apps()
         else:
-            raise RuntimeError(f"simulation did not settle after {MAX_EVENTS} events")
+            raise SynAckError(f"the simulation did not settle after {MAX_EVENTS} events "
+                              f"({self.now:g} s simulated); set until=SECONDS to stop it sooner")
         return self.timeline()
 
     def timeline(self) -> Timeline:
-        return relabel(super().timeline(), self._notes)
+        notes = () if self._cut is None else (
+            f"stopped at {self._cut:g} s of simulated time; more was still to happen",)
+        return relabel(super().timeline(), self._notes, notes)

@@ -52,10 +52,12 @@ def analysis_labels(timeline: Timeline, at: Side = CAPTURE_POINT) -> dict[int, t
     return out
 
 
-def relabel(timeline: Timeline, notes: Mapping[int, tuple[str, ...]]) -> Timeline:
-    """The Timeline with each segment's analysis labels, its own labels and ``notes``."""
+def relabel(timeline: Timeline, notes: Mapping[int, tuple[str, ...]],
+            timeline_notes: tuple[str, ...] = ()) -> Timeline:
+    """The Timeline with each segment's analysis labels, its own labels and ``notes``
+    (and ``timeline_notes`` added to the Timeline's notes)."""
     found = analysis_labels(timeline)
-    if not found and not notes:
+    if not found and not notes and not timeline_notes:
         return timeline
     segments = [rec if rec.index not in found and rec.index not in notes else
                 replace(rec, labels=(*found.get(rec.index, ()), *rec.labels,
@@ -65,4 +67,5 @@ def relabel(timeline: Timeline, notes: Mapping[int, tuple[str, ...]]) -> Timelin
               if not isinstance(e, SegmentSent | SegmentArrived | SegmentLost)]
     return Timeline(title=timeline.title, client=timeline.client, server=timeline.server,
                     segments=segments, events=timeline.events, initial=timeline.initial,
-                    msl=timeline.msl, rows=timeline.rows, sparse=sparse, notes=timeline.notes)
+                    msl=timeline.msl, rows=timeline.rows, sparse=sparse,
+                    notes=(*timeline.notes, *timeline_notes))

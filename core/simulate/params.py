@@ -2,9 +2,10 @@
 
 Keys: every :class:`EndpointConfig` field (both sides, or one side with a ``client.`` or
 ``server.`` prefix), every :class:`LinkConfig` number, ``drop`` (``SIDE:N``, several
-separated by commas), ``down`` (``START:END`` seconds) and ``preset`` (``linux`` or ``rfc``).
-``iss=random`` draws each side's initial sequence number from ``seed`` (the same seed, the
-same numbers). An unknown key or a value of the wrong type or range raises
+separated by commas), ``down`` (``START:END`` seconds, several separated by commas),
+``preset`` (``linux`` or ``rfc``) and ``until`` (where the run stops, simulated seconds).
+``iss=random`` draws each side's initial sequence number from ``seed`` (the same seed,
+the same numbers). An unknown key or a value of the wrong type or range raises
 :class:`ParameterError`; numbers must be finite.
 
 Layers (:func:`merge`): a later layer wins; within a layer, ``client.X`` beats ``X``; a
@@ -36,6 +37,8 @@ _LINK_TYPES: dict[str, type] = {
     "delay": float, "delay_back": float, "jitter": float, "loss": float, "reorder": float,
     "reorder_delay": float, "duplicate": float, "seed": int,
 }
+#: not part of any configuration: where the run stops (simulated seconds)
+_RUN_TYPES: dict[str, type] = {"until": float}
 _SPECIAL = {"drop", "down", "preset"}
 _OPTIONAL = {"time_wait", "wscale", "delayed_ack", "keepalive_idle", "delay_back",
              "send_buffer", "read_rate"}
@@ -44,7 +47,7 @@ RANDOM = "random"
 
 def known_keys() -> list[str]:
     sides = [f"{side}.{key}" for side in ("client", "server") for key in _ENDPOINT_TYPES]
-    return sorted([*_ENDPOINT_TYPES, *sides, *_LINK_TYPES, *_SPECIAL])
+    return sorted([*_ENDPOINT_TYPES, *sides, *_LINK_TYPES, *_RUN_TYPES, *_SPECIAL])
 
 
 def _convert(key: str, kind: type, text: str) -> object:
@@ -77,6 +80,11 @@ def parse_assignment(text: str) -> tuple[str, object]:
         return key, _convert(key, _ENDPOINT_TYPES[base], value.strip())
     if key in _LINK_TYPES:
         return key, _convert(key, _LINK_TYPES[key], value.strip())
+    if key in _RUN_TYPES:
+        until = _convert(key, _RUN_TYPES[key], value.strip())
+        if not isinstance(until, float) or until <= 0:
+            raise ParameterError(f"until must be > 0 s, got {value.strip()!r}")
+        return key, until
     if key in _SPECIAL:
         return key, value.strip()
     raise ParameterError(f"unknown parameter {key!r}; known: {', '.join(known_keys())}")

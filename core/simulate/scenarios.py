@@ -30,6 +30,9 @@ from core.states import Side, TcpState
 from core.trace import Timeline
 
 BASE_PARAMS: dict[str, object] = {"client.iss": 1_809_145_613, "server.iss": 3_427_871_990}
+#: where a run stops at the latest (simulated seconds; parameter ``until``): an idle
+#: connection with keep-alive, or a window that never opens, would go on for ever
+HORIZON = 3600.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,7 +58,9 @@ class Scenario:
 
     def run(self, overrides: Mapping[str, object] | None = None, *,
             title: str | None = None) -> Timeline:
-        return self.simulation(overrides, title=title).simulate(until=self.until)
+        until = self.params(overrides).get("until", self.until or HORIZON)
+        assert isinstance(until, float | int)
+        return self.simulation(overrides, title=title).simulate(until=float(until))
 
 
 HELLO = (connect(), send(b"hello"), read(2))
