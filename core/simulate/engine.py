@@ -109,8 +109,7 @@ class Simulation(Pair):
             if what is not None:  # it reached the server host; the listener drops it
                 self.at(flight.arrival)
                 self._builder.arrived(self.now, flight.index)
-                self._notes[flight.index] = (
-                    f"{what} dropped: accept queue full ({self.listener.status})",)
+                self._notes[flight.index] = (f"{what} dropped: accept queue full",)
                 self._builder.add(AppNotified(time=self.now, side=Side.SERVER,
                                               message=self.listener.dropped(what, SHOWN)))
                 return

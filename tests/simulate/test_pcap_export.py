@@ -67,3 +67,20 @@ def test_cli_writes_a_capture(tmp_path: Path) -> None:
     out = tmp_path / "h.pcap"
     assert main(["simulate", "hello_ok", "--pcap", str(out)]) == 0
     assert out.read_bytes()[:4] in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4")
+
+
+def test_ipv6_capture(tmp_path: Path) -> None:
+    from core.config import EndpointConfig
+    from core.pair import Pair
+    pair = Pair(EndpointConfig(iss=100), EndpointConfig(iss=900),
+                client_address="2001:db8::1", server_address="2001:db8::2")
+    pair.app(Side.SERVER, "passive_open")
+    pair.app(Side.CLIENT, "active_open")
+    pair.run()
+    pair.app(Side.CLIENT, "send", b"hello over IPv6")
+    pair.run()
+    path = tmp_path / "v6.pcap"
+    assert write_pcap(pair.timeline(), path) == 5  # handshake, data, its ACK
+    packets = tshark_packets(path)
+    assert [p["tcp.checksum.status"] for p in packets] == [["1"]] * 5
+    assert [int(p["tcp.len"][0]) for p in packets] == [0, 0, 0, 15, 0]
