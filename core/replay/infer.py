@@ -31,7 +31,7 @@ import numpy as np
 from core.classify import Receiver, classify
 from core.segment import Flag, Segment, seq_add, seq_diff
 from core.states import Action, Side, TcpState, Timer, Trigger
-from core.table import Opening, lookup
+from core.table import Opening, Row, lookup
 from core.trace import AppNotified, Event, StateChanged, TimerStarted
 
 S = TcpState
@@ -258,10 +258,8 @@ class _Run:
                      rcv_nxt=tcb.rcv_nxt or 0, rcv_wnd=_ASSUMED_RCV_WND,
                      fin_seq=tcb.fin_seq, fin_received=tcb.fin_received)
         for trigger in classify(r, seg):
-            row = lookup(tcb.state, trigger, tcb.opening)
+            row = self.row(tcb, trigger, k)
             if row is None:
-                self.out.anomalies.append(
-                    f"{tcb.side.value}: {trigger.value} in {tcb.state.value} (segment {k})")
                 continue
             for action in row.actions:
                 self.act(tcb, peer, action, seg, time, k)
@@ -325,11 +323,17 @@ class _Run:
         tcb.rcv_nxt = nxt
 
     # ------------------------------------------------------------------ changes
-    def fire(self, tcb: _Tcb, trigger: Trigger, time: float, k: int) -> None:
+    def row(self, tcb: _Tcb, trigger: Trigger, k: int) -> Row | None:
+        """The table's row for ``trigger`` in ``tcb``'s state; None (noted) if none."""
         row = lookup(tcb.state, trigger, tcb.opening)
         if row is None:
             self.out.anomalies.append(
                 f"{tcb.side.value}: {trigger.value} in {tcb.state.value} (segment {k})")
+        return row
+
+    def fire(self, tcb: _Tcb, trigger: Trigger, time: float, k: int) -> None:
+        row = self.row(tcb, trigger, k)
+        if row is None:
             return
         if trigger is Trigger.ACTIVE_OPEN:
             tcb.opening = Opening.ACTIVE
