@@ -5,12 +5,15 @@ Rules:
 - Sequence numbers are shown relative to each side's initial sequence number, as
   tcpdump and Wireshark do. A side's ISS is the seq of the first SYN it sent, or of
   its first segment when the trace never shows its SYN (a capture that starts late).
-- Labels are short and one line: ``[P.] seq 1:6 ack 1 win 502 len 5 "hello"``.
+- Labels are short and one line: ``[P.] seq 1:6 ack 1 win 502 len 5 "hello"``. TCP
+  timestamps are left out (on every Linux segment, they would crowd every arrow); the
+  other options (MSS, window scale, SACK-permitted, SACK blocks) stay.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from core.report import initial_numbers
 from core.segment import Segment, flags_text
@@ -51,7 +54,7 @@ def segment_label(segment: Segment, *, iss: int | None, irs: int | None) -> str:
     """
     parts = [flags_text(segment.flags),
              *segment.number_parts(iss=iss or 0, irs=irs or 0)]
-    options = segment.options.text()
+    options = replace(segment.options, timestamp=None).text()
     if options:
         parts.append(options)
     if segment.length:
