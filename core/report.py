@@ -4,13 +4,16 @@ Segment fields: ``frame`` (1-based), ``time`` (seconds since the first event), `
 (client|server), ``flags`` (tcpdump letters), ``seq`` and ``ack`` (relative to each
 side's ISS; ``ack`` is null without the ACK flag), ``len``, ``win`` (scaled when both
 SYNs carried a window scale), ``analysis`` (labels), ``client_state``, ``server_state``.
-A simulation adds ``arrived`` (null: lost) and the events only it knows.
+A simulation adds ``arrived`` (null: lost), ``notes`` (what the simulator says of a
+segment beyond tshark's labels, e.g. "duplicated by the link") and the events only it
+knows (calls and their results, notices, drops, state changes, timers).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from core.analysis.labels import LABELS
 from core.segment import SEQ_MOD, Flag, flags_text
 from core.states import Side
 from core.trace import (
@@ -24,6 +27,8 @@ from core.trace import (
     TimerStarted,
     TimerStopped,
 )
+
+LABEL_SET = frozenset(LABELS)
 
 
 def initial_numbers(timeline: Timeline) -> dict[Side, int]:
@@ -90,7 +95,8 @@ def timeline_to_dict(timeline: Timeline, *, events: bool = False) -> dict[str, A
             "ack": ack,
             "len": seg.length,
             "win": seg.window << (0 if seg.has(Flag.SYN) else shifts[rec.sender]),
-            "analysis": list(rec.labels),
+            "analysis": [label for label in rec.labels if label in LABEL_SET],
+            "notes": [label for label in rec.labels if label not in LABEL_SET],
             "client_state": client_state.value,
             "server_state": server_state.value,
             "arrived": None if rec.arrived is None else round(rec.arrived - start, 9),
@@ -112,7 +118,7 @@ def _event(event: Event, start: float) -> dict[str, Any] | None:
     if isinstance(event, AppCalled):
         body: dict[str, Any] = {"type": "call", "call": event.call, "result": event.result}
     elif isinstance(event, AppNotified):
-        body = {"type": "error", "message": event.message}
+        body = {"type": "notice", "message": event.message}
     elif isinstance(event, SegmentLost):
         body = {"type": "drop", "frame": event.index + 1, "reason": event.reason}
     elif isinstance(event, StateChanged):

@@ -1,0 +1,72 @@
+"""The reference capture writer, built with scapy: slow, kept to check the fast one.
+
+:mod:`core.capture.writer` builds frames with ``struct`` because scapy needs seconds for
+the captures the simulator labels on every run (``bench/simulate.py`` prints both). The
+test suite writes every scenario with both writers and compares the files byte for byte.
+
+Invariant: no scapy object leaves this module; callers pass a Timeline and a path.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from core.capture.writer import EPOCH, captured_view
+from core.errors import SynAckError
+from core.segment import Options
+from core.states import Side
+from core.trace import SegmentRecord, Timeline
+
+_MAC = {Side.CLIENT: "02:00:00:00:00:01", Side.SERVER: "02:00:00:00:00:02"}
+
+
+def _options(options: Options) -> list[tuple[str, object]]:
+    out: list[tuple[str, object]] = []
+    if options.mss is not None:
+        out.append(("MSS", options.mss))
+    if options.sack_permitted:
+        out.append(("SAckOK", b""))
+    if options.timestamp is not None:
+        out.append(("Timestamp", options.timestamp))
+    if options.wscale is not None:
+        out += [("NOP", None), ("WScale", options.wscale)]
+    if options.sack_blocks:
+        out += [("NOP", None), ("NOP", None), ("SAck", tuple(
+            n for block in options.sack_blocks for n in block))]
+    return out
+
+
+def write_pcap_scapy(timeline: Timeline, path: str | os.PathLike[str], *,
+                     at: Side = Side.CLIENT,
+                     view: Sequence[tuple[float, SegmentRecord]] | None = None) -> int:
+    """What :func:`core.capture.writer.write_pcap` writes, made by scapy."""
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.inet6 import IPv6
+    from scapy.layers.l2 import Ether
+    from scapy.packet import Raw
+    from scapy.utils import PcapWriter
+
+    target = os.fspath(path)
+    packets = []
+    for time, rec in captured_view(timeline, at) if view is None else view:
+        src, dst = timeline.peer(rec.sender), timeline.peer(rec.receiver)
+        seg = rec.segment
+        ip = (IPv6(src=src.address, dst=dst.address, hlim=64) if ":" in src.address
+              else IP(src=src.address, dst=dst.address, ttl=64, flags="DF", id=0))
+        tcp = TCP(sport=src.port, dport=dst.port, seq=seg.seq, ack=seg.ack,
+                  flags=int(seg.flags), window=seg.window, options=_options(seg.options))
+        packet = Ether(src=_MAC[rec.sender], dst=_MAC[rec.receiver]) / ip / tcp
+        if seg.length:
+            packet = packet / Raw(seg.payload.ljust(seg.length, b"\0")[:seg.length])
+        micros = EPOCH * 1_000_000 + round(time * 1_000_000)
+        packet.time = micros / 1_000_000
+        packets.append(packet)
+    try:
+        writer = PcapWriter(target, linktype=1, sync=False)
+        for packet in packets:
+            writer.write(packet)
+        writer.close()
+    except OSError as exc:
+        raise SynAckError(f"cannot write {target}: {exc.strerror}") from exc
+    return len(packets)
