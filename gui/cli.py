@@ -43,13 +43,11 @@ def _load_capture(path: str) -> CaptureIndex:
 
 
 def _open_stream(path: str, stream: int) -> tuple[CaptureIndex, Replay]:
-    from core.analysis import analyze_stream
-    from core.replay import replay_stream, stream_rows
+    from core.replay import replay_stream
     index = _load_capture(path)
     if stream < 0:
         raise SynAckError(f"{path}: stream numbers start at 0, not {stream}")
-    stream_rows(index, stream)                      # a clear error for a missing stream
-    return index, replay_stream(index, stream, analyze_stream(index, stream))
+    return index, replay_stream(index, stream)
 
 
 def _source_timeline(args: argparse.Namespace) -> Timeline:

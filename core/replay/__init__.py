@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from core.analysis import StreamAnalysis, analyze_stream
 from core.capture.index import CaptureIndex
-from core.capture.segments import tcp_options
 from core.errors import SynAckError
 from core.replay.columns import LazyEvents, LazyRows, LazySegments
 from core.replay.infer import Inference, infer
@@ -30,9 +30,6 @@ from core.replay.roles import CapturePoint, client_is_a, estimate_capture_point
 from core.replay.timing import schedule
 from core.states import Side, TcpState
 from core.trace import Peer, Timeline
-
-if TYPE_CHECKING:
-    from core.analysis import StreamAnalysis
 
 SYN, ACK, RST, FIN = 0x02, 0x10, 0x04, 0x01
 #: Linux keeps TIME_WAIT for 60 s (TCP_TIMEWAIT_LEN); a capture cannot tell the OS.
@@ -49,10 +46,11 @@ class Replay:
     stream: int
     rows: Arr                      # index rows of every packet of the stream (frame order)
     timeline_index: Arr            # per packet: its segment in the Timeline
+    from_client: Arr               # per packet: sent by the client
     client_is_a: bool
     roles_reason: str
     point: CapturePoint
-    analysis: StreamAnalysis | None
+    analysis: StreamAnalysis
     anomalies: tuple[str, ...]
 
     def states_after_packet(self, k: int, time: float) -> tuple[TcpState, TcpState]:
@@ -76,16 +74,19 @@ def stream_rows(index: CaptureIndex, stream: int) -> Arr:
 
 def replay_stream(index: CaptureIndex, stream: int,
                   analysis: StreamAnalysis | None = None) -> Replay:
-    """The Timeline of TCP stream ``stream`` of ``index`` (see module invariants)."""
-    rows = stream_rows(index, stream) if analysis is None else analysis.rows
+    """The Timeline of TCP stream ``stream`` of ``index`` (see module invariants);
+    ``analysis`` is that stream's :func:`core.analysis.analyze_stream` if already made."""
+    if analysis is None:
+        stream_rows(index, stream)                   # a clear error for a missing stream
+        analysis = analyze_stream(index, stream)
+    rows = analysis.rows
     p = index.packets[rows]
     first = p[0]
-    from_a = (p["src"] == first["src"]) & (p["sport"] == first["sport"])
+    from_a = analysis.from_a
     flags = p["flags"].astype(np.int64)
     a_is_client, reason = client_is_a(flags, from_a, int(first["sport"]), int(first["dport"]))
     from_client_all = from_a if a_is_client else ~from_a
-    copies = (analysis.duplicate_of if analysis is not None and hasattr(analysis, "duplicate_of")
-              else np.full(rows.size, -1, np.int64))
+    copies = analysis.duplicate_of
     keep = np.flatnonzero(copies < 0)
     time_all = (p["time_ns"] - np.int64(index.start_ns)) / 1e9
     copy_time = _copy_times(rows, copies, keep, time_all)
@@ -104,7 +105,7 @@ def replay_stream(index: CaptureIndex, stream: int,
         point = CapturePoint(delta_client=0.0, delta_server=float(np.median(seen)),
                              method="two capture points", merged=True)
     send, arrive = schedule(t, fc, fl, seq, ack, seg_len, point, copy_time)
-    shifts = _window_shifts(index, rows[keep], fc, fl)
+    shifts = _window_shifts(analysis.win_scale, a_is_client)
     initial = _initial_states(fc, fl)
     arrive_list: list[float | None] = [None if a != a else a for a in arrive.tolist()]
     fc_list = fc.tolist()
@@ -121,6 +122,7 @@ def replay_stream(index: CaptureIndex, stream: int,
     timeline = _timeline(index, stream, rows[keep], sel, fc_list, send.tolist(), arrive_list,
                          inference, initial, a_is_client, analysis, keep, point)
     return Replay(timeline=timeline, stream=stream, rows=rows, timeline_index=timeline_index,
+                  from_client=from_client_all,
                   client_is_a=a_is_client, roles_reason=reason, point=point,
                   analysis=analysis, anomalies=tuple(inference.anomalies))
 
@@ -137,17 +139,11 @@ def _copy_times(rows: Arr, copies: Arr, keep: Arr, time_all: Arr) -> Arr | None:
     return out
 
 
-def _window_shifts(index: CaptureIndex, rows: Arr, fc: Arr, fl: Arr) -> tuple[int, int]:
-    """Each side's window shift: its SYN's wscale when both SYNs offered one, else 0."""
-    offers: dict[bool, int | None] = {}
-    for k in np.flatnonzero((fl & SYN) != 0).tolist():
-        side = bool(fc[k])
-        if side not in offers:
-            offers[side] = tcp_options(index.tcp_header_bytes(int(rows[k]))).wscale
-    c, s = offers.get(True), offers.get(False)
-    if c is None or s is None:
-        return 0, 0
-    return min(c, 14), min(s, 14)
+def _window_shifts(win_scale: tuple[int, int], a_is_client: bool) -> tuple[int, int]:
+    """(client, server) shift applied to each side's window field: the analysis's scale,
+    0 when it is unknown (no SYNs captured) or unused (a SYN did not offer it)."""
+    a_to_b, b_to_a = (max(0, shift) for shift in win_scale)
+    return (a_to_b, b_to_a) if a_is_client else (b_to_a, a_to_b)
 
 
 def _initial_states(fc: Arr, fl: Arr) -> tuple[TcpState, TcpState]:
@@ -175,22 +171,18 @@ def _initial_states(fc: Arr, fl: Arr) -> tuple[TcpState, TcpState]:
 def _timeline(index: CaptureIndex, stream: int, rows: Arr, sel: Arr, fc: list[bool],
               send: list[float], arrive: list[float | None], inference: Inference,
               initial: tuple[TcpState, TcpState], a_is_client: bool,
-              analysis: StreamAnalysis | None, keep: Arr, point: CapturePoint) -> Timeline:
+              analysis: StreamAnalysis, keep: Arr, point: CapturePoint) -> Timeline:
     first = sel[0]
     a = Peer(side=Side.CLIENT if a_is_client else Side.SERVER,
              address=index.addresses[int(first["src"])], port=int(first["sport"]))
     b = Peer(side=Side.SERVER if a_is_client else Side.CLIENT,
              address=index.addresses[int(first["dst"])], port=int(first["dport"]))
     client, server = (a, b) if a_is_client else (b, a)
-    if analysis is not None:
-        per_packet = analysis.labels
-        keep_list = keep.tolist()
+    per_packet = analysis.labels
+    keep_list = keep.tolist()
 
-        def labels(i: int) -> tuple[str, ...]:
-            return tuple(per_packet[keep_list[i]])
-    else:
-        def labels(i: int) -> tuple[str, ...]:
-            return ()
+    def labels(i: int) -> tuple[str, ...]:
+        return tuple(per_packet[keep_list[i]])
     segments = LazySegments(index, rows, fc, send, arrive, sel["frame"].tolist(), labels)
     events = LazyEvents(inference.order, inference.times, fc, inference.sparse)
     rows_view = LazyRows(inference.client_after, inference.server_after, inference.windows)

@@ -17,6 +17,7 @@ import numpy as np
 
 from core.capture.index import CaptureIndex
 from core.capture.segments import segments_of
+from core.replay.infer import ARRIVED, SENT, SPARSE
 from core.segment import Segment
 from core.states import Side, TcpState
 from core.trace import (
@@ -114,12 +115,12 @@ class LazyEvents(_Lazy[Event]):
     def _make(self, i: int) -> Event:
         kind, ref = self._order[i]
         time = self._times[i]
-        if kind == 3:
+        if kind == SPARSE:
             return self._sparse[ref]
         sender = Side.CLIENT if self._from_client[ref] else Side.SERVER
-        if kind == 0:
+        if kind == SENT:
             return SegmentSent(time=time, side=sender, index=ref)
-        if kind == 1:
+        if kind == ARRIVED:
             return SegmentArrived(time=time, side=sender.peer, index=ref)
         return SegmentLost(time=time, side=sender.peer, index=ref,
                            reason="not seen arriving: sent again before any ACK covered it")

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.classify import Receiver, classify
+from core.classify import Receiver, acks_new, classify
 from core.segment import Flag, Segment, seq_add, seq_diff
 from core.states import Action, Side, TcpState, Timer, Trigger
 from core.table import Opening, Row, lookup
@@ -141,10 +141,8 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
         if receiver.state in fast and not f & (SYN | FIN | RST):
             # rule 3's fast path, inline: numbers only
             if f & ACK and receiver.snd_una is not None and receiver.snd_nxt is not None:
-                a = ack[k]
-                una = receiver.snd_una
-                if 0 < (a - una) & _MASK <= (receiver.snd_nxt - una) & _MASK:
-                    receiver.snd_una = a
+                if acks_new(receiver.snd_una, receiver.snd_nxt, ack[k]):
+                    receiver.snd_una = ack[k]
                 receiver.snd_wnd = window[k] << sender.shift
             if length[k]:
                 _Run.take_data(receiver, seq[k], length[k])
@@ -241,14 +239,7 @@ class _Run:
     # ----------------------------------------------------------------- arriving
     def arrived(self, tcb: _Tcb, peer: _Tcb, time: float, k: int, flags: int, seq: int,
                 ack: int, length: int, window: int) -> None:
-        if tcb.state in _FAST and not flags & (SYN | FIN | RST):
-            if flags & ACK and tcb.snd_una is not None and tcb.snd_nxt is not None:
-                if 0 < seq_diff(ack, tcb.snd_una) <= seq_diff(tcb.snd_nxt, tcb.snd_una):
-                    tcb.snd_una = ack
-                tcb.snd_wnd = window << peer.shift
-            if length:
-                self.take_data(tcb, seq, length)
-            return
+        """The slow path of rule 3 (the fast one is inline in :func:`infer`)."""
         seg = Segment(seq=seq, ack=ack, flags=Flag(flags), window=window, length=length)
         if tcb.rcv_nxt is None and tcb.synced:
             tcb.rcv_nxt = seq                # mid-stream start: take the first byte seen

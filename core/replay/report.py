@@ -59,10 +59,9 @@ def window_scale_text(analysis: StreamAnalysis, client_is_a: bool) -> str:
 def trace_to_dict(index: CaptureIndex, replay: Replay) -> dict[str, Any]:
     """The ``synack trace --json`` object (rule 1)."""
     analysis = replay.analysis
-    assert analysis is not None
     p = index.packets[replay.rows]
     times = ((p["time_ns"] - np.int64(index.start_ns)) / 1e9).tolist()
-    from_client = _from_client(replay, p)
+    from_client = replay.from_client.tolist()
     tl = replay.timeline
     segments = []
     rel_seq, rel_ack = analysis.rel_seq.tolist(), analysis.rel_ack.tolist()
@@ -87,17 +86,9 @@ def trace_to_dict(index: CaptureIndex, replay: Replay) -> dict[str, Any]:
             "final": {"client": last_client.value, "server": last_server.value}}
 
 
-def _from_client(replay: Replay, p: np.ndarray[Any, Any]) -> list[bool]:
-    first = p[0]
-    from_a = (p["src"] == first["src"]) & (p["sport"] == first["sport"])
-    flags: list[bool] = (from_a if replay.client_is_a else ~from_a).tolist()
-    return flags
-
-
 def trace_lines(index: CaptureIndex, replay: Replay) -> Iterator[str]:
     """tcpdump-style text, one line per packet (rule 2)."""
     analysis = replay.analysis
-    assert analysis is not None
     tl = replay.timeline
     p = index.packets[replay.rows]
     times = ((p["time_ns"] - np.int64(index.start_ns)) / 1e9).tolist()
