@@ -46,3 +46,11 @@ class CaptureError(SynAckError):
         self.offset = offset
         self.problem = problem
         super().__init__(f"{path}: at byte {offset}: {problem}")
+
+
+class Cancelled(SynAckError):
+    """A long operation stopped because its progress callback asked it to.
+
+    Progress callbacks (``read_capture``, ``stream_rows``) raise it to cancel; the
+    operation lets it through unchanged and leaves nothing half-built behind.
+    """

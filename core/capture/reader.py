@@ -6,12 +6,18 @@ Invariants:
   memory stays a few tens of MB whatever the file size; the index costs 64 B a packet.
 - Per-frame trouble (non-TCP, fragments, broken headers, cut TCP headers) never stops the
   read: it is counted on the index and summarized in its warnings.
+- ``progress(done, total)``, when given, is called with the bytes of the file read so
+  far and its size: at the start, when the records are walked, after each decoded chunk
+  (``CHUNK`` records), at the end (``total, total``); never per packet. It may raise
+  ``Cancelled``, which leaves ``read_capture`` unchanged (the only other exception that
+  does).
 """
 
 from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -38,22 +44,29 @@ CHUNK = 1 << 17
 PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
 
 Arr = np.ndarray[Any, np.dtype[Any]]
+#: ``progress(bytes_done, file_size)``; raising ``Cancelled`` in it stops the read.
+Progress = Callable[[int, int], None]
 
 
-def read_capture(path: str | os.PathLike[str], *,
-                 max_bytes: int = DEFAULT_MAX_BYTES) -> CaptureIndex:
+def read_capture(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES,
+                 progress: Progress | None = None) -> CaptureIndex:
     """Index every TCP packet of a pcap or pcapng file (see ``core.capture``)."""
     name = os.fspath(path)
     with Source(name, max_bytes=max_bytes) as src:
         try:
-            return _read(src)
+            if progress is not None:
+                progress(0, src.size)
+            index = _read(src, progress)
+            if progress is not None:
+                progress(src.size, src.size)
+            return index
         except CaptureError:
             raise
         except (ValueError, IndexError, OverflowError, struct.error) as exc:  # pragma: no cover
             raise CaptureError(name, 0, f"unreadable capture (internal: {exc!r})") from exc
 
 
-def _read(src: Source) -> CaptureIndex:
+def _read(src: Source, progress: Progress | None) -> CaptureIndex:
     magic = bytes(src.raw[:4])
     if magic in MAGICS:
         rec = read_pcap(src)
@@ -63,7 +76,30 @@ def _read(src: Source) -> CaptureIndex:
         raise src.error(0, f"the file is {src.size} bytes, too short for a capture")
     else:
         raise src.error(0, f"not a pcap or pcapng file (magic {magic.hex()})")
-    return _index(src, rec)
+    return _index(src, rec, _Meter(src.size, rec.block, progress))
+
+
+class _Meter:
+    """Bytes read so far, told to ``progress`` after each decoded chunk of records.
+
+    A record's bytes run from its start to the next record's (blocks in between count
+    with the record before them); the file header counts as read once the walk is done.
+    """
+
+    def __init__(self, size: int, block: Arr, progress: Progress | None) -> None:
+        self.size = size
+        self.progress = progress
+        if progress is None:
+            return
+        ends = np.append(block[1:], size) if block.size else block
+        self.spans = ends - block
+        self.done = int(block[0]) if block.size else 0
+        progress(self.done, size)
+
+    def chunk(self, rows: Arr) -> None:
+        if self.progress is not None:
+            self.done += int(self.spans[rows].sum())
+            self.progress(self.done, self.size)
 
 
 class _Fill:
@@ -77,7 +113,7 @@ class _Fill:
         self.v6: list[tuple[Arr, Arr, Arr]] = []  # (rows, src6, dst6) of IPv6 packets
 
 
-def _index(src: Source, rec: Records) -> CaptureIndex:
+def _index(src: Source, rec: Records, meter: _Meter) -> CaptureIndex:
     frames = rec.block.shape[0]
     links = np.array([i.link_type for i in rec.interfaces], np.int64)
     ok = np.array([i.supported for i in rec.interfaces], bool)
@@ -93,6 +129,7 @@ def _index(src: Source, rec: Records) -> CaptureIndex:
             rows = np.arange(start, min(start + CHUNK, total)) if sel is None \
                 else sel[start:start + CHUNK]
             _decode_chunk(src, rec, rows, link, big, fill)
+            meter.chunk(rows)
 
     m = fill.used
     pk = fill.pk[:m] if m >= 0.75 * fill.pk.shape[0] else fill.pk[:m].copy()

@@ -9,11 +9,15 @@ Rules:
 2. ``trace_lines`` prints each packet as tcpdump does (raw window, relative numbers),
    then its analysis labels and both states.
 3. ``stream_rows`` summarizes every stream; final states come from replaying each one.
+   Its ``progress(done, total)`` counts replayed streams: at the start (0), after at
+   most every ``total / PROGRESS_STEPS`` streams, and at the end (``total, total``); it
+   may raise ``Cancelled``, which leaves ``stream_rows`` unchanged. The analysis of the
+   whole capture runs before the first stream is replayed (no progress inside it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -23,6 +27,9 @@ from core.capture.index import CaptureIndex
 from core.capture.summary import list_streams
 from core.replay import Replay, replay_stream
 from core.segment import Flag, flags_text
+
+#: ``stream_rows`` tells its progress at most this many times (plus start and end).
+PROGRESS_STEPS = 200
 
 
 def _endpoint(address: str, port: int) -> dict[str, Any]:
@@ -117,12 +124,19 @@ def trace_lines(index: CaptureIndex, replay: Replay) -> Iterator[str]:
                f"  | client {client.value}, server {server.value}")
 
 
-def stream_rows(index: CaptureIndex) -> list[dict[str, Any]]:
+def stream_rows(index: CaptureIndex, *,
+                progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
     """One summary per stream (rule 3)."""
     summary = list_streams(index)
+    total = len(summary)
+    if progress is not None:
+        progress(0, total)
     analyses = analyze_capture(index)
+    step = max(1, -(-total // PROGRESS_STEPS))
     out = []
-    for row, analysis in zip(summary, analyses, strict=True):
+    for done, (row, analysis) in enumerate(zip(summary, analyses, strict=True)):
+        if progress is not None and done and done % step == 0:
+            progress(done, total)
         replay = replay_stream(index, int(row["stream"]), analysis)
         tl = replay.timeline
         client, server = tl.states_after(len(tl) - 1)
@@ -136,6 +150,8 @@ def stream_rows(index: CaptureIndex) -> list[dict[str, Any]]:
             "final": {"client": client.value, "server": server.value},
             "analysis": {k: v for k, v in analysis.counts().items() if v},
         })
+    if progress is not None:
+        progress(total, total)
     return out
 
 
