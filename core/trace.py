@@ -9,6 +9,9 @@ Invariants:
 - Segment ``index`` is the position in ``Timeline.segments`` (0-based, send order).
 - Row ``i`` (see :meth:`Timeline.states_after`) is the state of both sides just after
   segment ``i`` took effect: after it arrived, or after it was sent if it never arrived.
+- ``Timeline.ghosts`` are segments that must have existed but were never captured (a
+  replay infers them): drawn beside the segments, they have no events, rows or frame;
+  each has ``ghost=True`` and ``index`` = its position in ``ghosts``.
 """
 
 from __future__ import annotations
@@ -198,24 +201,31 @@ class Timeline:
     """A finished, immutable trace of one connection."""
 
     __slots__ = ("title", "client", "server", "segments", "events", "initial",
-                 "rows", "_changes", "msl", "_sparse", "notes")
+                 "rows", "_changes", "msl", "_sparse", "notes", "ghosts")
 
     def __init__(self, *, title: str, client: Peer, server: Peer,
                  segments: Sequence[SegmentRecord], events: Iterable[Event],
                  initial: tuple[TcpState, TcpState] = (TcpState.CLOSED, TcpState.CLOSED),
                  msl: float | None = None, rows: Sequence[Row] | None = None,
                  sparse: Sequence[Event] | None = None,
-                 notes: Sequence[str] = ()) -> None:
+                 notes: Sequence[str] = (),
+                 ghosts: Sequence[SegmentRecord] = ()) -> None:
         """Without ``rows``, everything is given as objects and rows are computed. With
         ``rows``, ``segments``, ``events`` (time-ordered) and ``rows`` may be lazy
         sequences (a replay of a long stream), and ``sparse`` lists the events that are
-        not about one segment (state changes, timers, notices)."""
+        not about one segment (state changes, timers, notices). ``ghosts`` are segments
+        inferred but never captured (see the module invariants); the first labels say why
+        each must have existed."""
         self.title = title
         self.client = client
         self.server = server
         self.initial = initial
         self.msl = msl
         self.notes = tuple(notes)
+        self.ghosts = tuple(ghosts)
+        for i, rec in enumerate(self.ghosts):
+            if rec.index != i or not rec.ghost or rec.frame is not None:
+                raise ValueError(f"ghost {i} must have index {i}, ghost=True and no frame")
         self.segments: Sequence[SegmentRecord]
         self.events: Sequence[Event]
         if rows is None:

@@ -9,6 +9,8 @@ Invariants:
 - Times are seconds since the file's first packet (tshark's ``frame.time_relative``);
   sends and arrivals are placed by :mod:`core.replay.timing`, states by
   :mod:`core.replay.infer`, labels come from :mod:`core.analysis`.
+- Segments that must have existed but were never captured are ``Timeline.ghosts``
+  (:mod:`core.replay.ghosts`), beside the segments: they change no index above.
 - The Timeline is lazy (:mod:`core.replay.columns`): building it for a stream of 100,000
   segments creates no per-segment object.
 """
@@ -25,11 +27,12 @@ from core.analysis import StreamAnalysis, analyze_stream
 from core.capture.index import CaptureIndex
 from core.errors import SynAckError
 from core.replay.columns import LazyEvents, LazyRows, LazySegments
+from core.replay.ghosts import Columns, find_ghosts
 from core.replay.infer import Inference, infer
 from core.replay.roles import CapturePoint, client_is_a, estimate_capture_point
 from core.replay.timing import schedule
 from core.states import Side, TcpState
-from core.trace import Peer, Timeline
+from core.trace import Peer, SegmentRecord, Timeline
 
 SYN, ACK, RST, FIN = 0x02, 0x10, 0x04, 0x01
 #: Linux keeps TIME_WAIT for 60 s (TCP_TIMEWAIT_LEN); a capture cannot tell the OS.
@@ -119,8 +122,14 @@ def replay_stream(index: CaptureIndex, stream: int,
         pos = {int(r): i for i, r in enumerate(rows.tolist())}
         dup = np.flatnonzero(copies >= 0)
         timeline_index[dup] = [timeline_index[pos[int(c)]] for c in copies[dup].tolist()]
+    ghosts = find_ghosts(Columns(
+        from_client=fc, flags=fl, seq=seq, ack=ack, seg_len=seg_len,
+        window=sel["window"].astype(np.int64), frame=sel["frame"].astype(np.int64),
+        send=send, arrive=arrive, rel_seq=analysis.rel_seq[keep],
+        rel_ack=analysis.rel_ack[keep]), one_way=point.one_way,
+        unseen_syn_acks=inference.unseen_syn_acks)
     timeline = _timeline(index, stream, rows[keep], sel, fc_list, send.tolist(), arrive_list,
-                         inference, initial, a_is_client, analysis, keep, point)
+                         inference, initial, a_is_client, analysis, keep, point, ghosts)
     return Replay(timeline=timeline, stream=stream, rows=rows, timeline_index=timeline_index,
                   from_client=from_client_all,
                   client_is_a=a_is_client, roles_reason=reason, point=point,
@@ -171,7 +180,8 @@ def _initial_states(fc: Arr, fl: Arr) -> tuple[TcpState, TcpState]:
 def _timeline(index: CaptureIndex, stream: int, rows: Arr, sel: Arr, fc: list[bool],
               send: list[float], arrive: list[float | None], inference: Inference,
               initial: tuple[TcpState, TcpState], a_is_client: bool,
-              analysis: StreamAnalysis, keep: Arr, point: CapturePoint) -> Timeline:
+              analysis: StreamAnalysis, keep: Arr, point: CapturePoint,
+              ghosts: list[SegmentRecord]) -> Timeline:
     first = sel[0]
     a = Peer(side=Side.CLIENT if a_is_client else Side.SERVER,
              address=index.addresses[int(first["src"])], port=int(first["sport"]))
@@ -189,4 +199,4 @@ def _timeline(index: CaptureIndex, stream: int, rows: Arr, sel: Arr, fc: list[bo
     title = f"{os.path.basename(index.path)} · stream {stream}"
     return Timeline(title=title, client=client, server=server, segments=segments,
                     events=events, initial=initial, msl=TIME_WAIT / 2, rows=rows_view,
-                    sparse=inference.sparse, notes=(point.describe(),))
+                    sparse=inference.sparse, notes=(point.describe(),), ghosts=ghosts)

@@ -90,6 +90,8 @@ class Inference:
     times: list[float]                    # per event
     sparse: list[Event]                   # state changes, timers, notices
     anomalies: list[str] = field(default_factory=list)
+    #: segments (ACKs sent from SYN_SENT) that prove an uncaptured SYN+ACK (rule 4)
+    unseen_syn_acks: list[int] = field(default_factory=list)
 
 
 def infer(*, send: list[float], arrive: list[float | None], from_client: list[bool],
@@ -215,6 +217,7 @@ class _Run:
         """Rule 4 for the handshake: an ACK sent from SYN_SENT means the peer's SYN+ACK
         (seq ``ack - 1``) was sent and received, though the capture missed it."""
         iss = (ack - 1) & _MASK
+        self.out.unseen_syn_acks.append(k)
         if peer.iss is None:
             peer.iss, peer.snd_una = iss, iss
         if peer.snd_nxt is None or seq_diff(ack, peer.snd_nxt) > 0:

@@ -1,0 +1,240 @@
+"""Ghosts: segments a replayed stream proves were sent, though the capture never shows them.
+
+    find_ghosts(columns, one_way=..., unseen_syn_acks=...) -> list[SegmentRecord]
+
+Rules:
+1. Per direction, the sender's captured segments (their ``[seq, seq + SEG.LEN)``) and the
+   peer's ACK numbers are walked in frame order on one sequence line; ``hi`` is the
+   highest sequence number they reached so far. A segment that starts above ``hi`` skips
+   ``[hi, seq)`` (tshark's ``lost_segment``); an ACK above ``hi`` acknowledges
+   ``[hi, ack)`` (``ack_lost_segment``): either way those octets were sent, uncaptured,
+   and make one ghost (one per gap, whatever the MSS). The first number of a direction
+   only starts its line. RST segments are no evidence (their numbers are often
+   arbitrary), nor is a gap wider than ``MAX_GAP`` (garbage, not missing data).
+2. An ACK sent from SYN_SENT proves the peer's SYN+ACK (rule 4 of
+   :mod:`core.replay.infer`): a ghost ``[S.]`` with seq ``ack - 1``.
+3. A skipped ghost was sent half-way between its sender's captured neighbours; an
+   acknowledged one, or a SYN+ACK, one one-way delay before the ACK that proves it, not
+   before the sender's previous packet (for a SYN+ACK: the SYN's arrival), nor before
+   the capture's first send when nothing precedes it. A ghost arrives one flight later,
+   no later than the first ACK that covers it (nor, when skipped, than the segment that
+   skipped it). It is lost when its first octet is sent again, captured, before any ACK
+   covers it (as :mod:`core.replay.timing` rule 3); an acknowledged one always arrived.
+4. Ghosts are ordered by send time; ``index`` is the position in that order, ``frame``
+   is None, the ack and window come from the nearest captured packet of the sender
+   (0 when there is none), and ``labels[0]`` says which frame proves the ghost.
+5. Everything up to building the records is vectorised: a 100,000-segment stream with
+   no gap costs a few numpy passes (3 ms); each ghost then costs one record (~10 us).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from core.replay.timing import unwrap
+from core.segment import Flag, Segment
+from core.states import Side
+from core.trace import SegmentRecord
+
+Arr = np.ndarray[Any, np.dtype[Any]]
+M = 0xFFFFFFFF
+FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
+#: A gap wider than this is taken for garbage numbers, not for missing octets.
+MAX_GAP = 1 << 30
+SKIPPED, ACKED = 0, 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Columns:
+    """The captured segments of one stream, in timeline (frame) order, as arrays."""
+
+    from_client: Arr        # bool
+    flags: Arr              # int64
+    seq: Arr                # int64, raw 32-bit
+    ack: Arr                # int64, raw 32-bit
+    seg_len: Arr            # int64: payload + SYN + FIN
+    window: Arr             # int64: the raw window field
+    frame: Arr              # int64: frame numbers
+    send: Arr               # float64 seconds
+    arrive: Arr             # float64 seconds, nan when lost
+    rel_seq: Arr            # int64: core.analysis relative seq (for the labels)
+    rel_ack: Arr            # int64: core.analysis relative ack, -1 without ACK
+
+
+@dataclass(frozen=True, slots=True)
+class _Gaps:
+    """The ghosts of one direction found by rule 1 (one entry each)."""
+
+    kind: Arr               # SKIPPED or ACKED
+    at: Arr                 # timeline index of the proving packet
+    start: Arr              # sequence line (int64, congruent to the raw number mod 2**32)
+    end: Arr
+    cover: Arr              # timeline index of the first ACK covering the ghost, or -1
+    resent: Arr             # timeline index of a captured resend before cover, or -1
+
+
+def find_ghosts(c: Columns, *, one_way: float,
+                unseen_syn_acks: Sequence[int] = ()) -> list[SegmentRecord]:
+    """The ghosts of one replayed stream (module rules); ``one_way`` is the estimated
+    one-way delay, ``unseen_syn_acks`` the segments that prove an uncaptured SYN+ACK."""
+    n = int(c.send.shape[0])
+    if n == 0:
+        return []
+    start_time = float(np.nanmin(c.send))
+    made: list[tuple[float, int, SegmentRecord]] = []
+    for client in (True, False):
+        gaps = _gaps(c, client)
+        if gaps.at.size:
+            made += _gap_records(c, gaps, client, one_way, start_time)
+    done: set[int] = set()
+    for k in unseen_syn_acks:
+        syn_ack = (int(c.ack[k]) - 1) & M
+        if syn_ack not in done:
+            done.add(syn_ack)
+            made.append(_syn_ack_record(c, k, one_way, start_time))
+    made.sort(key=lambda item: (item[0], item[1]))
+    return [replace(rec, index=i) for i, (_, _, rec) in enumerate(made)]
+
+
+def _gaps(c: Columns, client: bool) -> _Gaps:
+    """Rule 1 for the data sent by the client (``client``) or the server, vectorised."""
+    mine = c.from_client == client
+    usable = (c.flags & RST) == 0
+    pos = np.flatnonzero(usable & (mine | ((c.flags & ACK) != 0)))   # frame order
+    empty = np.zeros(0, np.int64)
+    if pos.size < 2:
+        return _Gaps(empty, empty, empty, empty, empty, empty)
+    is_y = mine[pos]
+    line = unwrap(np.where(is_y, c.seq[pos], c.ack[pos]))
+    end = line + np.where(is_y, c.seg_len[pos], 0)
+    hi = np.maximum.accumulate(end)
+    width = line[1:] - hi[:-1]
+    at = np.flatnonzero((width > 0) & (width <= MAX_GAP)) + 1
+    if not at.size:
+        return _Gaps(empty, empty, empty, empty, empty, empty)
+    before = hi[at - 1]
+    g_start, g_end, g_pos = before, line[at], pos[at]
+    # the first ACK after the proving packet that covers the whole gap
+    x_pos, x_line = pos[~is_y], line[~is_y]
+    cover = np.full(at.size, -1, np.int64)
+    if x_pos.size:
+        best = np.maximum.accumulate(x_line)
+        j = np.maximum(np.searchsorted(x_pos, g_pos, side="right"),
+                       np.searchsorted(best, g_end, side="left"))
+        ok = j < x_pos.size
+        cover[ok] = x_pos[j[ok]]
+    # a captured segment of the sender, after the proving one, starting where the gap does
+    y_pos, y_line = pos[is_y], line[is_y]
+    resent = np.full(at.size, -1, np.int64)
+    if y_pos.size:
+        low = int(y_line.min())
+        n_plus = int(c.send.shape[0]) + 1
+        key = (y_line - low) * n_plus + y_pos
+        ordered = np.sort(key)
+        idx = np.searchsorted(ordered, (g_start - low) * n_plus + g_pos + 1, side="left")
+        ok = idx < ordered.size
+        hit = np.full(at.size, -1, np.int64)
+        hit[ok] = ordered[idx[ok]]
+        same = ok & (hit // n_plus + low == g_start)
+        when = hit % n_plus
+        before_cover = (cover < 0) | (when < cover)
+        resent[same & before_cover] = when[same & before_cover]
+    return _Gaps(np.where(is_y[at], SKIPPED, ACKED), g_pos, g_start, g_end, cover, resent)
+
+
+def _gap_records(c: Columns, gaps: _Gaps, client: bool, one_way: float,
+                 start_time: float) -> list[tuple[float, int, SegmentRecord]]:
+    """Rules 3-4 for the ghosts of one direction."""
+    sender = Side.CLIENT if client else Side.SERVER
+    mine = np.flatnonzero(c.from_client == client)
+    base = _base(c, client)
+    prev = np.searchsorted(mine, gaps.at, side="left") - 1
+    out = []
+    for kind, k, start, end, cover, resent, p in zip(
+            gaps.kind.tolist(), gaps.at.tolist(), gaps.start.tolist(), gaps.end.tolist(),
+            gaps.cover.tolist(), gaps.resent.tolist(), prev.tolist(), strict=True):
+        before = int(mine[p]) if p >= 0 else None
+        send_k = float(c.send[k])
+        lo = float(c.send[before]) if before is not None else start_time
+        if kind == SKIPPED:
+            sent = (min(lo, send_k) + send_k) / 2
+            flight = float(c.arrive[k]) - send_k
+            flight = one_way if flight != flight else flight    # nan: k was lost
+            limit = [float(c.arrive[k])] if c.arrive[k] == c.arrive[k] else []
+            if cover >= 0:
+                limit.append(float(c.send[cover]))
+            arrived: float | None = max(sent, min([sent + flight, *limit]))
+            source = k
+        else:
+            sent = min(max(lo, send_k - one_way), send_k)
+            arrived = max(sent, min(sent + one_way, send_k))
+            source = before if before is not None else _first_after(mine, k)
+        ack_no, win, has_ack = _numbers(c, source, k)
+        a, b = (start - base) & M, (end - base) & M
+        frame = int(c.frame[k])
+        if kind == SKIPPED:
+            why = f"not captured: frame {frame} skips bytes {a}:{b}"
+            if resent >= 0:
+                arrived = None
+                why += f"; lost: sent again in frame {int(c.frame[resent])}"
+        else:
+            why = f"not captured: frame {frame} acknowledges bytes {a}:{b}"
+        seg = Segment(seq=start & M, ack=ack_no, flags=Flag.ACK if has_ack else Flag(0),
+                      window=win, length=end - start)
+        out.append((sent, k, SegmentRecord(index=0, sender=sender, segment=seg, sent=sent,
+                                           arrived=arrived, labels=(why,), ghost=True)))
+    return out
+
+
+def _syn_ack_record(c: Columns, k: int, one_way: float,
+                    start_time: float) -> tuple[float, int, SegmentRecord]:
+    """Rule 2: the SYN+ACK that ACK ``k`` (sent from SYN_SENT) acknowledges."""
+    client = bool(c.from_client[k])
+    sender = Side.SERVER if client else Side.CLIENT
+    syns = np.flatnonzero((c.from_client[:k] == client) & ((c.flags[:k] & (SYN | ACK)) == SYN))
+    lo, ack_no = start_time, int(c.seq[k])
+    if syns.size:
+        syn = int(syns[-1])
+        ack_no = (int(c.seq[syn]) + 1) & M
+        lo = float(c.send[syn]) if c.arrive[syn] != c.arrive[syn] else float(c.arrive[syn])
+    send_k = float(c.send[k])
+    sent = min(max(lo, send_k - one_way), send_k)
+    arrived = max(sent, min(sent + one_way, send_k))
+    theirs = np.flatnonzero((c.from_client == (not client)) & ((c.flags & RST) == 0))
+    win = int(c.window[theirs[0]]) if theirs.size else 0
+    seg = Segment(seq=(int(c.ack[k]) - 1) & M, ack=ack_no, flags=Flag.SYN | Flag.ACK,
+                  window=win)
+    why = f"not captured: frame {int(c.frame[k])} acknowledges it from SYN_SENT"
+    return sent, k, SegmentRecord(index=0, sender=sender, segment=seg, sent=sent,
+                                  arrived=arrived, labels=(why,), ghost=True)
+
+
+def _first_after(mine: Arr, k: int) -> int | None:
+    j = int(np.searchsorted(mine, k, side="right"))
+    return int(mine[j]) if j < mine.size else None
+
+
+def _numbers(c: Columns, source: int | None, k: int) -> tuple[int, int, bool]:
+    """(ack, window, ACK flag) for a ghost: from the sender's packet ``source`` when there
+    is one, else (an acknowledged ghost) the seq of the peer's packet ``k`` that ACKs it."""
+    if source is None:
+        return int(c.seq[k]) & M, 0, True
+    has_ack = bool(c.flags[source] & ACK)
+    return (int(c.ack[source]) & M if has_ack else 0), int(c.window[source]), has_ack
+
+
+def _base(c: Columns, client: bool) -> int:
+    """The number tshark's relative sequence numbers of ``client``'s data start from."""
+    mine = np.flatnonzero(c.from_client == client)
+    if mine.size:
+        k = int(mine[0])
+        return (int(c.seq[k]) - int(c.rel_seq[k])) & M
+    theirs = np.flatnonzero((c.from_client != client) & (c.rel_ack >= 0))
+    if theirs.size:
+        k = int(theirs[0])
+        return (int(c.ack[k]) - int(c.rel_ack[k])) & M
+    return 0
