@@ -290,8 +290,8 @@ def _simulation(timeline: Timeline, rec: SegmentRecord) -> _Facts:
     else:
         note = ("as written to the exported capture (a tap next to the client), "
                 f"frame {position + 1}" if position is not None else
-                "as the sender put it on the wire (not in the exported capture: "
-                "the tap next to the client never saw it)")
+                "as the sender put it on the wire (a tap next to the client does not "
+                "record it, so it is not in the exported capture)")
     times = _flight(timeline, rec, "simulated time")
     if position is not None:
         times.append(Field(name="Exported frame", value=str(position + 1),

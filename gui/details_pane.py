@@ -175,10 +175,12 @@ class DetailsPane(QWidget):
         self._line.setText(details.tcpdump)
         self._labels.setText(self._labels_html(details))
         self._labels.setVisible(bool(details.labels))
-        self._fill_tree(details)
+        kept = self._current_path()
         self._bytes_caption.setText(f"Bytes: {details.bytes_note}")
+        self._fill_tree(details)
         self._fill_hex()
-        self._note.setText(_FIELD_HINT)
+        self._select_path(kept)
+        self._on_current_item_changed(self._tree.currentItem(), None)
         self._stack.setCurrentIndex(1)
 
     def tree(self) -> QTreeWidget:
@@ -276,6 +278,28 @@ class DetailsPane(QWidget):
                 and self._details is not None and self._hex_width() != self._width):
             self._fill_hex()
         return super().eventFilter(watched, event)
+
+    def _current_path(self) -> tuple[str, ...]:
+        """The selected row as (section, field[, part]) names, to keep it across segments."""
+        path: list[str] = []
+        item = self._tree.currentItem()
+        while item is not None:
+            path.insert(0, item.text(0))
+            item = item.parent()
+        return tuple(path)
+
+    def _select_path(self, path: tuple[str, ...]) -> None:
+        """Select the row at ``path`` if the new segment has it."""
+        tree = self._tree
+        level = [tree.topLevelItem(i) for i in range(tree.topLevelItemCount())]
+        item: QTreeWidgetItem | None = None
+        for name in path:
+            item = next((it for it in level if it is not None and it.text(0) == name), None)
+            if item is None:
+                return
+            level = [item.child(i) for i in range(item.childCount())]
+        if item is not None:
+            tree.setCurrentItem(item)
 
     # ----- slots -------------------------------------------------------------------------
     def _on_copy_clicked(self) -> None:

@@ -122,3 +122,20 @@ def test_narrow_pane_shows_eight_bytes_a_line(qtbot: QtBot) -> None:
     assert pane.hex_text().splitlines() == details.hex_lines(8)
     pane.tree().setCurrentItem(find(pane, "Payload length"))
     assert pane.highlighted_bytes() == 5
+
+
+def test_the_selected_field_stays_selected_on_the_next_segment(qtbot: QtBot) -> None:
+    timeline = demo_timeline()
+    pane = make_pane(qtbot, segment_details(timeline, 3))
+    pane.tree().setCurrentItem(find(pane, "Sequence number").child(0))
+    pane.show_details(segment_details(timeline, 5))
+    current = pane.tree().currentItem()
+    assert current is not None and current.parent() is not None
+    assert (current.parent().text(0), current.text(0), current.text(1)) == (
+        "Sequence number", "raw", str(timeline.segments[5].segment.seq))
+    assert pane.highlighted_bytes() == 0          # the raw row has no span of its own
+    pane.tree().setCurrentItem(find(pane, "Payload length"))
+    pane.show_details(segment_details(timeline, 0))   # a SYN: no payload bytes
+    assert pane.highlighted_bytes() == 0
+    pane.show_details(segment_details(timeline, 5))
+    assert pane.highlighted_bytes() == 2             # "OK"
