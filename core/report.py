@@ -31,15 +31,27 @@ from core.trace import (
 LABEL_SET = frozenset(LABELS)
 
 
+#: segments read for SYNs before the sides' first segments decide their ISS
+SYN_SCAN = 64
+
+
 def initial_numbers(timeline: Timeline) -> dict[Side, int]:
     """Each side's ISS: its SYN's sequence number; without a SYN, one before its first
-    segment's (tshark's rule: the first byte seen counts as relative 1)."""
+    segment's (tshark's rule: the first byte seen counts as relative 1).
+
+    A side's SYN, when captured, is among its first segments, so the scan stops when
+    both SYNs are found, or when both sides have sent and ``SYN_SCAN`` segments are read
+    (a long replay is never read to its end)."""
     found: dict[Side, int] = {}
-    for rec in timeline.segments:
+    first: dict[Side, int] = {}
+    for count, rec in enumerate(timeline.segments):
         if rec.segment.has(Flag.SYN) and rec.sender not in found:
             found[rec.sender] = rec.segment.seq
-    for rec in timeline.segments:
-        found.setdefault(rec.sender, (rec.segment.seq - 1) % SEQ_MOD)
+        first.setdefault(rec.sender, (rec.segment.seq - 1) % SEQ_MOD)
+        if len(found) == 2 or (len(first) == 2 and count >= SYN_SCAN):
+            break
+    for side, iss in first.items():
+        found.setdefault(side, iss)
     return found
 
 

@@ -76,11 +76,13 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
                         help="a scenario parameter, e.g. loss=0.05 (repeatable)")
 
 
-def _render_png(timeline: Timeline, path: str) -> int:
+def _render_png(timeline: Timeline, path: str, *, scale: float = 1.0,
+                compact: bool = False, absolute: bool = False) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from gui.export import export_png
-    width, height = export_png(timeline, path)
-    print(f"wrote {Path(path).resolve()} ({width}x{height})")
+    for name, width, height in export_png(timeline, path, scale=scale, compact=compact,
+                                          absolute=absolute):
+        print(f"wrote {Path(name).resolve()} ({width}x{height})")
     return 0
 
 
@@ -105,13 +107,22 @@ def _add_gui(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 # ----- export ----------------------------------------------------------------------------
 def _run_export(args: argparse.Namespace) -> int:
-    return _render_png(_source_timeline(args), args.output)
+    return _render_png(_source_timeline(args), args.output, scale=args.scale / 100,
+                       compact=args.compact, absolute=args.absolute)
 
 
 def _add_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("export", help="render the whole diagram to a PNG, no display needed")
     _add_source_options(parser)
-    parser.add_argument("-o", "--output", required=True, metavar="OUT.png")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT.png",
+                        help="the PNG to write; a diagram taller than 30,000 px continues "
+                             "in OUT-2.png, OUT-3.png, ...")
+    parser.add_argument("--scale", type=float, default=100.0, metavar="PERCENT",
+                        help="size of everything, 25 to 400 (default 100)")
+    parser.add_argument("--compact", action="store_true",
+                        help="evenly spaced rows, one per segment (as a flow graph)")
+    parser.add_argument("--absolute", action="store_true",
+                        help="raw sequence numbers instead of relative ones")
     parser.set_defaults(handler=_run_export)
 
 

@@ -1,37 +1,43 @@
 """Geometry of the two-lane diagram: where every lane, row, arrow and badge goes.
 
 Rules:
-- Computed once per Timeline (and width); painting only reads it and never measures.
-- Vertical axis: *rows*, not a linear clock. Every sent, arrived or lost segment gets a
-  row of its own, in the Timeline's event order. A state change joins the latest row
-  when it happened at the same time and that side has no badge there yet; a segment
-  joins the latest row when it happened at the same time and that row holds only
-  badges (so SYN_SENT and its SYN, or LISTEN and the SYN sent meanwhile, share a row).
-  The gap between consecutive rows is the elapsed time scaled so that the median
-  one-way delay spans ``DELAY_ROWS`` rows, but never less than ``row_gap`` (one label
-  line plus air); a pause longer than ``MAX_GAP_ROWS`` rows is drawn that long and the
-  time axis marks the break, so a compressed pause is still the longest gap drawn.
-  So arrows slope by their travel time, yet no two labels overlap, whatever the
-  timing: a label sits in the band just above its own row, and rows carrying segments
-  are at least one label band apart. Simultaneous segments (an arrival and the send it
-  triggers) get distinct rows, so a reply's label never sits on the incoming arrow.
-- Lookups for painting (``*_between``) are bisections over y-sorted lists, so a frame
+- Computed once per Timeline and options (width, compact, numbering) with numpy
+  columns (:mod:`core.trace_columns`), so a 100,000-segment replay is laid out without
+  building its segments; painting only reads it and never measures.
+- Vertical axis: *rows*, not a linear clock. Timed mode (the default): every send and
+  every arrival has a row, in time order (at equal times an arrival comes before a send,
+  then by segment); a state change sits on the row of the segment event that caused it,
+  or gets a row of its own when nothing else happened at its time. The gap between rows
+  is the elapsed time scaled so that the median one-way delay spans ``DELAY_ROWS`` rows,
+  but at least ``row_gap`` above a send (its label band) and ``ARRIVAL_GAP`` above an
+  arrival; a pause longer than ``MAX_GAP_ROWS`` rows is drawn that long and the time
+  axis marks the break. So arrows slope by their travel time, and no two labels overlap
+  whatever the timing: a label sits in the band just above its own send row.
+- Compact mode (as Wireshark's Flow Graph): one row per segment in send order, evenly
+  spaced, arrows level.
+- A badge never covers another of the same lane: a crowded one moves down and its
+  connector points back at the row where the change happened.
+- Lookups for painting (``*_between``) are bisections over y-sorted arrays, so a frame
   costs the rows it shows, not the size of the trace.
 """
 
 from __future__ import annotations
 
 import bisect
-import statistics
-from dataclasses import dataclass, field
-from itertools import accumulate
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 from PySide6.QtGui import QFontMetricsF
 
+from core.report import initial_numbers
 from core.states import Side, TcpState
-from core.trace import SegmentArrived, SegmentLost, SegmentSent, StateChanged, Timeline
+from core.trace import SegmentRecord, StateChanged, Timeline
+from core.trace_columns import SegmentColumns, records_columns, segment_columns
 from gui import style
-from gui.labels import initial_sequence_numbers, record_label, time_text
+from gui.labels import record_label, time_text
 
 MARGIN = 24.0
 LABEL_PAD = 10.0          # from a lane to the first character of a label
@@ -41,12 +47,18 @@ MIN_LANE_GAP = 360.0
 MAX_LANE_GAP = 720.0
 DELAY_ROWS = 2.5          # a median one-way delay spans this many row gaps
 MAX_GAP_ROWS = 4.0        # a longer pause is drawn this long, with a break mark
-LABEL_SAMPLE = 2000       # labels measured to choose the lane distance
+ARRIVAL_GAP = 10.0        # least gap above an arrival row (it carries no label)
+LABEL_SAMPLE = 400        # labels measured to choose the lane distance
+SEND, ARRIVE, BADGE = 1, 0, 2
+
+FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+IntArray = np.ndarray[Any, np.dtype[np.int64]]
 
 
 @dataclass(frozen=True, slots=True)
 class Arrow:
-    """One segment: from (x0, y0) on the sender's lane to (x1, y1)."""
+    """One segment: from (x0, y0) on the sender's lane to (x1, y1). ``index`` counts
+    the Timeline's segments, then its ghosts (``index - len(segments)``)."""
 
     index: int
     x0: float
@@ -54,15 +66,20 @@ class Arrow:
     x1: float
     y1: float
     lost: bool
+    ghost: bool
     top: float            # painting bounds, label band included
     bottom: float
 
 
 @dataclass(frozen=True, slots=True)
 class Badge:
+    """A state change: drawn at ``y``, pointing at ``anchor`` (the row it happened on)."""
+
     side: Side
     state: TcpState
     y: float
+    anchor: float
+    time: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,16 +92,6 @@ class LaneSpan:
     y1: float
 
 
-@dataclass(slots=True)
-class _Row:
-    """The row being filled while rows are assigned."""
-
-    y: float
-    time: float
-    has_segment: bool = False
-    badge_sides: set[Side] = field(default_factory=set)
-
-
 @dataclass(frozen=True, slots=True)
 class Tick:
     """A time-axis caption at row ``y``; ``break_before`` marks a compressed pause."""
@@ -94,16 +101,36 @@ class Tick:
     break_before: bool
 
 
+def _ghosts(timeline: Timeline) -> Sequence[SegmentRecord]:
+    ghosts: Sequence[SegmentRecord] = getattr(timeline, "ghosts", ())
+    return ghosts
+
+
 class DiagramLayout:
-    """Positions of everything drawn for one Timeline at one width."""
+    """Positions of everything drawn for one Timeline with one set of options."""
 
     def __init__(self, timeline: Timeline, *, width: float | None = None,
-                 show_title: bool = True) -> None:
+                 show_title: bool = True, compact: bool = False,
+                 absolute: bool = False) -> None:
         self.timeline = timeline
         self.show_title = show_title
+        self.compact = compact
+        self.absolute = absolute
+        self.ghosts = _ghosts(timeline)
+        self.count = len(timeline.segments)
+        found = initial_numbers(timeline)
+        self.iss: dict[Side, int | None] = (
+            {side: 0 for side in Side} if absolute else {side: found.get(side) for side in Side})
         self._metrics()
-        self.iss = initial_sequence_numbers(timeline)
-        self.row_gap = max(self.label_height, self.badge_height) + 10.0
+        self.row_gap = self.label_height + 10.0
+        cols = segment_columns(timeline)
+        if self.ghosts:
+            extra = records_columns(self.ghosts)
+            cols = SegmentColumns(
+                from_client=np.concatenate([cols.from_client, extra.from_client]),
+                sent=np.concatenate([cols.sent, extra.sent]),
+                arrived=np.concatenate([cols.arrived, extra.arrived]))
+        self.cols = cols
         self._rows()
         self._columns(width)
         self._finish()
@@ -121,73 +148,140 @@ class DiagramLayout:
         self.badge_width = max(self.fm_badge.horizontalAdvance(s.value)
                                for s in TcpState) + 2 * BADGE_PAD_X
 
+    def record(self, index: int) -> SegmentRecord:
+        """Segment ``index`` of the Timeline, or ghost ``index - count``."""
+        if index < self.count:
+            return self.timeline.segments[index]
+        return self.ghosts[index - self.count]
+
+    def label(self, index: int) -> str:
+        return record_label(self.record(index), self.iss)
+
     # --------------------------------------------------------------------- rows
-    def _pixels_per_second(self) -> float:
-        delays = [r.arrived - r.sent for r in self.timeline.segments
-                  if r.arrived is not None and r.arrived > r.sent]
-        if not delays:
-            times = sorted({e.time for e in self.timeline.events})
-            delays = [b - a for a, b in zip(times, times[1:], strict=False)]
-        typical = statistics.median(delays) if delays else 1.0
-        return DELAY_ROWS * self.row_gap / typical
+    def _scale(self) -> float:
+        """Pixels per second: the median one-way delay spans DELAY_ROWS rows."""
+        cols = self.cols
+        delays = cols.arrived - cols.sent
+        delays = delays[np.isfinite(delays) & (delays > 0)]
+        if not delays.size:
+            times = np.unique(cols.sent)
+            delays = np.diff(times)
+        typical = float(np.median(delays)) if delays.size else 1.0
+        return DELAY_ROWS * self.row_gap / max(typical, 1e-9)
+
+    def _orphan_changes(self, event_times: FloatArray) -> list[StateChanged]:
+        """State changes caused by no segment at a time when no segment event happened."""
+        out = []
+        for ev in self._changes:
+            if ev.segment is not None and ev.segment < len(self.cols):
+                continue
+            pos = int(np.searchsorted(event_times, ev.time))
+            if pos >= len(event_times) or event_times[pos] != ev.time:
+                out.append(ev)
+        return out
 
     def _rows(self) -> None:
-        """Assign a y to every row event; see the module docstring for the rule."""
-        tl = self.timeline
-        scale = self._pixels_per_second()
-        self.content_top = 0.0           # shifted in _finish once the header is known
+        cols = self.cols
+        n = len(cols)
+        self._changes = self.timeline.state_changes()
+        arrived = ~np.isnan(cols.arrived)
+        idx = np.arange(n, dtype=np.int64)
+        if self.compact:
+            seg_times = cols.sent
+            seg_kind = np.full(n, SEND, dtype=np.int64)
+            seg_ref = idx
+        else:
+            seg_times = np.concatenate([cols.sent, cols.arrived[arrived]])
+            seg_kind = np.concatenate([np.full(n, SEND, dtype=np.int64),
+                                       np.full(int(arrived.sum()), ARRIVE, dtype=np.int64)])
+            seg_ref = np.concatenate([idx, idx[arrived]])
+        sorted_times = np.sort(seg_times)
+        orphans = self._orphan_changes(sorted_times)
+        times = np.concatenate([seg_times, np.array([o.time for o in orphans], dtype=np.float64)])
+        kind = np.concatenate([seg_kind, np.full(len(orphans), BADGE, dtype=np.int64)])
+        ref = np.concatenate([seg_ref, np.arange(len(orphans), dtype=np.int64)])
+        order = np.lexsort((ref, kind, times))
+        t, k, r = times[order], kind[order], ref[order]
+        scale = self._scale()
+        self.scale = scale
+        cap = MAX_GAP_ROWS * self.row_gap
+        least = np.where(k[1:] == SEND, self.row_gap,
+                         np.where(k[1:] == ARRIVE, ARRIVAL_GAP, self.badge_height + 4.0))
+        if self.compact:
+            step = least
+            broken = np.zeros(len(least), dtype=bool)
+        else:
+            span = np.diff(t) * scale
+            broken = span > cap
+            step = np.maximum(least, np.minimum(span, cap))
+        first = self.row_gap * 0.5 + self.badge_height + self.label_height + 8.0
+        y = first + np.concatenate([[0.0], np.cumsum(step)]) if len(t) else np.zeros(0)
         self.initial_y = self.row_gap * 0.5
-        y = self.initial_y + self.badge_height * 0.5 + self.label_height + 8.0
-        sent_y: dict[int, float] = {}
-        end_y: dict[int, float] = {}
-        badges: list[Badge] = [Badge(side=Side.CLIENT, state=tl.initial[0], y=self.initial_y),
-                               Badge(side=Side.SERVER, state=tl.initial[1], y=self.initial_y)]
-        ticks: list[Tick] = []
-        last: _Row | None = None
-
-        for ev in tl.events:
-            is_segment = isinstance(ev, SegmentSent | SegmentArrived | SegmentLost)
-            if not is_segment and not isinstance(ev, StateChanged):
-                continue
-            joins = last is not None and last.time == ev.time and (
-                not last.has_segment if is_segment else ev.side not in last.badge_sides)
-            if last is None or not joins:
-                compressed = False
-                if last is None:
-                    row_y = y
-                else:
-                    step = (ev.time - last.time) * scale
-                    if step > MAX_GAP_ROWS * self.row_gap:
-                        step, compressed = MAX_GAP_ROWS * self.row_gap, True
-                    row_y = last.y + max(self.row_gap, step)
-                if last is None or ev.time != last.time:
-                    ticks.append(Tick(y=row_y, text=time_text(ev.time - tl.start),
-                                      break_before=compressed))
-                last = _Row(y=row_y, time=ev.time)
-            row_y = last.y
-            if isinstance(ev, SegmentSent):
-                sent_y[ev.index] = row_y
-            elif isinstance(ev, SegmentArrived | SegmentLost):
-                end_y[ev.index] = row_y
-            elif isinstance(ev, StateChanged):
-                badges.append(Badge(side=ev.side, state=ev.new, y=row_y))
-                last.badge_sides.add(ev.side)
-            last.has_segment = last.has_segment or is_segment
-
-        self._sent_y = sent_y
-        self._end_y = end_y
-        self.badges = badges
-        self.ticks = ticks
-        last_row = last.y if last is not None else self.initial_y
+        sent_y = np.zeros(n)
+        end_y = np.full(n, np.nan)
+        is_send = k == SEND
+        sent_y[r[is_send]] = y[is_send]
+        if self.compact:
+            end_y[:] = sent_y
+        else:
+            is_arr = k == ARRIVE
+            end_y[r[is_arr]] = y[is_arr]
+        self._sent_y, self._end_y = sent_y, end_y
+        self.row_y: FloatArray = y
+        self.row_t: FloatArray = t
+        self._row_broken = np.concatenate([[False], broken]) if len(t) else np.zeros(0, bool)
+        orphan_y = {id(orphans[int(r[pos])]): float(y[pos])
+                    for pos in np.flatnonzero(k == BADGE).tolist()}
+        self._badges(orphan_y)
+        last_row = float(y[-1]) if len(y) else self.initial_y
         self.rows_bottom = last_row + self.row_gap * 1.5
+
+    def _badges(self, orphan_y: dict[int, float]) -> None:
+        tl, cols = self.timeline, self.cols
+        raw: list[tuple[float, Side, TcpState, float]] = [
+            (self.initial_y, Side.CLIENT, tl.initial[0], tl.start),
+            (self.initial_y, Side.SERVER, tl.initial[1], tl.start)]
+        for ev in self._changes:
+            y = orphan_y.get(id(ev))
+            if y is None and ev.segment is not None and ev.segment < len(cols):
+                s = ev.segment
+                if not self.compact and cols.arrived[s] == ev.time:
+                    y = float(self._end_y[s])
+                elif cols.sent[s] == ev.time or self.compact:
+                    y = float(self._sent_y[s])
+            if y is None:
+                y = self._row_y_at(ev.time)
+            raw.append((y, ev.side, ev.new, ev.time))
+        raw.sort(key=lambda b: b[0])
+        least = self.badge_height + 2.0
+        last: dict[Side, float] = {}
+        badges = []
+        for anchor, side, state, time in raw:
+            y = max(anchor, last.get(side, -math.inf) + least)
+            last[side] = y
+            badges.append(Badge(side=side, state=state, y=y, anchor=anchor, time=time))
+        self.badges = badges
+
+    def _row_y_at(self, time: float) -> float:
+        """y of the last row at or before ``time``, interpolated towards the next."""
+        t, y = self.row_t, self.row_y
+        if not len(t):
+            return self.initial_y
+        i = int(np.searchsorted(t, time, side="right")) - 1
+        if i < 0:
+            return float(y[0])
+        if i >= len(t) - 1 or t[i + 1] == t[i]:
+            return float(y[i])
+        frac = (time - t[i]) / (t[i + 1] - t[i])
+        return float(y[i] + (y[i + 1] - y[i]) * frac)
 
     # ------------------------------------------------------------------ columns
     def _columns(self, width: float | None) -> None:
-        tick_w = max((self.fm_axis.horizontalAdvance(t.text) for t in self.ticks), default=0.0)
-        self.axis_width = max(tick_w, self.fm_axis.horizontalAdvance("time (ms)")) + 8.0
-        records = self.timeline.segments[:LABEL_SAMPLE]
-        widest = max((self.fm_label.horizontalAdvance(record_label(r, self.iss))
-                      for r in records), default=0.0)
+        self.axis_width = max(self.fm_axis.horizontalAdvance("00\u2009000\u2009000.0"),
+                              self.fm_axis.horizontalAdvance("time (ms)")) + 8.0
+        sample = range(min(LABEL_SAMPLE, self.count))
+        widest = max((self.fm_label.horizontalAdvance(self.label(i)) for i in sample),
+                     default=0.0)
         natural = min(MAX_LANE_GAP, max(MIN_LANE_GAP, widest + 2 * LABEL_PAD + 24.0))
         fixed = 2 * MARGIN + self.axis_width + 2 * (self.badge_width + BADGE_GAP) + 12.0
         self._legend_items()
@@ -206,7 +300,7 @@ class DiagramLayout:
         self.label_max_width = self.lane_gap - 2 * LABEL_PAD - 16.0
 
     def _legend_items(self) -> None:
-        """Two legend lines: segment kinds (and marks), then state phases."""
+        """Three legend lines: segment kinds, marks of analysis labels, state phases."""
         fm = self.fm_text
         swatch = 26.0
         kinds: list[tuple[object, str]] = [(k, k.value) for k in style.FlagKind]
@@ -217,6 +311,12 @@ class DiagramLayout:
             self.legend_kinds.append((x, key, text))
             x += swatch + 6.0 + fm.horizontalAdvance(text) + 18.0
         line1 = x
+        x = 0.0
+        self.legend_marks: list[tuple[float, style.Mark]] = []
+        for mark in style.MARKS:
+            self.legend_marks.append((x, mark))
+            x += style.MARK_SIZE + 6.0 + fm.horizontalAdvance(mark.meaning) + 18.0
+        line2 = x
         self.legend_phases: list[tuple[float, style.Phase, float]] = []
         x = 0.0
         for phase in style.Phase:
@@ -225,7 +325,7 @@ class DiagramLayout:
             x += w + 10.0
         self.legend_swatch = swatch
         self.legend_caption_width = fm.horizontalAdvance("Segments") + 12.0
-        self.legend_width = self.legend_caption_width + max(line1, x) + 2 * MARGIN
+        self.legend_width = self.legend_caption_width + max(line1, line2, x) + 2 * MARGIN
 
     # ------------------------------------------------------------------- finish
     def _finish(self) -> None:
@@ -237,59 +337,111 @@ class DiagramLayout:
             self.subtitle_y = top
             top += self.fm_text.height() + 12.0
         self.legend_y = top
-        top += 2 * (self.badge_height + 6.0) + 10.0
+        self.legend_line = self.badge_height + 6.0
+        top += 3 * self.legend_line + 10.0
         self.heading_y = top
         top += self.fm_heading.height() + self.fm_text.height() + 6.0
         self.lanes_top = top
         dy = top
         self.initial_y += dy
-        self.badges = [Badge(side=b.side, state=b.state, y=b.y + dy) for b in self.badges]
-        self.ticks = [Tick(y=t.y + dy, text=t.text, break_before=t.break_before)
-                      for t in self.ticks]
+        self.badges = [Badge(side=b.side, state=b.state, y=b.y + dy, anchor=b.anchor + dy,
+                             time=b.time) for b in self.badges]
+        self.row_y = self.row_y + dy
+        self._sent_y = self._sent_y + dy
+        self._end_y = self._end_y + dy
         self.rows_bottom += dy
         self.height = self.rows_bottom + MARGIN
-        self._arrows(dy)
+        self._arrows()
+        self._ticks()
         self._spans()
 
-    def _arrows(self, dy: float) -> None:
-        arrows: list[Arrow] = []
-        mid = (self.client_x + self.server_x) / 2
-        for rec in self.timeline.segments:
-            x0 = self.client_x if rec.sender is Side.CLIENT else self.server_x
-            x1 = self.server_x if rec.sender is Side.CLIENT else self.client_x
-            y0 = self._sent_y[rec.index] + dy
-            end = self._end_y.get(rec.index)
-            y1 = (end if end is not None else self._sent_y[rec.index] + self.row_gap) + dy
-            if rec.lost:
-                x1 = mid
-            arrows.append(Arrow(index=rec.index, x0=x0, y0=y0, x1=x1, y1=y1, lost=rec.lost,
-                                top=min(y0, y1) - self.label_height - 6.0,
-                                bottom=max(y0, y1) + 6.0))
-        arrows.sort(key=lambda a: a.top)
-        self.arrows = arrows
-        self._arrow_tops = [a.top for a in arrows]
+    def _arrows(self) -> None:
+        cols = self.cols
+        lost = np.isnan(cols.arrived)
+        lost_drop = 0.0 if self.compact else max(ARRIVAL_GAP, 0.5 * DELAY_ROWS * self.row_gap)
+        y0 = self._sent_y
+        y1 = np.where(lost, y0 + lost_drop, self._end_y)
+        self._y0, self._y1, self._lost = y0, y1, lost
+        top = np.minimum(y0, y1) - self.label_height - 6.0
+        bottom = np.maximum(y0, y1) + 6.0
+        order = np.argsort(top, kind="stable")
+        self._order: IntArray = order
+        self._tops: FloatArray = top[order]
+        self._bottoms: FloatArray = bottom
         # running maximum of bottoms: the first arrow that can reach below y
-        self._arrow_reach = list(accumulate((a.bottom for a in arrows), max))
-        self._badge_ys = [b.y for b in sorted(self.badges, key=lambda b: b.y)]
+        self._reach: FloatArray = np.maximum.accumulate(bottom[order]) if len(order) else bottom
         self.badges.sort(key=lambda b: b.y)
-        self._tick_ys = [t.y for t in self.ticks]
+        self._badge_ys = [b.y for b in self.badges]
+
+    def _ticks(self) -> None:
+        """A caption on every row with a new time, skipping rows too close to the last
+        caption or that would repeat its text; a break mark goes on the first caption
+        after a compressed pause."""
+        least = self.fm_axis.height() + 2.0
+        ys: list[float] = []
+        keep: list[int] = []
+        breaks: list[bool] = []
+        last_y = -math.inf
+        last_t = math.nan
+        pending_break = False
+        start = self.timeline.start
+        last_text = ""
+        for i, (y, t, broken) in enumerate(zip(self.row_y.tolist(), self.row_t.tolist(),
+                                               self._row_broken.tolist(), strict=True)):
+            pending_break = pending_break or broken
+            if t == last_t or y - last_y < least:
+                continue
+            text = time_text(t - start)
+            if text == last_text:
+                continue
+            last_text = text
+            ys.append(y)
+            keep.append(i)
+            breaks.append(pending_break)
+            pending_break = False
+            last_y, last_t = y, t
+        self._tick_ys = ys
+        self._tick_rows = keep
+        self._tick_breaks = breaks
 
     def _spans(self) -> None:
         spans: list[LaneSpan] = []
         for side in Side:
             mine = [b for b in self.badges if b.side is side]
-            for this, nxt in zip(mine, mine[1:] + [None], strict=False):
-                y1 = nxt.y if nxt is not None else self.rows_bottom
-                spans.append(LaneSpan(side=side, state=this.state, y0=this.y, y1=y1))
+            for this, nxt in zip(mine, [*mine[1:], None], strict=True):
+                y1 = nxt.anchor if nxt is not None else self.rows_bottom
+                spans.append(LaneSpan(side=side, state=this.state, y0=this.anchor, y1=y1))
         spans.sort(key=lambda s: s.y0)
         self.spans = spans
 
     # ------------------------------------------------------------------ lookups
+    @property
+    def arrows(self) -> list[Arrow]:
+        """Every arrow (builds them all: for tests and small diagrams)."""
+        return [self.arrow(i) for i in range(len(self.cols))]
+
+    def arrow(self, index: int) -> Arrow:
+        cols = self.cols
+        client = bool(cols.from_client[index])
+        x0 = self.client_x if client else self.server_x
+        x1 = self.server_x if client else self.client_x
+        lost = bool(self._lost[index])
+        if lost:
+            x1 = (self.client_x + self.server_x) / 2
+        y0, y1 = float(self._y0[index]), float(self._y1[index])
+        return Arrow(index=index, x0=x0, y0=y0, x1=x1, y1=y1, lost=lost,
+                     ghost=index >= self.count, top=min(y0, y1) - self.label_height - 6.0,
+                     bottom=float(self._bottoms[index]))
+
+    def indices_between(self, top: float, bottom: float) -> IntArray:
+        """Indices of the arrows whose painting bounds meet [top, bottom]."""
+        start = int(np.searchsorted(self._reach, top, side="left"))
+        stop = int(np.searchsorted(self._tops, bottom, side="right"))
+        cand = self._order[start:stop]
+        return cand[self._bottoms[cand] >= top]
+
     def arrows_between(self, top: float, bottom: float) -> list[Arrow]:
-        """Arrows whose painting bounds meet the band [top, bottom]."""
-        start = bisect.bisect_left(self._arrow_reach, top)
-        stop = bisect.bisect_right(self._arrow_tops, bottom)
-        return [a for a in self.arrows[start:stop] if a.bottom >= top]
+        return [self.arrow(int(i)) for i in self.indices_between(top, bottom)]
 
     def badges_between(self, top: float, bottom: float) -> list[Badge]:
         half = self.badge_height
@@ -301,7 +453,14 @@ class DiagramLayout:
         pad = self.row_gap * MAX_GAP_ROWS  # a break mark sits above its tick
         lo = bisect.bisect_left(self._tick_ys, top - pad)
         hi = bisect.bisect_right(self._tick_ys, bottom + pad)
-        return self.ticks[lo:hi]
+        start = self.timeline.start
+        return [Tick(y=self._tick_ys[j], text=time_text(float(self.row_t[self._tick_rows[j]])
+                                                        - start),
+                     break_before=self._tick_breaks[j]) for j in range(lo, hi)]
+
+    @property
+    def ticks(self) -> list[Tick]:
+        return self.ticks_between(-math.inf, math.inf)
 
     def spans_between(self, top: float, bottom: float) -> list[LaneSpan]:
         # few spans per lane (one per state change); a linear filter is enough
@@ -309,3 +468,41 @@ class DiagramLayout:
 
     def lane_x(self, side: Side) -> float:
         return self.client_x if side is Side.CLIENT else self.server_x
+
+    def y_at(self, time: float) -> float:
+        """The cursor's y at animation time ``time`` (after the last row: by the time
+        scale, never past the bottom)."""
+        if len(self.row_t) and time > self.row_t[-1]:
+            extra = (time - float(self.row_t[-1])) * (0.0 if self.compact else self.scale)
+            return min(float(self.row_y[-1]) + extra, self.rows_bottom)
+        if len(self.row_t) and time < self.row_t[0]:
+            return self.initial_y
+        return self._row_y_at(time)
+
+    def time_at(self, y: float) -> float:
+        """The animation time shown at ``y`` (the inverse of :meth:`y_at` on rows)."""
+        if not len(self.row_y):
+            return self.timeline.start
+        return float(np.interp(y, self.row_y, self.row_t))
+
+    def hit(self, x: float, y: float, tolerance: float = 6.0) -> int | None:
+        """The arrow (or its label) under (x, y), nearest first; None if none."""
+        best: tuple[float, int] | None = None
+        for i in self.indices_between(y - tolerance, y + tolerance).tolist():
+            a = self.arrow(i)
+            dist = _distance(x, y, a)
+            label_left = a.x0 + LABEL_PAD if a.x1 > a.x0 else a.x0 - LABEL_PAD - self.lane_gap / 2
+            on_label = (a.y0 - self.label_height - 4 <= y <= a.y0
+                        and label_left <= x <= label_left + self.lane_gap / 2)
+            if on_label:
+                dist = min(dist, tolerance / 2)
+            if dist <= tolerance and (best is None or dist < best[0]):
+                best = (dist, i)
+        return None if best is None else best[1]
+
+
+def _distance(x: float, y: float, a: Arrow) -> float:
+    dx, dy = a.x1 - a.x0, a.y1 - a.y0
+    length2 = dx * dx + dy * dy
+    u = 0.0 if length2 == 0 else max(0.0, min(1.0, ((x - a.x0) * dx + (y - a.y0) * dy) / length2))
+    return math.hypot(a.x0 + u * dx - x, a.y0 + u * dy - y)

@@ -7,7 +7,8 @@ Rules:
   its first segment when the trace never shows its SYN (a capture that starts late).
 - Labels are short and one line: ``[P.] seq 1:6 ack 1 win 502 len 5 "hello"``. TCP
   timestamps are left out (on every Linux segment, they would crowd every arrow); the
-  other options (MSS, window scale, SACK-permitted, SACK blocks) stay.
+  other options (MSS, window scale, SACK-permitted, SACK blocks) stay; SACK blocks are
+  relative to the receiver's ISS, like the ack number.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from core.report import initial_numbers
-from core.segment import Segment, flags_text
+from core.segment import SEQ_MOD, Segment, flags_text
 from core.states import Side
 from core.trace import SegmentRecord, Timeline
 
@@ -54,7 +55,10 @@ def segment_label(segment: Segment, *, iss: int | None, irs: int | None) -> str:
     """
     parts = [flags_text(segment.flags),
              *segment.number_parts(iss=iss or 0, irs=irs or 0)]
-    options = replace(segment.options, timestamp=None).text()
+    base = irs or 0
+    blocks = tuple(((a - base) % SEQ_MOD, (b - base) % SEQ_MOD)
+                   for a, b in segment.options.sack_blocks)
+    options = replace(segment.options, timestamp=None, sack_blocks=blocks).text()
     if options:
         parts.append(options)
     if segment.length:

@@ -14,6 +14,7 @@ Rules:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import Enum
 
 from PySide6.QtGui import QColor, QFont
@@ -97,6 +98,39 @@ MUTED = QColor("#6B6B6B")        # axis, addresses, ghost labels
 GRID = QColor("#E6E6E6")         # faint row guides
 LOST = QColor("#D55E00")         # the cross on a lost segment
 ANOMALY = QColor("#A03C00")      # analysis labels (retransmission, dup ACK, ...)
+CURSOR = QColor("#C2185B")       # the playback cursor and the segment in flight
+SELECTED = QColor("#FFD54F")     # the selected arrow's highlight
+FUTURE_ALPHA = 55                # arrows not yet sent at the cursor are this faint
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A glyph on an arrow for a family of analysis labels (explained in the legend)."""
+
+    letter: str
+    meaning: str
+    color: QColor
+    labels: tuple[str, ...]     # label names (core.analysis vocabulary) it stands for
+
+
+MARK_SIZE = 15.0
+MARKS: tuple[Mark, ...] = (
+    Mark("R", "retransmission", QColor("#D55E00"),
+         ("retransmission", "fast_retransmission", "spurious_retransmission")),
+    Mark("D", "duplicate ACK", QColor("#7B3294"), ("duplicate_ack",)),
+    Mark("O", "out of order", QColor("#8C510A"), ("out_of_order",)),
+    Mark("Z", "zero window", QColor("#B2182B"),
+         ("zero_window", "zero_window_probe", "zero_window_probe_ack", "window_full")),
+)
+
+
+def mark_of(labels: tuple[str, ...]) -> Mark | None:
+    """The first mark whose family includes one of ``labels`` (a label's first word)."""
+    names = {label.split(" ", 1)[0] for label in labels}
+    for mark in MARKS:
+        if names.intersection(mark.labels):
+            return mark
+    return None
 
 
 def phase_color(phase: Phase) -> QColor:
@@ -157,3 +191,16 @@ def badge_font() -> QFont:
 
 def axis_font() -> QFont:
     return _font(11)
+
+
+# ---------------------------------------------------------------- window bars
+# Send space left to right: acknowledged | in flight | usable | beyond the window; the
+# receive buffer: buffered (waiting for the application) | free (the advertised window).
+# Usable and free share a colour: the receiver's free space is what the sender may use.
+WINDOW_ACKED = QColor("#C9C9C9")
+WINDOW_IN_FLIGHT = QColor("#0072B2")
+WINDOW_USABLE = QColor("#8ED0BC")
+WINDOW_BEYOND = QColor("#ECECEC")
+WINDOW_BUFFERED = QColor("#E69F00")
+WINDOW_FREE = WINDOW_USABLE
+ZERO_WINDOW = QColor("#B2182B")  # outline and text of a zero window

@@ -29,6 +29,7 @@ from core.trace import (
     SegmentSent,
     WindowSnapshot,
 )
+from core.trace_columns import SegmentColumns
 
 T = TypeVar("T")
 BLOCK = 512
@@ -93,6 +94,12 @@ class LazySegments(_Lazy[SegmentRecord]):
         else:
             self._blocks.move_to_end(block)
         return segs[i % BLOCK]
+
+    def columns(self) -> SegmentColumns:
+        """Senders and times of every segment as arrays (no segment is built)."""
+        arrive = np.array([np.nan if a is None else a for a in self._arrive], dtype=np.float64)
+        return SegmentColumns(from_client=np.array(self._from_client, dtype=bool),
+                              sent=np.array(self._send, dtype=np.float64), arrived=arrive)
 
     def _make(self, i: int) -> SegmentRecord:
         return SegmentRecord(index=i, sender=Side.CLIENT if self._from_client[i] else Side.SERVER,

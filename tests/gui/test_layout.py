@@ -15,7 +15,9 @@ from core.trace import Peer, Timeline, TimelineBuilder
 from gui.diagram_layout import DiagramLayout
 from gui.export import ExportError, export_png
 from gui.labels import payload_preview, segment_label, time_text
-from gui.sequence_view import DiagramPainter, SequenceView, render_timeline
+from gui.diagram_painter import DiagramPainter
+from gui.export import render_timeline
+from gui.sequence_view import SequenceView
 
 SCENARIOS = ["demo", "simultaneous_open", "simultaneous_close", "retransmission",
              "fast_retransmit", "out_of_order", "flow_control", "time_wait_lost_ack"]
@@ -40,9 +42,10 @@ def bulk_timeline(count: int) -> Timeline:
     return b.build()
 
 
+@pytest.mark.parametrize("compact", [False, True])
 @pytest.mark.parametrize("name", SCENARIOS)
-def test_rows_keep_labels_and_badges_apart(qtbot: QtBot, name: str) -> None:
-    layout = DiagramLayout(_timeline(name))
+def test_rows_keep_labels_and_badges_apart(qtbot: QtBot, name: str, compact: bool) -> None:
+    layout = DiagramLayout(_timeline(name), compact=compact)
     tails = sorted(a.y0 for a in layout.arrows)
     for upper, lower in zip(tails, tails[1:], strict=False):
         assert lower - upper >= layout.label_height  # label bands are disjoint
@@ -77,9 +80,9 @@ def test_painting_visits_only_the_visible_rows(qtbot: QtBot,
     painted: list[int] = []
     original = DiagramPainter._paint_arrow
 
-    def counting(self: DiagramPainter, p: QPainter, arrow: object) -> None:
+    def counting(self: DiagramPainter, p: QPainter, arrow: object, done: float) -> None:
         painted.append(1)
-        original(self, p, arrow)  # type: ignore[arg-type]
+        original(self, p, arrow, done)  # type: ignore[arg-type]
 
     monkeypatch.setattr(DiagramPainter, "_paint_arrow", counting)
     image = QImage(int(layout.width), 900, QImage.Format.Format_RGB32)
@@ -111,3 +114,44 @@ def test_labels_are_tcpdump_words() -> None:
     cut = Segment(seq=1, length=3, payload=b"a\x01")
     assert payload_preview(cut) == '"a.…"'
     assert (time_text(0), time_text(0.0125), time_text(60.21)) == ("0", "12.5", "60\u2009210")
+
+
+def test_compact_rows_are_evenly_spaced_and_level(qtbot: QtBot) -> None:
+    timeline = get("fast_retransmit").run()
+    layout = DiagramLayout(timeline, compact=True)
+    tails = [layout.arrow(i).y0 for i in range(len(timeline))]
+    gaps = {round(b - a, 6) for a, b in zip(tails, tails[1:], strict=False)}
+    assert all(g >= layout.row_gap - 1e-6 for g in gaps)
+    assert min(gaps) == pytest.approx(layout.row_gap)
+    assert all(a.y0 == a.y1 for a in layout.arrows if not a.lost)
+    timed = DiagramLayout(timeline)
+    assert layout.height < timed.height  # one row per segment instead of two
+
+
+def test_time_maps_to_rows_and_back(qtbot: QtBot) -> None:
+    timeline = demo_timeline()
+    layout = DiagramLayout(timeline)
+    ys = [layout.y_at(t) for t in (0.0, 0.005, 0.01, 0.02, 0.1, 60.0, 60.3)]
+    assert ys == sorted(ys)
+    for i in range(len(timeline)):
+        arrow = layout.arrow(i)
+        rec = timeline.segments[i]
+        assert layout.y_at(rec.sent) >= arrow.y0 - 1e-6
+        assert layout.time_at(arrow.y0) == pytest.approx(rec.sent)
+
+
+def test_hit_finds_the_arrow_and_its_label(qtbot: QtBot) -> None:
+    layout = DiagramLayout(demo_timeline())
+    for arrow in layout.arrows:
+        mid = ((arrow.x0 + arrow.x1) / 2, (arrow.y0 + arrow.y1) / 2)
+        assert layout.hit(*mid) == arrow.index
+    syn = layout.arrow(0)
+    assert layout.hit(syn.x0 + 40, syn.y0 - 6) == 0   # on its label
+    assert layout.hit(layout.width - 2, layout.height - 2) is None
+
+
+def test_sack_blocks_are_relative() -> None:
+    from core.segment import Options
+    seg = Segment(seq=5001, ack=1001, flags=Flag.ACK, window=500,
+                  options=Options(sack_blocks=((2001, 3001),)))
+    assert segment_label(seg, iss=5000, irs=1000) == "[.] ack 1 win 500 <sack 1001:2001>"
