@@ -10,6 +10,12 @@ the same numbers). An unknown key or a value of the wrong type or range raises
 
 Layers (:func:`merge`): a later layer wins; within a layer, ``client.X`` beats ``X``; a
 plain ``X`` in a later layer also beats an earlier ``client.X``.
+
+Schema (:data:`SCHEMA`, data only, for forms and help): per base key its type, core's
+unit, the range a form offers (always inside what the configurations accept; limits
+across keys, such as ``rto_min <= rto_initial``, are still checked only when building),
+the unit a person reads it in, what ``None`` means for an optional key, and one line of
+description. :data:`COMMON` lists the keys a form shows first.
 """
 
 from __future__ import annotations
@@ -43,6 +49,119 @@ _SPECIAL = {"drop", "down", "preset"}
 _OPTIONAL = {"time_wait", "wscale", "delayed_ack", "keepalive_idle", "delay_back",
              "send_buffer", "read_rate"}
 RANDOM = "random"
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ParamInfo:
+    """One base key of the schema (``mss``, not ``client.mss``).
+
+    ``minimum``/``maximum`` are in core's ``unit``; ``shown_in`` is the unit a form shows
+    (``ms`` for seconds, ``%`` for probabilities, else ``unit``); ``off`` says what
+    ``None`` means (None: the key is not optional); ``words`` are other accepted values
+    (``random``); ``choices`` the only accepted ones.
+    """
+
+    key: str
+    kind: type
+    scope: str  # "endpoint" (both sides or client./server.), "link", "run" or "special"
+    text: str
+    unit: str = ""
+    shown_in: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    off: str | None = None
+    words: tuple[str, ...] = ()
+    choices: tuple[str, ...] = ()
+
+    @property
+    def factor(self) -> float:
+        """Shown value = core value * factor."""
+        return _FACTORS.get((self.unit, self.shown_in), 1.0)
+
+    @property
+    def per_side(self) -> bool:
+        return self.scope == "endpoint"
+
+
+_FACTORS = {("s", "ms"): 1000.0, ("probability", "%"): 100.0}
+_BIG = (1 << 30) - 1
+_E, _L = "endpoint", "link"
+
+
+def _info(key: str, scope: str, text: str, unit: str = "", shown_in: str | None = None,
+          lo: float | None = None, hi: float | None = None, **more: Any) -> ParamInfo:
+    kind = {**_ENDPOINT_TYPES, **_LINK_TYPES, **_RUN_TYPES}.get(key, str)
+    return ParamInfo(key=key, kind=kind, scope=scope, text=text, unit=unit,
+                     shown_in=unit if shown_in is None else shown_in, minimum=lo, maximum=hi,
+                     **more)
+
+
+#: every base key, in the order a form lists them
+SCHEMA: dict[str, ParamInfo] = {i.key: i for i in (
+    _info("delay", _L, "One-way delay, client to server (and back unless delay_back is set)",
+          "s", "ms", 0.0, 10.0),
+    _info("delay_back", _L, "One-way delay, server to client", "s", "ms", 0.0, 10.0,
+          off="same as delay"),
+    _info("loss", _L, "Chance that the link loses a segment", "probability", "%", 0.0, 1.0),
+    _info("mss", _E, "Maximum segment size announced in the SYN", "octets", None, 1, 65495),
+    _info("recv_buffer", _E, "Receive buffer: the most the advertised window can be",
+          "octets", None, 0, _BIG),
+    _info("send_buffer", _E, "Send buffer: unacknowledged plus unsent octets; send() takes "
+          "only what fits", "octets", None, 1, _BIG, off="no limit"),
+    _info("msl", _E, "Maximum segment lifetime; TIME_WAIT lasts 2 MSL unless time_wait "
+          "is set", "s", None, 0.001, 3600.0),
+    _info("time_wait", _E, "TIME_WAIT length, fixed (Linux: 60 s)", "s", None, 0.001, 3600.0,
+          off="2 MSL"),
+    _info("nagle", _E, "Nagle's algorithm: hold small segments while data is unacknowledged"),
+    _info("delayed_ack", _E, "Delay the ACK of in-order data up to this long (Linux: 40 ms)",
+          "s", "ms", 0.001, 0.5, off="off"),
+    _info("seed", _L, "Seed of the link's random choices (same seed, same run)", "", None,
+          0, (1 << 31) - 1),
+    _info("wscale", _E, "Window scale offered in the SYN (a shift count)", "", None, 0, 14,
+          off="none"),
+    _info("quickack", _E, "Data segments ACKed at once at the start despite delayed ACKs",
+          "segments", None, 0, 1000),
+    _info("iss", _E, "Initial sequence number (random: drawn from seed)", "", None, 0,
+          (1 << 32) - 1, words=(RANDOM,)),
+    _info("rto_initial", _E, "Retransmission timeout before any RTT is measured", "s", "ms",
+          0.001, 600.0),
+    _info("rto_min", _E, "Smallest retransmission timeout", "s", "ms", 0.001, 600.0),
+    _info("rto_max", _E, "Largest retransmission timeout (backoff stops there)", "s", None,
+          0.001, 3600.0),
+    _info("user_timeout", _E, "Give up on unacknowledged data after this long", "s", None,
+          0.001, 3600.0),
+    _info("keepalive_idle", _E, "Idle time before the first keep-alive probe (Linux: 2 h)",
+          "s", None, 0.001, 86400.0, off="off"),
+    _info("keepalive_interval", _E, "Time between keep-alive probes", "s", None, 0.001,
+          3600.0),
+    _info("keepalive_probes", _E, "Unanswered keep-alive probes before giving up", "probes",
+          None, 1, 1000),
+    _info("ack_ratelimit", _E, "At most one re-ACK per interval for out-of-window segments",
+          "s", "ms", 0.0, 60.0),
+    _info("auto_read", _E, "The application reads arriving data at once (off: only its "
+          "read() calls take it)"),
+    _info("read_rate", _E, "The application reads at most this many octets per second",
+          "octets/s", None, 1.0, 1e9, off="off"),
+    _info("read_every", _E, "Time between the rate-limited reads", "s", "ms", 0.001, 60.0),
+    _info("backlog", _E, "listen() backlog: connections queued for accept()", "connections",
+          None, 0, 1 << 16),
+    _info("rfc1337", _E, "RFC 1337: TIME_WAIT ignores RST"),
+    _info("jitter", _L, "Each segment's delay varies by up to this much, either way", "s",
+          "ms", 0.0, 10.0),
+    _info("reorder", _L, "Chance that a segment is held back (and overtaken)", "probability",
+          "%", 0.0, 1.0),
+    _info("reorder_delay", _L, "How long a held-back segment waits", "s", "ms", 0.0, 10.0),
+    _info("duplicate", _L, "Chance that the link delivers a segment twice", "probability",
+          "%", 0.0, 1.0),
+    _info("drop", "special", "Drop given segments: SIDE:N (the Nth segment that side sends), "
+          "comma-separated"),
+    _info("down", "special", "Link outages: START:END in seconds, comma-separated"),
+    _info("preset", "special", "Default numbers: Linux's or RFC 9293's",
+          choices=("linux", "rfc")),
+    _info("until", "run", "Stop the run at this simulated time", "s", None, 0.001, 86400.0),
+)}
+#: the keys most scenarios are about: a form shows them first
+COMMON = ("delay", "loss", "mss", "recv_buffer", "msl", "nagle", "delayed_ack", "seed")
 
 
 def known_keys() -> list[str]:
