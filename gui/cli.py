@@ -107,6 +107,8 @@ def _add_gui(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 # ----- export ----------------------------------------------------------------------------
 def _run_export(args: argparse.Namespace) -> int:
+    if not 25 <= args.scale <= 400:
+        raise SynAckError(f"--scale {args.scale:g} is outside 25..400 (percent)")
     return _render_png(_source_timeline(args), args.output, scale=args.scale / 100,
                        compact=args.compact, absolute=args.absolute)
 

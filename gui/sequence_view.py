@@ -285,6 +285,8 @@ class SequenceView(QAbstractScrollArea):
                                  self.verticalScrollBar().value())
             self._dragged = False
             self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+            event.accept()
+            return
         super().mousePressEvent(event)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt override)
@@ -295,6 +297,8 @@ class SequenceView(QAbstractScrollArea):
             if self._dragged:
                 self.horizontalScrollBar().setValue(self._drag_scroll[0] - delta.x())
                 self.verticalScrollBar().setValue(self._drag_scroll[1] - delta.y())
+            event.accept()
+            return
         super().mouseMoveEvent(event)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt override)
@@ -304,7 +308,7 @@ class SequenceView(QAbstractScrollArea):
         self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
         if event.button() == Qt.MouseButton.LeftButton and not was_drag:
             self.click_at(event.position())
-        super().mouseReleaseEvent(event)
+        event.accept()
 
     def click_at(self, point: QPointF) -> int | None:
         """Select the arrow under ``point`` (viewport px); emits ``segment_clicked``."""

@@ -1,0 +1,187 @@
+"""Render benchmark: frames of the diagram of a 100,000-segment stream, and PNG export.
+
+Usage::
+
+    .venv/bin/python bench/render.py [--segments 100000] [--export 1000] [--frames 40]
+
+1. Replays the long stream of bench/replay.py (generated once, cached) and lays it out.
+2. Frame time at 1920x1080: the window's diagram view (one painter, visible rows only)
+   paints frames at places spread over the whole stream, with the playback cursor and a
+   segment in flight, in both row modes (target: at most 16 ms a frame). Side by side,
+   the alternative the design notes name: a QGraphicsScene holding one line item and
+   one text item per arrow for 30,000 arrows, viewed through a 1920x1080 QGraphicsView.
+3. Export: a simulated bulk transfer of about ``--export`` segments written to PNG
+   (layout + painting + PNG encoding; target: at most 2 s), then Qt's default PNG
+   compression for comparison.
+Prints median and worst times; best of a few runs where noted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from PySide6.QtCore import QRectF  # noqa: E402
+from PySide6.QtGui import QImage, QPainter, QPen  # noqa: E402
+from PySide6.QtWidgets import (  # noqa: E402
+    QApplication,
+    QGraphicsScene,
+    QGraphicsView,
+)
+from replay import VERSION, generate_stream  # noqa: E402
+
+from core.capture import read_capture  # noqa: E402
+from core.replay import replay_stream  # noqa: E402
+from core.simulate.engine import Simulation  # noqa: E402
+from core.simulate.link import LinkConfig  # noqa: E402
+from core.simulate.params import build_configs  # noqa: E402
+from core.simulate.program import PEER_CLOSED, close, connect, listen, send  # noqa: E402
+from core.trace import Timeline  # noqa: E402
+from gui.diagram_layout import DiagramLayout  # noqa: E402
+from gui.export import export_png, render_pages  # noqa: E402
+from gui.labels import record_label  # noqa: E402
+from gui.sequence_view import SequenceView  # noqa: E402
+
+WIDTH, HEIGHT = 1920, 1080
+
+
+def frame_times(view: SequenceView, frames: int) -> list[float]:
+    """Paint ``frames`` frames of the view's viewport at places spread over the stream."""
+    image = QImage(WIDTH, HEIGHT, QImage.Format.Format_RGB32)
+    layout = view.diagram_layout()
+    bar = view.verticalScrollBar()
+    cols = layout.cols
+    times = []
+    for k in range(frames):
+        i = int((len(cols) - 1) * k / max(frames - 1, 1))
+        # the cursor halfway through segment i's flight: one segment in flight at least
+        sent = float(cols.sent[i])
+        arrived = float(cols.arrived[i]) if cols.arrived[i] == cols.arrived[i] else sent
+        view.set_time((sent + arrived) / 2)
+        bar.setValue(round(layout.arrow(i).y0 - HEIGHT / 3))
+        start = time.perf_counter()
+        view.viewport().render(image)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def scene_times(layout: DiagramLayout, count: int, frames: int) -> tuple[float, list[float]]:
+    """The alternative: one QGraphicsLineItem + QGraphicsSimpleTextItem per arrow."""
+    scene = QGraphicsScene()
+    start = time.perf_counter()
+    pen = QPen()
+    pen.setWidthF(1.6)
+    for i in range(count):
+        a = layout.arrow(i)
+        scene.addLine(a.x0, a.y0, a.x1, a.y1, pen)
+        text = scene.addSimpleText(record_label(layout.record(i), layout.iss))
+        text.setPos(a.x0 + 10, a.y0 - 18)
+    build = time.perf_counter() - start
+    view = QGraphicsView(scene)
+    view.resize(WIDTH, HEIGHT)
+    view.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    image = QImage(WIDTH, HEIGHT, QImage.Format.Format_RGB32)
+    top = layout.arrow(0).y0
+    bottom = layout.arrow(count - 1).y0
+    times = []
+    for k in range(frames):
+        y = top + (bottom - top) * k / max(frames - 1, 1)
+        view.centerOn(layout.width / 2, y)
+        painter = QPainter(image)
+        t0 = time.perf_counter()
+        view.render(painter, QRectF(0, 0, WIDTH, HEIGHT), view.viewport().rect())
+        times.append(time.perf_counter() - t0)
+        painter.end()
+    return build, times
+
+
+def bulk_timeline(segments: int) -> Timeline:
+    """A simulated bulk transfer of about ``segments`` segments (data and ACKs)."""
+    size = int(segments * 1448 * 0.62)
+    client, server, _ = build_configs({"mss": 1448})
+    sim = Simulation(client=client, server=server, link=LinkConfig(delay=0.010, seed=1),
+                     client_program=(connect(), send(bytes(size)), close()),
+                     server_program=(listen(), close(when=PEER_CLOSED, after=0.001)),
+                     title="bulk transfer")
+    return sim.simulate()
+
+
+def summary(times: list[float]) -> str:
+    ms = [t * 1e3 for t in times]
+    return f"median {statistics.median(ms):6.2f} ms, worst {max(ms):6.2f} ms"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--segments", type=int, default=100_000)
+    parser.add_argument("--export", type=int, default=1000)
+    parser.add_argument("--frames", type=int, default=40)
+    parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "synack-bench")
+    args = parser.parse_args()
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    args.dir.mkdir(parents=True, exist_ok=True)
+    base = args.dir / f"replay-{args.segments}-v{VERSION}"
+    path = base.with_suffix(".pcap")
+    if not path.exists():
+        print(f"generating one stream of {args.segments} segments (not timed) ...", flush=True)
+        generate_stream(base, args.segments)
+    timeline = replay_stream(read_capture(str(path)), 0).timeline
+
+    print(f"diagram of a replayed stream of {len(timeline):,} segments at {WIDTH}x{HEIGHT}")
+    for compact in (False, True):
+        start = time.perf_counter()
+        view = SequenceView(timeline, compact=compact)
+        built = time.perf_counter() - start
+        view.resize(WIDTH, HEIGHT)
+        view.show()
+        app.processEvents()
+        frame_times(view, 3)  # warm the label cache and fonts
+        times = frame_times(view, args.frames)
+        worst = max(times) * 1e3
+        mode = "compact" if compact else "timed"
+        print(f"  {mode:8s} layout {built * 1e3:7.0f} ms (once); frame {summary(times)}  "
+              f"(target <= 16 ms; {'ok' if worst <= 16 else 'MISSED'})")
+        view.close()
+        layout = view.diagram_layout()
+    count = min(30_000, len(timeline))
+    build, times = scene_times(layout, count, min(args.frames, 20))
+    print(f"  QGraphicsScene, {count:,} arrows as items: build {build * 1e3:.0f} ms; "
+          f"frame {summary(times)}")
+
+    tl = bulk_timeline(args.export)
+    print(f"export of a simulated bulk transfer of {len(tl):,} segments")
+    with tempfile.TemporaryDirectory() as folder:
+        for compact in (False, True):
+            best = float("inf")
+            files: list[tuple[str, int, int]] = []
+            for _ in range(3):
+                start = time.perf_counter()
+                files = export_png(tl, Path(folder) / "x.png", compact=compact)
+                best = min(best, time.perf_counter() - start)
+            sizes = ", ".join(f"{w}x{h}" for _, w, h in files)
+            total = sum(os.path.getsize(name) for name, _, _ in files) / 1e6
+            mode = "compact" if compact else "timed"
+            print(f"  {mode:8s} {best:6.2f} s  ({sizes}, {total:.1f} MB; target <= 2 s; "
+                  f"{'ok' if best <= 2 else 'MISSED'})")
+        start = time.perf_counter()
+        pages = render_pages(tl)
+        painted = time.perf_counter() - start
+        start = time.perf_counter()
+        for k, image in enumerate(pages):
+            image.save(str(Path(folder) / f"d{k}.png"), "PNG")  # type: ignore[call-overload]
+        default = time.perf_counter() - start
+        print(f"  timed: layout + painting {painted:.2f} s; PNG at Qt's default compression "
+              f"{default:.2f} s (ours: zlib level 1)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""PNG export: pages for tall diagrams, scale, the current view, the headless command."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QRectF
+from PySide6.QtGui import QImage
+from pytestqt.qtbot import QtBot
+
+from core.demo import demo_timeline
+from gui.diagram_layout import DiagramLayout
+from gui.export import export_png, page_bands, page_paths, render_pages, render_view
+from tests.gui.test_layout import bulk_timeline
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_tall_diagram_is_split_into_pages_between_rows(qtbot: QtBot, tmp_path: Path) -> None:
+    timeline = bulk_timeline(400)
+    layout = DiagramLayout(timeline)
+    bands = page_bands(layout, 1.0, max_height=4000)
+    assert len(bands) > 2
+    assert bands[0].top == 0 and bands[-1].bottom == layout.height
+    for a, b in zip(bands, bands[1:], strict=False):
+        assert a.bottom == b.top                      # nothing lost between pages
+        # the cut is just under a row: no send row's label band is split
+        for i in range(len(timeline)):
+            y0 = layout.arrow(i).y0
+            assert not (y0 - layout.label_height - 4 < a.bottom < y0)
+    pages = render_pages(timeline, max_height=4000)
+    assert len(pages) == len(bands)
+    assert all(p.height() <= 4000 for p in pages)
+    written = export_png(timeline, tmp_path / "bulk.png")
+    assert [Path(name).name for name, _, _ in written] == \
+        [Path(p).name for p in page_paths(str(tmp_path / "bulk.png"), len(written))]
+    for name, width, height in written:
+        image = QImage(name)
+        assert (image.width(), image.height()) == (width, height)
+
+
+def test_scale_multiplies_the_size(qtbot: QtBot) -> None:
+    timeline = demo_timeline()
+    one = render_pages(timeline)[0]
+    two = render_pages(timeline, scale=2.0)[0]
+    assert two.width() == pytest.approx(one.width() * 2, abs=2)
+    assert two.height() == pytest.approx(one.height() * 2, abs=2)
+    with pytest.raises(ValueError, match="scale"):
+        render_pages(timeline, scale=10)
+
+
+def test_current_view_export(qtbot: QtBot) -> None:
+    timeline = demo_timeline()
+    layout = DiagramLayout(timeline, show_title=False)
+    image = render_view(layout, QRectF(0, 300, layout.width, 400), cursor=0.005, selected=0)
+    assert image.width() == pytest.approx(layout.width, abs=2)
+    assert 400 <= image.height() <= 700
+
+
+def test_headless_export_command(tmp_path: Path) -> None:
+    out = tmp_path / "scenario.png"
+    run = subprocess.run([sys.executable, "-m", "gui.cli", "export", "--scenario", "hello_ok",
+                          "--set", "delay=0.02", "--scale", "150", "--compact", "-o", str(out)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         env={"PATH": "/usr/bin:/bin", "QT_QPA_PLATFORM": "offscreen"})
+    assert run.returncode == 0, run.stderr
+    assert "wrote" in run.stdout and out.stat().st_size > 5000
+    bad = subprocess.run([sys.executable, "-m", "gui.cli", "export", "--scale", "1000", "-o",
+                          str(tmp_path / "x.png")], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120, env={"PATH": "/usr/bin:/bin",
+                                           "QT_QPA_PLATFORM": "offscreen"})
+    assert bad.returncode == 1 and bad.stderr.startswith("synack: --scale 1000 is outside")
