@@ -119,7 +119,8 @@ class CaptureLoader(QObject):
             (streams); a few hundred times per load at most.
         loaded(object): the ``LoadedCapture``.
         failed(str): core's message (file, offset, problem).
-        cancelled(): the load stopped on ``cancel`` (or a newer ``start``).
+        cancelled(): the load stopped on ``cancel`` (a load replaced by a newer
+            ``start`` ends silently).
     """
 
     progressed = Signal(str, object, object)   # Python ints: files pass 2 GiB
