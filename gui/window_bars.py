@@ -1,0 +1,320 @@
+"""Sliding-window bars: each side's send window and receive buffer at the playback cursor.
+
+Rules:
+- Every number comes from :mod:`core.cursor` (``WindowAt``); this module lays it out.
+- Send bar, over relative sequence space: acknowledged | in flight | usable | beyond the
+  window, with SND.UNA, SND.NXT and SND.UNA+SND.WND marked. The window (or what is in
+  flight, if more) takes the middle half of the bar: a quarter of acknowledged space
+  before it, a quarter of the space beyond it after.
+- Receive bar: buffered (waiting for the application) | free, and free is the window the
+  side advertises. A capture does not show the buffered octets: the bar then says so
+  instead of drawing a 0.
+- A zero window draws the bar's outline and a label in ``style.ZERO_WINDOW``: on the
+  receive bar of the side that advertises it, on the send bar of the side it blocks.
+- :meth:`WindowBars.values` returns what is drawn, so tests check numbers, not pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyqtgraph as pg  # type: ignore[import-untyped]
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QPen
+from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget
+
+from core.cursor import Cursor, WindowAt
+from core.states import Side
+from core.trace import Timeline
+from gui import style
+
+# Layout in plot units: x in [0, 1] is the widget's width; each side is one unit tall
+# (client above server) and the legend sits below zero.
+SEND_X = (0.15, 0.60)
+RECV_X = (0.665, 0.99)
+BAR_Y = (0.38, 0.70)            # within a side's unit
+Y_RANGE = (-0.42, 2.02)
+_BASE = {Side.CLIENT: 1.0, Side.SERVER: 0.0}
+_NO_PEN = QPen(Qt.PenStyle.NoPen)
+
+Value = int | float | bool | str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SendSpan:
+    """The stretch of sequence space the send bar shows, and where its parts end."""
+
+    lo: int
+    una: int
+    nxt: int
+    edge: int                   # SND.UNA + SND.WND (= una when the window is not known)
+    hi: int
+
+    @classmethod
+    def of(cls, facts: WindowAt) -> SendSpan:
+        una, nxt = facts.una, max(facts.una, facts.nxt)
+        edge = facts.edge if facts.peer_window_known else una
+        width = max(edge, nxt) - una
+        margin = max(width // 2, 1)
+        return cls(lo=max(0, una - margin), una=una, nxt=nxt, edge=edge,
+                   hi=max(edge, nxt) + margin)
+
+    def x(self, value: int) -> float:
+        left, right = SEND_X
+        return left + (value - self.lo) / (self.hi - self.lo) * (right - left)
+
+
+def _text(anchor: tuple[float, float], color: QColor, *, bold: bool = False,
+          boxed: bool = False) -> pg.TextItem:
+    """A label of fixed pixel size; ``boxed`` ones sit on a bar, on a white box."""
+    box = dict(fill=QBrush(style.BACKGROUND), border=QPen(color, 1)) if boxed else {}
+    item = pg.TextItem("", color=color, anchor=anchor, **box)
+    item.setFont(style.badge_font() if bold else style.axis_font())
+    return item
+
+
+def _frame() -> QGraphicsRectItem:
+    item = QGraphicsRectItem()
+    item.setBrush(QBrush(Qt.BrushStyle.NoBrush))
+    return item
+
+
+class _SideItems:
+    """The graphics items of one side, created once and updated in place."""
+
+    def __init__(self, plot: pg.PlotItem, side: Side) -> None:
+        self.base = _BASE[side]
+        self.title = _text((0.0, 0.5), style.INK)
+        self.send = pg.BarGraphItem(x0=[], x1=[], y0=[], y1=[])
+        self.recv = pg.BarGraphItem(x0=[], x1=[], y0=[], y1=[])
+        self.ticks = pg.PlotDataItem([], [], connect="pairs", pen=pg.mkPen(style.INK, width=1.5))
+        self.send_frame, self.recv_frame = _frame(), _frame()
+        self.una = _text((1.0, 1.0), style.INK)
+        self.edge = _text((0.0, 1.0), style.INK)
+        self.nxt = _text((0.5, 0.0), style.INK)
+        self.recv_caption = _text((0.0, 1.0), style.MUTED)
+        self.recv_flag = _text((0.5, 0.5), style.ZERO_WINDOW, bold=True, boxed=True)
+        self.send_flag = _text((0.5, 0.5), style.ZERO_WINDOW, bold=True, boxed=True)
+        self.recv_values = _text((0.0, 0.0), style.INK)
+        self.note = _text((0.5, 0.5), style.MUTED)
+        for item in (self.send, self.recv, self.ticks, self.send_frame, self.recv_frame,
+                     self.title, self.una, self.edge, self.nxt, self.recv_caption,
+                     self.recv_flag, self.send_flag, self.recv_values, self.note):
+            plot.addItem(item)
+        self.title.setPos(0.005, self.base + 0.54)
+        self.recv_caption.setPos(RECV_X[0], self.y(BAR_Y[1] + 0.03))
+        self.recv_flag.setPos((RECV_X[0] + RECV_X[1]) / 2, self.base + sum(BAR_Y) / 2)
+        self.recv_values.setPos(RECV_X[0], self.y(BAR_Y[0] - 0.03))
+        self.note.setPos((SEND_X[0] + RECV_X[1]) / 2, self.base + 0.54)
+
+    def y(self, frac: float) -> float:
+        return self.base + frac
+
+
+class WindowBars(QWidget):
+    """Both sides' sliding-window bars, drawn for one cursor time at a time.
+
+    Signals: none. Slots: :meth:`set_time` (the playback cursor moved), :meth:`show_row`
+    (stepping one segment at a time: the bookkeeping once that segment took effect).
+    """
+
+    def __init__(self, timeline: Timeline, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._timeline = timeline
+        self._cursor = Cursor(timeline)
+        self._facts: dict[Side, WindowAt | None] = {Side.CLIENT: None, Side.SERVER: None}
+        self._values: dict[Side, dict[str, Value]] = {}
+        self.plot_widget = pg.PlotWidget(background=style.BACKGROUND)
+        self.plot_widget.setAntialiasing(True)
+        plot = self.plot_widget.getPlotItem()
+        plot.hideAxis("left")
+        plot.hideAxis("bottom")
+        plot.hideButtons()
+        plot.setMenuEnabled(False)
+        plot.setMouseEnabled(x=False, y=False)
+        plot.getViewBox().setDefaultPadding(0.0)
+        plot.setRange(xRange=(0.0, 1.0), yRange=Y_RANGE, padding=0.0)
+        plot.getViewBox().disableAutoRange()
+        plot.layout.setContentsMargins(0, 0, 0, 0)
+        self._items = {side: _SideItems(plot, side) for side in Side}
+        self._legend = _text((0.0, 0.5), style.INK)
+        self._legend.setHtml(_legend_html())
+        self._legend.setPos(SEND_X[0], -0.22)
+        plot.addItem(self._legend)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot_widget)
+        self.setMinimumSize(720, 150)
+        for side in Side:
+            self._draw(side, None)
+        self.set_time(timeline.start)
+
+    @property
+    def timeline(self) -> Timeline:
+        return self._timeline
+
+    def set_time(self, t: float) -> None:
+        """Show both sides' bookkeeping at cursor time ``t``."""
+        for side in Side:
+            self._show(side, self._cursor.window_facts_at(side, t))
+
+    def show_row(self, index: int) -> None:
+        """Show both sides' bookkeeping once segment ``index`` took effect."""
+        for side in Side:
+            self._show(side, self._cursor.window_after(side, index))
+
+    def values(self, side: Side) -> dict[str, Value]:
+        """What the bars of ``side`` show now (relative sequence numbers, octets)."""
+        return dict(self._values[side])
+
+    def _show(self, side: Side, facts: WindowAt | None) -> None:
+        if facts is not None and facts == self._facts[side]:
+            return
+        self._facts[side] = facts
+        self._draw(side, facts)
+
+    # ------------------------------------------------------------------ drawing
+    def _draw(self, side: Side, facts: WindowAt | None) -> None:
+        items = self._items[side]
+        name = f"<b>{side.value}</b>"
+        if facts is None or not facts.connected:
+            state = "nothing known yet" if facts is None else facts.state.value
+            items.title.setHtml(f"{name}<br>{state}")
+            items.note.setText("no connection" if facts is not None else
+                               "no window known yet")
+            self._clear(items)
+            self._values[side] = {"shown": False,
+                                  "state": None if facts is None else facts.state.value}
+            return
+        color = style.state_color(facts.state).name()
+        items.title.setHtml(f"{name}<br><span style='color:{color}'>{facts.state.value}</span>")
+        items.note.setText("")
+        send = self._draw_send(items, facts)
+        recv = self._draw_recv(items, facts)
+        self._values[side] = {"shown": True, "state": facts.state.value, "since": facts.since,
+                              **send, **recv}
+
+    @staticmethod
+    def _clear(items: _SideItems) -> None:
+        for bars in (items.send, items.recv):
+            bars.setVisible(False)
+        items.ticks.setData([], [])
+        for frame in (items.send_frame, items.recv_frame):
+            frame.setVisible(False)
+        for text in (items.una, items.edge, items.nxt, items.recv_caption, items.recv_values):
+            text.setText("")
+        for flag in (items.send_flag, items.recv_flag):
+            flag.setVisible(False)
+
+    def _draw_send(self, items: _SideItems, facts: WindowAt) -> dict[str, Value]:
+        span = SendSpan.of(facts)
+        parts = [(span.lo, span.una, style.WINDOW_ACKED),
+                 (span.una, span.nxt, style.WINDOW_IN_FLIGHT),
+                 (span.nxt, max(span.nxt, span.edge), style.WINDOW_USABLE),
+                 (max(span.nxt, span.edge), span.hi, style.WINDOW_BEYOND)]
+        parts = [(a, b, c) for a, b, c in parts if b > a]
+        y0, y1 = items.y(BAR_Y[0]), items.y(BAR_Y[1])
+        _set_bars(items.send, [(span.x(a), span.x(b), c) for a, b, c in parts], y0, y1)
+        marks = [span.una, span.nxt] + ([span.edge] if facts.peer_window_known else [])
+        xs = [span.x(m) for m in marks for _ in (0, 1)]
+        ys = [items.y(y) for _ in marks for y in (BAR_Y[0] - 0.05, BAR_Y[1] + 0.03)]
+        items.ticks.setData(xs, ys)
+        blocked = facts.send_blocked
+        _set_frame(items.send_frame, span.x(span.lo), span.x(span.hi), y0, y1, blocked)
+        items.una.setText(f"UNA {span.una}")
+        # near the bar's left end the label reads rightwards, clear of the side's name
+        items.una.setAnchor((0.0 if span.x(span.una) < SEND_X[0] + 0.06 else 1.0, 1.0))
+        items.una.setPos(span.x(span.una), items.y(BAR_Y[1] + 0.03))
+        items.nxt.setText(f"NXT {span.nxt}")
+        items.nxt.setPos(span.x(span.nxt), items.y(BAR_Y[0] - 0.05))
+        if facts.peer_window_known:
+            items.edge.setText(f"UNA+WND {span.edge}")
+            items.edge.setColor(style.ZERO_WINDOW if blocked else style.INK)
+            items.edge.setAnchor((0.0, 1.0))
+            items.edge.setPos(span.x(span.edge), items.y(BAR_Y[1] + 0.03))
+        else:                       # no edge to mark: the note ends at the bar's end
+            items.edge.setText("peer's window not known yet")
+            items.edge.setColor(style.MUTED)
+            items.edge.setAnchor((1.0, 1.0))
+            items.edge.setPos(SEND_X[1], items.y(BAR_Y[1] + 0.03))
+        # the flag sits on the space beyond the window, clear of the markers
+        _set_flag(items.send_flag, "ZERO WINDOW: blocked" if blocked else "")
+        items.send_flag.setPos((span.x(max(span.nxt, span.edge)) + SEND_X[1]) / 2,
+                               items.y(sum(BAR_Y) / 2))
+        snap = facts.snapshot
+        return {"una": span.una, "nxt": span.nxt,
+                "edge": span.edge if facts.peer_window_known else None,
+                "snd_wnd": snap.snd_wnd if facts.peer_window_known else None,
+                "acknowledged": span.una, "in_flight": span.nxt - span.una,
+                "usable": max(0, span.edge - span.nxt), "send_blocked": blocked,
+                "snd_queued": snap.snd_queued if facts.buffers_known else None,
+                "view_lo": span.lo, "view_hi": span.hi, "edge_label": items.edge.toPlainText(),
+                "send_flag": items.send_flag.toPlainText().strip() if blocked else ""}
+
+    def _draw_recv(self, items: _SideItems, facts: WindowAt) -> dict[str, Value]:
+        snap = facts.snapshot
+        free = snap.rcv_wnd
+        buffered = snap.rcv_buffered if facts.buffers_known else 0
+        capacity = max(buffered + free, 1)
+        left, right = RECV_X
+
+        def x(value: int) -> float:
+            return left + value / capacity * (right - left)
+
+        parts = [(0, buffered, style.WINDOW_BUFFERED), (buffered, buffered + free,
+                                                        style.WINDOW_FREE)]
+        parts = [(a, b, c) for a, b, c in parts if b > a]
+        y0, y1 = items.y(BAR_Y[0]), items.y(BAR_Y[1])
+        _set_bars(items.recv, [(x(a), x(b), c) for a, b, c in parts], y0, y1)
+        zero = facts.advertises_zero
+        _set_frame(items.recv_frame, left, right, y0, y1, zero)
+        _set_flag(items.recv_flag, "ZERO WINDOW" if zero else "")
+        if facts.buffers_known:
+            items.recv_caption.setText("receive buffer")
+            items.recv_values.setText(f"buffered {buffered} · free {free}")
+        else:
+            items.recv_caption.setText("buffer not known from a capture")
+            items.recv_values.setText(f"free {free} (advertised window)")
+        return {"rcv_buffered": snap.rcv_buffered if facts.buffers_known else None,
+                "rcv_free": free, "zero_window": zero, "buffers_known": facts.buffers_known,
+                "recv_label": items.recv_values.toPlainText(),
+                "recv_caption": items.recv_caption.toPlainText(),
+                "recv_flag": items.recv_flag.toPlainText().strip() if zero else ""}
+
+
+def _set_bars(bars: pg.BarGraphItem, parts: list[tuple[float, float, QColor]], y0: float,
+              y1: float) -> None:
+    """Show ``parts`` (x from, x to, colour) as one row of bars; none hides the item."""
+    bars.setVisible(bool(parts))
+    if parts:
+        n = len(parts)
+        bars.setOpts(x0=[a for a, _, _ in parts], x1=[b for _, b, _ in parts], y0=[y0] * n,
+                     y1=[y1] * n, brushes=[QBrush(c) for _, _, c in parts], pens=[_NO_PEN] * n)
+
+
+def _set_flag(flag: pg.TextItem, text: str) -> None:
+    flag.setText(f" {text} ")
+    flag.setVisible(bool(text))
+
+
+def _set_frame(frame: QGraphicsRectItem, x0: float, x1: float, y0: float, y1: float,
+               alarm: bool) -> None:
+    pen = QPen(style.ZERO_WINDOW if alarm else style.MUTED, 2.5 if alarm else 1.0)
+    pen.setCosmetic(True)
+    frame.setPen(pen)
+    frame.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
+    frame.setVisible(True)
+
+
+def _legend_html() -> str:
+    def swatch(color: QColor, text: str) -> str:
+        border = style.MUTED.name() if color == style.WINDOW_BEYOND else color.name()
+        return (f"<span style='color:{border}; background-color:{color.name()}'>"
+                f"&nbsp;&nbsp;&nbsp;</span>&nbsp;{text}")
+    send = " &nbsp; ".join([swatch(style.WINDOW_ACKED, "acknowledged"),
+                            swatch(style.WINDOW_IN_FLIGHT, "in flight"),
+                            swatch(style.WINDOW_USABLE, "usable"),
+                            swatch(style.WINDOW_BEYOND, "beyond the window")])
+    recv = " &nbsp; ".join([swatch(style.WINDOW_BUFFERED, "buffered"),
+                            swatch(style.WINDOW_FREE, "free = advertised window")])
+    return f"{send} &nbsp;&nbsp;&nbsp;│&nbsp;&nbsp;&nbsp; {recv}"
