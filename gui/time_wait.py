@@ -51,8 +51,10 @@ def countdown_text(countdown: Countdown) -> str:
     return text
 
 
-def capture_text(countdown: Countdown) -> str:
-    return (f"The capture ends at {seconds_text(countdown.timeline_end)}; it does not show "
+def capture_text(countdown: Countdown, *, simulated: bool = False) -> str:
+    """The note for a Timeline that ends before TIME_WAIT does (a capture, usually)."""
+    source = "The simulation stops" if simulated else "The capture ends"
+    return (f"{source} at {seconds_text(countdown.timeline_end)}; it does not show "
             f"the end of TIME_WAIT.")
 
 
@@ -164,6 +166,8 @@ class TimeWaitCountdown(QWidget):
                 crossed.append(side)
         self._quiet.setHidden(any(c is not None for c in self._countdowns.values()))
         self._capture.setHidden(beyond is None)
-        self._capture.setText("" if beyond is None else capture_text(beyond))
+        # a Timeline that records its windows is a simulation's (core.cursor, rule 2)
+        simulated = self._cursor.buffers_known
+        self._capture.setText("" if beyond is None else capture_text(beyond, simulated=simulated))
         for side in crossed:
             self.expired.emit(side)

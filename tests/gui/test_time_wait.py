@@ -94,6 +94,14 @@ def test_other_msl(qtbot: QtBot) -> None:
     assert widget.text(C) == "client TIME_WAIT 3.0 s of 2MSL = 4 s left (MSL 2 s)"
 
 
+def test_simulation_stopped_before_the_deadline(qtbot: QtBot) -> None:
+    widget = make(qtbot, scenarios.get("close_client_first").run({"until": 5.0}))
+    widget.set_time(30.26)
+    assert widget.text(C) == "client TIME_WAIT 30.0 s of 2MSL = 60 s left (MSL 30 s)"
+    assert widget.capture_note() == ("The simulation stops at 0.27 s; it does not show the "
+                                     "end of TIME_WAIT.")
+
+
 def test_texts_without_a_known_msl() -> None:
     countdown = Countdown(side=S, entered=1.0, started=1.0, deadline=61.0, now=11.0, msl=None,
                           timeline_end=2.0, beyond_capture=True)
