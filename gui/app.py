@@ -10,10 +10,15 @@ from core.trace import Timeline
 from gui.main_window import MainWindow
 
 
-def run_app(timeline: Timeline, argv: list[str] | None = None) -> int:
-    """Show ``timeline`` in the main window and run the event loop until it closes."""
+def run_app(timeline: Timeline | None, argv: list[str] | None = None, *,
+            path: str | None = None, stream: int = 0, scenario: str | None = None) -> int:
+    """Show ``timeline`` (or open the capture at ``path`` and show ``stream``) in the
+    main window and run the event loop until it closes."""
     app = QApplication.instance() or QApplication(argv or [sys.argv[0] or "synack"])
     app.setApplicationName("SynAck")
-    window = MainWindow(timeline)
+    app.setOrganizationName("SynAck")
+    window = MainWindow(timeline, scenario=scenario)
     window.show()
+    if path is not None:
+        window.open_capture(path, stream=stream)
     return int(app.exec())

@@ -31,6 +31,7 @@ from gui.display import display_problem
 
 Handler = Callable[[argparse.Namespace], int]
 DEMO_PNG = "synack-demo.png"
+DEMO_SCENARIO = "close_client_first"   # core.demo runs it
 
 
 def _load_capture(path: str) -> CaptureIndex:
@@ -88,13 +89,21 @@ def _render_png(timeline: Timeline, path: str, *, scale: float = 1.0,
 
 # ----- gui (the default) ---------------------------------------------------------------
 def _run_gui(args: argparse.Namespace) -> int:
-    timeline = _source_timeline(args)
     problem = display_problem()
     if problem is not None:
         print(f"synack: {problem}; rendering the diagram to PNG instead", flush=True)
-        return _render_png(timeline, args.png)
+        return _render_png(_source_timeline(args), args.png)
     from gui.app import run_app
-    return run_app(timeline)
+    if args.file:
+        if args.scenario:
+            raise SynAckError("give a capture file or --scenario, not both")
+        if not os.path.exists(args.file):
+            raise SynAckError(f"{args.file}: no such file")
+        # the window opens at once and reads the capture in the background
+        return run_app(None, path=args.file, stream=args.stream)
+    timeline = _source_timeline(args)
+    scenario = args.scenario if args.scenario and not args.set else None
+    return run_app(timeline, scenario=scenario if args.scenario else DEMO_SCENARIO)
 
 
 def _add_gui(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -1,81 +1,344 @@
-"""The main window: the diagram in a scroll area, a status bar, the File menu.
+"""The main window: sources on the left, the diagram, details on the right, playback below.
 
-Signals: none of its own yet; the playback controller and the sources panel come with
-the desktop-app issue. Menus and shortcuts: File > Export PNG (Ctrl+E), Quit (Ctrl+Q).
+Rules:
+- The window wires views together and holds the current *source* (a capture and its
+  stream, a scenario, or the demo); it draws nothing itself.
+- Showing a Timeline builds one :class:`~gui.timeline_panel.TimelinePanel` (playback
+  controller, transport, window bars, countdown) and a new diagram view; nothing of the
+  previous Timeline survives.
+- Captures load in a worker with a progress dialog (:mod:`gui.loader`); a bad file gives
+  a dialog with core's message and the window keeps what it showed.
+- Recent files live in ``QSettings`` (key ``recent``, newest first, ``RECENT_MAX``).
+
+Signals:
+    timeline_shown(object): a Timeline is now on screen.
+    capture_loaded(object): a capture finished loading (the ``LoadedCapture``).
+    load_failed(str): a capture could not be opened (the message shown).
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence, QPalette
-from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QScrollArea, QWidget
+import os
 
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QTabWidget,
+    QWidget,
+)
+
+from core.details import ReplaySource, segment_details
 from core.errors import SynAckError
-from core.states import Side
 from core.trace import Timeline
-from gui import style
-from gui.export import export_png
+from gui.actions import build_menus
+from gui.details_pane import DetailsPane
+from gui.export_dialog import ExportDialog
+from gui.loader import CaptureLoader, LoadedCapture, LoadProgressDialog
 from gui.sequence_view import SequenceView
+from gui.sim_panel import SimulationPanel
+from gui.streams_panel import StreamsPanel
+from gui.timeline_panel import TimelinePanel
+
+RECENT_MAX = 10
+BOTTOM_HEIGHT = 250
+CAPTURE_FILTER = "Captures (*.pcap *.pcapng *.cap *.pcap.gz);;All files (*)"
 
 
 class MainWindow(QMainWindow):
-    """Shows one Timeline as the two-lane sequence diagram."""
+    """SynAck's window (see the module rules)."""
 
-    def __init__(self, timeline: Timeline, parent: QWidget | None = None) -> None:
+    timeline_shown = Signal(object)
+    capture_loaded = Signal(object)
+    load_failed = Signal(str)
+
+    # built by gui.actions.build_menus
+    recent_menu: QMenu
+    open_action: QAction
+    export_action: QAction
+    compact_action: QAction
+    absolute_action: QAction
+    follow_action: QAction
+    play_action: QAction
+    forward_action: QAction
+    back_action: QAction
+    start_action: QAction
+    end_action: QAction
+
+    def __init__(self, timeline: Timeline | None = None, parent: QWidget | None = None, *,
+                 settings: QSettings | None = None, scenario: str | None = None) -> None:
+        """``timeline`` is shown at once; ``scenario`` names the scenario it comes from,
+        picked in the simulation panel without running it again."""
         super().__init__(parent)
-        self._timeline = timeline
-        self.setWindowTitle(f"SynAck — {timeline.title}")
-        self.view = SequenceView(timeline)
-        scroll = QScrollArea()
-        scroll.setWidget(self.view)
-        scroll.setWidgetResizable(False)
-        scroll.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
-        viewport = scroll.viewport()  # white around the diagram, as in exported PNGs
-        palette = viewport.palette()
-        palette.setColor(QPalette.ColorRole.Window, style.BACKGROUND)
-        viewport.setPalette(palette)
-        viewport.setBackgroundRole(QPalette.ColorRole.Window)
-        viewport.setAutoFillBackground(True)
-        self.setCentralWidget(scroll)
-        self._build_menus()
-        last = len(timeline) - 1
-        if last >= 0:
-            client, server = timeline.states_after(last)
-            self.statusBar().showMessage(
-                f"{len(timeline)} segments · after the last one: client {client.value}, "
-                f"server {server.value} · at the end: client "
-                f"{timeline.state_at(Side.CLIENT, timeline.end).value}, server "
-                f"{timeline.state_at(Side.SERVER, timeline.end).value}")
-        self.resize(min(self.view.width() + 40, 1200), 900)
+        self.settings = settings if settings is not None else QSettings("SynAck", "SynAck")
+        self.capture: LoadedCapture | None = None
+        self.replay_source: ReplaySource | None = None
+        self.stream: int | None = None
+        self.view: SequenceView | None = None
+        self.panel: TimelinePanel | None = None
+        self._timeline: Timeline | None = None
+        self.setAcceptDrops(True)
+        self._build_docks()
+        self.loader = CaptureLoader(self)
+        self.progress = LoadProgressDialog(self.loader, self)
+        self.loader.loaded.connect(self._on_loaded)
+        self.loader.failed.connect(self._on_failed)
+        self.loader.cancelled.connect(self._on_cancelled)
+        build_menus(self)
+        self._refresh_recent()
+        self.resize(1500, 950)
+        self._quiet_runs = 0
+        self._wanted_stream: int | None = None
+        if timeline is not None:
+            self.show_timeline(timeline)
+        else:
+            hint = QLabel("Open a capture (Ctrl+O, or drop it here) or pick a scenario "
+                          "under Sources \u25b8 Simulation.")
+            hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            hint.setWordWrap(True)
+            self.setCentralWidget(hint)
+        if scenario is not None:
+            self._quiet_runs = 1          # the panel's run of it repeats ``timeline``
+            self.sources.setCurrentWidget(self.simulation)
+            self.simulation.select(scenario)
 
+    # ------------------------------------------------------------------ docks
+    def _build_docks(self) -> None:
+        self.streams = StreamsPanel()
+        self.streams.stream_chosen.connect(self._on_stream_chosen)
+        self.simulation = SimulationPanel()
+        self.simulation.timeline_built.connect(self._on_simulated)
+        self.sources = QTabWidget()
+        self.sources.addTab(self.streams, "Capture")
+        self.sources.addTab(self.simulation, "Simulation")
+        self.sources_dock = self._dock("Sources", self.sources,
+                                       Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.details = DetailsPane()
+        self.details_dock = self._dock("Segment details", self.details,
+                                       Qt.DockWidgetArea.RightDockWidgetArea)
+        self.bottom_dock = self._dock("Playback", QWidget(),
+                                      Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.resizeDocks([self.sources_dock, self.details_dock], [380, 420],
+                         Qt.Orientation.Horizontal)
+
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title)
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(area, dock)
+        return dock
+
+    # --------------------------------------------------------------- timeline
     @property
-    def timeline(self) -> Timeline:
+    def timeline(self) -> Timeline | None:
         return self._timeline
 
-    def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        self.export_action = QAction("&Export PNG…", self)
-        self.export_action.setShortcut(QKeySequence("Ctrl+E"))
-        self.export_action.triggered.connect(self._on_export)
-        file_menu.addAction(self.export_action)
-        file_menu.addSeparator()
-        quit_action = QAction("&Quit", self)
-        quit_action.setShortcut(QKeySequence("Ctrl+Q"))
-        quit_action.triggered.connect(self.close)
-        file_menu.addAction(quit_action)
+    def show_timeline(self, timeline: Timeline) -> None:
+        """Put ``timeline`` on screen: diagram, playback, bars, countdown."""
+        compact = self.view.compact if self.view is not None else False
+        absolute = self.view.absolute if self.view is not None else False
+        self._timeline = timeline
+        self.setWindowTitle(f"SynAck \u2014 {timeline.title}")
+        view = SequenceView(timeline, compact=compact, absolute=absolute)
+        view.set_follow(self.follow_action.isChecked() if hasattr(self, "follow_action")
+                        else True)
+        view.segment_clicked.connect(self._on_segment_clicked)
+        self.setCentralWidget(view)
+        self.view = view
+        panel = TimelinePanel(timeline)
+        controller = panel.controller
+        controller.moved.connect(view.set_time)
+        controller.moved.connect(self._on_moved)
+        controller.stepped.connect(self._on_stepped)
+        self.bottom_dock.setWidget(panel)
+        self.resizeDocks([self.bottom_dock], [BOTTOM_HEIGHT], Qt.Orientation.Vertical)
+        self.panel = panel
+        self.details.show_details(None)
+        view.set_time(controller.time)
+        view.center_on_y(0, 0)
+        self._on_moved(controller.time)
+        self.timeline_shown.emit(timeline)
 
-    def export_to(self, path: str) -> tuple[int, int]:
-        """Write the whole diagram to ``path`` as PNG; returns its size."""
-        return export_png(self._timeline, path)
+    def _on_moved(self, time: float) -> None:
+        if self.view is None or self._timeline is None:
+            return
+        client, server = self.view.current_states()
+        self.statusBar().showMessage(
+            f"{len(self._timeline)} segments \u00b7 at the cursor: client {client.value}, "
+            f"server {server.value}")
 
-    def _on_export(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export diagram as PNG", "synack.png",
-                                              "PNG images (*.png)")
-        if not path:
+    def _on_stepped(self, index: int) -> None:
+        if index >= 0 and self.view is not None:
+            self.view.set_selected(index)
+            self._show_details(index)
+
+    def _on_segment_clicked(self, index: int) -> None:
+        self._show_details(index)
+
+    def _show_details(self, index: int) -> None:
+        if self._timeline is None:
             return
         try:
-            width, height = self.export_to(path)
-        except SynAckError as exc:
-            QMessageBox.critical(self, "Export failed", str(exc))
+            details = segment_details(self._timeline, index, capture=self.replay_source)
+        except (SynAckError, ValueError) as exc:
+            self.statusBar().showMessage(f"No details for segment {index}: {exc}", 10_000)
             return
-        self.statusBar().showMessage(f"Wrote {path} ({width}×{height})", 10_000)
+        self.details.show_details(details)
+
+    # ---------------------------------------------------------------- sources
+    def _on_simulated(self, timeline: object) -> None:
+        if self._quiet_runs:
+            self._quiet_runs -= 1
+            return
+        if isinstance(timeline, Timeline):
+            self.replay_source = None
+            self.stream = None
+            self.show_timeline(timeline)
+
+    def open_capture(self, path: str, *, stream: int | None = None) -> None:
+        """Load ``path`` in the background (progress dialog, Cancel), then show
+        ``stream`` (default: the first)."""
+        self.statusBar().showMessage(f"Opening {path}\u2026")
+        self._wanted_stream = stream
+        self.loader.start(path)
+
+    def _on_loaded(self, loaded: object) -> None:
+        assert isinstance(loaded, LoadedCapture)
+        self.capture = loaded
+        self._remember(loaded.path)
+        self.streams.set_rows(loaded.rows, loaded.name, loaded.warnings)
+        self.sources.setCurrentWidget(self.streams)
+        for warning in loaded.warnings:
+            self.statusBar().showMessage(f"{loaded.name}: {warning}", 15_000)
+        self.capture_loaded.emit(loaded)
+        if loaded.rows:
+            streams = [int(row["stream"]) for row in loaded.rows]
+            wanted = self._wanted_stream
+            if wanted is not None and wanted not in streams:
+                self.statusBar().showMessage(
+                    f"{loaded.name} has no stream {wanted}; showing stream {streams[0]}",
+                    15_000)
+            self.choose_stream(wanted if wanted in streams else streams[0])
+        else:
+            QMessageBox.information(self, "No TCP streams",
+                                    f"{loaded.path} holds no TCP stream to draw.")
+
+    def choose_stream(self, stream: int) -> None:
+        """Replay ``stream`` of the open capture and show it."""
+        if self.capture is None:
+            return
+        try:
+            replay = self.capture.replay(stream)
+        except SynAckError as exc:
+            self._error("Cannot replay the stream", str(exc))
+            return
+        self.replay_source = ReplaySource(index=self.capture.index, replay=replay)
+        self.stream = stream
+        self.streams.select_stream(stream)
+        self.show_timeline(replay.timeline)
+
+    def _on_stream_chosen(self, stream: int) -> None:
+        if stream != self.stream:
+            self.choose_stream(stream)
+
+    def _on_failed(self, message: str) -> None:
+        self.load_failed.emit(message)
+        self.statusBar().showMessage(message, 15_000)
+
+    def _on_cancelled(self) -> None:
+        self.statusBar().showMessage("Opening cancelled", 5_000)
+
+    def _error(self, title: str, message: str) -> None:
+        box = QMessageBox(QMessageBox.Icon.Critical, title, message,
+                          QMessageBox.StandardButton.Ok, self)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        box.open()
+        self.load_failed.emit(message)
+
+    # ----------------------------------------------------------- file actions
+    def _on_open(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a capture", self._last_folder(),
+                                              CAPTURE_FILTER)
+        if path:
+            self.open_capture(path)
+
+    def _last_folder(self) -> str:
+        recent = self.recent_files()
+        return os.path.dirname(recent[0]) if recent else os.getcwd()
+
+    def recent_files(self) -> list[str]:
+        value: object = self.settings.value("recent", [])
+        if isinstance(value, str):
+            return [value]
+        return [str(v) for v in value] if isinstance(value, list) else []
+
+    def _remember(self, path: str) -> None:
+        path = os.path.abspath(path)
+        recent = [path] + [p for p in self.recent_files() if p != path]
+        self.settings.setValue("recent", recent[:RECENT_MAX])
+        self.settings.sync()
+        self._refresh_recent()
+
+    def _refresh_recent(self) -> None:
+        menu = self.recent_menu
+        menu.clear()
+        files = self.recent_files()
+        for number, path in enumerate(files, 1):
+            action = QAction(f"&{number % 10} {os.path.basename(path)}", self)
+            action.setToolTip(path)
+            action.setStatusTip(path)
+            action.triggered.connect(lambda _=False, p=path: self.open_capture(p))
+            menu.addAction(action)
+        menu.setEnabled(bool(files))
+        if files:
+            menu.addSeparator()
+            clear = menu.addAction("Clear the list")
+            clear.triggered.connect(self._on_clear_recent)
+
+    def _on_clear_recent(self) -> None:
+        self.settings.setValue("recent", [])
+        self._refresh_recent()
+
+    def _on_export(self) -> None:
+        if self.view is None:
+            return
+        ExportDialog(self.view, self).open()
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt override)
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 (Qt override)
+        files = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if files:
+            event.acceptProposedAction()
+            self.open_capture(files[0])
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
+        if self.panel is not None:
+            self.panel.controller.pause()
+        self.loader.cancel()
+        self.loader.wait(3000)
+        super().closeEvent(event)
+
+    def export_to(self, path: str) -> list[tuple[str, int, int]]:
+        """Write the whole diagram as shown (compact, numbering) to ``path``."""
+        from gui.export import export_png
+        if self._timeline is None or self.view is None:
+            raise SynAckError("nothing to export")
+        return export_png(self._timeline, path, compact=self.view.compact,
+                          absolute=self.view.absolute)
+
+    def shortcut_text(self) -> str:
+        return "\n".join(f"{a.shortcut().toString(QKeySequence.SequenceFormat.NativeText)}"
+                         f"\t{a.text().replace('&', '')}" for a in self.actions_with_keys())
+
+    def actions_with_keys(self) -> list[QAction]:
+        return [a for a in self.findChildren(QAction) if not a.shortcut().isEmpty()]

@@ -1,0 +1,146 @@
+"""File > Export PNG: the whole diagram at a chosen scale, or the current view.
+
+Rules:
+- The dialog only collects choices and calls :mod:`gui.export`; rendering happens there.
+- A tall diagram becomes several pages (``OUT.png``, ``OUT-2.png``, ...); the dialog
+  says so before writing, with the number of pages and each page's size.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QRadioButton,
+    QWidget,
+)
+
+from core.errors import SynAckError
+from gui.diagram_layout import DiagramLayout
+from gui.export import MAX_SCALE, MIN_SCALE, page_bands, render_pages, render_view, save_images
+from gui.sequence_view import SequenceView
+
+
+class ExportDialog(QDialog):
+    """Choose what to export, the scale and the file; writes on OK.
+
+    Signals: none (``QDialog.accepted`` after a successful write).
+    """
+
+    def __init__(self, view: SequenceView, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Export PNG")
+        self._view = view
+        self.written: list[tuple[str, int, int]] = []
+        form = QFormLayout(self)
+        self.whole = QRadioButton("The whole diagram (every row)")
+        self.current = QRadioButton("The current view")
+        self.whole.setChecked(True)
+        group = QButtonGroup(self)
+        group.addButton(self.whole)
+        group.addButton(self.current)
+        form.addRow("Export", self.whole)
+        form.addRow("", self.current)
+        self.scale = QDoubleSpinBox()
+        self.scale.setRange(MIN_SCALE * 100, MAX_SCALE * 100)
+        self.scale.setSingleStep(25)
+        self.scale.setDecimals(0)
+        self.scale.setSuffix(" %")
+        self.scale.setValue(100)
+        form.addRow("Scale", self.scale)
+        self.path = QLineEdit(os.path.join(os.getcwd(), "synack.png"))
+        browse = QPushButton("Browse\u2026")
+        browse.clicked.connect(self._on_browse)
+        row = QHBoxLayout()
+        row.addWidget(self.path, 1)
+        row.addWidget(browse)
+        form.addRow("File", row)
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        form.addRow(self.summary)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
+                                   | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self._on_save)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+        for signal in (self.whole.toggled, self.scale.valueChanged):
+            signal.connect(self._on_changed)
+        self._on_changed()
+
+    def _on_browse(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export diagram as PNG", self.path.text(),
+                                              "PNG images (*.png)")
+        if path:
+            self.path.setText(path if path.lower().endswith(".png") else path + ".png")
+
+    def _layout(self) -> DiagramLayout:
+        v = self._view
+        return DiagramLayout(v.timeline, show_title=True, compact=v.compact, absolute=v.absolute)
+
+    def _on_changed(self, *_: object) -> None:
+        scale = self.scale.value() / 100
+        if self.current.isChecked():
+            rect = self._view.visible_rect()
+            self.summary.setText(f"One image of about {math.ceil(rect.width() * scale)} \u00d7 "
+                                 f"{math.ceil(rect.height() * scale)} px.")
+            return
+        layout = self._layout()
+        try:
+            bands = page_bands(layout, scale)
+        except ValueError as exc:
+            self.summary.setText(str(exc))
+            return
+        width = math.ceil(layout.width * scale)
+        if len(bands) == 1:
+            self.summary.setText(f"One image of {width} \u00d7 "
+                                 f"{math.ceil(layout.height * scale)} px.")
+        else:
+            self.summary.setText(f"{len(bands)} pages of {width} px wide (the diagram is "
+                                 f"{math.ceil(layout.height * scale):,} px tall): "
+                                 "NAME.png, NAME-2.png, \u2026")
+
+    def export(self) -> list[tuple[str, int, int]]:
+        """Render and write with the current choices (raises SynAckError)."""
+        scale = self.scale.value() / 100
+        v = self._view
+        try:
+            if self.current.isChecked():
+                images = [render_view(v.diagram_layout(), v.visible_rect(), scale=scale,
+                                      cursor=v.cursor_time, selected=v.selected)]
+            else:
+                images = render_pages(v.timeline, scale=scale, compact=v.compact,
+                                      absolute=v.absolute)
+        except ValueError as exc:
+            raise SynAckError(f"cannot render the diagram: {exc}") from exc
+        return save_images(images, self.path.text())
+
+    def _on_save(self) -> None:
+        QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            self.written = self.export()
+        except SynAckError as exc:
+            QGuiApplication.restoreOverrideCursor()
+            QMessageBox.critical(self, "Export failed", str(exc))
+            return
+        QGuiApplication.restoreOverrideCursor()
+        parent = self.parentWidget()
+        if parent is not None and hasattr(parent, "statusBar"):
+            first = self.written[0]
+            more = f" and {len(self.written) - 1} more pages" if len(self.written) > 1 else ""
+            parent.statusBar().showMessage(
+                f"Wrote {first[0]} ({first[1]}\u00d7{first[2]}){more}", 10_000)
+        self.accept()

@@ -1,0 +1,43 @@
+"""The bottom panel of one Timeline: transport controls, window bars, TIME_WAIT countdown.
+
+Rules:
+- One panel per Timeline: it creates the :class:`~gui.playback.PlaybackController` and
+  every view under it subscribes to the controller's ``moved`` signal here, so the
+  cursor, the bars and the countdown never disagree.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
+
+from core.trace import Timeline
+from gui.playback import PlaybackController
+from gui.time_wait import TimeWaitCountdown
+from gui.transport import TransportBar
+from gui.window_bars import WindowBars
+
+
+class TimelinePanel(QWidget):
+    """Transport bar on top; window bars and the countdown side by side below.
+
+    Signals: none (see ``controller``).
+    """
+
+    def __init__(self, timeline: Timeline, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = PlaybackController(timeline, self)
+        self.transport = TransportBar(self.controller, self)
+        self.bars = WindowBars(timeline, self)
+        self.countdown = TimeWaitCountdown(timeline, self)
+        column = QVBoxLayout(self)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(2)
+        column.addWidget(self.transport)
+        row = QHBoxLayout()
+        row.addWidget(self.bars, 3)
+        row.addWidget(self.countdown, 1)
+        column.addLayout(row, 1)
+        self.controller.moved.connect(self.bars.set_time)
+        self.controller.moved.connect(self.countdown.set_time)
+        self.bars.set_time(self.controller.time)
+        self.countdown.set_time(self.controller.time)
