@@ -179,7 +179,8 @@ class SimulationPanel(QWidget):
             item.setToolTip(scenario.summary)
             self.scenario_list.addItem(item)
         self.scenario_list.setItemDelegate(_ScenarioDelegate(self.scenario_list))
-        self.scenario_list.currentItemChanged.connect(self._on_picked)
+        # a pick is a selection: the view making an item current on focus is not one
+        self.scenario_list.itemSelectionChanged.connect(self._on_picked)
         self.explanation = QTextBrowser()
         self.explanation.setOpenLinks(False)
         self.explanation.setPlaceholderText("Pick a scenario: its explanation shows here.")
@@ -189,15 +190,18 @@ class SimulationPanel(QWidget):
                       "<code>--set</code> takes seconds and 0..1. Hover a name for its meaning.")
         hint.setWordWrap(True)
         hint.setObjectName("hint")
-        hint.setStyleSheet("color: #6B6B6B;")
+        hint.setStyleSheet(f"color: {MUTED};")
+        self.hint = hint
         form_box = QWidget()
         box = QVBoxLayout(form_box)
         box.setContentsMargins(8, 6, 8, 6)
         box.addWidget(hint)
         box.addWidget(self.form)
+        for widget in (hint, self.form):
+            widget.setVisible(False)   # shown with the first scenario
         self.scroll_area = QScrollArea()
         self.scroll_area.setWidgetResizable(True)
-        self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.scroll_area.setWidget(form_box)
         self.error = QLabel()
         self.error.setWordWrap(True)
@@ -253,7 +257,7 @@ class SimulationPanel(QWidget):
             raise ParameterError(f"unknown scenario {name!r}; known: {', '.join(self.scenarios)}")
         for row in range(self.scenario_list.count()):
             if self.scenario_list.item(row).data(NAME_ROLE) == name:
-                if self.scenario_list.currentRow() == row:
+                if self.scenario_list.item(row).isSelected():
                     self._show(self.scenarios[name])
                 else:
                     self.scenario_list.setCurrentRow(row)
@@ -319,15 +323,18 @@ class SimulationPanel(QWidget):
     # --------------------------------------------------------------- slots
     def _show(self, scenario: Scenario) -> None:
         self.form.set_scenario(scenario)
+        for widget in (self.hint, self.form):
+            widget.setVisible(True)
         self.explanation.setHtml(f"<p><b>{html.escape(scenario.summary)}</b></p>"
                                  f"<p>{html.escape(scenario.explanation)}</p>")
         for button in (self.run_button, self.reset_button):
             button.setEnabled(True)
         self.run()
 
-    def _on_picked(self, item: QListWidgetItem | None, _previous: object = None) -> None:
-        if item is not None:
-            self._show(self.scenarios[str(item.data(NAME_ROLE))])
+    def _on_picked(self) -> None:
+        items = self.scenario_list.selectedItems()
+        if items:
+            self._show(self.scenarios[str(items[0].data(NAME_ROLE))])
 
     def _on_edited(self) -> None:
         self._debounce.start()

@@ -96,12 +96,30 @@ def test_the_list_shows_every_scenario_and_nothing_runs_before_a_pick(
         panel.run()
     with pytest.raises(ParameterError):
         panel.select("no_such_scenario")
+    with qtbot.assert_not_emitted(panel.timeline_built):   # focus makes a row current
+        panel.show()
+        qtbot.wait_exposed(panel)
+        panel.scenario_list.setFocus()
+        model = panel.scenario_list.selectionModel()
+        model.setCurrentIndex(panel.scenario_list.model().index(1, 0),
+                              model.SelectionFlag.NoUpdate)
+        qtbot.wait_until(lambda: panel.scenario_list.currentRow() == 1)
+    assert panel.scenario is None
 
 
 def test_a_click_on_the_list_runs_the_scenario(qtbot: QtBot, panel: SimulationPanel) -> None:
     with qtbot.wait_signal(panel.timeline_built):
         panel.scenario_list.setCurrentRow(2)
     assert panel.scenario is SCENARIOS[2]
+    panel.show()
+    rect = panel.scenario_list.visualItemRect(panel.scenario_list.item(0))
+    with qtbot.wait_signal(panel.timeline_built) as blocker:
+        qtbot.mouseClick(panel.scenario_list.viewport(), Qt.MouseButton.LeftButton,
+                         pos=rect.center())
+    assert panel.scenario is SCENARIOS[0] and SCENARIOS[0].name in blocker.args[0].title
+    qtbot.mouseClick(panel.scenario_list.viewport(), Qt.MouseButton.LeftButton,
+                     pos=rect.center())    # the scenario already shown: no new run
+    assert not panel.busy
 
 
 def test_delay_is_shown_in_ms_and_reruns_with_the_new_value(
