@@ -13,10 +13,9 @@ from core.simulate.scenarios import get
 from core.states import Side
 from core.trace import Peer, Timeline, TimelineBuilder
 from gui.diagram_layout import DiagramLayout
-from gui.export import ExportError, export_png
-from gui.labels import payload_preview, segment_label, time_text
 from gui.diagram_painter import DiagramPainter
-from gui.export import render_timeline
+from gui.export import ExportError, export_png, render_timeline
+from gui.labels import payload_preview, segment_label, time_text
 from gui.sequence_view import SequenceView
 
 SCENARIOS = ["demo", "simultaneous_open", "simultaneous_close", "retransmission",
