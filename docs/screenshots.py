@@ -2,8 +2,10 @@
 
 - ``demo.png`` and ``time_wait_lost_ack.png``: exported diagrams (headless).
 - ``replay_simultaneous_close.png``: a corpus capture replayed (needs ../shared/corpus).
-- ``main-window.png``: the real main window under Xvfb (started here on a free display
-  unless DISPLAY is already set), grabbed from the X screen.
+- ``window-*.png``: the real main window under Xvfb (started here on a free display
+  unless DISPLAY is already set), grabbed from the X screen: the demo mid-close, a lossy
+  capture (needs the corpus), a replayed simultaneous close in TIME_WAIT past the end of
+  the capture, and the zero-window scenario (``flow_control``) with the bars flagged.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
-SCREEN = (1000, 940)
+SCREEN = (1600, 1000)
 
 
 def export_diagrams() -> None:
@@ -27,7 +29,7 @@ def export_diagrams() -> None:
 
     for name, timeline in (("demo", demo_timeline()),
                            ("time_wait_lost_ack", get("time_wait_lost_ack").run())):
-        size = export_png(timeline, DOCS / f"{name}.png")
+        size = export_png(timeline, DOCS / f"{name}.png")[0][1:]
         print(f"wrote docs/{name}.png {size}")
     capture = ROOT.parent / "shared" / "corpus" / "kernel" / "simultaneous_close_client.pcap"
     if capture.exists():
@@ -36,34 +38,76 @@ def export_diagrams() -> None:
         from core.replay import replay_stream
         index = read_capture(str(capture))
         replayed = replay_stream(index, 0, analyze_stream(index, 0)).timeline
-        size = export_png(replayed, DOCS / "replay_simultaneous_close.png")
+        size = export_png(replayed, DOCS / "replay_simultaneous_close.png")[0][1:]
         print(f"wrote docs/replay_simultaneous_close.png {size}")
 
 
+CORPUS = ROOT.parent / "shared" / "corpus" / "kernel"
+#: (file name, source, where the cursor goes: "step:N" stops from the start, "at:S"
+#: seconds from the start, "end-S" seconds before the end)
+SHOTS: tuple[tuple[str, str, str], ...] = (
+    ("window-demo", "scenario:close_client_first", "step:14"),
+    ("window-lossy-capture", "capture:loss5_delay20_bulk_client.pcap", "step:160"),
+    ("window-simultaneous-close", "capture:simultaneous_close_client.pcap", "end-20"),
+    ("window-zero-window", "scenario:flow_control", "at:0.857"),
+)
+
+
 def grab_main_window() -> None:
-    """Runs with DISPLAY set: show the window, let it paint, grab it from the screen."""
-    from PySide6.QtCore import QTimer
+    """Runs with DISPLAY set: show each source in the window, grab it from the screen."""
+    from PySide6.QtCore import QEventLoop, QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
     from core.demo import demo_timeline
     from gui.main_window import MainWindow
 
     app = QApplication([sys.argv[0]])
-    window = MainWindow(demo_timeline())
+    settings = QSettings(str(DOCS / ".screenshots.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(demo_timeline(), settings=settings, scenario="close_client_first")
     window.move(0, 0)
     window.resize(SCREEN[0], SCREEN[1])
     window.show()
 
-    def grab() -> None:
+    def wait(ms: int) -> None:
+        loop = QEventLoop()
+        QTimer.singleShot(ms, loop.quit)
+        loop.exec()
+
+    wait(800)
+    for name, source, place in SHOTS:
+        kind, _, what = source.partition(":")
+        if kind == "capture":
+            path = CORPUS / what
+            if not path.exists():
+                print(f"skipped docs/{name}.png: {path} is not here")
+                continue
+            window.open_capture(str(path))
+        else:
+            window.simulation.select(what)
+        for _ in range(100):
+            wait(100)
+            timeline = window.timeline
+            if timeline is not None and (what in timeline.title):
+                break
+        panel = window.panel
+        assert panel is not None
+        controller = panel.controller
+        if place.startswith("step:"):
+            for _ in range(int(place[5:])):
+                controller.step_forward()
+        elif place.startswith("at:"):
+            controller.seek(controller.start_time + float(place[3:]))
+            window.view.set_selected(controller.segment_at_cursor())  # type: ignore[union-attr]
+        else:
+            controller.seek(controller.end_time - float(place[4:]))
+        wait(600)
         geometry = window.frameGeometry()
         shot = window.screen().grabWindow(0, geometry.x(), geometry.y(),
                                           geometry.width(), geometry.height())
-        shot.save(str(DOCS / "main-window.png"))
-        print(f"wrote docs/main-window.png ({shot.width()}x{shot.height()})")
-        app.quit()
-
-    QTimer.singleShot(1500, grab)
-    app.exec()
+        shot.save(str(DOCS / f"{name}.png"))
+        print(f"wrote docs/{name}.png ({shot.width()}x{shot.height()})")
+    (DOCS / ".screenshots.ini").unlink(missing_ok=True)
+    app.quit()
 
 
 def _free_display() -> int:

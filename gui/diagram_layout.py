@@ -293,6 +293,7 @@ class DiagramLayout:
                 raise ValueError(f"width {width:g} is too small; "
                                  f"the diagram needs at least {fixed + MIN_LANE_GAP:g} px")
             self.lane_gap = width - fixed
+        self.min_width = fixed + MIN_LANE_GAP
         self.axis_right = MARGIN + self.axis_width
         self.client_x = self.axis_right + 12.0 + self.badge_width + BADGE_GAP
         self.server_x = self.client_x + self.lane_gap

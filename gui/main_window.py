@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -47,6 +47,8 @@ from gui.timeline_panel import TimelinePanel
 
 RECENT_MAX = 10
 BOTTOM_HEIGHT = 250
+VIEW_MIN_WIDTH = 640
+SIDE_WIDTHS = (360, 380)      # sources dock, details dock
 CAPTURE_FILTER = "Captures (*.pcap *.pcapng *.cap *.pcap.gz);;All files (*)"
 
 
@@ -123,8 +125,6 @@ class MainWindow(QMainWindow):
                                        Qt.DockWidgetArea.RightDockWidgetArea)
         self.bottom_dock = self._dock("Playback", QWidget(),
                                       Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.resizeDocks([self.sources_dock, self.details_dock], [380, 420],
-                         Qt.Orientation.Horizontal)
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -150,8 +150,12 @@ class MainWindow(QMainWindow):
         view.set_follow(self.follow_action.isChecked() if hasattr(self, "follow_action")
                         else True)
         view.segment_clicked.connect(self._on_segment_clicked)
+        view.setMinimumWidth(VIEW_MIN_WIDTH)
         self.setCentralWidget(view)
         self.view = view
+        # wide content (a stream table, a long tcpdump line) must not squeeze the diagram;
+        # once the new widgets are laid out
+        QTimer.singleShot(0, self._fit_docks)
         panel = TimelinePanel(timeline)
         controller = panel.controller
         controller.moved.connect(view.set_time)
@@ -165,6 +169,10 @@ class MainWindow(QMainWindow):
         view.center_on_y(0, 0)
         self._on_moved(controller.time)
         self.timeline_shown.emit(timeline)
+
+    def _fit_docks(self) -> None:
+        self.resizeDocks([self.sources_dock, self.details_dock], list(SIDE_WIDTHS),
+                         Qt.Orientation.Horizontal)
 
     def _on_moved(self, time: float) -> None:
         if self.view is None or self._timeline is None:
@@ -198,6 +206,7 @@ class MainWindow(QMainWindow):
             self._quiet_runs -= 1
             return
         if isinstance(timeline, Timeline):
+            self.sources.setCurrentWidget(self.simulation)
             self.replay_source = None
             self.stream = None
             self.show_timeline(timeline)

@@ -7,6 +7,9 @@ Rules:
 - Coordinates: layout px x zoom = widget px; scroll bars hold the offset in widget px.
 - The view reads everything from its layout and the Timeline; it keeps no TCP facts of
   its own. The current states shown in the sticky header come from :mod:`core.cursor`.
+- Width: the lanes sit as far apart as the labels want; when the view is narrower, the
+  layout is rebuilt at the view's width (closer lanes, labels elided) once a resize or
+  zoom settles, never below the narrowest layout.
 - Following: while ``follow`` is on, a cursor leaving the visible band scrolls the view
   so the cursor sits a third of the way down.
 """
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QKeyEvent,
     QMouseEvent,
@@ -34,6 +37,7 @@ from gui.diagram_layout import DiagramLayout
 from gui.diagram_painter import DiagramPainter, ensure_gui_application
 
 ZOOM_MIN, ZOOM_MAX, ZOOM_STEP = 0.25, 4.0, 1.25
+REFIT_MS = 150          # after a resize settles, lanes move to fit the new width
 
 __all__ = ["SequenceView", "ensure_gui_application"]
 
@@ -62,6 +66,10 @@ class SequenceView(QAbstractScrollArea):
         self._drag_from: QPoint | None = None
         self._drag_scroll = (0, 0)
         self._dragged = False
+        self._refit = QTimer(self)
+        self._refit.setSingleShot(True)
+        self._refit.setInterval(REFIT_MS)
+        self._refit.timeout.connect(self._on_refit)
         self._build(compact=compact, absolute=absolute)
         self.viewport().setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -69,11 +77,33 @@ class SequenceView(QAbstractScrollArea):
 
     # ---------------------------------------------------------------- model
     def _build(self, *, compact: bool, absolute: bool) -> None:
-        self._layout = DiagramLayout(self._timeline, show_title=False, compact=compact,
-                                     absolute=absolute)
+        natural = DiagramLayout(self._timeline, show_title=False, compact=compact,
+                                absolute=absolute)
+        self._natural_width = natural.width
+        self._layout = natural
+        fitted = self._fitted_width()
+        if fitted is not None:
+            self._layout = DiagramLayout(self._timeline, show_title=False, compact=compact,
+                                         absolute=absolute, width=fitted)
         self._painter = DiagramPainter(self._layout)
         self._update_scrollbars()
         self.viewport().update()
+
+    def _fitted_width(self) -> float | None:
+        """A narrower width (lanes closer, labels elided) when the natural diagram is
+        wider than the view at this zoom; None to keep the natural width."""
+        room = self.viewport().width() / self._zoom - 2
+        if room >= self._natural_width or room < self._layout.min_width:
+            return None
+        return room
+
+    def _on_refit(self) -> None:
+        fitted = self._fitted_width()
+        wanted = self._natural_width if fitted is None else fitted
+        if abs(wanted - self._layout.width) > 4:
+            anchor = self._layout.time_at(self._visible_rect().center().y())
+            self._build(compact=self.compact, absolute=self.absolute)
+            self.center_on_y(self._layout.y_at(anchor))
 
     @property
     def timeline(self) -> Timeline:
@@ -173,6 +203,7 @@ class SequenceView(QAbstractScrollArea):
         fixed = self.to_layout(anchor)
         self._zoom = factor
         self._update_scrollbars()
+        self._refit.start()
         self.horizontalScrollBar().setValue(round(fixed.x() * factor - anchor.x()))
         self.verticalScrollBar().setValue(round(fixed.y() * factor - anchor.y()))
         self.viewport().update()
@@ -226,6 +257,7 @@ class SequenceView(QAbstractScrollArea):
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt override)
         super().resizeEvent(event)
         self._update_scrollbars()
+        self._refit.start()
 
     def scrollContentsBy(self, dx: int, dy: int) -> None:  # noqa: N802 (Qt override)
         self.viewport().update()
