@@ -308,10 +308,12 @@ class DiagramPainter:
         color = style.kind_color(style.flag_kind(rec.segment))
         a, b = QPointF(arrow.x0, arrow.y0), QPointF(arrow.x1, arrow.y1)
         dashed = rec.ghost
-        if done < 1.0:  # the rest of the path, faint
+        if done < 1.0:  # the rest of the path, faint (not antialiased: half the cost)
+            p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
             self._arrow_shape(p, a, b, _faint(color), head=not arrow.lost, dashed=dashed)
             if arrow.lost:
                 self._cross(p, b, _faint(style.LOST))
+            p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         if done > 0.0:
             end = QPointF(a.x() + (b.x() - a.x()) * done, a.y() + (b.y() - a.y()) * done)
             self._arrow_shape(p, a, end, color, head=done >= 1.0 and not arrow.lost,
