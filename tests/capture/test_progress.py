@@ -17,6 +17,7 @@ from core.capture import read_capture
 from core.capture import reader as reader_module
 from core.errors import Cancelled, CaptureError, SynAckError
 from tests.capture import builders as b
+from tests.progress import Recorder
 
 
 def _streams_pcap(path: Path, streams: int = 6) -> Path:
@@ -34,17 +35,6 @@ def _pcapng(path: Path) -> Path:
         body += b.epb(frame[14:], iface=1, stamp=i) if i % 2 else b.epb(frame, stamp=i)
     path.write_bytes(body)
     return path
-
-
-class Recorder:
-    def __init__(self, cancel_at: int | None = None) -> None:
-        self.calls: list[tuple[int, int]] = []
-        self.cancel_at = cancel_at
-
-    def __call__(self, done: int, total: int) -> None:
-        self.calls.append((done, total))
-        if self.cancel_at is not None and len(self.calls) >= self.cancel_at:
-            raise Cancelled("stopped by the test")
 
 
 def _check_calls(calls: list[tuple[int, int]], size: int) -> None:

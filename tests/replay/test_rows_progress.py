@@ -17,6 +17,7 @@ from core.errors import Cancelled
 from core.replay import report
 from core.replay.report import stream_rows
 from tests.capture import builders as b
+from tests.progress import Recorder
 
 
 def _index(tmp_path: Path, streams: int) -> CaptureIndex:
@@ -26,17 +27,6 @@ def _index(tmp_path: Path, streams: int) -> CaptureIndex:
     path = tmp_path / f"{streams}.pcap"
     path.write_bytes(b.pcap(frames))
     return read_capture(path)
-
-
-class Recorder:
-    def __init__(self, cancel_at: int | None = None) -> None:
-        self.calls: list[tuple[int, int]] = []
-        self.cancel_at = cancel_at
-
-    def __call__(self, done: int, total: int) -> None:
-        self.calls.append((done, total))
-        if self.cancel_at is not None and len(self.calls) >= self.cancel_at:
-            raise Cancelled("stopped by the test")
 
 
 @pytest.mark.parametrize(("streams", "steps", "calls"),
