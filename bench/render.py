@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (  # noqa: E402
     QGraphicsScene,
     QGraphicsView,
 )
-from replay import VERSION, generate_stream  # noqa: E402
+from replay import cached_stream  # noqa: E402
 
 from core.capture import read_capture  # noqa: E402
 from core.replay import replay_stream  # noqa: E402
@@ -128,12 +128,7 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "synack-bench")
     args = parser.parse_args()
     app = QApplication.instance() or QApplication([sys.argv[0]])
-    args.dir.mkdir(parents=True, exist_ok=True)
-    base = args.dir / f"replay-{args.segments}-v{VERSION}"
-    path = base.with_suffix(".pcap")
-    if not path.exists():
-        print(f"generating one stream of {args.segments} segments (not timed) ...", flush=True)
-        generate_stream(base, args.segments)
+    path = cached_stream(args.dir, args.segments)
     timeline = replay_stream(read_capture(str(path)), 0).timeline
 
     print(f"diagram of a replayed stream of {len(timeline):,} segments at {WIDTH}x{HEIGHT}")

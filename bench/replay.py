@@ -83,6 +83,17 @@ def generate_stream(base: Path, segments: int, seed: int = 3) -> Path:
     return base.with_suffix(".pcap")
 
 
+def cached_stream(folder: Path, segments: int) -> Path:
+    """The long stream's capture in ``folder``, generated (not timed) on first use."""
+    folder.mkdir(parents=True, exist_ok=True)
+    base = folder / f"replay-{segments}-v{VERSION}"
+    path = base.with_suffix(".pcap")
+    if not path.exists():
+        print(f"generating one stream of {segments} segments (not timed) ...", flush=True)
+        generate_stream(base, segments)
+    return path
+
+
 def timed(fn: Callable[[], T], repeat: int = 3) -> tuple[float, T]:
     best, result = float("inf"), None
     for _ in range(repeat):
@@ -99,12 +110,7 @@ def main() -> None:
     parser.add_argument("--packets", type=int, default=1_000_000)
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "synack-bench")
     args = parser.parse_args()
-    args.dir.mkdir(parents=True, exist_ok=True)
-    base = args.dir / f"replay-{args.segments}-v{VERSION}"
-    path = base.with_suffix(".pcap")
-    if not path.exists():
-        print(f"generating one stream of {args.segments} segments (not timed) ...", flush=True)
-        generate_stream(base, args.segments)
+    path = cached_stream(args.dir, args.segments)
 
     t_index, index = timed(lambda: read_capture(str(path)))
     t_analysis, analysis = timed(lambda: analyze_stream(index, 0))
