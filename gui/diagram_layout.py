@@ -110,8 +110,10 @@ class DiagramLayout:
     """Positions of everything drawn for one Timeline with one set of options."""
 
     def __init__(self, timeline: Timeline, *, width: float | None = None,
-                 show_title: bool = True, compact: bool = False,
-                 absolute: bool = False) -> None:
+                 max_width: float | None = None, show_title: bool = True,
+                 compact: bool = False, absolute: bool = False) -> None:
+        """``width`` fixes the width; ``max_width`` narrows a wider natural layout to it
+        (closer lanes, labels elided) when the narrowest layout fits in it."""
         self.timeline = timeline
         self.show_title = show_title
         self.compact = compact
@@ -132,7 +134,7 @@ class DiagramLayout:
                 arrived=np.concatenate([cols.arrived, extra.arrived]))
         self.cols = cols
         self._rows()
-        self._columns(width)
+        self._columns(width, max_width)
         self._finish()
 
     # ------------------------------------------------------------------ metrics
@@ -276,7 +278,7 @@ class DiagramLayout:
         return float(y[i] + (y[i + 1] - y[i]) * frac)
 
     # ------------------------------------------------------------------ columns
-    def _columns(self, width: float | None) -> None:
+    def _columns(self, width: float | None, max_width: float | None) -> None:
         self.axis_width = max(self.fm_axis.horizontalAdvance("00\u2009000\u2009000.0"),
                               self.fm_axis.horizontalAdvance("time (ms)")) + 8.0
         sample = range(min(LABEL_SAMPLE, self.count))
@@ -286,14 +288,17 @@ class DiagramLayout:
         fixed = 2 * MARGIN + self.axis_width + 2 * (self.badge_width + BADGE_GAP) + 12.0
         self._legend_items()
         natural = max(natural, self.legend_width - fixed)
-        if width is None:
-            self.lane_gap = natural
-        else:
-            if width - fixed < MIN_LANE_GAP:
-                raise ValueError(f"width {width:g} is too small; "
-                                 f"the diagram needs at least {fixed + MIN_LANE_GAP:g} px")
-            self.lane_gap = width - fixed
         self.min_width = fixed + MIN_LANE_GAP
+        self.natural_width = fixed + natural
+        if width is not None:
+            if width < self.min_width:
+                raise ValueError(f"width {width:g} is too small; "
+                                 f"the diagram needs at least {self.min_width:g} px")
+            self.lane_gap = width - fixed
+        elif max_width is not None and self.min_width <= max_width < self.natural_width:
+            self.lane_gap = max_width - fixed
+        else:
+            self.lane_gap = natural
         self.axis_right = MARGIN + self.axis_width
         self.client_x = self.axis_right + 12.0 + self.badge_width + BADGE_GAP
         self.server_x = self.client_x + self.lane_gap

@@ -77,31 +77,21 @@ class SequenceView(QAbstractScrollArea):
 
     # ---------------------------------------------------------------- model
     def _build(self, *, compact: bool, absolute: bool) -> None:
-        natural = DiagramLayout(self._timeline, show_title=False, compact=compact,
-                                absolute=absolute)
-        self._natural_width = natural.width
-        self._layout = natural
-        fitted = self._fitted_width()
-        if fitted is not None:
-            self._layout = DiagramLayout(self._timeline, show_title=False, compact=compact,
-                                         absolute=absolute, width=fitted)
+        self._layout = DiagramLayout(self._timeline, show_title=False, compact=compact,
+                                     absolute=absolute, max_width=self._room())
         self._painter = DiagramPainter(self._layout)
         self._update_scrollbars()
         self.viewport().update()
 
-    def _fitted_width(self) -> float | None:
-        """A narrower width (lanes closer, labels elided) when the natural diagram is
-        wider than the view at this zoom; None to keep the natural width."""
-        room = self.viewport().width() / self._zoom - 2
-        if room >= self._natural_width or room < self._layout.min_width:
-            return None
-        return room
+    def _room(self) -> float:
+        """The layout width the view shows without scrolling at this zoom."""
+        return self.viewport().width() / self._zoom - 2
 
     def _on_refit(self) -> None:
-        fitted = self._fitted_width()
-        wanted = self._natural_width if fitted is None else fitted
-        if abs(wanted - self._layout.width) > 4:
-            anchor = self._layout.time_at(self._visible_rect().center().y())
+        lay, room = self._layout, self._room()
+        wanted = room if lay.min_width <= room < lay.natural_width else lay.natural_width
+        if abs(wanted - lay.width) > 4:
+            anchor = lay.time_at(self._visible_rect().center().y())
             self._build(compact=self.compact, absolute=self.absolute)
             self.center_on_y(self._layout.y_at(anchor))
 

@@ -100,3 +100,16 @@ def test_compact_and_absolute_toggles_rebuild_the_layout(qtbot: QtBot) -> None:
     assert view.diagram_layout().label(0).startswith("[S] seq 0 ")
     view.set_absolute(True)
     assert view.diagram_layout().label(0).startswith(f"[S] seq {iss} ")
+
+
+def test_lanes_fit_a_narrow_view_once_resizing_settles(qtbot: QtBot) -> None:
+    view = _view(qtbot, "flow_control")              # labels want 853 px, 721 at least
+    layout = view.diagram_layout()
+    natural, narrowest = layout.natural_width, layout.min_width
+    assert layout.width == natural                       # 900 px is room enough
+    view.resize(round(narrowest + 80), 700)
+    qtbot.wait_until(lambda: view.diagram_layout().width < natural)
+    room = view.viewport().width() - 2
+    assert view.diagram_layout().width == pytest.approx(room)
+    view.resize(round(narrowest) - 100, 700)             # too narrow even for the narrowest
+    qtbot.wait_until(lambda: view.diagram_layout().width == natural)
