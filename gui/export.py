@@ -107,10 +107,16 @@ def render_pages(timeline: Timeline, *, scale: float = 1.0, width: int | None = 
                  max_height: int = MAX_PAGE_HEIGHT) -> list[QImage]:
     """The whole diagram (title, legend, every row) as one or more page images."""
     ensure_gui_application()
-    if not MIN_SCALE <= scale <= MAX_SCALE:
-        raise ValueError(f"scale {scale:g} is outside {MIN_SCALE:g}..{MAX_SCALE:g}")
     layout = DiagramLayout(timeline, width=width, show_title=True, compact=compact,
                            absolute=absolute)
+    return render_layout(layout, scale=scale, max_height=max_height)
+
+
+def render_layout(layout: DiagramLayout, *, scale: float = 1.0,
+                  max_height: int = MAX_PAGE_HEIGHT) -> list[QImage]:
+    """The pages of an export layout (one with ``show_title``)."""
+    if not MIN_SCALE <= scale <= MAX_SCALE:
+        raise ValueError(f"scale {scale:g} is outside {MIN_SCALE:g}..{MAX_SCALE:g}")
     painter_ = DiagramPainter(layout)
     bands = page_bands(layout, scale, max_height)
     return [_render_band(painter_, band, scale, page=k, pages=len(bands))
@@ -157,12 +163,16 @@ def page_paths(path: str, count: int) -> list[str]:
     return [path] + [f"{stem}-{k}{ext or '.png'}" for k in range(2, count + 1)]
 
 
-def save_images(images: list[QImage], path: str | os.PathLike[str]) -> list[tuple[str, int, int]]:
-    """Write ``images`` as ``path`` (and its page siblings); (path, width, height) each."""
-    target = os.fspath(path)
+def _check_folder(target: str) -> None:
     folder = os.path.dirname(os.path.abspath(target))
     if not os.path.isdir(folder):
         raise ExportError(f"cannot write {target}: folder {folder} does not exist")
+
+
+def save_images(images: list[QImage], path: str | os.PathLike[str]) -> list[tuple[str, int, int]]:
+    """Write ``images`` as ``path`` (and its page siblings); (path, width, height) each."""
+    target = os.fspath(path)
+    _check_folder(target)
     written = []
     for name, image in zip(page_paths(target, len(images)), images, strict=True):
         # PySide6 6.11 stubs say bytes, the binding wants str
@@ -178,9 +188,7 @@ def export_png(timeline: Timeline, path: str | os.PathLike[str], *, scale: float
     """Render the whole diagram to ``path`` (more pages beside it when tall); returns
     (path, width, height) of every file written."""
     target = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(target))
-    if not os.path.isdir(folder):
-        raise ExportError(f"cannot write {target}: folder {folder} does not exist")
+    _check_folder(target)                 # before rendering, which may take seconds
     try:
         images = render_pages(timeline, scale=scale, width=width, compact=compact,
                               absolute=absolute)

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from core.errors import SynAckError
 from gui.diagram_layout import DiagramLayout
-from gui.export import MAX_SCALE, MIN_SCALE, page_bands, render_pages, render_view, save_images
+from gui.export import MAX_SCALE, MIN_SCALE, page_bands, render_layout, render_view, save_images
 from gui.sequence_view import SequenceView
 
 
@@ -45,6 +45,7 @@ class ExportDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Export PNG")
         self._view = view
+        self._export_layout: DiagramLayout | None = None
         self.written: list[tuple[str, int, int]] = []
         form = QFormLayout(self)
         self.whole = QRadioButton("The whole diagram (every row)")
@@ -88,8 +89,12 @@ class ExportDialog(QDialog):
             self.path.setText(path if path.lower().endswith(".png") else path + ".png")
 
     def _layout(self) -> DiagramLayout:
-        v = self._view
-        return DiagramLayout(v.timeline, show_title=True, compact=v.compact, absolute=v.absolute)
+        """The exported layout (built once: the scale does not change it)."""
+        if self._export_layout is None:
+            v = self._view
+            self._export_layout = DiagramLayout(v.timeline, show_title=True, compact=v.compact,
+                                                absolute=v.absolute)
+        return self._export_layout
 
     def _on_changed(self, *_: object) -> None:
         scale = self.scale.value() / 100
@@ -122,8 +127,7 @@ class ExportDialog(QDialog):
                 images = [render_view(v.diagram_layout(), v.visible_rect(), scale=scale,
                                       cursor=v.cursor_time, selected=v.selected)]
             else:
-                images = render_pages(v.timeline, scale=scale, compact=v.compact,
-                                      absolute=v.absolute)
+                images = render_layout(self._layout(), scale=scale)
         except ValueError as exc:
             raise SynAckError(f"cannot render the diagram: {exc}") from exc
         return save_images(images, self.path.text())

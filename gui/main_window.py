@@ -147,8 +147,7 @@ class MainWindow(QMainWindow):
         self._timeline = timeline
         self.setWindowTitle(f"SynAck \u2014 {timeline.title}")
         view = SequenceView(timeline, compact=compact, absolute=absolute)
-        view.set_follow(self.follow_action.isChecked() if hasattr(self, "follow_action")
-                        else True)
+        view.set_follow(self.follow_action.isChecked())
         view.segment_clicked.connect(self._on_segment_clicked)
         view.setMinimumWidth(VIEW_MIN_WIDTH)
         self.setCentralWidget(view)

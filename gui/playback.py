@@ -82,18 +82,13 @@ class PlaybackController(QObject):
         extra = [ev.time for ev in self._timeline.state_changes()] + [self._end]
         times = np.concatenate([times, np.array(extra, dtype=np.float64)])
         refs = np.concatenate([refs, np.full(len(extra), -1, dtype=np.int64)])
-        order = np.lexsort((refs, times))
+        order = np.lexsort((refs, times))       # at one time: segment events last
         times, refs = times[order], refs[order]
-        if len(times):
-            # the segment of a stop: the last segment event at that time
-            last = np.r_[times[1:] != times[:-1], True]
-            seg = refs.copy()
-            seg_known = np.where(seg >= 0, np.arange(len(seg)), -1)
-            seg_known = np.maximum.accumulate(seg_known)
-            seg = np.where(seg_known >= 0, refs[np.maximum(seg_known, 0)], -1)
-            times, seg = times[last], seg[last]
-        else:
-            seg = refs
+        # the segment of a stop: the last segment sent or arriving at or before it
+        latest = np.maximum.accumulate(np.where(refs >= 0, np.arange(len(refs)), -1))
+        seg = np.where(latest >= 0, refs[latest], -1)
+        last = np.r_[times[1:] != times[:-1], True]   # one stop per time (never empty:
+        times, seg = times[last], seg[last]           # the end is always a stop)
         keep = (times >= self._start) & (times <= self._end)
         self._stops: list[float] = times[keep].tolist()
         self._stop_segment: list[int] = seg[keep].tolist()

@@ -100,9 +100,8 @@ class TransportBar(QWidget):
         return self._controller.timeline
 
     def _on_slider(self, value: int) -> None:
-        if self.slider.isSliderDown() or value != round(self._controller.fraction()
-                                                        * SCRUB_STEPS):
-            self._controller.seek_fraction(value / SCRUB_STEPS)
+        # only the user moves it: _on_moved sets it with its signals blocked
+        self._controller.seek_fraction(value / SCRUB_STEPS)
 
     def _on_moved(self, time: float) -> None:
         c = self._controller

@@ -73,3 +73,25 @@ def test_headless_export_command(tmp_path: Path) -> None:
                          timeout=120, env={"PATH": "/usr/bin:/bin",
                                            "QT_QPA_PLATFORM": "offscreen"})
     assert bad.returncode == 1 and bad.stderr.startswith("synack: --scale 1000 is outside")
+
+
+def test_export_dialog_writes_the_whole_diagram_or_the_view(qtbot: QtBot,
+                                                             tmp_path: Path) -> None:
+    from gui.export_dialog import ExportDialog
+    from gui.sequence_view import SequenceView
+    view = SequenceView(demo_timeline())
+    qtbot.add_widget(view)
+    view.resize(900, 500)
+    dialog = ExportDialog(view)
+    qtbot.add_widget(dialog)
+    dialog.path.setText(str(tmp_path / "whole.png"))
+    dialog.scale.setValue(150)
+    assert "One image" in dialog.summary.text()
+    [(name, width, height)] = dialog.export()
+    whole = render_pages(demo_timeline(), scale=1.5)[0]
+    assert (width, height) == (whole.width(), whole.height())
+    dialog.current.setChecked(True)
+    dialog.scale.setValue(100)
+    dialog.path.setText(str(tmp_path / "view.png"))
+    [(name, width, height)] = dialog.export()
+    assert height < whole.height() / 1.5 and Path(name).stat().st_size > 1000
