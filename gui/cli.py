@@ -51,19 +51,24 @@ def _open_stream(path: str, stream: int) -> tuple[CaptureIndex, Replay]:
     return index, replay_stream(index, stream)
 
 
+def _check_source(args: argparse.Namespace) -> None:
+    """A capture or a scenario, not both; ``--set`` only with a scenario."""
+    if getattr(args, "file", None) and getattr(args, "scenario", None):
+        raise SynAckError("give a capture file or --scenario, not both")
+    if getattr(args, "set", None) and not getattr(args, "scenario", None):
+        raise SynAckError("--set needs --scenario")
+
+
 def _source_timeline(args: argparse.Namespace) -> Timeline:
     """The Timeline a command works on: a scenario, a capture, or the demo."""
+    _check_source(args)
     if getattr(args, "file", None):
-        if getattr(args, "scenario", None):
-            raise SynAckError("give a capture file or --scenario, not both")
         return _open_stream(args.file, args.stream)[1].timeline
     if getattr(args, "scenario", None):
         from core.simulate.params import parse_assignment
         from core.simulate.scenarios import get
         overrides = dict(parse_assignment(item) for item in args.set or [])
         return get(args.scenario).run(overrides)
-    if getattr(args, "set", None):
-        raise SynAckError("--set needs --scenario")
     from core.demo import demo_timeline
     return demo_timeline()
 
@@ -94,16 +99,15 @@ def _run_gui(args: argparse.Namespace) -> int:
         print(f"synack: {problem}; rendering the diagram to PNG instead", flush=True)
         return _render_png(_source_timeline(args), args.png)
     from gui.app import run_app
+    _check_source(args)
     if args.file:
-        if args.scenario:
-            raise SynAckError("give a capture file or --scenario, not both")
         if not os.path.exists(args.file):
             raise SynAckError(f"{args.file}: no such file")
         # the window opens at once and reads the capture in the background
         return run_app(None, path=args.file, stream=args.stream)
-    timeline = _source_timeline(args)
-    scenario = args.scenario if args.scenario and not args.set else None
-    return run_app(timeline, scenario=scenario if args.scenario else DEMO_SCENARIO)
+    # the simulation panel shows the scenario at its defaults, so not one run with --set
+    picked = DEMO_SCENARIO if not args.scenario else None if args.set else args.scenario
+    return run_app(_source_timeline(args), scenario=picked)
 
 
 def _add_gui(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
