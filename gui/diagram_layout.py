@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,11 +100,6 @@ class Tick:
     break_before: bool
 
 
-def _ghosts(timeline: Timeline) -> Sequence[SegmentRecord]:
-    ghosts: Sequence[SegmentRecord] = getattr(timeline, "ghosts", ())
-    return ghosts
-
-
 class DiagramLayout:
     """Positions of everything drawn for one Timeline with one set of options."""
 
@@ -118,7 +112,7 @@ class DiagramLayout:
         self.show_title = show_title
         self.compact = compact
         self.absolute = absolute
-        self.ghosts = _ghosts(timeline)
+        self.ghosts = timeline.ghosts
         self.count = len(timeline.segments)
         found = initial_numbers(timeline)
         self.iss: dict[Side, int | None] = (
@@ -463,10 +457,6 @@ class DiagramLayout:
         return [Tick(y=self._tick_ys[j], text=time_text(float(self.row_t[self._tick_rows[j]])
                                                         - start),
                      break_before=self._tick_breaks[j]) for j in range(lo, hi)]
-
-    @property
-    def ticks(self) -> list[Tick]:
-        return self.ticks_between(-math.inf, math.inf)
 
     def spans_between(self, top: float, bottom: float) -> list[LaneSpan]:
         # few spans per lane (one per state change); a linear filter is enough
