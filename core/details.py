@@ -31,7 +31,7 @@ import numpy as np
 from core.analysis.explain import explain
 from core.analysis.labels import LABELS
 from core.capture.index import INFO_OPTIONS_CUT, CaptureIndex
-from core.capture.writer import _Direction, captured_view
+from core.capture.writer import captured_view, frame_of
 from core.errors import SynAckError
 from core.replay import Replay
 from core.replay.report import label_text
@@ -280,10 +280,10 @@ def _simulation(timeline: Timeline, rec: SegmentRecord) -> _Facts:
     view = captured_view(timeline, Side.CLIENT)
     position = next((n for n, (_, r) in enumerate(view) if r.index == rec.index), None)
     try:
-        direction = _Direction(timeline, rec.sender)
-        frame, wire = direction.frame(rec, None)
-        tcp_offset: int | None = len(direction.ether) + (20 if direction.v4 else 40)
-        hdr_len = wire - seg.length - (tcp_offset or 0)
+        frame, offset = frame_of(timeline, rec)
+        tcp_offset: int | None = offset
+        wire = len(frame)
+        hdr_len = wire - seg.length - offset
     except (SynAckError, ValueError) as exc:
         frame, wire, tcp_offset, hdr_len = b"", 0, None, 20
         note = f"no frame can be written for it: {exc}"

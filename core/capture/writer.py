@@ -135,6 +135,14 @@ class _Direction:
         return head + header[:16] + struct.pack("!H", checksum) + header[18:] + payload, full
 
 
+def frame_of(timeline: Timeline, rec: SegmentRecord) -> tuple[bytes, int]:
+    """The whole frame :func:`write_pcap` writes for ``rec`` and the offset of its TCP
+    header (raises ``SynAckError``/``ValueError`` when no frame can be built)."""
+    direction = _Direction(timeline, rec.sender)
+    frame, _ = direction.frame(rec, None)
+    return frame, len(direction.ether) + (20 if direction.v4 else 40)
+
+
 def write_pcap(timeline: Timeline, path: str | os.PathLike[str], *, at: Side = Side.CLIENT,
                snaplen: int | None = None,
                view: Sequence[tuple[float, SegmentRecord]] | None = None) -> int:
