@@ -46,7 +46,7 @@ CORPUS = ROOT.parent / "shared" / "corpus" / "kernel"
 #: (file name, source, where the cursor goes: "step:N" stops from the start, "at:S"
 #: seconds from the start, "end-S" seconds before the end)
 SHOTS: tuple[tuple[str, str, str], ...] = (
-    ("window-demo", "scenario:close_client_first", "step:14"),
+    ("window-demo", "scenario:close_client_first", "at:0.095"),
     ("window-lossy-capture", "capture:loss5_delay20_bulk_client.pcap", "step:160"),
     ("window-simultaneous-close", "capture:simultaneous_close_client.pcap", "end-20"),
     ("window-zero-window", "scenario:flow_control", "at:0.857"),
