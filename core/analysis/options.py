@@ -11,6 +11,11 @@ Invariants:
   (tshark keeps three for bytes in flight), modulo 2**32; ``sack_count`` its blocks.
 - ``tfo_cookie``: a Fast Open cookie (kind 34, or experimental kind 254 with magic
   0xF989) longer than a cookie request.
+- ``tsval``/``tsecr``: the timestamps option (RFC 7323), -1 when absent (the replay's
+  evidence: TSecr names what the peer had received).
+- ``sack_edges``: the first ``MAX_SACK`` blocks of the last SACK option as raw
+  (left, right) sequence numbers, ``sack_blocks`` how many (the replay's evidence: what
+  arrived, and what arrived twice).
 """
 
 from __future__ import annotations
@@ -37,11 +42,21 @@ class OptionColumns:
     sack_count: Arr   # int8
     sack_sum: Arr     # int64, modulo 2**32
     tfo_cookie: Arr   # bool
+    tsval: Arr        # int64, -1 when absent
+    tsecr: Arr        # int64, -1 when absent
+    sack_blocks: Arr  # int8: blocks in sack_edges (all of them, up to MAX_SACK)
+    sack_edges: Arr   # int64 (n, MAX_SACK, 2): raw (left, right) edges
+
+
+#: SACK blocks kept per packet (40 option bytes hold at most 4).
+MAX_SACK = 4
 
 
 def empty_columns(n: int) -> OptionColumns:
     return OptionColumns(np.full(n, -1, np.int16), np.zeros(n, np.int8),
-                         np.zeros(n, np.int64), np.zeros(n, bool))
+                         np.zeros(n, np.int64), np.zeros(n, bool),
+                         np.full(n, -1, np.int64), np.full(n, -1, np.int64),
+                         np.zeros(n, np.int8), np.zeros((n, MAX_SACK, 2), np.int64))
 
 
 def read_options(index: CaptureIndex, rows: Arr | None = None) -> OptionColumns:
@@ -60,6 +75,11 @@ def read_options(index: CaptureIndex, rows: Arr | None = None) -> OptionColumns:
         g = gather_rows(src.buf, start, _WIDTH).copy()
     # Linux's usual NOP NOP timestamps and nothing else: no walk needed.
     plain = (length == 12) & (g[:, :4] == _NOP_NOP_TS).all(axis=1)
+    if plain.any():
+        rows = np.flatnonzero(plain)
+        at = np.full(rows.size, 4, np.int64)
+        out.tsval[cand[rows]] = _be32(g, rows, at)
+        out.tsecr[cand[rows]] = _be32(g, rows, at + 4)
     walk = np.flatnonzero(~plain)
     if walk.size:
         _walk(g[walk], length[walk], cand[walk], out)
@@ -110,6 +130,20 @@ def _record(g: Arr, live: Arr, at: Arr, kind: Arr, size: Arr, where: Arr,
             total[has] += (_be32(g, r, o + 4) - _be32(g, r, o)) & 0xFFFFFFFF
         out.sack_sum[where[rows]] = total & 0xFFFFFFFF
         out.sack_count[where[rows]] = np.minimum(blocks, 3)
+        kept = np.minimum(blocks, MAX_SACK)
+        out.sack_blocks[where[rows]] = kept
+        for b in range(MAX_SACK):
+            has = kept > b
+            if not has.any():
+                break
+            r, o = rows[has], base[has] + 8 * b
+            out.sack_edges[where[r], b, 0] = _be32(g, r, o)
+            out.sack_edges[where[r], b, 1] = _be32(g, r, o + 4)
+    ts = (kind == 8) & (size == 10)
+    if ts.any():
+        r, o = live[ts], at[ts] + 2
+        out.tsval[where[r]] = _be32(g, r, o)
+        out.tsecr[where[r]] = _be32(g, r, o + 4)
     tfo = ((kind == 34) & (size > 2)) | (
         (kind == 254) & (size > 4) & (g[live, np.minimum(at + 2, 41)] == 0xF9)
         & (g[live, np.minimum(at + 3, 41)] == 0x89))

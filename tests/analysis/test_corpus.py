@@ -159,3 +159,32 @@ def test_fast_equals_reference_on_corpus(corpus: Path) -> None:
                              "dup_frame", "acks_frame", "ack_rtt", "bif", "rto", "rto_frame"):
                     assert np.array_equal(getattr(a, name), getattr(b, name)), (cap, s, name)
                 assert a.win_scale == b.win_scale
+
+
+def test_timestamps_and_sack_blocks_equal_tshark(corpus: Path) -> None:
+    """The replay's evidence columns (TSval, TSecr, every SACK block) against tshark's
+    decode of every corpus packet that has them."""
+    from core.analysis.options import read_options
+    checked = blocks = 0
+    for cap, truth in _captures(corpus):
+        try:
+            index = read_capture(str(cap))
+        except CaptureError:
+            continue
+        opts = read_options(index)
+        where = {int(f): i for i, f in enumerate(index.packets["frame"].tolist())}
+        for pkt in json.loads(truth.read_text())["packets"]:
+            i = where.get(pkt["frame"])
+            if not pkt.get("tcp") or i is None:
+                continue
+            op = pkt.get("options") or {}
+            assert (op.get("tsval", -1), op.get("tsecr", -1)) == (
+                int(opts.tsval[i]), int(opts.tsecr[i])), (cap.name, pkt["frame"])
+            checked += 1
+            if "sack_blocks" in op:
+                base = pkt["ack_raw"] - pkt["ack"]
+                ours = [[(int(left) - base) % 2**32, (int(right) - base) % 2**32]
+                        for left, right in opts.sack_edges[i][:opts.sack_blocks[i]].tolist()]
+                assert ours == op["sack_blocks"][:4], (cap.name, pkt["frame"])
+                blocks += 1
+    assert checked > 5000 and blocks > 1000
