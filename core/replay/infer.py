@@ -15,8 +15,11 @@ Rules:
 4. A side's own ACK numbers are evidence of what it received: they move its RCV.NXT
    forward over anything the capture missed (a FIN included), and an ACK sent from
    SYN_SENT means the peer's SYN+ACK came, captured or not.
-5. Row k holds both states once segment k took effect: just before the next arrival,
-   loss or state-changing send. Every change is a ``StateChanged`` with ``inferred=True``.
+5. Row k holds both states once segment k and every segment before it (in capture
+   order) took effect: each segment takes effect at a flush point (just before the next
+   arrival, loss or state-changing send after its own arrival or loss), and row k is the
+   latest flush point of segments 0..k. Read down the rows, time never goes back, so
+   each side's states follow its ``StateChanged`` events (``inferred=True``) in order.
 6. Nothing here raises on odd traffic: a trigger with no row leaves the state as it is
    and is counted in ``Inference.anomalies``.
 """
@@ -152,23 +155,46 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
             run.arrived(receiver, sender, time, k, f, seq[k], ack[k], length[k], window[k])
         waiting.append(k)
     run.flush(waiting)
+    run.monotone_rows(n)
     return out
 
 
 class _Run:
-    __slots__ = ("client", "server", "out", "time_wait")
+    __slots__ = ("client", "server", "out", "time_wait", "points", "point_of")
 
     def __init__(self, client: _Tcb, server: _Tcb, out: Inference, time_wait: float) -> None:
         self.client, self.server, self.out, self.time_wait = client, server, out, time_wait
+        #: flush points: (client state, server state, windows), in time order
+        self.points: list[tuple[TcpState, TcpState,
+                                tuple[tuple[int | None, ...], tuple[int | None, ...]]]] = []
+        self.point_of: list[int] = []           # (segment, point) pairs, flattened
 
     def flush(self, waiting: list[int]) -> None:
+        if not waiting:
+            return
         c, s = self.client, self.server
-        row = (snapshot(c), snapshot(s))
+        point = len(self.points)
+        self.points.append((c.state, s.state, (snapshot(c), snapshot(s))))
         for k in waiting:
-            self.out.client_after[k] = c.state
-            self.out.server_after[k] = s.state
-            self.out.windows[k] = row
+            self.point_of.append(k)
+            self.point_of.append(point)
         waiting.clear()
+
+    def monotone_rows(self, n: int) -> None:
+        """Rule 5: row k is the latest flush point of segments 0..k."""
+        if not n:
+            return
+        pairs = np.array(self.point_of, dtype=np.int64).reshape(-1, 2)
+        at = np.zeros(n, np.int64)
+        at[pairs[:, 0]] = pairs[:, 1]
+        at = np.maximum.accumulate(at)
+        points = self.points
+        out = self.out
+        for k, p in enumerate(at.tolist()):
+            c, s, w = points[p]
+            out.client_after[k] = c
+            out.server_after[k] = s
+            out.windows[k] = w
 
     # ------------------------------------------------------------------ sending
     @staticmethod
