@@ -24,9 +24,11 @@ from typing import Any
 import numpy as np
 
 from core.analysis import StreamAnalysis, analyze_stream
+from core.analysis.options import read_options
 from core.capture.index import CaptureIndex
 from core.errors import SynAckError
 from core.replay.columns import LazyEvents, LazyRows, LazySegments
+from core.replay.evidence import arrival_proofs, number_lines
 from core.replay.ghosts import Columns, find_ghosts
 from core.replay.infer import Inference, infer
 from core.replay.roles import CapturePoint, client_is_a, estimate_capture_point
@@ -107,7 +109,11 @@ def replay_stream(index: CaptureIndex, stream: int,
         seen = flight[~np.isnan(flight)]
         point = CapturePoint(delta_client=0.0, delta_server=float(np.median(seen)),
                              method="two capture points", merged=True)
-    send, arrive = schedule(t, fc, fl, seq, ack, seg_len, point, copy_time)
+    lines = number_lines(fc, fl, seq, ack, seg_len)
+    opts = read_options(index, rows[keep])
+    proofs = arrival_proofs(lines, fc, fl, seg_len, opts.tsval, opts.tsecr, opts.sack_blocks,
+                            opts.sack_edges, ack)
+    send, arrive = schedule(t, fc, fl, lines, seg_len, point, copy_time, proofs)
     shifts = _window_shifts(analysis.win_scale, a_is_client)
     initial = _initial_states(fc, fl)
     arrive_list: list[float | None] = [None if a != a else a for a in arrive.tolist()]
