@@ -29,6 +29,7 @@ from core.capture.index import CaptureIndex
 from core.errors import SynAckError
 from core.replay.columns import LazyEvents, LazyRows, LazySegments
 from core.replay.evidence import arrival_proofs, number_lines
+from core.replay.explain import explain
 from core.replay.ghosts import Columns, find_ghosts
 from core.replay.infer import Inference, infer
 from core.replay.roles import CapturePoint, client_is_a, estimate_capture_point
@@ -118,10 +119,19 @@ def replay_stream(index: CaptureIndex, stream: int,
     initial = _initial_states(fc, fl)
     arrive_list: list[float | None] = [None if a != a else a for a in arrive.tolist()]
     fc_list = fc.tolist()
-    inference = infer(send=send.tolist(), arrive=arrive_list, from_client=fc_list,
-                      flags=fl.tolist(), seq=seq.tolist(), ack=ack.tolist(),
-                      length=length.tolist(), window=sel["window"].tolist(), shifts=shifts,
-                      initial=initial, time_wait=TIME_WAIT)
+    send_list, fl_list = send.tolist(), fl.tolist()
+    columns = {"send": send_list, "from_client": fc_list, "flags": fl_list,
+               "seq": seq.tolist(), "ack": ack.tolist(), "length": length.tolist(),
+               "window": sel["window"].tolist()}
+
+    def walk(fates: list[float | None], tolerate: frozenset[int]) -> Inference:
+        return infer(**columns, arrive=fates, shifts=shifts, initial=initial,
+                     time_wait=TIME_WAIT, stop_on_conflict=not point.merged,
+                     tolerate=tolerate)
+    explained = explain(walk, send_list, arrive_list, proofs.by.tolist(), fl_list, fc_list,
+                        point.one_way)
+    inference, arrive_list = explained.inference, explained.arrive
+    arrive = np.array([np.nan if a is None else a for a in arrive_list], dtype=np.float64)
     timeline_index = np.empty(rows.size, np.int64)
     timeline_index[keep] = np.arange(keep.size)
     if keep.size != rows.size:
@@ -134,12 +144,16 @@ def replay_stream(index: CaptureIndex, stream: int,
         send=send, arrive=arrive, rel_seq=analysis.rel_seq[keep],
         rel_ack=analysis.rel_ack[keep]), one_way=point.one_way,
         unseen_syn_acks=inference.unseen_syn_acks)
-    timeline = _timeline(index, stream, rows[keep], sel, fc_list, send.tolist(), arrive_list,
+    timeline = _timeline(index, stream, rows[keep], sel, fc_list, send_list, arrive_list,
                          inference, initial, a_is_client, analysis, keep, point, ghosts)
     return Replay(timeline=timeline, stream=stream, rows=rows, timeline_index=timeline_index,
                   from_client=from_client_all,
                   client_is_a=a_is_client, roles_reason=reason, point=point,
-                  analysis=analysis, anomalies=tuple(inference.anomalies))
+                  analysis=analysis,
+                  anomalies=tuple(inference.anomalies)
+                  + tuple(r.describe() for r in explained.repairs)
+                  + tuple(f"tolerated: {c.reason} (segment {c.segment})"
+                          for c in inference.tolerated))
 
 
 def _copy_times(rows: Arr, copies: Arr, keep: Arr, time_all: Arr) -> Arr | None:

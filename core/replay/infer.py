@@ -22,6 +22,13 @@ Rules:
    each side's states follow its ``StateChanged`` events (``inferred=True``) in order.
 6. Nothing here raises on odd traffic: a trigger with no row leaves the state as it is
    and is counted in ``Inference.anomalies``.
+7. A side only sends what its state allows (:func:`send_conflict`): a CLOSED side sends
+   nothing but RST or a new SYN, a SYN+ACK comes from SYN_RECEIVED, nothing is resent
+   once the peer's ACK of it arrived, no SYN is sent once synchronized. A send its
+   sender's inferred state forbids is a :class:`Conflict`: the fates the walk was given
+   are wrong (:mod:`core.replay.explain` repairs them and walks again).
+8. Each side's window bookkeeping is a series in time order (``Inference.series``): a
+   new entry whenever an event changes that side's numbers, so SND.NXT never moves back.
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.classify import Receiver, acks_new, classify
-from core.segment import Flag, Segment, seq_add, seq_diff
+from core.segment import Flag, Segment, flags_text, seq_add, seq_diff
 from core.states import Action, Side, TcpState, Timer, Trigger
 from core.table import Opening, Row, lookup
 from core.trace import AppNotified, Event, StateChanged, TimerStarted
@@ -56,7 +63,8 @@ SENT, ARRIVED, LOST, SPARSE = 0, 1, 2, 3
 
 class _Tcb:
     __slots__ = ("side", "state", "synced", "opening", "iss", "irs", "snd_una", "snd_nxt",
-                 "snd_wnd", "rcv_nxt", "rcv_wnd", "fin_seq", "fin_received", "ooo", "shift")
+                 "snd_wnd", "rcv_nxt", "rcv_wnd", "fin_seq", "fin_received", "ooo", "shift",
+                 "cause")
 
     def __init__(self, side: Side, state: TcpState, shift: int) -> None:
         self.side = side
@@ -74,6 +82,7 @@ class _Tcb:
         self.fin_received = False
         self.ooo: dict[int, int] = {}       # out-of-order data: start -> end
         self.shift = shift                  # applied to this side's window field
+        self.cause: int | None = None       # the arrival behind the last state change
 
 
 
@@ -95,13 +104,63 @@ class Inference:
     anomalies: list[str] = field(default_factory=list)
     #: segments (ACKs sent from SYN_SENT) that prove an uncaptured SYN+ACK (rule 4)
     unseen_syn_acks: list[int] = field(default_factory=list)
+    #: per side (client, server): times and bookkeeping values (rule 8)
+    series: tuple[tuple[list[float], list[tuple[int | None, ...]]],
+                  tuple[list[float], list[tuple[int | None, ...]]]] = (([], []), ([], []))
+    #: the first send its sender's state forbids (rule 7), when the walk stopped there
+    conflict: Conflict | None = None
+    #: sends that broke rule 7 but were let through (the walk was told to tolerate them)
+    tolerated: list[Conflict] = field(default_factory=list)
+
+
+TOO_FAR, MISSING_SYN = "too far", "missing SYN"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Conflict:
+    """Rule 7 broken: segment ``segment`` could not be sent from ``state``."""
+
+    segment: int
+    side: Side
+    state: TcpState
+    kind: str                   # TOO_FAR: an arrival moved the side on too early;
+    #                             MISSING_SYN: it must have received the peer's SYN
+    culprit: int | None         # TOO_FAR: the arrival behind the side's last change
+    reason: str
+
+
+def send_conflict(state: TcpState, flags: int, seq: int, length: int, iss: int | None,
+                  snd_una: int | None, cause: int | None) -> str | None:
+    """Rule 7: None when a side in ``state`` may send this segment, else the conflict kind."""
+    if flags & RST:
+        return None
+    syn, ack = flags & SYN, flags & ACK
+    if state is S.CLOSED or state is S.LISTEN:
+        fresh = iss is None or seq != iss
+        if syn and fresh and (state is S.CLOSED or ack):
+            return None                       # connect(), or a SYN+ACK to an unseen SYN
+        return TOO_FAR if cause is not None else None
+    if state is S.SYN_SENT:
+        return MISSING_SYN if syn and ack else None
+    if state is S.SYN_RECEIVED:
+        return None
+    if syn:
+        return TOO_FAR                        # the handshake is not over for this side
+    if state is S.FIN_WAIT_2 or state is S.TIME_WAIT:
+        end = (seq + length + (1 if flags & FIN else 0)) & _MASK
+        if (length or flags & FIN) and snd_una is not None and seq_diff(end, snd_una) > 0:
+            return TOO_FAR                    # resends what the peer's ACK covered
+    return None
 
 
 def infer(*, send: list[float], arrive: list[float | None], from_client: list[bool],
           flags: list[int], seq: list[int], ack: list[int], length: list[int],
           window: list[int], shifts: tuple[int, int], initial: tuple[TcpState, TcpState],
-          time_wait: float) -> Inference:
-    """Replay the segments through both sides' state machines (module rules)."""
+          time_wait: float, stop_on_conflict: bool = False,
+          tolerate: frozenset[int] = frozenset()) -> Inference:
+    """Replay the segments through both sides' state machines (module rules). With
+    ``stop_on_conflict``, the walk ends at the first send rule 7 forbids (unless it is in
+    ``tolerate``) and returns it in ``Inference.conflict``."""
     n = len(send)
     client = _Tcb(Side.CLIENT, initial[0], shifts[0])
     server = _Tcb(Side.SERVER, initial[1], shifts[1])
@@ -126,10 +185,22 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
             if waiting and (trigger is not None or (
                     sender.state is S.SYN_SENT and f & ACK and not f & (SYN | RST))):
                 run.flush(waiting)                    # this send reveals a change
+            kind = send_conflict(sender.state, f, seq[k], length[k], sender.iss,
+                                 sender.snd_una, sender.cause)
+            if kind is not None:
+                conflict = Conflict(segment=k, side=sender.side, state=sender.state,
+                                    kind=kind, culprit=sender.cause,
+                                    reason=f"{sender.side.value} sends {_flag_text(f)} in "
+                                           f"{sender.state.value}")
+                if stop_on_conflict and k not in tolerate:
+                    out.conflict = conflict
+                    break
+                out.tolerated.append(conflict)
             add_order((SENT, k))
             add_time(time)
             run.sent(sender, receiver, time, k, trigger, flags[k], seq[k], ack[k], length[k],
                      window[k])
+            run.note(sender, time)
             continue
         k = e - n
         if waiting:
@@ -153,48 +224,69 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
                 _Run.take_data(receiver, seq[k], length[k])
         else:
             run.arrived(receiver, sender, time, k, f, seq[k], ack[k], length[k], window[k])
+        run.note(receiver, time)
         waiting.append(k)
     run.flush(waiting)
     run.monotone_rows(n)
+    out.series = (run.series[0], run.series[1])
     return out
 
 
+def _flag_text(flags: int) -> str:
+    return f"[{flags_text(Flag(flags & 0x1FF))}]"
+
+
 class _Run:
-    __slots__ = ("client", "server", "out", "time_wait", "points", "point_of")
+    __slots__ = ("client", "server", "out", "time_wait", "series", "flushes", "flush_of")
 
     def __init__(self, client: _Tcb, server: _Tcb, out: Inference, time_wait: float) -> None:
         self.client, self.server, self.out, self.time_wait = client, server, out, time_wait
-        #: flush points: (client state, server state, windows), in time order
-        self.points: list[tuple[TcpState, TcpState,
-                                tuple[tuple[int | None, ...], tuple[int | None, ...]]]] = []
-        self.point_of: list[int] = []           # (segment, point) pairs, flattened
+        #: rule 8: per side, times and bookkeeping values
+        self.series: tuple[tuple[list[float], list[tuple[int | None, ...]]], ...] = (
+            ([], []), ([], []))
+        #: flush points in time order: both states and each side's series position
+        self.flushes: list[tuple[TcpState, TcpState, int, int]] = []
+        self.flush_of: list[int] = []           # (segment, flush) pairs, flattened
+
+    def note(self, tcb: _Tcb, time: float) -> None:
+        """Rule 8: a new entry in ``tcb``'s series when its numbers changed."""
+        times, values = self.series[0 if tcb.side is Side.CLIENT else 1]
+        now = snapshot(tcb)
+        if not values or values[-1] != now:
+            if times and times[-1] == time:
+                values[-1] = now
+            else:
+                times.append(time)
+                values.append(now)
 
     def flush(self, waiting: list[int]) -> None:
         if not waiting:
             return
-        c, s = self.client, self.server
-        point = len(self.points)
-        self.points.append((c.state, s.state, (snapshot(c), snapshot(s))))
+        point = len(self.flushes)
+        self.flushes.append((self.client.state, self.server.state,
+                             len(self.series[0][1]) - 1, len(self.series[1][1]) - 1))
         for k in waiting:
-            self.point_of.append(k)
-            self.point_of.append(point)
+            self.flush_of.append(k)
+            self.flush_of.append(point)
         waiting.clear()
 
     def monotone_rows(self, n: int) -> None:
         """Rule 5: row k is the latest flush point of segments 0..k."""
-        if not n:
+        if not n or not self.flushes:
             return
-        pairs = np.array(self.point_of, dtype=np.int64).reshape(-1, 2)
+        pairs = np.array(self.flush_of, dtype=np.int64).reshape(-1, 2)
         at = np.zeros(n, np.int64)
         at[pairs[:, 0]] = pairs[:, 1]
         at = np.maximum.accumulate(at)
-        points = self.points
+        flushes = self.flushes
+        c_values, s_values = self.series[0][1], self.series[1][1]
         out = self.out
         for k, p in enumerate(at.tolist()):
-            c, s, w = points[p]
+            c, s, ci, si = flushes[p]
             out.client_after[k] = c
             out.server_after[k] = s
-            out.windows[k] = w
+            out.windows[k] = (c_values[ci] if ci >= 0 else (),
+                              s_values[si] if si >= 0 else ())
 
     # ------------------------------------------------------------------ sending
     @staticmethod
@@ -218,6 +310,7 @@ class _Run:
             tcb.opening = Opening.PASSIVE
             tcb.irs = (ack - 1) & _MASK
             tcb.rcv_nxt = ack
+            self.listen(tcb, time, k)
             self.change(tcb, S.SYN_RECEIVED, Trigger.RCV_SYN, time, k)
         if syn:
             tcb.iss = seq
@@ -250,10 +343,17 @@ class _Run:
             peer.snd_nxt = ack
         if peer.state in (S.LISTEN, S.CLOSED):
             peer.opening = Opening.PASSIVE
+            self.listen(peer, time, k)
             self.change(peer, S.SYN_RECEIVED, Trigger.RCV_SYN, time, k)
         tcb.irs, tcb.rcv_nxt = iss, ack
         tcb.snd_una = tcb.snd_nxt
         self.fire(tcb, Trigger.RCV_SYN_ACK, time, k)
+
+    def listen(self, tcb: _Tcb, time: float, k: int) -> None:
+        """A CLOSED side about to take a SYN must have listened first (an uncaptured
+        listen(): CLOSED -> LISTEN is the table's only way to SYN_RECEIVED from there)."""
+        if tcb.state is S.CLOSED:
+            self.change(tcb, S.LISTEN, Trigger.PASSIVE_OPEN, time, k)
 
     def evidence(self, tcb: _Tcb, peer: _Tcb, ack: int, time: float, k: int) -> None:
         """Rule 4: our ACK says we received up to ``ack``."""
@@ -283,7 +383,7 @@ class _Run:
                 continue
             for action in row.actions:
                 self.act(tcb, peer, action, seg, time, k)
-            self.change(tcb, row.target(tcb.state), trigger, time, k)
+            self.change(tcb, row.target(tcb.state), trigger, time, k, cause=k)
 
     def act(self, tcb: _Tcb, peer: _Tcb, action: Action, seg: Segment, time: float,
             k: int) -> None:
@@ -359,9 +459,11 @@ class _Run:
             tcb.opening = Opening.ACTIVE
         self.change(tcb, row.target(tcb.state), trigger, time, k)
 
-    def change(self, tcb: _Tcb, new: TcpState, trigger: Trigger, time: float, k: int) -> None:
+    def change(self, tcb: _Tcb, new: TcpState, trigger: Trigger, time: float, k: int,
+               cause: int | None = None) -> None:
         if new is tcb.state:
             return
+        tcb.cause = cause
         self.out.sparse.append(StateChanged(time=time, side=tcb.side, old=tcb.state, new=new,
                                             trigger=trigger, segment=k, inferred=True))
         self._mark_sparse(time)
