@@ -27,7 +27,7 @@ from core.analysis import StreamAnalysis, analyze_stream
 from core.analysis.options import read_options
 from core.capture.index import CaptureIndex
 from core.errors import SynAckError
-from core.replay.columns import LazyEvents, LazyRows, LazySegments
+from core.replay.columns import LazyEvents, LazyRows, LazySegments, window_series
 from core.replay.evidence import arrival_proofs, number_lines
 from core.replay.explain import explain
 from core.replay.ghosts import Columns, find_ghosts
@@ -219,4 +219,5 @@ def _timeline(index: CaptureIndex, stream: int, rows: Arr, sel: Arr, fc: list[bo
     title = f"{os.path.basename(index.path)} · stream {stream}"
     return Timeline(title=title, client=client, server=server, segments=segments,
                     events=events, initial=initial, msl=TIME_WAIT / 2, rows=rows_view,
-                    sparse=inference.sparse, notes=(point.describe(),), ghosts=ghosts)
+                    sparse=inference.sparse, notes=(point.describe(),), ghosts=ghosts,
+                    windows=window_series(inference.series))

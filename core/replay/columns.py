@@ -27,6 +27,7 @@ from core.trace import (
     SegmentLost,
     SegmentRecord,
     SegmentSent,
+    WindowSeries,
     WindowSnapshot,
 )
 from core.trace_columns import SegmentColumns
@@ -131,6 +132,28 @@ class LazyEvents(_Lazy[Event]):
             return SegmentArrived(time=time, side=sender.peer, index=ref)
         return SegmentLost(time=time, side=sender.peer, index=ref,
                            reason="not seen arriving: sent again before any ACK covered it")
+
+
+class LazySnapshots(_Lazy[WindowSnapshot | None]):
+    """One side's bookkeeping series as snapshots, built on access."""
+
+    def __init__(self, side: Side, values: list[tuple[int | None, ...]]) -> None:
+        self._side = side
+        self._values = values
+        self._length = len(values)
+
+    def _make(self, i: int) -> WindowSnapshot | None:
+        return _snapshot(self._side, self._values[i])
+
+
+def window_series(series: tuple[tuple[list[float], list[tuple[int | None, ...]]],
+                                tuple[list[float], list[tuple[int | None, ...]]]]
+                  ) -> WindowSeries:
+    """A replay's :class:`core.trace.WindowSeries` from ``Inference.series``."""
+    (c_times, c_values), (s_times, s_values) = series
+    return WindowSeries({Side.CLIENT: c_times, Side.SERVER: s_times},
+                        {Side.CLIENT: LazySnapshots(Side.CLIENT, c_values),
+                         Side.SERVER: LazySnapshots(Side.SERVER, s_values)})
 
 
 class LazyRows(_Lazy[Row]):

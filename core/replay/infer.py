@@ -233,7 +233,7 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
 
 
 def _flag_text(flags: int) -> str:
-    return f"[{flags_text(Flag(flags & 0x1FF))}]"
+    return flags_text(Flag(flags & 0x1FF))
 
 
 class _Run:
