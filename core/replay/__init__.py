@@ -28,6 +28,7 @@ from core.analysis.options import read_options
 from core.capture.index import CaptureIndex
 from core.errors import SynAckError
 from core.replay.columns import LazyEvents, LazyRows, LazySegments, window_series
+from core.replay.doubts import Stream, find_doubts
 from core.replay.evidence import arrival_proofs, number_lines
 from core.replay.explain import explain
 from core.replay.ghosts import Columns, find_ghosts
@@ -35,7 +36,7 @@ from core.replay.infer import Inference, infer
 from core.replay.roles import CapturePoint, client_is_a, estimate_capture_point
 from core.replay.timing import schedule
 from core.states import Side, TcpState
-from core.trace import Peer, SegmentRecord, Timeline
+from core.trace import Peer, SegmentRecord, Timeline, Uncertainty
 
 SYN, ACK, RST, FIN = 0x02, 0x10, 0x04, 0x01
 #: Linux keeps TIME_WAIT for 60 s (TCP_TIMEWAIT_LEN); a capture cannot tell the OS.
@@ -131,6 +132,13 @@ def replay_stream(index: CaptureIndex, stream: int,
     explained = explain(walk, send_list, arrive_list, proofs.by.tolist(), fl_list, fc_list,
                         point.one_way)
     inference, arrive_list = explained.inference, explained.arrive
+    doubts = [] if point.merged else find_doubts(
+        Stream(from_client=fc_list, flags=fl_list, seq_line=lines.seq.tolist(),
+               end_line=lines.end.tolist(), ack_line=lines.ack.tolist(), send=send_list,
+               proved_by=proofs.by.tolist(), timestamps=bool((opts.tsval >= 0).any()),
+               delta_client=point.delta_client, delta_server=point.delta_server),
+        arrive_list, inference, initial, walk,
+        {r.segment for r in explained.repairs if r.fate == "lost"})
     arrive = np.array([np.nan if a is None else a for a in arrive_list], dtype=np.float64)
     timeline_index = np.empty(rows.size, np.int64)
     timeline_index[keep] = np.arange(keep.size)
@@ -145,7 +153,8 @@ def replay_stream(index: CaptureIndex, stream: int,
         rel_ack=analysis.rel_ack[keep]), one_way=point.one_way,
         unseen_syn_acks=inference.unseen_syn_acks)
     timeline = _timeline(index, stream, rows[keep], sel, fc_list, send_list, arrive_list,
-                         inference, initial, a_is_client, analysis, keep, point, ghosts)
+                         inference, initial, a_is_client, analysis, keep, point, ghosts,
+                         doubts)
     return Replay(timeline=timeline, stream=stream, rows=rows, timeline_index=timeline_index,
                   from_client=from_client_all,
                   client_is_a=a_is_client, roles_reason=reason, point=point,
@@ -201,7 +210,7 @@ def _timeline(index: CaptureIndex, stream: int, rows: Arr, sel: Arr, fc: list[bo
               send: list[float], arrive: list[float | None], inference: Inference,
               initial: tuple[TcpState, TcpState], a_is_client: bool,
               analysis: StreamAnalysis, keep: Arr, point: CapturePoint,
-              ghosts: list[SegmentRecord]) -> Timeline:
+              ghosts: list[SegmentRecord], doubts: list[Uncertainty]) -> Timeline:
     first = sel[0]
     a = Peer(side=Side.CLIENT if a_is_client else Side.SERVER,
              address=index.addresses[int(first["src"])], port=int(first["sport"]))
@@ -220,4 +229,4 @@ def _timeline(index: CaptureIndex, stream: int, rows: Arr, sel: Arr, fc: list[bo
     return Timeline(title=title, client=client, server=server, segments=segments,
                     events=events, initial=initial, msl=TIME_WAIT / 2, rows=rows_view,
                     sparse=inference.sparse, notes=(point.describe(),), ghosts=ghosts,
-                    windows=window_series(inference.series))
+                    windows=window_series(inference.series), uncertain=doubts)

@@ -53,6 +53,10 @@ _ASSUMED_RCV_WND = 1 << 30
 _FAST = frozenset({S.ESTABLISHED, S.FIN_WAIT_2, S.CLOSE_WAIT})
 _ABORTS_FROM = frozenset({S.SYN_RECEIVED, S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2,
                           S.CLOSE_WAIT, S.CLOSING, S.LAST_ACK, S.TIME_WAIT})
+#: an RST without ACK from these states answers from a TCP that no longer has the
+#: connection (RFC 9293 3.10.7.1: <SEQ=SEG.ACK><CTL=RST>); an abort sends RST+ACK, and
+#: a closing side resetting data after close() changes state at that RST
+_FORGETS_FROM = frozenset({S.ESTABLISHED, S.CLOSE_WAIT})
 _REPORTS = {Action.REPORT_RESET: "connection reset by peer",
             Action.REPORT_REFUSED: "connection refused",
             Action.REPORT_TIMEOUT: "connection timed out"}
@@ -107,6 +111,8 @@ class Inference:
     #: per side (client, server): times and bookkeeping values (rule 8)
     series: tuple[tuple[list[float], list[tuple[int | None, ...]]],
                   tuple[list[float], list[tuple[int | None, ...]]]] = (([], []), ([], []))
+    #: RSTs without ACK from a side that had forgotten the connection (a restart)
+    forgotten: list[int] = field(default_factory=list)
     #: the first send its sender's state forbids (rule 7), when the walk stopped there
     conflict: Conflict | None = None
     #: sends that broke rule 7 but were let through (the walk was told to tolerate them)
@@ -295,6 +301,8 @@ class _Run:
         if flags & SYN and not flags & ACK and not flags & RST:
             return Trigger.ACTIVE_OPEN if tcb.state is S.CLOSED else None
         if flags & RST:
+            if tcb.state in _FORGETS_FROM and not flags & ACK:
+                return None                   # a reply from a TCP without the connection
             if tcb.state in _ABORTS_FROM and (tcb.snd_nxt is None or seq == tcb.snd_nxt):
                 return Trigger.ABORT
             return None
@@ -304,6 +312,12 @@ class _Run:
 
     def sent(self, tcb: _Tcb, peer: _Tcb, time: float, k: int, trigger: Trigger | None,
              flags: int, seq: int, ack: int, length: int, window: int) -> None:
+        if flags & RST and not flags & ACK and tcb.state in _FORGETS_FROM:
+            self.out.forgotten.append(k)
+            self.change(tcb, S.CLOSED, None, time, k)
+            tcb.irs = tcb.rcv_nxt = tcb.fin_seq = None
+            tcb.fin_received = False
+            return
         syn = flags & SYN
         if syn and flags & ACK and tcb.state in (S.LISTEN, S.CLOSED):
             # a SYN+ACK whose SYN was not seen arriving: the SYN reached us uncaptured
@@ -459,7 +473,7 @@ class _Run:
             tcb.opening = Opening.ACTIVE
         self.change(tcb, row.target(tcb.state), trigger, time, k)
 
-    def change(self, tcb: _Tcb, new: TcpState, trigger: Trigger, time: float, k: int,
+    def change(self, tcb: _Tcb, new: TcpState, trigger: Trigger | None, time: float, k: int,
                cause: int | None = None) -> None:
         if new is tcb.state:
             return
