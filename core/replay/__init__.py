@@ -17,6 +17,7 @@ Invariants:
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -136,7 +137,8 @@ def replay_stream(index: CaptureIndex, stream: int,
         Stream(from_client=fc_list, flags=fl_list, seq_line=lines.seq.tolist(),
                end_line=lines.end.tolist(), ack_line=lines.ack.tolist(), send=send_list,
                proved_by=proofs.by.tolist(), timestamps=bool((opts.tsval >= 0).any()),
-               delta_client=point.delta_client, delta_server=point.delta_server),
+               delta_client=point.delta_client, delta_server=point.delta_server,
+               same_host=_same_host(index, sel[0])),
         arrive_list, inference, initial, walk,
         {r.segment for r in explained.repairs if r.fate == "lost"})
     arrive = np.array([np.nan if a is None else a for a in arrive_list], dtype=np.float64)
@@ -163,6 +165,16 @@ def replay_stream(index: CaptureIndex, stream: int,
                   + tuple(r.describe() for r in explained.repairs)
                   + tuple(f"tolerated: {c.reason} (segment {c.segment})"
                           for c in inference.tolerated))
+
+
+def _same_host(index: CaptureIndex, first: Any) -> bool:
+    """Both ends on one host: the same address, or loopback addresses."""
+    a, b = index.addresses[int(first["src"])], index.addresses[int(first["dst"])]
+    try:
+        return a == b or (ipaddress.ip_address(a).is_loopback
+                          and ipaddress.ip_address(b).is_loopback)
+    except ValueError:
+        return False
 
 
 def _copy_times(rows: Arr, copies: Arr, keep: Arr, time_all: Arr) -> Arr | None:

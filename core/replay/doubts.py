@@ -20,6 +20,8 @@ state sequences:
 3. **A forgotten connection.** An RST without ACK from a synchronized side answers from
    a TCP without the connection (a restarted host): it was CLOSED, or LISTEN if the
    service listens again; when it forgot the connection, the capture does not show.
+A capture on loopback (both ends on one host) is next to both sides: a segment it shows
+was handed to its receiver, so rules 1 and 2 do not apply there.
 At most ``MAX_WALKS`` other readings are walked for their states (each is a walk of the
 whole stream); further doubts are still reported, without the state sequences.
 """
@@ -57,6 +59,7 @@ class Stream:
     timestamps: bool             # the stream carries TCP timestamps
     delta_client: float
     delta_server: float
+    same_host: bool = False      # both ends on one host (loopback): seen is done
 
 
 def _name(side: Side) -> str:
@@ -66,7 +69,7 @@ def _name(side: Side) -> str:
 def _near(s: Stream, side: Side) -> bool:
     """True when the capture point is next to ``side``."""
     total = s.delta_client + s.delta_server
-    if total <= 0:
+    if total <= 0 or s.same_host:
         return True                    # no delay measurable: what is seen, happened
     mine = s.delta_client if side is Side.CLIENT else s.delta_server
     return mine < NEAR * total
