@@ -131,7 +131,7 @@ def replay_stream(index: CaptureIndex, stream: int,
                      time_wait=TIME_WAIT, stop_on_conflict=not point.merged,
                      tolerate=tolerate)
     explained = explain(walk, send_list, arrive_list, proofs.by.tolist(), fl_list, fc_list,
-                        point.one_way)
+                        point.one_way, lines.seq.tolist(), lines.end.tolist())
     inference, arrive_list = explained.inference, explained.arrive
     doubts = [] if point.merged else find_doubts(
         Stream(from_client=fc_list, flags=fl_list, seq_line=lines.seq.tolist(),

@@ -119,7 +119,7 @@ class Inference:
     tolerated: list[Conflict] = field(default_factory=list)
 
 
-TOO_FAR, MISSING_SYN = "too far", "missing SYN"
+TOO_FAR, MISSING_SYN, UNANSWERED = "too far", "missing SYN", "unanswered probe"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
