@@ -26,8 +26,9 @@ from collections.abc import Sequence
 
 from core.errors import SynAckError
 from core.pair import LINK_COPY
-from core.report import as_captured
-from core.segment import Options
+from core.payload import fill
+from core.report import as_captured, initial_numbers
+from core.segment import SEQ_MOD, Options, Segment
 from core.states import Side
 from core.trace import SegmentRecord, Timeline
 
@@ -87,8 +88,9 @@ def _checksum(*parts: bytes) -> int:
 class _Direction:
     """What every frame from one side shares: link header, addresses, pseudo-header."""
 
-    def __init__(self, timeline: Timeline, sender: Side) -> None:
+    def __init__(self, timeline: Timeline, sender: Side, iss: int = 0) -> None:
         src, dst = timeline.peer(sender), timeline.peer(sender.peer)
+        self.iss = iss  # where the sender's bytes start: a payload is filled from there
         self.ports = (src.port, dst.port)
         self.src = ipaddress.ip_address(src.address).packed
         self.dst = ipaddress.ip_address(dst.address).packed
@@ -127,18 +129,24 @@ class _Direction:
                            seg.window, 0, 0) + options
         head = self.ether + self.ip(tcp_len)
         full = len(head) + tcp_len
+        payload = payload_bytes(seg, self.iss)
         if cut is not None and cut < full:  # no tool can check its checksum: left 0
-            room = max(0, cut - len(head) - len(header))
-            return (head + header + seg.payload[:room].ljust(room, b"\0"))[:cut], full
-        payload = seg.payload.ljust(seg.length, b"\0")[:seg.length]
+            return (head + header + payload)[:cut], full
         checksum = _checksum(self.pseudo(tcp_len), header, payload)
         return head + header[:16] + struct.pack("!H", checksum) + header[18:] + payload, full
+
+
+def payload_bytes(seg: Segment, iss: int) -> bytes:
+    """The ``seg.length`` payload octets written for ``seg``: its payload, continued (if
+    the segment only counts them) with :mod:`core.payload`'s text at their stream offset
+    (``iss``: the sender's initial sequence number)."""
+    return fill(seg.payload, seg.length, (seg.seq - iss - 1) % SEQ_MOD)
 
 
 def frame_of(timeline: Timeline, rec: SegmentRecord) -> tuple[bytes, int]:
     """The whole frame :func:`write_pcap` writes for ``rec`` and the offset of its TCP
     header (raises ``SynAckError``/``ValueError`` when no frame can be built)."""
-    direction = _Direction(timeline, rec.sender)
+    direction = _Direction(timeline, rec.sender, initial_numbers(timeline).get(rec.sender, 0))
     frame, _ = direction.frame(rec, None)
     return frame, len(direction.ether) + (20 if direction.v4 else 40)
 
@@ -158,7 +166,8 @@ def write_pcap(timeline: Timeline, path: str | os.PathLike[str], *, at: Side = S
         view = captured_view(timeline, at)
     chunks = [_PCAP_HEADER.pack(0xA1B2C3D4, 2, 4, 0, 0, snaplen or _SNAPLEN,
                                 _LINKTYPE_ETHERNET)]
-    directions = {side: _Direction(timeline, side) for side in Side}
+    iss = initial_numbers(timeline)
+    directions = {side: _Direction(timeline, side, iss.get(side, 0)) for side in Side}
     for time, rec in view:
         frame, full = directions[rec.sender].frame(rec, snaplen)
         micros = EPOCH * 1_000_000 + round(time * 1_000_000)

@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from core.capture.writer import EPOCH, captured_view
+from core.capture.writer import EPOCH, captured_view, payload_bytes
 from core.errors import SynAckError
+from core.report import initial_numbers
 from core.segment import Options
 from core.states import Side
 from core.trace import SegmentRecord, Timeline
@@ -48,6 +49,7 @@ def write_pcap_scapy(timeline: Timeline, path: str | os.PathLike[str], *,
     from scapy.utils import PcapWriter
 
     target = os.fspath(path)
+    iss = initial_numbers(timeline)
     packets = []
     for time, rec in captured_view(timeline, at) if view is None else view:
         src, dst = timeline.peer(rec.sender), timeline.peer(rec.receiver)
@@ -58,7 +60,7 @@ def write_pcap_scapy(timeline: Timeline, path: str | os.PathLike[str], *,
                   flags=int(seg.flags), window=seg.window, options=_options(seg.options))
         packet = Ether(src=_MAC[rec.sender], dst=_MAC[rec.receiver]) / ip / tcp
         if seg.length:
-            packet = packet / Raw(seg.payload.ljust(seg.length, b"\0")[:seg.length])
+            packet = packet / Raw(payload_bytes(seg, iss.get(rec.sender, 0)))
         micros = EPOCH * 1_000_000 + round(time * 1_000_000)
         packet.time = micros / 1_000_000
         packets.append(packet)
