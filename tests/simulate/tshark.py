@@ -54,6 +54,33 @@ def tshark_packets(path: Path) -> list[dict[str, list[str]]]:
     return [p["_source"]["layers"] for p in json.loads(out.stdout)]
 
 
+#: ``_ws.expert.severity`` of an error (Wireshark's PI_ERROR; warn, note, chat are lower)
+SEVERITY_ERROR = 0x00800000
+
+
+def tshark_problems(path: Path) -> list[str]:
+    """What plain tshark (no decode-as, one pass, checksums checked) finds wrong in
+    ``path``: a malformed frame, or expert info of severity error, one line per frame."""
+    assert TSHARK is not None
+    out = subprocess.run(
+        [TSHARK, "-n", "-r", str(path), "-o", "tcp.check_checksum:TRUE",
+         "-o", "ip.check_checksum:TRUE", "-T", "fields", "-E", "occurrence=a",
+         "-E", "aggregator=,", "-e", "frame.number", "-e", "_ws.col.Protocol",
+         "-e", "_ws.malformed", "-e", "_ws.expert.severity", "-e", "_ws.expert.message"],
+        capture_output=True, text=True, timeout=120, check=True)
+    problems = []
+    lines = out.stdout.splitlines()
+    for line in lines:
+        number, protocol, malformed, severities, messages = (line.split("\t") + [""] * 5)[:5]
+        errors = [s for s in severities.split(",") if s and int(s) >= SEVERITY_ERROR]
+        if malformed or errors:
+            problems.append(f"frame {number} ({protocol}): malformed {malformed!r}, "
+                            f"expert {messages!r}")
+    if not lines:
+        problems.append("no frames")
+    return problems
+
+
 def tshark_labels(layers: dict[str, list[str]]) -> tuple[str, ...]:
     return tuple(name for name in LABELS if f"tcp.analysis.{name}" in layers)
 
