@@ -6,7 +6,9 @@ side's ISS; ``ack`` is null without the ACK flag), ``len``, ``win`` (scaled when
 SYNs carried a window scale), ``analysis`` (labels), ``client_state``, ``server_state``.
 A simulation adds ``arrived`` (null: lost), ``notes`` (what the simulator says of a
 segment beyond tshark's labels, e.g. "duplicated by the link") and the events only it
-knows (calls and their results, notices, drops, state changes, timers).
+knows (calls and their results, notices, drops, state changes, timers); a drop says
+where on the path the segment was lost when the simulator knows it (``lost_at``, a
+fraction of the way from its sender).
 """
 
 from __future__ import annotations
@@ -133,6 +135,8 @@ def _event(event: Event, start: float) -> dict[str, Any] | None:
         body = {"type": "notice", "message": event.message}
     elif isinstance(event, SegmentLost):
         body = {"type": "drop", "frame": event.index + 1, "reason": event.reason}
+        if event.lost_at is not None:  # where on the path, from the sender (0) to 1
+            body["lost_at"] = round(event.lost_at, 6)
     elif isinstance(event, StateChanged):
         body = {"type": "state", "from": event.old.value, "to": event.new.value,
                 "trigger": event.trigger.value if event.trigger else None}
