@@ -133,12 +133,12 @@ def replay_stream(index: CaptureIndex, stream: int,
     explained = explain(walk, send_list, arrive_list, proofs.by.tolist(), fl_list, fc_list,
                         point.one_way, lines.seq.tolist(), lines.end.tolist())
     inference, arrive_list = explained.inference, explained.arrive
-    doubts = [] if point.merged else find_doubts(
+    doubts = find_doubts(
         Stream(from_client=fc_list, flags=fl_list, seq_line=lines.seq.tolist(),
                end_line=lines.end.tolist(), ack_line=lines.ack.tolist(), send=send_list,
                proved_by=proofs.by.tolist(), timestamps=bool((opts.tsval >= 0).any()),
                delta_client=point.delta_client, delta_server=point.delta_server,
-               same_host=_same_host(index, sel[0])),
+               same_host=point.merged or _same_host(index, sel[0])),
         arrive_list, inference, initial, walk,
         {r.segment for r in explained.repairs if r.fate == "lost"})
     arrive = np.array([np.nan if a is None else a for a in arrive_list], dtype=np.float64)

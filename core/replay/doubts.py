@@ -20,8 +20,9 @@ state sequences:
 3. **A forgotten connection.** An RST without ACK from a synchronized side answers from
    a TCP without the connection (a restarted host): it was CLOSED, or LISTEN if the
    service listens again; when it forgot the connection, the capture does not show.
-A capture on loopback (both ends on one host) is next to both sides: a segment it shows
-was handed to its receiver, so rules 1 and 2 do not apply there.
+A capture on loopback (both ends on one host), or one made at both ends, is next to both
+sides: a segment it shows arriving was handed to its receiver, so rules 1 and 2 do not
+apply there.
 At most ``MAX_WALKS`` other readings are walked for their states (each is a walk of the
 whole stream); further doubts are still reported, without the state sequences.
 """
@@ -59,7 +60,7 @@ class Stream:
     timestamps: bool             # the stream carries TCP timestamps
     delta_client: float
     delta_server: float
-    same_host: bool = False      # both ends on one host (loopback): seen is done
+    same_host: bool = False      # seen at both ends, or both on one host (loopback)
 
 
 def _name(side: Side) -> str:

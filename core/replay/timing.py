@@ -47,6 +47,7 @@ def schedule(time: Arr, from_client: Arr, flags: Arr, lines: Lines, seg_len: Arr
     if copy_time is not None and bool(np.any(~np.isnan(copy_time))):
         send = time.copy()
         arrive = copy_time.copy()            # nan where not seen again: lost on the way
+        _ties(from_client, flags, lines, seg_len, send, arrive)
         return send, arrive
     if n == 0:
         return send, arrive
@@ -113,6 +114,23 @@ def _direction(mine: Arr, acks: Arr, theirs: Arr, flags: Arr, s_seq: Arr, s_ack:
     alive = mine[~lost[mine]]
     if alive.size:
         arrive[alive] = np.minimum.accumulate(arrive[alive][::-1])[::-1]
+
+
+#: Two times this close are one instant for a capture's clock (microsecond stamps).
+TIE = 1e-6
+
+
+def _ties(from_client: Arr, flags: Arr, lines: Lines, seg_len: Arr, send: Arr,
+          arrive: Arr) -> None:
+    """Rule 2 for measured times: a SYN or FIN that arrives at the very instant its
+    receiver sends a segment not acknowledging it arrived just after that send."""
+    special = np.flatnonzero(((flags & (SYN | FIN)) != 0) & ~np.isnan(arrive))
+    for i in special.tolist():
+        peer = from_client != from_client[i]
+        near = np.flatnonzero(peer & (np.abs(send - arrive[i]) <= TIE))
+        for k in near.tolist():
+            if not flags[k] & ACK or lines.ack[k] < lines.seq[i] + seg_len[i]:
+                arrive[i] = max(arrive[i], send[k] + EPSILON)
 
 
 def _mark_lost(carries: Arr, cover: Arr, s_seq: Arr, end: Arr, lost: Arr) -> None:
