@@ -68,7 +68,7 @@ SENT, ARRIVED, LOST, SPARSE = 0, 1, 2, 3
 class _Tcb:
     __slots__ = ("side", "state", "synced", "opening", "iss", "irs", "snd_una", "snd_nxt",
                  "snd_wnd", "rcv_nxt", "rcv_wnd", "fin_seq", "fin_received", "ooo", "shift",
-                 "cause")
+                 "cause", "syn_acked")
 
     def __init__(self, side: Side, state: TcpState, shift: int) -> None:
         self.side = side
@@ -87,6 +87,7 @@ class _Tcb:
         self.ooo: dict[int, int] = {}       # out-of-order data: start -> end
         self.shift = shift                  # applied to this side's window field
         self.cause: int | None = None       # the arrival behind the last state change
+        self.syn_acked = False              # it sent a SYN+ACK (answered a peer's SYN)
 
 
 
@@ -136,8 +137,10 @@ class Conflict:
 
 
 def send_conflict(state: TcpState, flags: int, seq: int, length: int, iss: int | None,
-                  snd_una: int | None, cause: int | None) -> str | None:
-    """Rule 7: None when a side in ``state`` may send this segment, else the conflict kind."""
+                  snd_una: int | None, cause: int | None,
+                  answered: bool = True) -> str | None:
+    """Rule 7: None when a side in ``state`` may send this segment, else the conflict kind;
+    ``answered``: the side sent a SYN+ACK since it entered SYN_RECEIVED."""
     if flags & RST:
         return None
     syn, ack = flags & SYN, flags & ACK
@@ -149,7 +152,8 @@ def send_conflict(state: TcpState, flags: int, seq: int, length: int, iss: int |
     if state is S.SYN_SENT:
         return MISSING_SYN if syn and ack else None
     if state is S.SYN_RECEIVED:
-        return None
+        # a SYN taken in SYN_SENT is answered by SYN+ACK before anything else
+        return None if syn or answered or cause is None else TOO_FAR
     if syn:
         return TOO_FAR                        # the handshake is not over for this side
     if state is S.FIN_WAIT_2 or state is S.TIME_WAIT:
@@ -192,7 +196,8 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
                     sender.state is S.SYN_SENT and f & ACK and not f & (SYN | RST))):
                 run.flush(waiting)                    # this send reveals a change
             kind = send_conflict(sender.state, f, seq[k], length[k], sender.iss,
-                                 sender.snd_una, sender.cause)
+                                 sender.snd_una, sender.cause, sender.syn_acked
+                                 or sender.opening is not Opening.ACTIVE)
             if kind is not None:
                 conflict = Conflict(segment=k, side=sender.side, state=sender.state,
                                     kind=kind, culprit=sender.cause,
@@ -319,6 +324,8 @@ class _Run:
             tcb.fin_received = False
             return
         syn = flags & SYN
+        if syn and flags & ACK:
+            tcb.syn_acked = True
         if syn and flags & ACK and tcb.state in (S.LISTEN, S.CLOSED):
             # a SYN+ACK whose SYN was not seen arriving: the SYN reached us uncaptured
             tcb.opening = Opening.PASSIVE
