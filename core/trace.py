@@ -22,7 +22,7 @@ Invariants:
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from core.segment import Segment, seq_diff
@@ -233,8 +233,8 @@ class WindowSeries:
 
     __slots__ = ("_times", "_values")
 
-    def __init__(self, times: dict[Side, Sequence[float]],
-                 values: dict[Side, Sequence[WindowSnapshot | None]]) -> None:
+    def __init__(self, times: Mapping[Side, Sequence[float]],
+                 values: Mapping[Side, Sequence[WindowSnapshot | None]]) -> None:
         self._times = times
         self._values = values
 
@@ -249,6 +249,9 @@ class WindowSeries:
 
     def changes(self, side: Side) -> int:
         return len(self._times[side])
+
+    def prepare(self) -> None:
+        """Make the series now (a lazy one is made on first use)."""
 
 
 class Timeline:

@@ -28,7 +28,7 @@ from core.analysis import StreamAnalysis, analyze_stream
 from core.analysis.options import read_options
 from core.capture.index import CaptureIndex
 from core.errors import SynAckError
-from core.replay.columns import LazyEvents, LazyRows, LazySegments, window_series
+from core.replay.columns import LazyEvents, LazyRows, LazySegments, LazyWindowSeries, Series
 from core.replay.doubts import Stream, find_doubts
 from core.replay.evidence import arrival_proofs, number_lines
 from core.replay.explain import explain
@@ -133,6 +133,12 @@ def replay_stream(index: CaptureIndex, stream: int,
     explained = explain(walk, send_list, arrive_list, proofs.by.tolist(), fl_list, fc_list,
                         point.one_way, lines.seq.tolist(), lines.end.tolist())
     inference, arrive_list = explained.inference, explained.arrive
+    final = list(arrive_list)
+
+    def series() -> Series:
+        done = infer(**columns, arrive=final, shifts=shifts, initial=initial,
+                     time_wait=TIME_WAIT, series=True)
+        return done.series
     doubts = find_doubts(
         Stream(from_client=fc_list, flags=fl_list, seq_line=lines.seq.tolist(),
                end_line=lines.end.tolist(), ack_line=lines.ack.tolist(), send=send_list,
@@ -156,7 +162,7 @@ def replay_stream(index: CaptureIndex, stream: int,
         unseen_syn_acks=inference.unseen_syn_acks)
     timeline = _timeline(index, stream, rows[keep], sel, fc_list, send_list, arrive_list,
                          inference, initial, a_is_client, analysis, keep, point, ghosts,
-                         doubts)
+                         doubts, LazyWindowSeries(series))
     return Replay(timeline=timeline, stream=stream, rows=rows, timeline_index=timeline_index,
                   from_client=from_client_all,
                   client_is_a=a_is_client, roles_reason=reason, point=point,
@@ -222,7 +228,8 @@ def _timeline(index: CaptureIndex, stream: int, rows: Arr, sel: Arr, fc: list[bo
               send: list[float], arrive: list[float | None], inference: Inference,
               initial: tuple[TcpState, TcpState], a_is_client: bool,
               analysis: StreamAnalysis, keep: Arr, point: CapturePoint,
-              ghosts: list[SegmentRecord], doubts: list[Uncertainty]) -> Timeline:
+              ghosts: list[SegmentRecord], doubts: list[Uncertainty],
+              windows: LazyWindowSeries) -> Timeline:
     first = sel[0]
     a = Peer(side=Side.CLIENT if a_is_client else Side.SERVER,
              address=index.addresses[int(first["src"])], port=int(first["sport"]))
@@ -241,4 +248,4 @@ def _timeline(index: CaptureIndex, stream: int, rows: Arr, sel: Arr, fc: list[bo
     return Timeline(title=title, client=client, server=server, segments=segments,
                     events=events, initial=initial, msl=TIME_WAIT / 2, rows=rows_view,
                     sparse=inference.sparse, notes=(point.describe(),), ghosts=ghosts,
-                    windows=window_series(inference.series), uncertain=doubts)
+                    windows=windows, uncertain=doubts)

@@ -146,14 +146,40 @@ class LazySnapshots(_Lazy[WindowSnapshot | None]):
         return _snapshot(self._side, self._values[i])
 
 
-def window_series(series: tuple[tuple[list[float], list[tuple[int | None, ...]]],
-                                tuple[list[float], list[tuple[int | None, ...]]]]
-                  ) -> WindowSeries:
-    """A replay's :class:`core.trace.WindowSeries` from ``Inference.series``."""
-    (c_times, c_values), (s_times, s_values) = series
-    return WindowSeries({Side.CLIENT: c_times, Side.SERVER: s_times},
-                        {Side.CLIENT: LazySnapshots(Side.CLIENT, c_values),
-                         Side.SERVER: LazySnapshots(Side.SERVER, s_values)})
+Series = tuple[tuple[list[float], list[tuple[int | None, ...]]],
+               tuple[list[float], list[tuple[int | None, ...]]]]
+
+
+class LazyWindowSeries(WindowSeries):
+    """A replay's :class:`core.trace.WindowSeries`, made on first use by ``make`` (a walk
+    of the stream that keeps ``Inference.series``): tracing and listing streams never
+    pay for it; the window bars do, once (the GUI's loader asks in its worker)."""
+
+    __slots__ = ("_make_series", "_ready")
+
+    def __init__(self, make: Callable[[], Series]) -> None:
+        super().__init__({}, {})
+        self._make_series: Callable[[], Series] | None = make
+        self._ready = False
+
+    def prepare(self) -> None:
+        if self._ready:
+            return
+        assert self._make_series is not None
+        (c_times, c_values), (s_times, s_values) = self._make_series()
+        self._times = {Side.CLIENT: c_times, Side.SERVER: s_times}
+        self._values = {Side.CLIENT: LazySnapshots(Side.CLIENT, c_values),
+                        Side.SERVER: LazySnapshots(Side.SERVER, s_values)}
+        self._make_series = None
+        self._ready = True
+
+    def at(self, side: Side, time: float) -> tuple[float, WindowSnapshot] | None:
+        self.prepare()
+        return super().at(side, time)
+
+    def changes(self, side: Side) -> int:
+        self.prepare()
+        return super().changes(side)
 
 
 class LazyRows(_Lazy[Row]):

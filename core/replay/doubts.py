@@ -121,59 +121,77 @@ def find_doubts(s: Stream, fates: list[float | None], inference: Inference,
                 diff.append((side, theirs))
         return tuple(diff)
 
+    near = {side: _near(s, side) for side in Side}
+    rsts = [k for k in range(n) if s.flags[k] & RST and fates[k] is not None
+            and not near[Side.SERVER if s.from_client[k] else Side.CLIENT]]
+    resent = [k for k in range(n) if fates[k] is None and k not in repaired
+              and s.end_line[k] > s.seq_line[k] and s.proved_by[k] < 0
+              and not near[Side.SERVER if s.from_client[k] else Side.CLIENT]]
+    if not rsts and not resent:
+        return _forgotten(s, inference, initial)
     # each side's send times, sorted, to ask "did it send anything between"
     times = {side: sorted(s.send[k] for k in range(n) if s.from_client[k] == (
         side is Side.CLIENT)) for side in Side}
-    starts: dict[tuple[bool, int], list[int]] = {}
-    for k in range(n):
-        if s.end_line[k] > s.seq_line[k]:
-            starts.setdefault((s.from_client[k], s.seq_line[k]), []).append(k)
 
     def sent_between(side: Side, start: float, stop: float) -> bool:
         at = times[side]
         pos = bisect.bisect_right(at, start)
         return pos < len(at) and at[pos] < stop
 
-    for k in range(n):
+    for k in rsts:                                             # rule 1
+        receiver = Side.SERVER if s.from_client[k] else Side.CLIENT
+        arrived = fates[k]
+        assert arrived is not None
+        if sent_between(receiver, arrived, float("inf")):
+            continue
+        alt = other({k: None})
+        if alt:
+            state = dict(alt)[receiver][-1].value if receiver in dict(alt) else "open"
+            out.append(Uncertainty(
+                time=arrived, side=receiver, segments=(k,),
+                text=(f"either the {_name(receiver)} received this RST and closed "
+                      f"(shown), or the RST was lost and the {_name(receiver)} stayed "
+                      f"{state}: the capture shows nothing the {_name(receiver)} sent "
+                      f"afterwards"),
+                alternative=alt, alternative_lost=(k,)))
+    starts: dict[tuple[bool, int], list[int]] = {}
+    if resent:
+        wanted = {(s.from_client[k], s.seq_line[k]) for k in resent}
+        for k in range(n):
+            key = (s.from_client[k], s.seq_line[k])
+            if key in wanted:
+                starts.setdefault(key, []).append(k)
+    flight = s.delta_client + s.delta_server
+    for k in resent:                                           # rule 2
         sender = Side.CLIENT if s.from_client[k] else Side.SERVER
         receiver = sender.peer
-        f = s.flags[k]
-        arrived = fates[k]
-        # rule 1
-        if (f & RST and arrived is not None and not _near(s, receiver)
-                and not sent_between(receiver, arrived, float("inf"))):
-            alt = other({k: None})
-            if alt:
-                state = dict(alt)[receiver][-1].value if receiver in dict(alt) else "open"
-                out.append(Uncertainty(
-                    time=arrived, side=receiver, segments=(k,),
-                    text=(f"either the {_name(receiver)} received this RST and closed "
-                          f"(shown), or the RST was lost and the {_name(receiver)} stayed "
-                          f"{state}: the capture shows nothing the {_name(receiver)} sent "
-                          f"afterwards"),
-                    alternative=alt, alternative_lost=(k,)))
-        # rule 2
-        if (arrived is None and k not in repaired and s.end_line[k] > s.seq_line[k]
-                and s.proved_by[k] < 0 and not _near(s, receiver)):
-            same = starts.get((s.from_client[k], s.seq_line[k]), [])
-            again = next((j for j in same if j > k), None)
-            if again is None:
-                continue
-            flight = s.delta_client + s.delta_server
-            start = s.send[k] + 0.5 * flight
-            stop = fates[again] if fates[again] is not None else s.send[again] + flight
-            assert stop is not None
-            if sent_between(receiver, start, stop):
-                continue                       # the receiver spoke and did not ACK it
-            what = _what(f)
-            alt = other({k: s.send[k] + flight})
-            hint = "" if s.timestamps else " (the capture has no timestamps to tell)"
-            out.append(Uncertainty(
-                time=s.send[k], side=receiver, segments=(k, again),
-                text=(f"either this {what} was lost (shown), or it arrived and the "
-                      f"{_name(receiver)}'s ACK of it was lost before the capture point: "
-                      f"nothing the {_name(receiver)} sent in between was captured{hint}"),
-                alternative=alt))
+        again = next((j for j in starts[(s.from_client[k], s.seq_line[k])] if j > k), None)
+        if again is None:
+            continue
+        start = s.send[k] + 0.5 * flight
+        stop = fates[again]
+        if stop is None:
+            stop = s.send[again] + flight
+        if sent_between(receiver, start, stop):
+            continue                       # the receiver spoke and did not ACK it
+        what = _what(s.flags[k])
+        alt = other({k: s.send[k] + flight})
+        hint = "" if s.timestamps else " (the capture has no timestamps to tell)"
+        out.append(Uncertainty(
+            time=s.send[k], side=receiver, segments=(k, again),
+            text=(f"either this {what} was lost (shown), or it arrived and the "
+                  f"{_name(receiver)}'s ACK of it was lost before the capture point: "
+                  f"nothing the {_name(receiver)} sent in between was captured{hint}"),
+            alternative=alt))
+    out += _forgotten(s, inference, initial)
+    out.sort(key=lambda u: u.time)
+    return out
+
+
+def _forgotten(s: Stream, inference: Inference,
+               initial: tuple[TcpState, TcpState]) -> list[Uncertainty]:
+    """Rule 3."""
+    out = []
     for k in inference.forgotten:
         side = Side.CLIENT if s.from_client[k] else Side.SERVER
         mine = states_of(inference, initial, side)
@@ -184,5 +202,4 @@ def find_doubts(s: Stream, fates: list[float | None], inference: Inference,
                   f"either it is CLOSED (shown) or LISTEN again, if its service listens; "
                   f"when it lost the connection, the capture does not show"),
             alternative=((side, mine + (TcpState.LISTEN,)),)))
-    out.sort(key=lambda u: u.time)
     return out

@@ -35,6 +35,8 @@ import bisect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from core.replay.infer import MISSING_SYN, TOO_FAR, UNANSWERED, Conflict, Inference
 from core.states import Side, TcpState
 
@@ -108,17 +110,24 @@ def explain(walk: Walk, send: Sequence[float], arrive: Sequence[float | None],
 def _probes(flags: Sequence[int], from_client: Sequence[bool], seq_line: Sequence[int],
             end_line: Sequence[int]) -> list[int]:
     """Rule 2a's probes: at most one octet, starting one below its sender's highest."""
-    out = []
-    top: dict[bool, int] = {}
-    for k, (f, mine, start, end) in enumerate(zip(flags, from_client, seq_line, end_line,
-                                                   strict=True)):
-        high = top.get(mine)
-        if (high is not None and not f & (SYN | FIN | RST) and end - start <= 1
-                and start == high - 1):
-            out.append(k)
-        if high is None or end > high:
-            top[mine] = end
-    return out
+    if not len(flags):
+        return []
+    fl = np.asarray(flags, dtype=np.int64)
+    mine = np.asarray(from_client, dtype=bool)
+    start = np.asarray(seq_line, dtype=np.int64)
+    end = np.asarray(end_line, dtype=np.int64)
+    small = ((fl & (SYN | FIN | RST)) == 0) & (end - start <= 1)
+    out = np.zeros(fl.size, bool)
+    for side in (True, False):
+        pos = np.flatnonzero(mine == side)
+        if pos.size < 2:
+            continue
+        high = np.maximum.accumulate(end[pos])
+        before = np.empty(pos.size, np.int64)
+        before[0] = np.iinfo(np.int64).min
+        before[1:] = high[:-1]
+        out[pos] = small[pos] & (start[pos] == before - 1)
+    return np.flatnonzero(out).tolist()
 
 
 def _unanswered(probes: list[int], fates: list[float | None], send: Sequence[float],

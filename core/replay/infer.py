@@ -27,8 +27,10 @@ Rules:
    once the peer's ACK of it arrived, no SYN is sent once synchronized. A send its
    sender's inferred state forbids is a :class:`Conflict`: the fates the walk was given
    are wrong (:mod:`core.replay.explain` repairs them and walks again).
-8. Each side's window bookkeeping is a series in time order (``Inference.series``): a
-   new entry whenever an event changes that side's numbers, so SND.NXT never moves back.
+8. With ``series``, each side's window bookkeeping is also kept as a series in time
+   order (``Inference.series``): a new entry whenever an event changes that side's
+   numbers, so SND.NXT never moves back. It costs a snapshot per event, so a replay
+   asks for it only when something draws the windows (:func:`core.replay.window_series`).
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ _MASK = 0xFFFFFFFF
 #: classification must not drop segments that the receiver evidently took.
 _ASSUMED_RCV_WND = 1 << 30
 _FAST = frozenset({S.ESTABLISHED, S.FIN_WAIT_2, S.CLOSE_WAIT})
+#: states that may send anything but a SYN (rule 7 needs no closer look)
+_FREE = frozenset({S.ESTABLISHED, S.CLOSE_WAIT, S.FIN_WAIT_1, S.CLOSING, S.LAST_ACK})
 _ABORTS_FROM = frozenset({S.SYN_RECEIVED, S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2,
                           S.CLOSE_WAIT, S.CLOSING, S.LAST_ACK, S.TIME_WAIT})
 #: an RST without ACK from these states answers from a TCP that no longer has the
@@ -167,7 +171,7 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
           flags: list[int], seq: list[int], ack: list[int], length: list[int],
           window: list[int], shifts: tuple[int, int], initial: tuple[TcpState, TcpState],
           time_wait: float, stop_on_conflict: bool = False,
-          tolerate: frozenset[int] = frozenset()) -> Inference:
+          tolerate: frozenset[int] = frozenset(), series: bool = False) -> Inference:
     """Replay the segments through both sides' state machines (module rules). With
     ``stop_on_conflict``, the walk ends at the first send rule 7 forbids (unless it is in
     ``tolerate``) and returns it in ``Inference.conflict``."""
@@ -184,7 +188,10 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
     run = _Run(client, server, out, time_wait)
     waiting: list[int] = []
     add_order, add_time = out.order.append, out.times.append
-    fast = _FAST
+    fast, free = _FAST, _FREE
+    flushes = run.flushes
+    note = run.note if series else _no_note
+    row_at = [0] * n
     for e in order:
         time = at_list[e]
         if e < n:
@@ -194,10 +201,10 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
             trigger = run.app_trigger(sender, f, seq[k])
             if waiting and (trigger is not None or (
                     sender.state is S.SYN_SENT and f & ACK and not f & (SYN | RST))):
-                run.flush(waiting)                    # this send reveals a change
-            kind = send_conflict(sender.state, f, seq[k], length[k], sender.iss,
-                                 sender.snd_una, sender.cause, sender.syn_acked
-                                 or sender.opening is not Opening.ACTIVE)
+                run.flush(waiting, row_at)                   # this send reveals a change
+            kind = None if sender.state in free and not f & SYN else send_conflict(
+                sender.state, f, seq[k], length[k], sender.iss, sender.snd_una,
+                sender.cause, sender.syn_acked or sender.opening is not Opening.ACTIVE)
             if kind is not None:
                 conflict = Conflict(segment=k, side=sender.side, state=sender.state,
                                     kind=kind, culprit=sender.cause,
@@ -211,11 +218,15 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
             add_time(time)
             run.sent(sender, receiver, time, k, trigger, flags[k], seq[k], ack[k], length[k],
                      window[k])
-            run.note(sender, time)
+            note(sender, time)
             continue
         k = e - n
         if waiting:
-            run.flush(waiting)
+            point = len(flushes)
+            flushes.append((client.state, server.state, snapshot(client), snapshot(server)))
+            for w in waiting:
+                row_at[w] = point
+            waiting.clear()
         f = flags[k]
         if lost[k]:
             add_order((LOST, k))
@@ -226,21 +237,29 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
         add_time(time)
         receiver, sender = (server, client) if from_client[k] else (client, server)
         if receiver.state in fast and not f & (SYN | FIN | RST):
-            # rule 3's fast path, inline: numbers only
-            if f & ACK and receiver.snd_una is not None and receiver.snd_nxt is not None:
-                if acks_new(receiver.snd_una, receiver.snd_nxt, ack[k]):
+            # rule 3's fast path, inline: numbers only; rule 8 only when they moved
+            una, wnd, nxt = receiver.snd_una, receiver.snd_wnd, receiver.rcv_nxt
+            if f & ACK and una is not None and receiver.snd_nxt is not None:
+                if acks_new(una, receiver.snd_nxt, ack[k]):
                     receiver.snd_una = ack[k]
                 receiver.snd_wnd = window[k] << sender.shift
             if length[k]:
                 _Run.take_data(receiver, seq[k], length[k])
+            if (una != receiver.snd_una or wnd != receiver.snd_wnd
+                    or nxt != receiver.rcv_nxt):
+                note(receiver, time)
         else:
             run.arrived(receiver, sender, time, k, f, seq[k], ack[k], length[k], window[k])
-        run.note(receiver, time)
+            note(receiver, time)
         waiting.append(k)
-    run.flush(waiting)
-    run.monotone_rows(n)
+    run.flush(waiting, row_at)
+    run.monotone_rows(n, row_at)
     out.series = (run.series[0], run.series[1])
     return out
+
+
+def _no_note(tcb: _Tcb, time: float) -> None:
+    """Rule 8 when no series is asked for."""
 
 
 def _flag_text(flags: int) -> str:
@@ -248,16 +267,17 @@ def _flag_text(flags: int) -> str:
 
 
 class _Run:
-    __slots__ = ("client", "server", "out", "time_wait", "series", "flushes", "flush_of")
+    __slots__ = ("client", "server", "out", "time_wait", "series", "flushes", "row_at")
 
     def __init__(self, client: _Tcb, server: _Tcb, out: Inference, time_wait: float) -> None:
         self.client, self.server, self.out, self.time_wait = client, server, out, time_wait
         #: rule 8: per side, times and bookkeeping values
         self.series: tuple[tuple[list[float], list[tuple[int | None, ...]]], ...] = (
             ([], []), ([], []))
-        #: flush points in time order: both states and each side's series position
-        self.flushes: list[tuple[TcpState, TcpState, int, int]] = []
-        self.flush_of: list[int] = []           # (segment, flush) pairs, flattened
+        #: flush points in time order: both states and both sides' numbers
+        self.flushes: list[tuple[TcpState, TcpState, tuple[int | None, ...],
+                                 tuple[int | None, ...]]] = []
+        self.row_at: list[int] = []             # per segment: its flush point
 
     def note(self, tcb: _Tcb, time: float) -> None:
         """Rule 8: a new entry in ``tcb``'s series when its numbers changed."""
@@ -270,34 +290,30 @@ class _Run:
                 times.append(time)
                 values.append(now)
 
-    def flush(self, waiting: list[int]) -> None:
+    def flush(self, waiting: list[int], row_at: list[int] | None = None) -> None:
+        """Rule 5: the segments waiting took effect; their row is this point."""
         if not waiting:
             return
         point = len(self.flushes)
-        self.flushes.append((self.client.state, self.server.state,
-                             len(self.series[0][1]) - 1, len(self.series[1][1]) - 1))
+        self.flushes.append((self.client.state, self.server.state, snapshot(self.client),
+                             snapshot(self.server)))
+        if row_at is None:
+            row_at = self.row_at
         for k in waiting:
-            self.flush_of.append(k)
-            self.flush_of.append(point)
+            row_at[k] = point
         waiting.clear()
 
-    def monotone_rows(self, n: int) -> None:
+    def monotone_rows(self, n: int, row_at: list[int]) -> None:
         """Rule 5: row k is the latest flush point of segments 0..k."""
         if not n or not self.flushes:
             return
-        pairs = np.array(self.flush_of, dtype=np.int64).reshape(-1, 2)
-        at = np.zeros(n, np.int64)
-        at[pairs[:, 0]] = pairs[:, 1]
-        at = np.maximum.accumulate(at)
-        flushes = self.flushes
-        c_values, s_values = self.series[0][1], self.series[1][1]
+        at = np.maximum.accumulate(np.array(row_at, dtype=np.int64)).tolist()
+        points = [(c, s, (cw, sw)) for c, s, cw, sw in self.flushes]
+        rows = [points[p] for p in at]
         out = self.out
-        for k, p in enumerate(at.tolist()):
-            c, s, ci, si = flushes[p]
-            out.client_after[k] = c
-            out.server_after[k] = s
-            out.windows[k] = (c_values[ci] if ci >= 0 else (),
-                              s_values[si] if si >= 0 else ())
+        out.client_after = [r[0] for r in rows]
+        out.server_after = [r[1] for r in rows]
+        out.windows = [r[2] for r in rows]
 
     # ------------------------------------------------------------------ sending
     @staticmethod
