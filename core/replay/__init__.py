@@ -17,6 +17,7 @@ Invariants:
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import os
 from dataclasses import dataclass
@@ -83,7 +84,20 @@ def stream_rows(index: CaptureIndex, stream: int) -> Arr:
 def replay_stream(index: CaptureIndex, stream: int,
                   analysis: StreamAnalysis | None = None) -> Replay:
     """The Timeline of TCP stream ``stream`` of ``index`` (see module invariants);
-    ``analysis`` is that stream's :func:`core.analysis.analyze_stream` if already made."""
+    ``analysis`` is that stream's :func:`core.analysis.analyze_stream` if already made.
+    The cyclic garbage collector is paused meanwhile: the walk makes hundreds of
+    thousands of small tuples and nothing cyclic, and each collection would scan them."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _replay_stream(index, stream, analysis)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _replay_stream(index: CaptureIndex, stream: int,
+                   analysis: StreamAnalysis | None) -> Replay:
     if analysis is None:
         stream_rows(index, stream)                   # a clear error for a missing stream
         analysis = analyze_stream(index, stream)
