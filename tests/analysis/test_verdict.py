@@ -115,27 +115,45 @@ def test_is_dsack_follows_rfc_2883() -> None:
     assert is_dsack(5, [(2**32 - 10, 2**32 - 5)])            # across the wrap
 
 
+def next_to_the_client(path: Path, one_way: float) -> Fates:
+    """Fates of a capture next to the client, ``one_way`` seconds from the server: the
+    client's segments arrive ``one_way`` after capture, the server's left that long
+    before."""
+    index = read_capture(str(path))
+    p = index.packets
+    t = (p["time_ns"] - p["time_ns"][0]) / 1e9
+    from_client = p["sport"] == vc.C[1]
+    return Fates(send=np.where(from_client, t, t - one_way),
+                 arrive=np.where(from_client, t + one_way, t))
+
+
 def test_tsecr_echo_sent_before_the_retransmission_could_arrive(tmp_path: Path) -> None:
-    # the replay places the echo's send ~50 ms before its capture (capture point next to
-    # the client, 50 ms from the server), before frame 5 could reach the server
-    index = read_capture(str(vc.tsecr(tmp_path)))
-    replay = replay_stream(index, 0)
-    v = replay.verdict
+    # the echo, captured 10 ms after the retransmission, left the server 50 ms before
+    # that: before frame 5 could reach the server
+    path = vc.tsecr(tmp_path)
+    v = verdict_of(path, next_to_the_client(path, 0.050))
     assert v.tshark[4] == ("retransmission",)
     assert v.labels[4] == ("retransmission", "spurious_retransmission")
     assert v.changes[4][0].rule == "tsecr"
     assert "echoes TSecr 5001, the timestamp of frame 4 alone" in v.changes[4][0].why
-    # the Timeline's segment carries the verdict; the analysis keeps tshark's
-    assert replay.timeline.segments[4].labels == v.labels[4]
-    assert replay.analysis.labels[4] == ("retransmission",)
+    # 5 ms from the server, the echo may answer the retransmission: nothing proven
+    assert not verdict_of(path, next_to_the_client(path, 0.005)).changes
+
+
+def test_replay_segments_carry_the_verdict(tmp_path: Path) -> None:
+    index = read_capture(str(vc.dsack(tmp_path)))
+    replay = replay_stream(index, 0)
+    assert replay.verdict.labels[6] == ("retransmission", "spurious_retransmission")
+    assert [r.labels for r in replay.timeline.segments] == replay.verdict.labels
+    assert replay.analysis.labels[6] == ("retransmission",)     # tshark's, kept
 
 
 def test_tsecr_needs_time_and_a_unique_tsval(tmp_path: Path) -> None:
     # without fates, an echo captured after the retransmission proves nothing
     assert not verdict_of(vc.tsecr(tmp_path)).changes
     # an echo sent after the retransmission could have arrived proves nothing either
-    late = read_capture(str(vc.tsecr(tmp_path, echo_ms=400)))
-    assert not replay_stream(late, 0).verdict.changes
+    late = vc.tsecr(tmp_path, echo_ms=400)
+    assert not verdict_of(late, next_to_the_client(late, 0.050)).changes
     # with the original's TSval shared by another segment, the echo names neither
     index = read_capture(str(vc.tsecr(tmp_path)))
     analysis = analyze_stream(index, 0)

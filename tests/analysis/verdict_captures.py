@@ -86,11 +86,10 @@ def dsack(folder: Path, *, block: tuple[int, int] = (201, 301)) -> Path:
 
 
 def tsecr(folder: Path, *, echo_ms: float = 160.0) -> Path:
-    """Captured at the client, 50 ms from the server (the handshake's RTT is 100 ms):
-    4 data 1:101 (TSval 5001, unique), 5 its retransmission at 150 ms (TSval 5150;
-    tshark: retransmission), 6 at ``echo_ms`` the server's ACK echoing TSecr 5001, sent
-    about 100 ms before it was captured: before frame 5 could arrive (at ~200 ms) when
-    ``echo_ms`` is under 250."""
+    """Captured at the client, which took 100 ms to see the SYN+ACK: 4 data 1:101 (TSval
+    5001, unique), 5 its retransmission at 150 ms (TSval 5150; tshark: retransmission),
+    6 at ``echo_ms`` the server's ACK echoing TSecr 5001. Whether the echo left before
+    frame 5 could arrive depends on the delays the caller assumes."""
     data = b"y" * 100
     return write(folder, "tsecr", [
         pkt(C, 100, 0, SYN, 65535, WSCALE + ts(4900, 0)),
