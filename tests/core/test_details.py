@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 
 import pytest
 
-from core.analysis.explain import EXPLANATIONS, INJECTED, UNKNOWN, explain
-from core.analysis.labels import LABELS
+from core.analysis.explain import DSACK, EXPLANATIONS, INJECTED, UNKNOWN, explain
+from core.analysis.verdict import VERDICT_LABELS
 from core.capture import read_capture
 from core.capture.writer import write_pcap
 from core.demo import demo_timeline
@@ -45,7 +45,7 @@ def undump(lines: list[str]) -> bytes:
 
 # ----- explanations ---------------------------------------------------------------------
 def test_every_analysis_label_and_simulator_note_has_a_sentence() -> None:
-    for name in (*LABELS, LINK_COPY, INJECTED, "SYN dropped: accept queue full",
+    for name in (*VERDICT_LABELS, DSACK, LINK_COPY, INJECTED, "SYN dropped: accept queue full",
                  "handshake ACK dropped: accept queue full"):
         assert name in EXPLANATIONS, name
         sentence = explain(name)
@@ -65,7 +65,7 @@ def test_every_scenario_label_is_explained_and_every_segment_has_details() -> No
             assert [label.name for label in details.labels] == list(rec.labels)
             for label in details.labels:
                 assert label.sentence != UNKNOWN, (scenario.name, label.name)
-                assert label.analysis == (label.name in LABELS)
+                assert label.analysis == (label.name in VERDICT_LABELS)
             assert details.frame and undump(details.hex_lines()) == details.frame
 
 
