@@ -115,6 +115,7 @@ class SegmentDetails:
     frame_length: int               # the frame's length on the wire
     bytes_note: str                 # where ``frame`` comes from
     verdict: Disagreement | None = None   # tshark's labels, where SynAck's differ
+    doubts: tuple[str, ...] = ()    # what the capture cannot decide here ("either ... or")
 
     def section(self, title: str) -> Section:
         return next(s for s in self.sections if s.title == title)
@@ -204,7 +205,8 @@ def segment_details(timeline: Timeline, index: int, *,
     row = timeline.rows[index]
     facts.analysis.append(Field(
         name="States after", value=f"client {row.client.value}, server {row.server.value}",
-        note="both sides just after this segment took effect (arrived, or was lost)"))
+        note="both sides once this segment and every one before it took effect (sent; "
+             "arrived, or lost)"))
     sections = (Section(title="TCP header", fields=tuple(_header(timeline, rec, facts))),
                 Section(title="Options", fields=tuple(_options(rec, facts))),
                 Section(title="Times", fields=tuple(facts.times)),
@@ -227,7 +229,9 @@ def segment_details(timeline: Timeline, index: int, *,
                                why=tuple(c.why for c in facts.changes))
     return SegmentDetails(index=index, title=title, sections=sections, labels=labels,
                           tcpdump=line, frame=facts.frame, frame_length=facts.wire,
-                          bytes_note=facts.bytes_note, verdict=verdict)
+                          bytes_note=facts.bytes_note, verdict=verdict,
+                          doubts=tuple(u.text for u in timeline.uncertain
+                                       if index in u.segments))
 
 
 # ----- the two sources ------------------------------------------------------------------

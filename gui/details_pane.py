@@ -176,7 +176,8 @@ class DetailsPane(QWidget):
         self._title.setText(details.title)
         self._line.setText(details.tcpdump)
         self._labels.setText(self._labels_html(details))
-        self._labels.setVisible(bool(details.labels) or details.verdict is not None)
+        self._labels.setVisible(bool(details.labels) or details.verdict is not None
+                                or bool(details.doubts))
         kept = self._current_path()
         self._bytes_caption.setText(f"Bytes: {details.bytes_note}")
         self._fill_tree(details)
@@ -208,7 +209,8 @@ class DetailsPane(QWidget):
     @staticmethod
     def _labels_html(details: SegmentDetails) -> str:
         colour = style.ANOMALY.name()
-        items = []
+        items = [f'<p style="margin: 0 0 4px 0;"><b style="color: {style.UNCERTAIN.color.name()};">'
+                 f"? uncertain</b> — {html.escape(text)}</p>" for text in details.doubts]
         verdict = details.verdict
         if verdict is not None:
             why = " ".join(verdict.why)

@@ -313,7 +313,8 @@ class DiagramLayout:
         line1 = x
         x = 0.0
         self.legend_marks: list[tuple[float, style.Mark]] = []
-        for mark in style.MARKS:
+        shown = style.MARKS + ((style.UNCERTAIN,) if self.timeline.uncertain else ())
+        for mark in shown:
             self.legend_marks.append((x, mark))
             x += style.MARK_SIZE + 6.0 + fm.horizontalAdvance(mark.meaning) + 18.0
         line2 = x

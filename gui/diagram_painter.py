@@ -31,6 +31,7 @@ from PySide6.QtGui import (
 
 from core.segment import flags_text
 from core.states import Side, TcpState
+from core.trace import Timeline
 from gui import style
 from gui.diagram_layout import BADGE_GAP, LABEL_PAD, MARGIN, Arrow, Badge, DiagramLayout
 from gui.labels import time_text
@@ -80,6 +81,7 @@ class DiagramPainter:
         self._fm_label = QFontMetricsF(self._label_font)
         self._fm_text = QFontMetricsF(self._text_font)
         self._labels: dict[int, tuple[str, str, str, QColor, bool]] = {}
+        self._doubtful, self._doubtful_states = _doubts(layout.timeline)
 
     def paint(self, p: QPainter, clip: QRectF, *, cursor: float | None = None,
               selected: int | None = None, background: bool = True) -> None:
@@ -342,11 +344,17 @@ class DiagramPainter:
         if arrow.lost:
             self._cross(p, b, style.LOST if done >= 1.0 else _faint(style.LOST))
         mark = style.mark_of(self.layout.record(arrow.index).labels)
-        if mark is None:
+        doubt = not arrow.ghost and arrow.index in self._doubtful
+        if mark is None and not doubt:
             return
         mid = QPointF((a.x() + b.x()) / 2, (a.y() + b.y()) / 2) if not arrow.lost else \
             QPointF((a.x() * 2 + b.x()) / 3, (a.y() * 2 + b.y()) / 3)
-        self._mark(p, mid, mark, faint=done <= 0.0)
+        if mark is not None:
+            self._mark(p, mid, mark, faint=done <= 0.0)
+        if doubt:
+            beside = QPointF(mid.x() + (style.MARK_SIZE + 2 if mark is not None else 0),
+                             mid.y())
+            self._mark(p, beside, style.UNCERTAIN, faint=done <= 0.0)
 
     def _label_parts(self, index: int) -> tuple[str, str, str, QColor, bool]:
         """(flags, rest, notes, flag colour, ghost) of one label, elided to fit; cached."""
@@ -417,3 +425,23 @@ class DiagramPainter:
         edge = left + w if badge.side is Side.CLIENT else left
         p.drawLine(QPointF(edge, badge.y), QPointF(x, badge.anchor))
         self._badge_box(p, QRectF(left, badge.y - h / 2, w, h), phase, badge.state.value, faint)
+        if (badge.side, badge.time) in self._doubtful_states:
+            outer = left - style.MARK_SIZE / 2 - 2 if badge.side is Side.CLIENT else \
+                left + w + style.MARK_SIZE / 2 + 2
+            self._mark(p, QPointF(outer, badge.y), style.UNCERTAIN, faint=faint)
+
+
+def _doubts(timeline: Timeline) -> tuple[frozenset[int], frozenset[tuple[Side, float]]]:
+    """The arrows an uncertainty names, and the state changes in doubt: for each
+    uncertainty about a side, that side's first change from the doubt's time on."""
+    arrows: set[int] = set()
+    states: set[tuple[Side, float]] = set()
+    for u in timeline.uncertain:
+        arrows.update(u.segments)
+        if u.side is None:
+            continue
+        change = next((c for c in timeline.state_changes(u.side) if c.time >= u.time - 1e-9),
+                      None)
+        if change is not None:
+            states.add((u.side, change.time))
+    return frozenset(arrows), frozenset(states)

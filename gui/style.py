@@ -131,6 +131,9 @@ MARKS: tuple[Mark, ...] = (
          ("zero_window", "zero_window_probe", "zero_window_probe_ack")),
     Mark("W", "window full", QColor("#01665E"), ("window_full",), shape="square"),
 )
+#: Not a label's mark: arrows and states the capture cannot decide (Timeline.uncertain);
+#: the details pane and ``synack trace`` say "either ... or ...".
+UNCERTAIN = Mark("?", "uncertain (either ... or ...)", QColor("#B8860B"), (), hollow=True)
 
 
 def mark_of(labels: tuple[str, ...]) -> Mark | None:

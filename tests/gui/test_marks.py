@@ -65,3 +65,35 @@ def test_details_pane_shows_tshark_and_synack(qtbot: QtBot, tmp_path: Path) -> N
     agree = DetailsPane(segment_details(get("hello_ok").run(), 0))
     qtbot.add_widget(agree)
     assert "tshark says" not in agree.labels_text()
+
+
+def test_uncertain_arrows_and_states_are_marked(qtbot: QtBot, tmp_path: Path) -> None:
+    """The lost-last-ACK scenario captured next to the server: the FIN and its resend
+    carry ?, so does the client's next state, the legend explains ?, and the details
+    pane says 'either ... or ...'."""
+    from core.capture import read_capture
+    from core.capture.taps import TapPoint, write_capture
+    from core.details import ReplaySource
+    from core.replay import replay_stream
+    from core.states import Side
+    from gui.diagram_painter import DiagramPainter
+    path = tmp_path / "twl.pcap"
+    write_capture(get("time_wait_lost_ack").run(), str(path), TapPoint.server())
+    index = read_capture(str(path))
+    replay = replay_stream(index, 0)
+    tl = replay.timeline
+    (doubt,) = tl.uncertain
+    layout = DiagramLayout(tl)
+    assert style.UNCERTAIN in [mark for _, mark in layout.legend_marks]
+    painter = DiagramPainter(layout)
+    assert painter._doubtful == frozenset(doubt.segments)
+    (state,) = painter._doubtful_states
+    assert state[0] is Side.CLIENT
+    details = segment_details(tl, doubt.segments[0],
+                              capture=ReplaySource(index=index, replay=replay))
+    pane = DetailsPane(details)
+    qtbot.add_widget(pane)
+    assert "? uncertain" in pane.labels_text() and "either this FIN" in pane.labels_text()
+    # a simulation is never in doubt, and its legend says nothing of it
+    sim = DiagramLayout(get("time_wait_lost_ack").run())
+    assert style.UNCERTAIN not in [mark for _, mark in sim.legend_marks]
