@@ -1,0 +1,93 @@
+"""Summary of scored cases: a table per scenario and capture point, the distinct
+mismatches with both sequences, and the JSON written next to the runs."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any
+
+
+def _arrow(states: list[str]) -> str:
+    return " > ".join(states) if states else "(none)"
+
+
+def summarize(cases: list[dict[str, Any]]) -> dict[str, Any]:
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    patterns: dict[tuple[str, ...], dict[str, Any]] = {}
+    for c in cases:
+        key = (c["scenario"], c["capture"])
+        row = rows.setdefault(key, {"scenario": key[0], "capture": key[1], "runs": set(),
+                                    "cases": 0, "exact": 0, "client_mismatch": 0,
+                                    "server_mismatch": 0, "illegal": 0, "errors": 0})
+        row["runs"].add(c["run"])
+        row["cases"] += 1
+        if "error" in c:
+            row["errors"] += 1
+            pk = (c["scenario"], c["capture"], "error", c["error"][:160])
+            pat = patterns.setdefault(pk, {"count": 0, "runs": []})
+            pat["count"] += 1
+            pat["runs"].append(f"{c['run']} stream {c['stream']}")
+            continue
+        row["exact"] += bool(c["match"])
+        for side in ("client", "server"):
+            s = c[side]
+            if not s["match"]:
+                row[f"{side}_mismatch"] += 1
+                pk = (c["scenario"], c["capture"], side, _arrow(s["replay"]), _arrow(s["kernel"]))
+                pat = patterns.setdefault(pk, {"count": 0, "runs": []})
+                pat["count"] += 1
+                pat["runs"].append(f"{c['run']} stream {c['stream']}")
+            if s["illegal"]:
+                row["illegal"] += 1
+                pk = (c["scenario"], c["capture"], side, "illegal", ", ".join(s["illegal"]))
+                pat = patterns.setdefault(pk, {"count": 0, "runs": []})
+                pat["count"] += 1
+                pat["runs"].append(f"{c['run']} stream {c['stream']}")
+    table = []
+    for key in sorted(rows):
+        row = rows[key]
+        table.append({**row, "runs": len(row["runs"])})
+    total = Counter[str]()
+    for row in table:
+        for k in ("runs", "cases", "exact", "client_mismatch", "server_mismatch", "illegal",
+                  "errors"):
+            total[k] += row[k]
+    pats = [{"scenario": k[0], "capture": k[1], "side": k[2], "what": list(k[3:]), **v}
+            for k, v in sorted(patterns.items(), key=lambda kv: (kv[0][0], -kv[1]["count"]))]
+    return {"table": table, "total": dict(total), "patterns": pats}
+
+
+def render(summary: dict[str, Any], max_runs: int = 2) -> str:
+    head = ("| scenario | capture | runs | cases | exact | client mismatch | server mismatch "
+            "| illegal | errors |")
+    lines = [head, "|" + "---|" * 9]
+    for r in summary["table"]:
+        lines.append(f"| {r['scenario']} | {r['capture']} | {r['runs']} | {r['cases']} | "
+                     f"{r['exact']} | {r['client_mismatch']} | {r['server_mismatch']} | "
+                     f"{r['illegal']} | {r['errors']} |")
+    t = summary["total"]
+    lines.append(f"| **total** | | {t.get('runs', 0)} | {t.get('cases', 0)} | "
+                 f"{t.get('exact', 0)} | {t.get('client_mismatch', 0)} | "
+                 f"{t.get('server_mismatch', 0)} | {t.get('illegal', 0)} | "
+                 f"{t.get('errors', 0)} |")
+    lines += ["", "Distinct mismatches (replay vs kernel), illegal replayed sequences and errors:",
+              ""]
+    by_scenario: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for p in summary["patterns"]:
+        by_scenario[p["scenario"]].append(p)
+    for sc, pats in sorted(by_scenario.items()):
+        lines.append(f"### {sc}")
+        for p in pats:
+            what = p["what"]
+            ex = "; ".join(p["runs"][:max_runs])
+            if what[0] == "illegal":
+                lines.append(f"- {p['capture']} capture, {p['side']}: ILLEGAL step "
+                             f"{what[1]} (x{p['count']}) e.g. {ex}")
+            elif p["side"] == "error":
+                lines.append(f"- {p['capture']} capture: ERROR {what[0]} (x{p['count']}) "
+                             f"e.g. {ex}")
+            else:
+                lines.append(f"- {p['capture']} capture, {p['side']} (x{p['count']}):\n"
+                             f"  - replay: {what[0]}\n  - kernel: {what[1]}\n  - e.g. {ex}")
+        lines.append("")
+    return "\n".join(lines)

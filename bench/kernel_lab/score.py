@@ -1,0 +1,214 @@
+"""Kernel truth of a run directory (``truth.json``) and the replay's score against it.
+
+Truth: :mod:`bench.kernel_lab.kstate` turns ``trace.txt`` into one endpoint per
+connection socket, in wall-clock time (``run.json``'s clock offset); a timewait sock's
+FIN_WAIT2 substate is resolved from the endpoint's own interface capture
+(``client.pcap`` for 10.9.0.1, ``server.pcap`` for 10.9.0.2, ``lo.pcap`` on loopback).
+A server that never made a child socket for a connection (its SYN dropped, or the accept
+queue full at the third ACK) gets LISTEN, then SYN_RECEIVED if its own interface shows it
+sent a SYN+ACK for that connection (a request sock: no tracepoint).
+
+Score, per capture file and TCP stream (``replay_stream(read_capture(f), stream)``):
+
+- Each replayed side is matched with the kernel endpoint of the same (local, remote)
+  address and port, the earliest unused one that started within 0.5 s of the stream's
+  packets (the same 4-tuple reused gives two streams and two sockets, in order).
+- Both sequences run from the first state (CLOSED for an active opener, LISTEN for a
+  passive one; both are Timeline.initial) to the capture's *horizon*: the stream's last
+  packet in this file + the wire's largest one-way delay (+jitter) + 50 ms. Kernel
+  changes later than that (a silent give-up after the last retransmission, the
+  keep-alive RST the far capture never sees, TIME_WAIT's end) are out of the capture's
+  sight and trimmed; replayed changes after it (a TIME_WAIT expiry the replay adds) too.
+- Consecutive repeats are collapsed; the sequences must be equal (``match``).
+- ``legal``: every consecutive pair of the replayed sequence is a move of some row of
+  ``core.table`` (``lookup(a, trigger, opening)`` with target ``b``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from bench.kernel_lab.kstate import (
+    Arrival,
+    Change,
+    Endpoint,
+    collapse,
+    endpoints,
+    parse_trace,
+    resolve_timewait,
+    shift,
+)
+
+SYN, ACK, RST, FIN = 0x02, 0x10, 0x04, 0x01
+IP_CAPTURE = {"10.9.0.1": "client", "10.9.0.2": "server"}
+
+
+def _capture_for(run_dir: Path, ip: str, mode: str) -> Path | None:
+    name = "lo" if mode == "lo" else IP_CAPTURE.get(ip)
+    if name is None:
+        return None
+    path = run_dir / f"{name}.pcap"
+    return path if path.exists() and path.stat().st_size > 24 else None
+
+
+@cache
+def _index(path: str) -> Any:
+    from core.capture import read_capture
+    return read_capture(path)
+
+
+def _packets(path: Path) -> list[dict[str, Any]]:
+    """Every TCP packet of a capture: wall time, addresses, ports, flags, stream."""
+    ix = _index(str(path))
+    p = ix.packets
+    out = []
+    for i in range(len(p)):
+        row = p[i]
+        out.append(dict(t=int(row["time_ns"]) / 1e9, src=ix.address(int(row["src"])),
+                        dst=ix.address(int(row["dst"])), sport=int(row["sport"]),
+                        dport=int(row["dport"]), flags=int(row["flags"]),
+                        stream=int(row["stream"])))
+    return out
+
+
+def _arrivals(pkts: Iterable[dict[str, Any]], ep: Endpoint) -> list[Arrival]:
+    (lip, lport), (rip, rport) = ep.local, ep.remote
+    return [Arrival(ts=q["t"], fin=bool(q["flags"] & FIN), rst=bool(q["flags"] & RST))
+            for q in pkts if q["src"] == rip and q["sport"] == rport
+            and q["dst"] == lip and q["dport"] == lport]
+
+
+def build_truth(run_dir: Path) -> dict[str, Any]:
+    """``truth.json`` of a run: per connection endpoint, its states with wall times."""
+    info = json.loads((run_dir / "run.json").read_text())
+    eps = endpoints(parse_trace((run_dir / "trace.txt").read_text()))
+    for ep in eps:
+        shift(ep, info["clock_offset"])
+        if ep.timewait_from is not None:
+            cap = _capture_for(run_dir, ep.local[0], info["mode"])
+            resolve_timewait(ep, _arrivals(_packets(cap), ep) if cap else [])
+            if not ep.changes or ep.changes[-1].state != "TIME_WAIT" and \
+                    ep.changes[-1].state != "CLOSED":
+                ep.changes.append(Change(ep.changes[-1].ts, "FIN_WAIT_2",
+                                         "timewait sock, FIN_WAIT2 substate (no peer FIN)"))
+    truth = {"endpoints": [
+        {"local": f"{ep.local[0]}:{ep.local[1]}", "remote": f"{ep.remote[0]}:{ep.remote[1]}",
+         "active": ep.active, "states": ep.states,
+         "changes": [{"t": round(c.ts, 6), "state": c.state, "source": c.source}
+                     for c in ep.changes]}
+        for ep in eps]}
+    (run_dir / "truth.json").write_text(json.dumps(truth, indent=1))
+    return truth
+
+
+@cache
+def legal_moves() -> frozenset[tuple[str, str]]:
+    from core.states import TcpState, Trigger
+    from core.table import Opening, lookup
+    moves = set()
+    for a in TcpState:
+        for trig in Trigger:
+            for opening in (None, Opening.PASSIVE, Opening.ACTIVE):
+                row = lookup(a, trig, opening)
+                if row is not None:
+                    moves.add((a.name, row.target(a).name))
+    return frozenset(moves)
+
+
+def illegal_steps(states: list[str]) -> list[str]:
+    moves = legal_moves()
+    return [f"{a}->{b}" for a, b in zip(states, states[1:], strict=False)
+            if (a, b) not in moves]
+
+
+def _max_delay(info: dict[str, Any]) -> float:
+    w = info.get("wire") or {}
+    return max(float(w.get(f"{d}_delay", 0)) + float(w.get(f"{d}_jitter", 0))
+               for d in ("ab", "ba")) / 1000.0
+
+
+def _kernel_side(truth: dict[str, Any], local: str, remote: str, first: float, last: float,
+                 used: set[int]) -> tuple[int, dict[str, Any]] | None:
+    for i, ep in enumerate(truth["endpoints"]):
+        if i in used or ep["local"] != local or ep["remote"] != remote:
+            continue
+        start = ep["changes"][0]["t"]
+        if first - 0.5 <= start <= last + 0.5:
+            return i, ep
+    return None
+
+
+def score_run(run_dir: Path) -> list[dict[str, Any]]:
+    """One case per (capture file, stream): both sides' sequences, match and legality."""
+    from core.replay import replay_stream
+    from core.states import Side
+
+    info = json.loads((run_dir / "run.json").read_text())
+    truth = build_truth(run_dir)
+    slack = _max_delay(info) + 0.05
+    cases: list[dict[str, Any]] = []
+    for cap in info["captures"]:
+        path = run_dir / f"{cap}.pcap"
+        base = {"scenario": info["scenario"], "run": str(run_dir), "capture": cap}
+        try:
+            ix = _index(str(path))
+            pkts = _packets(path)
+        except Exception as e:   # noqa: BLE001 - a broken capture is a reported case
+            cases.append({**base, "stream": None, "error": f"{type(e).__name__}: {e}"})
+            continue
+        server_pcap = _capture_for(run_dir, "10.9.0.2" if info["mode"] == "wire"
+                                   else "127.0.0.1", info["mode"])
+        server_pkts = _packets(server_pcap) if server_pcap else []
+        used: set[int] = set()
+        for stream in sorted({q["stream"] for q in pkts if q["stream"] >= 0}):
+            case: dict[str, Any] = {**base, "stream": stream}
+            times = [q["t"] for q in pkts if q["stream"] == stream]
+            first, last = min(times), max(times)
+            horizon = last + slack
+            try:
+                r = replay_stream(ix, stream)
+            except Exception as e:   # noqa: BLE001 - the replay failing is a finding
+                case["error"] = f"replay: {type(e).__name__}: {e}"
+                cases.append(case)
+                continue
+            tl = r.timeline
+            t0 = ix.start_ns / 1e9
+            cli = f"{tl.client.address}:{tl.client.port}"
+            srv = f"{tl.server.address}:{tl.server.port}"
+            case["client_addr"], case["server_addr"] = cli, srv
+            for side, local, remote in ((Side.CLIENT, cli, srv), (Side.SERVER, srv, cli)):
+                initial = tl.initial[0] if side is Side.CLIENT else tl.initial[1]
+                replayed = collapse([initial.name] + [
+                    e.new.name for e in tl.state_changes(side) if e.time + t0 <= horizon])
+                found = _kernel_side(truth, local, remote, first, last, used)
+                if found is not None:
+                    used.add(found[0])
+                    ep = found[1]
+                    kernel = collapse(c["state"] for c in ep["changes"] if c["t"] <= horizon)
+                    trimmed = collapse(c["state"] for c in ep["changes"] if c["t"] > horizon)
+                    source = "socket"
+                elif side is Side.SERVER and not (
+                        any(e["local"] == local and e["active"] for e in truth["endpoints"])):
+                    # no child socket: LISTEN, and a request sock if it sent a SYN+ACK
+                    sent_synack = any(
+                        f"{q['src']}:{q['sport']}" == local
+                        and f"{q['dst']}:{q['dport']}" == remote
+                        and q["flags"] & (SYN | ACK) == SYN | ACK and q["t"] <= horizon
+                        for q in server_pkts)
+                    kernel = ["LISTEN", "SYN_RECEIVED"] if sent_synack else ["LISTEN"]
+                    trimmed = []
+                    source = "no child socket" + (" (request sock)" if sent_synack else "")
+                else:
+                    kernel, trimmed, source = [], [], "no kernel socket found"
+                case[side.value] = {
+                    "replay": replayed, "kernel": kernel, "match": replayed == kernel,
+                    "illegal": illegal_steps(replayed), "kernel_illegal": illegal_steps(kernel),
+                    "trimmed": trimmed, "kernel_source": source}
+            case["match"] = case["client"]["match"] and case["server"]["match"]
+            cases.append(case)
+    (run_dir / "score.json").write_text(json.dumps(cases, indent=1))
+    return cases
