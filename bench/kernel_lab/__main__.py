@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--random-runs", type=int, default=None,
                    help="runs per randomised scenario (default: 15 x --runs)")
     p.add_argument("--scenario", nargs="+", default=None, choices=sorted(SCENARIOS))
-    p.add_argument("--out", type=Path, default=Path("kernel-lab-out"))
+    p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out")
     p.add_argument("--jobs", type=int, default=3, help="runs in parallel")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--rescore", action="store_true", help="only score the runs in --out")

@@ -239,33 +239,52 @@ def endpoints(events: Iterable[KEvent]) -> list[Endpoint]:
 
 @dataclass(frozen=True, slots=True)
 class Arrival:
-    """A segment from the peer seen on the endpoint's own interface (wall-clock ``ts``)."""
+    """A segment from the peer seen on the endpoint's own interface (wall-clock ``ts``);
+    ``seq`` and ``end`` (seq + length + SYN/FIN) are absolute."""
 
     ts: float
     fin: bool
     rst: bool
+    seq: int = 0
+    end: int = 0
 
 
 def resolve_timewait(ep: Endpoint, arrivals: Sequence[Arrival], slack: float = 0.005) -> None:
-    """Rule 4, second case: FIN_WAIT_2 (timewait sock) becomes TIME_WAIT when the peer's
-    FIN arrives, CLOSED on an RST; ``arrivals`` are the peer's segments on this host's
-    interface, in the same clock as ``ep``'s changes (converted beforehand)."""
-    if ep.timewait_from is None:
+    """What the timewait sock did, from the peer's segments on this host's interface
+    (``arrivals``, in the same clock as ``ep``'s changes):
+
+    - rule 4, second case: FIN_WAIT_2 (timewait sock) becomes TIME_WAIT when the peer's
+      FIN arrives, CLOSED when an RST arrives first;
+    - a TIME_WAIT sock hit by an RST at RCV.NXT (the peer's FIN + 1) is killed at once
+      (TIME_WAIT assassination, net.ipv4.tcp_rfc1337=0, the default): CLOSED.
+    """
+    peer = sorted(arrivals, key=lambda x: x.ts)
+    fin_ends = [a.end for a in peer if a.fin]
+    rcv_nxt = fin_ends[-1] if fin_ends else None
+    if ep.timewait_from is not None:
+        t0 = ep.timewait_from
+        ep.timewait_from = None
+        for a in peer:
+            if a.ts < t0 - slack:
+                continue
+            if a.fin:
+                ep.changes.append(Change(max(a.ts, t0), "TIME_WAIT",
+                                         "timewait sock: peer FIN on own interface"))
+                break
+            if a.rst:
+                ep.changes.append(Change(max(a.ts, t0), "CLOSED",
+                                         "timewait sock: peer RST on own interface"))
+                return
+        else:
+            return   # no FIN arrived: still FIN_WAIT2 (a timewait sock) at the run's end
+    if not ep.changes or ep.changes[-1].state != "TIME_WAIT":
         return
-    t0 = ep.timewait_from
-    ep.timewait_from = None
-    for a in sorted(arrivals, key=lambda x: x.ts):
-        if a.ts < t0 - slack:
-            continue
-        if a.fin:
-            ep.changes.append(Change(max(a.ts, t0), "TIME_WAIT",
-                                     "timewait sock: peer FIN on own interface"))
+    t_tw = ep.changes[-1].ts
+    for a in peer:
+        if a.rst and a.ts >= t_tw - slack and (rcv_nxt is None or a.seq == rcv_nxt):
+            ep.changes.append(Change(max(a.ts, t_tw), "CLOSED",
+                                     "TIME_WAIT killed by peer RST (tcp_rfc1337=0)"))
             return
-        if a.rst:
-            ep.changes.append(Change(max(a.ts, t0), "CLOSED",
-                                     "timewait sock: peer RST on own interface"))
-            return
-    # no FIN arrived: the timewait sock is still in FIN_WAIT2 at the end of the run
 
 
 def shift(ep: Endpoint, offset: float) -> None:

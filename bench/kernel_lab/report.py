@@ -17,7 +17,7 @@ def summarize(cases: list[dict[str, Any]]) -> dict[str, Any]:
     for c in cases:
         key = (c["scenario"], c["capture"])
         row = rows.setdefault(key, {"scenario": key[0], "capture": key[1], "runs": set(),
-                                    "cases": 0, "exact": 0, "client_mismatch": 0,
+                                    "cases": 0, "exact": 0, "lenient": 0, "client_mismatch": 0,
                                     "server_mismatch": 0, "illegal": 0, "errors": 0})
         row["runs"].add(c["run"])
         row["cases"] += 1
@@ -29,11 +29,13 @@ def summarize(cases: list[dict[str, Any]]) -> dict[str, Any]:
             pat["runs"].append(f"{c['run']} stream {c['stream']}")
             continue
         row["exact"] += bool(c["match"])
+        row["lenient"] += bool(c.get("lenient"))
         for side in ("client", "server"):
             s = c[side]
             if not s["match"]:
                 row[f"{side}_mismatch"] += 1
-                pk = (c["scenario"], c["capture"], side, _arrow(s["replay"]), _arrow(s["kernel"]))
+                pk = (c["scenario"], c["capture"], side, _arrow(s["replay"]), _arrow(s["kernel"]),
+                      "lenient match" if s.get("lenient") else "")
                 pat = patterns.setdefault(pk, {"count": 0, "runs": []})
                 pat["count"] += 1
                 pat["runs"].append(f"{c['run']} stream {c['stream']}")
@@ -49,7 +51,7 @@ def summarize(cases: list[dict[str, Any]]) -> dict[str, Any]:
         table.append({**row, "runs": len(row["runs"])})
     total = Counter[str]()
     for row in table:
-        for k in ("runs", "cases", "exact", "client_mismatch", "server_mismatch", "illegal",
+        for k in ("runs", "cases", "exact", "lenient", "client_mismatch", "server_mismatch", "illegal",
                   "errors"):
             total[k] += row[k]
     pats = [{"scenario": k[0], "capture": k[1], "side": k[2], "what": list(k[3:]), **v}
@@ -58,16 +60,16 @@ def summarize(cases: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def render(summary: dict[str, Any], max_runs: int = 2) -> str:
-    head = ("| scenario | capture | runs | cases | exact | client mismatch | server mismatch "
-            "| illegal | errors |")
-    lines = [head, "|" + "---|" * 9]
+    head = ("| scenario | capture | runs | cases | exact | lenient | client mismatch "
+            "| server mismatch | illegal | errors |")
+    lines = [head, "|" + "---|" * 10]
     for r in summary["table"]:
         lines.append(f"| {r['scenario']} | {r['capture']} | {r['runs']} | {r['cases']} | "
-                     f"{r['exact']} | {r['client_mismatch']} | {r['server_mismatch']} | "
+                     f"{r['exact']} | {r['lenient']} | {r['client_mismatch']} | {r['server_mismatch']} | "
                      f"{r['illegal']} | {r['errors']} |")
     t = summary["total"]
     lines.append(f"| **total** | | {t.get('runs', 0)} | {t.get('cases', 0)} | "
-                 f"{t.get('exact', 0)} | {t.get('client_mismatch', 0)} | "
+                 f"{t.get('exact', 0)} | {t.get('lenient', 0)} | {t.get('client_mismatch', 0)} | "
                  f"{t.get('server_mismatch', 0)} | {t.get('illegal', 0)} | "
                  f"{t.get('errors', 0)} |")
     lines += ["", "Distinct mismatches (replay vs kernel), illegal replayed sequences and errors:",
@@ -87,7 +89,8 @@ def render(summary: dict[str, Any], max_runs: int = 2) -> str:
                 lines.append(f"- {p['capture']} capture: ERROR {what[0]} (x{p['count']}) "
                              f"e.g. {ex}")
             else:
-                lines.append(f"- {p['capture']} capture, {p['side']} (x{p['count']}):\n"
+                tag = " [only a transient kernel state differs]" if what[2] else ""
+                lines.append(f"- {p['capture']} capture, {p['side']} (x{p['count']}){tag}:\n"
                              f"  - replay: {what[0]}\n  - kernel: {what[1]}\n  - e.g. {ex}")
         lines.append("")
     return "\n".join(lines)
