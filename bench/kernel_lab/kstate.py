@@ -90,6 +90,8 @@ def _num(raw: str, num: str | None) -> int:
         return int(num)
     if raw.startswith("0x"):
         return int(raw, 16)
+    if raw in KERNEL_NAMES or raw == "IPPROTO_TCP":
+        return KERNEL_NAMES.get(raw, 6)
     if raw in KERNEL_NAMES:
         return KERNEL_NAMES[raw]
     return int(raw)
@@ -101,11 +103,11 @@ def parse_line(line: str) -> KEvent | None:
     if m is None:
         return None
     event, rest = m.group("event"), m.group("rest")
-    fields = {k: (v, n) for k, v, n in _FIELD.findall(rest)}
+    fields = {k: (v, n or None) for k, v, n in _FIELD.findall(rest)}
     ts = float(m.group("ts"))
     if event == "inet_sock_set_state":
-        if "protocol" in fields and _num(*fields["protocol"]) not in (6,) and \
-                fields["protocol"][0] != "IPPROTO_TCP":
+        proto = fields.get("protocol", ("IPPROTO_TCP", None))
+        if proto[0] != "IPPROTO_TCP" and _num(*proto) != 6:
             return None
         return KEvent(ts=ts, kind="state", skaddr=fields.get("skaddr", ("?", None))[0],
                       old=_num(*fields["oldstate"]), new=_num(*fields["newstate"]),

@@ -234,7 +234,7 @@ class Run:
         time.sleep(0.3)
         for app in self.apps:
             app.kill()
-        for name, p in self.captures:
+        for _name, p in self.captures:
             if p.poll() is None:
                 p.send_signal(signal.SIGINT)
             try:

@@ -23,7 +23,7 @@ def summarize(cases: list[dict[str, Any]]) -> dict[str, Any]:
         row["cases"] += 1
         if "error" in c:
             row["errors"] += 1
-            pk = (c["scenario"], c["capture"], "error", c["error"][:160])
+            pk: tuple[str, ...] = (c["scenario"], c["capture"], "error", c["error"][:160])
             pat = patterns.setdefault(pk, {"count": 0, "runs": []})
             pat["count"] += 1
             pat["runs"].append(f"{c['run']} stream {c['stream']}")
@@ -51,8 +51,8 @@ def summarize(cases: list[dict[str, Any]]) -> dict[str, Any]:
         table.append({**row, "runs": len(row["runs"])})
     total = Counter[str]()
     for row in table:
-        for k in ("runs", "cases", "exact", "lenient", "client_mismatch", "server_mismatch", "illegal",
-                  "errors"):
+        for k in ("runs", "cases", "exact", "lenient", "client_mismatch", "server_mismatch",
+                  "illegal", "errors"):
             total[k] += row[k]
     pats = [{"scenario": k[0], "capture": k[1], "side": k[2], "what": list(k[3:]), **v}
             for k, v in sorted(patterns.items(), key=lambda kv: (kv[0][0], -kv[1]["count"]))]
@@ -65,8 +65,8 @@ def render(summary: dict[str, Any], max_runs: int = 2) -> str:
     lines = [head, "|" + "---|" * 10]
     for r in summary["table"]:
         lines.append(f"| {r['scenario']} | {r['capture']} | {r['runs']} | {r['cases']} | "
-                     f"{r['exact']} | {r['lenient']} | {r['client_mismatch']} | {r['server_mismatch']} | "
-                     f"{r['illegal']} | {r['errors']} |")
+                     f"{r['exact']} | {r['lenient']} | {r['client_mismatch']} | "
+                     f"{r['server_mismatch']} | {r['illegal']} | {r['errors']} |")
     t = summary["total"]
     lines.append(f"| **total** | | {t.get('runs', 0)} | {t.get('cases', 0)} | "
                  f"{t.get('exact', 0)} | {t.get('lenient', 0)} | {t.get('client_mismatch', 0)} | "
