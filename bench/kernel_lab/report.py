@@ -50,6 +50,7 @@ def summarize(cases: list[dict[str, Any]]) -> dict[str, Any]:
         row = rows[key]
         table.append({**row, "runs": len(row["runs"])})
     total = Counter[str]()
+    total["distinct_runs"] = len({c["run"] for c in cases})
     for row in table:
         for k in ("runs", "cases", "exact", "lenient", "client_mismatch", "server_mismatch",
                   "illegal", "errors"):
@@ -68,7 +69,7 @@ def render(summary: dict[str, Any], max_runs: int = 2) -> str:
                      f"{r['exact']} | {r['lenient']} | {r['client_mismatch']} | "
                      f"{r['server_mismatch']} | {r['illegal']} | {r['errors']} |")
     t = summary["total"]
-    lines.append(f"| **total** | | {t.get('runs', 0)} | {t.get('cases', 0)} | "
+    lines.append(f"| **total** | | {t.get('distinct_runs', 0)} | {t.get('cases', 0)} | "
                  f"{t.get('exact', 0)} | {t.get('lenient', 0)} | {t.get('client_mismatch', 0)} | "
                  f"{t.get('server_mismatch', 0)} | {t.get('illegal', 0)} | "
                  f"{t.get('errors', 0)} |")

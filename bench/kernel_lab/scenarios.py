@@ -140,26 +140,29 @@ def s_lost_handshake_ack(run: Run, rnd: random.Random) -> None:
     _basic(run, dict(close="eof"), dict(close="close", close_delay=0.05))
 
 
-def _lost_last_ack(run: Run, rnd: random.Random, tlp: bool) -> None:
+@scenario
+def s_lost_last_ack_rto(run: Run, rnd: random.Random) -> None:
+    """The last ACK (the client's ACK of the server's FIN, server in LAST_ACK) is lost,
+    TLP off (tcp_early_retrans=0): the FIN is sent again when the RTO expires."""
     d = _delay(run, rnd, 5, 20)
-    early = 3 if tlp else 0
-    run.params["tcp_early_retrans"] = early
-    # the server closes last (LAST_ACK); the client's ACK of the server's FIN is lost
+    run.params["tcp_early_retrans"] = 0
     run.wire(ab_delay=d, ba_delay=d, drop=["ab:finack:1"],
-             server_sysctl={"net.ipv4.tcp_early_retrans": early})
+             server_sysctl={"net.ipv4.tcp_early_retrans": 0})
     _basic(run, dict(close="eof", close_delay=0.05), dict(close=rnd.choice(["close", "half"])))
 
 
 @scenario
-def s_lost_last_ack_rto(run: Run, rnd: random.Random) -> None:
-    """The last ACK (of the server's FIN) is lost; TLP off: the FIN comes again on RTO."""
-    _lost_last_ack(run, rnd, tlp=False)
-
-
-@scenario
 def s_lost_last_ack_tlp(run: Run, rnd: random.Random) -> None:
-    """The last ACK is lost with TLP on (tcp_early_retrans=3)."""
-    _lost_last_ack(run, rnd, tlp=True)
+    """The server answers 6000 bytes and closes at once (data and FIN in one flight); the
+    client's ACK of that FIN is lost. With several segments unacknowledged and TLP on
+    (tcp_early_retrans=3), a tail loss probe (2 SRTT) resends the last segment long
+    before the RTO would."""
+    d = _delay(run, rnd, 5, 20)
+    run.params["tcp_early_retrans"] = 3
+    run.wire(ab_delay=d, ba_delay=d, drop=["ab:finack:1"],
+             server_sysctl={"net.ipv4.tcp_early_retrans": 3})
+    _basic(run, dict(close="close", reply=6000),
+           dict(close="eof", reply=6000, close_delay=0.3))
 
 
 @scenario
