@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  {done}/{len(jobs)} runs ({time.time() - t0:.0f} s), last {d}",
                           flush=True)
     cases = []
-    run_dirs = sorted(d for d in (out / "runs").glob("*/*") if (d / "run.json").exists()
+    run_dirs = sorted(d.resolve() for d in (out / "runs").glob("*/*") if (d / "run.json").exists()
                       and d.parent.name in names)
     for d in run_dirs:
         try:
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     summary["elapsed_s"] = round(time.time() - t0, 1)
     summary["command"] = " ".join(["python -m bench.kernel_lab", *(argv or sys.argv[1:])])
     (out / "summary.json").write_text(json.dumps({**summary, "cases": cases}, indent=1))
-    text = render(summary)
+    text = render(summary, root=str(out.resolve()) + "/")
     (out / "summary.md").write_text(text + "\n")
     print(text)
     print(f"\n{len(run_dirs)} runs scored in {summary['elapsed_s']} s; "

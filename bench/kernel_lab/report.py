@@ -60,7 +60,9 @@ def summarize(cases: list[dict[str, Any]]) -> dict[str, Any]:
     return {"table": table, "total": dict(total), "patterns": pats}
 
 
-def render(summary: dict[str, Any], max_runs: int = 2) -> str:
+def render(summary: dict[str, Any], max_runs: int = 2, root: str = "") -> str:
+    """Markdown: the table, then each distinct mismatch with up to ``max_runs`` examples
+    (run directories relative to ``root``)."""
     head = ("| scenario | capture | runs | cases | exact | lenient | client mismatch "
             "| server mismatch | illegal | errors |")
     lines = [head, "|" + "---|" * 10]
@@ -82,7 +84,7 @@ def render(summary: dict[str, Any], max_runs: int = 2) -> str:
         lines.append(f"### {sc}")
         for p in pats:
             what = p["what"]
-            ex = "; ".join(p["runs"][:max_runs])
+            ex = "; ".join(r.removeprefix(root) for r in p["runs"][:max_runs])
             if what[0] == "illegal":
                 lines.append(f"- {p['capture']} capture, {p['side']}: ILLEGAL step "
                              f"{what[1]} (x{p['count']}) e.g. {ex}")

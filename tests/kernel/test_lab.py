@@ -163,8 +163,10 @@ def test_legality_and_lenient_match() -> None:
 
 #: scenarios whose replay matched the kernel exactly in every run of the last lab run
 #: (bench/kernel_lab/RESULTS.md); a regression in the replay shows here
-STABLE = ("close_client_first", "simultaneous_close", "rst_loss", "lost_last_ack_rto",
-          "bulk_loss")
+EXACT = ("simultaneous_close", "simultaneous_open", "rst_loss", "lost_last_ack_rto",
+         "lost_last_ack_tlp", "keepalive_dead")
+#: ... and those that matched once Linux's microsecond FIN_WAIT_2 on a FIN+ACK is skipped
+LENIENT = ("close_client_first", "lost_syn", "lost_handshake_ack")
 
 
 def _lab_unavailable() -> str | None:
@@ -183,11 +185,11 @@ def lab_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.kernel
-@pytest.mark.parametrize("name", STABLE)
+@pytest.mark.parametrize("name", EXACT + LENIENT)
 def test_replay_matches_kernel(lab_out: Path, name: str) -> None:
     from bench.kernel_lab.__main__ import run_one
     from bench.kernel_lab.score import score_run
-    run_id = 9000 + STABLE.index(name)
+    run_id = 9000 + (EXACT + LENIENT).index(name)
     run_dir = run_one(lab_out, name, 0, run_id, seed=1)
     assert not (run_dir / "error.txt").exists(), (run_dir / "error.txt").read_text()
     cases = score_run(run_dir)
@@ -197,5 +199,8 @@ def test_replay_matches_kernel(lab_out: Path, name: str) -> None:
         for side in ("client", "server"):
             s = case[side]
             assert s["kernel"][:1] in (["CLOSED"], ["LISTEN"]), s
-            assert s["replay"] == s["kernel"], f"{case['capture']} capture, {side}: {s}"
             assert not s["illegal"], s
+            if name in EXACT:
+                assert s["replay"] == s["kernel"], f"{case['capture']} capture, {side}: {s}"
+            else:
+                assert s["lenient"], f"{case['capture']} capture, {side}: {s}"
