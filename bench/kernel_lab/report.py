@@ -57,7 +57,31 @@ def summarize(cases: list[dict[str, Any]]) -> dict[str, Any]:
             total[k] += row[k]
     pats = [{"scenario": k[0], "capture": k[1], "side": k[2], "what": list(k[3:]), **v}
             for k, v in sorted(patterns.items(), key=lambda kv: (kv[0][0], -kv[1]["count"]))]
-    return {"table": table, "total": dict(total), "patterns": pats}
+    return {"table": table, "total": dict(total), "patterns": pats, "timing": timing(cases)}
+
+
+def timing(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """|replayed - kernel| time of each state change in exactly matched sequences, per
+    capture point and near/far side (milliseconds)."""
+    groups: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for c in cases:
+        if "error" in c:
+            continue
+        for side in ("client", "server"):
+            s = c[side]
+            where = "near" if s.get("near") else "far"
+            for _, dt in s.get("dt", []):
+                groups[(c["capture"], where)].append(abs(dt) * 1000)
+    rows = []
+    for (cap, where), values in sorted(groups.items()):
+        values.sort()
+        n = len(values)
+        rows.append({"capture": cap, "side": where, "changes": n,
+                     "median_ms": round(values[n // 2], 3),
+                     "p95_ms": round(values[min(n - 1, int(n * 0.95))], 3),
+                     "max_ms": round(values[-1], 3),
+                     "within_1ms": sum(v <= 1 for v in values)})
+    return rows
 
 
 def render(summary: dict[str, Any], max_runs: int = 2, root: str = "") -> str:
@@ -75,6 +99,13 @@ def render(summary: dict[str, Any], max_runs: int = 2, root: str = "") -> str:
                  f"{t.get('exact', 0)} | {t.get('lenient', 0)} | {t.get('client_mismatch', 0)} | "
                  f"{t.get('server_mismatch', 0)} | {t.get('illegal', 0)} | "
                  f"{t.get('errors', 0)} |")
+    lines += ["", "When a side matched exactly: |replayed time - kernel time| of its state changes "
+              "(near: the side on the capture's host; far: the other end):", "",
+              "| capture | side | changes | median ms | p95 ms | max ms | within 1 ms |",
+              "|---|---|---|---|---|---|---|"]
+    for r in summary.get("timing", []):
+        lines.append(f"| {r['capture']} | {r['side']} | {r['changes']} | {r['median_ms']} | "
+                     f"{r['p95_ms']} | {r['max_ms']} | {r['within_1ms']} |")
     lines += ["", "Distinct mismatches (replay vs kernel), illegal replayed sequences and errors:",
               ""]
     by_scenario: dict[str, list[dict[str, Any]]] = defaultdict(list)

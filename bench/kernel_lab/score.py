@@ -161,6 +161,35 @@ def lenient_match(replayed: list[str], changes: list[dict[str, Any]]) -> bool:
     return bool(states) and bool(replayed) and states[0] == replayed[0] and go(0, 0)
 
 
+def near(info: dict[str, Any], capture: str, local: str) -> bool:
+    """Whether ``local`` is the host the capture was taken on (loopback: both are)."""
+    return capture == "lo" or IP_CAPTURE.get(local.split(":")[0]) == capture
+
+
+def time_errors(shown: list[tuple[float, str]], seen: list[dict[str, Any]]) -> list[
+        tuple[str, float]]:
+    """For a matched sequence: (state, replayed time - kernel time) of each change after
+    the first state, in seconds. Left out: SYN_RECEIVED of a passive opener (the kernel's
+    is the child's creation at the third ACK, not the SYN) and states the kernel truth
+    takes from the capture (timewait sock)."""
+    kernel: list[dict[str, Any]] = []
+    for c in seen:
+        if not kernel or kernel[-1]["state"] != c["state"]:
+            kernel.append(c)
+    replayed: list[tuple[float, str]] = []
+    for t, st in shown:
+        if not replayed or replayed[-1][1] != st:
+            replayed.append((t, st))
+    out = []
+    for (t, st), k in zip(replayed, kernel[1:], strict=False):
+        if st != k["state"] or k.get("source") != "tracepoint":
+            continue
+        if st == "SYN_RECEIVED" and kernel[0]["state"] == "LISTEN":
+            continue
+        out.append((st, round(t - k["t"], 6)))
+    return out
+
+
 def _max_delay(info: dict[str, Any]) -> float:
     w = info.get("wire") or {}
     return max(float(w.get(f"{d}_delay", 0)) + float(w.get(f"{d}_jitter", 0))
@@ -218,9 +247,11 @@ def score_run(run_dir: Path) -> list[dict[str, Any]]:
             case["client_addr"], case["server_addr"] = cli, srv
             for side, local, remote in ((Side.CLIENT, cli, srv), (Side.SERVER, srv, cli)):
                 initial = tl.initial[0] if side is Side.CLIENT else tl.initial[1]
-                replayed = collapse([initial.name] + [
-                    e.new.name for e in tl.state_changes(side) if e.time + t0 <= horizon])
+                shown = [(e.time + t0, e.new.name) for e in tl.state_changes(side)
+                         if e.time + t0 <= horizon]
+                replayed = collapse([initial.name] + [st for _, st in shown])
                 found = _kernel_side(truth, local, remote, first, last, used)
+                seen: list[dict[str, Any]] = []
                 if found is not None:
                     used.add(found[0])
                     ep = found[1]
@@ -246,6 +277,8 @@ def score_run(run_dir: Path) -> list[dict[str, Any]]:
                     lenient = replayed == kernel
                 case[side.value] = {
                     "replay": replayed, "kernel": kernel, "match": replayed == kernel,
+                    "near": near(info, cap, local),
+                    "dt": time_errors(shown, seen) if replayed == kernel else [],
                     "lenient": lenient,
                     "illegal": illegal_steps(replayed), "kernel_illegal": illegal_steps(kernel),
                     "trimmed": trimmed, "kernel_source": source}
