@@ -91,7 +91,8 @@ def _arrivals(pkts: Iterable[dict[str, Any]], ep: Endpoint) -> list[Arrival]:
 
 
 def build_truth(run_dir: Path) -> dict[str, Any]:
-    """``truth.json`` of a run: per connection endpoint, its states with wall times."""
+    """``truth.json`` of a run: per connection endpoint, its states with wall-clock times
+    (``t``) and trace-clock (CLOCK_MONOTONIC) times (``t_trace``)."""
     info = json.loads((run_dir / "run.json").read_text())
     eps = endpoints(parse_trace((run_dir / "trace.txt").read_text()))
     for ep in eps:
@@ -102,8 +103,8 @@ def build_truth(run_dir: Path) -> dict[str, Any]:
     truth = {"endpoints": [
         {"local": f"{ep.local[0]}:{ep.local[1]}", "remote": f"{ep.remote[0]}:{ep.remote[1]}",
          "active": ep.active, "states": ep.states,
-         "changes": [{"t": round(c.ts, 6), "state": c.state, "source": c.source}
-                     for c in ep.changes]}
+         "changes": [{"t": round(c.ts, 6), "t_trace": round(c.ts - info["clock_offset"], 6),
+                      "state": c.state, "source": c.source} for c in ep.changes]}
         for ep in eps]}
     (run_dir / "truth.json").write_text(json.dumps(truth, indent=1))
     return truth
