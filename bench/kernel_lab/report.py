@@ -36,8 +36,9 @@ def summarize(cases: list[dict[str, Any]]) -> dict[str, Any]:
                 row[f"{side}_mismatch"] += 1
                 pk = (c["scenario"], c["capture"], side, _arrow(s["replay"]), _arrow(s["kernel"]),
                       "lenient match" if s.get("lenient") else "")
-                pat = patterns.setdefault(pk, {"count": 0, "runs": []})
+                pat = patterns.setdefault(pk, {"count": 0, "runs": [], "with_drops": 0})
                 pat["count"] += 1
+                pat["with_drops"] += c.get("wire_drops", 0) > 0
                 pat["runs"].append(f"{c['run']} stream {c['stream']}")
             if s["illegal"]:
                 row["illegal"] += 1
@@ -51,6 +52,11 @@ def summarize(cases: list[dict[str, Any]]) -> dict[str, Any]:
         table.append({**row, "runs": len(row["runs"])})
     total = Counter[str]()
     total["distinct_runs"] = len({c["run"] for c in cases})
+    for c in cases:
+        for side in ("client", "server"):
+            if "error" not in c and not c[side]["lenient"]:
+                total["beyond_transient"] += 1
+                total["beyond_transient_no_drop"] += c.get("wire_drops", 0) == 0
     for row in table:
         for k in ("runs", "cases", "exact", "lenient", "client_mismatch", "server_mismatch",
                   "illegal", "errors"):
@@ -99,6 +105,10 @@ def render(summary: dict[str, Any], max_runs: int = 2, root: str = "") -> str:
                  f"{t.get('exact', 0)} | {t.get('lenient', 0)} | {t.get('client_mismatch', 0)} | "
                  f"{t.get('server_mismatch', 0)} | {t.get('illegal', 0)} | "
                  f"{t.get('errors', 0)} |")
+    lines += ["", f"Side mismatches beyond a transient kernel state: "
+              f"{t.get('beyond_transient', 0)}, of which "
+              f"{t.get('beyond_transient_no_drop', 0)} in runs where the wire dropped no frame "
+              "(no loss to excuse them)."]
     lines += ["", "When a side matched exactly: |replayed time - kernel time| of its state changes "
               "(near: the side on the capture's host; far: the other end):", "",
               "| capture | side | changes | median ms | p95 ms | max ms | within 1 ms |",
@@ -124,6 +134,7 @@ def render(summary: dict[str, Any], max_runs: int = 2, root: str = "") -> str:
                              f"e.g. {ex}")
             else:
                 tag = " [only a transient kernel state differs]" if what[2] else ""
+                tag += f" [{p.get('with_drops', 0)} in runs where the wire dropped frames]"
                 lines.append(f"- {p['capture']} capture, {p['side']} (x{p['count']}){tag}:\n"
                              f"  - replay: {what[0]}\n  - kernel: {what[1]}\n  - e.g. {ex}")
         lines.append("")

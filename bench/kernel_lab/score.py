@@ -191,6 +191,15 @@ def time_errors(shown: list[tuple[float, str]], seen: list[dict[str, Any]]) -> l
     return out
 
 
+def wire_drops(run_dir: Path) -> int:
+    """Frames the wire dropped in the run (random loss, scripted drops, cable pulled)."""
+    path = run_dir / "wire.json"
+    if not path.exists():
+        return 0
+    counts = json.loads(path.read_text()).get("counts", {})
+    return sum(n for d in counts.values() for kind, n in d.items() if kind.endswith("drop"))
+
+
 def _max_delay(info: dict[str, Any]) -> float:
     w = info.get("wire") or {}
     return max(float(w.get(f"{d}_delay", 0)) + float(w.get(f"{d}_jitter", 0))
@@ -219,7 +228,8 @@ def score_run(run_dir: Path) -> list[dict[str, Any]]:
     cases: list[dict[str, Any]] = []
     for cap in info["captures"]:
         path = run_dir / f"{cap}.pcap"
-        base = {"scenario": info["scenario"], "run": str(run_dir), "capture": cap}
+        base = {"scenario": info["scenario"], "run": str(run_dir), "capture": cap,
+                "wire_drops": wire_drops(run_dir)}
         try:
             ix = _index(str(path))
             pkts = _packets(path)
