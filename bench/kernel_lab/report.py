@@ -63,7 +63,13 @@ def summarize(cases: list[dict[str, Any]]) -> dict[str, Any]:
             total[k] += row[k]
     pats = [{"scenario": k[0], "capture": k[1], "side": k[2], "what": list(k[3:]), **v}
             for k, v in sorted(patterns.items(), key=lambda kv: (kv[0][0], -kv[1]["count"]))]
-    return {"table": table, "total": dict(total), "patterns": pats, "timing": timing(cases)}
+    by_capture: dict[str, Counter[str]] = defaultdict(Counter)
+    for row in table:
+        for k in ("cases", "exact", "lenient", "client_mismatch", "server_mismatch", "illegal",
+                  "errors"):
+            by_capture[row["capture"]][k] += row[k]
+    return {"table": table, "total": dict(total), "patterns": pats, "timing": timing(cases),
+            "by_capture": {k: dict(v) for k, v in sorted(by_capture.items())}}
 
 
 def timing(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -105,6 +111,12 @@ def render(summary: dict[str, Any], max_runs: int = 2, root: str = "") -> str:
                  f"{t.get('exact', 0)} | {t.get('lenient', 0)} | {t.get('client_mismatch', 0)} | "
                  f"{t.get('server_mismatch', 0)} | {t.get('illegal', 0)} | "
                  f"{t.get('errors', 0)} |")
+    lines += ["", "| capture point | cases | exact | lenient | client mismatch | server mismatch "
+              "| illegal | errors |", "|" + "---|" * 8]
+    for cap, v in summary.get("by_capture", {}).items():
+        lines.append(f"| {cap} | {v['cases']} | {v['exact']} | {v['lenient']} | "
+                     f"{v['client_mismatch']} | {v['server_mismatch']} | {v['illegal']} | "
+                     f"{v['errors']} |")
     lines += ["", f"Side mismatches beyond a transient kernel state: "
               f"{t.get('beyond_transient', 0)}, of which "
               f"{t.get('beyond_transient_no_drop', 0)} in runs where the wire dropped no frame "

@@ -8,7 +8,9 @@ A server that never made a child socket for a connection (its SYN dropped, or th
 queue full at the third ACK) gets LISTEN, then SYN_RECEIVED if its own interface shows it
 sent a SYN+ACK for that connection (a request sock: no tracepoint).
 
-Score, per capture file and TCP stream (``replay_stream(read_capture(f), stream)``):
+Score, per capture file (client-side, server-side, and both merged by mergecap into
+``both.pcapng``; ``lo.pcap`` on loopback) and TCP stream
+(``replay_stream(read_capture(f), stream)``):
 
 - Each replayed side is matched with the kernel endpoint of the same (local, remote)
   address and port: the earliest unused one that started between 10 s before the
@@ -32,6 +34,8 @@ Score, per capture file and TCP stream (``replay_stream(read_capture(f), stream)
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
@@ -163,8 +167,24 @@ def lenient_match(replayed: list[str], changes: list[dict[str, Any]]) -> bool:
 
 
 def near(info: dict[str, Any], capture: str, local: str) -> bool:
-    """Whether ``local`` is the host the capture was taken on (loopback: both are)."""
-    return capture == "lo" or IP_CAPTURE.get(local.split(":")[0]) == capture
+    """Whether ``local`` is the host the capture was taken on (loopback and a merged
+    capture: both are)."""
+    return capture in ("lo", "both") or IP_CAPTURE.get(local.split(":")[0]) == capture
+
+
+def merge_captures(run_dir: Path) -> bool:
+    """``both.pcapng``: the client-side and server-side captures merged in time order by
+    mergecap (one interface each, as the corpus's *_both_sides.pcapng); made once."""
+    out = run_dir / "both.pcapng"
+    if out.exists():
+        return True
+    parts = [run_dir / "client.pcap", run_dir / "server.pcap"]
+    if not all(p.exists() and p.stat().st_size > 24 for p in parts) or \
+            shutil.which("mergecap") is None:
+        return False
+    r = subprocess.run(["mergecap", "-F", "pcapng", "-w", str(out), *map(str, parts)],
+                       capture_output=True, text=True)
+    return r.returncode == 0 and out.exists()
 
 
 def time_errors(shown: list[tuple[float, str]], seen: list[dict[str, Any]]) -> list[
@@ -226,8 +246,8 @@ def score_run(run_dir: Path) -> list[dict[str, Any]]:
     truth = build_truth(run_dir)
     slack = _max_delay(info) + 0.05
     cases: list[dict[str, Any]] = []
-    for cap in info["captures"]:
-        path = run_dir / f"{cap}.pcap"
+    for cap in [*info["captures"], *(["both"] if merge_captures(run_dir) else [])]:
+        path = run_dir / (f"{cap}.pcap" if cap != "both" else "both.pcapng")
         base = {"scenario": info["scenario"], "run": str(run_dir), "capture": cap,
                 "wire_drops": wire_drops(run_dir)}
         try:
