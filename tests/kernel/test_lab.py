@@ -193,7 +193,9 @@ def test_replay_matches_kernel(lab_out: Path, name: str) -> None:
     run_dir = run_one(lab_out, name, 0, run_id, seed=1)
     assert not (run_dir / "error.txt").exists(), (run_dir / "error.txt").read_text()
     cases = score_run(run_dir)
-    assert len(cases) == 2   # client-side and server-side captures, one stream each
+    # client-side, server-side (and merged, with mergecap) captures, one stream each
+    assert {"client", "server"} <= {c["capture"] for c in cases}
+    assert len(cases) == len({c["capture"] for c in cases})
     for case in cases:
         assert "error" not in case, case
         for side in ("client", "server"):
