@@ -31,7 +31,7 @@ def _line(ts: str, sk: str, old: int, new: int, sport: int, dport: int, s: str, 
             + _F.format(s=s, d=d))
 
 
-# Recorded (bench/kernel_lab/out/runs/close_client_first/0000/trace.txt): a listener on
+# Recorded in a lab run (close_client_first, trace.txt; ports and addresses as there): a listener on
 # 10.9.0.2:20001, a client that close()s first, a server that closes on EOF.
 CLOSE_CLIENT_FIRST = "\n".join([
     "# tracer: nop",
