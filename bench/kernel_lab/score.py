@@ -182,7 +182,8 @@ def merge_captures(run_dir: Path) -> bool:
     if not all(p.exists() and p.stat().st_size > 24 for p in parts) or \
             shutil.which("mergecap") is None:
         return False
-    r = subprocess.run(["mergecap", "-F", "pcapng", "-w", str(out), *map(str, parts)],
+    r = subprocess.run(["mergecap", "-I", "none", "-F", "pcapng", "-w", str(out),
+                        *map(str, parts)],
                        capture_output=True, text=True)
     return r.returncode == 0 and out.exists()
 
