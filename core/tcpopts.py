@@ -36,7 +36,7 @@ Block = tuple[int, int]
 
 def ts_clock(now: float, offset: int) -> int:
     """TSval at ``now`` seconds: whole milliseconds plus ``offset``, modulo 2**32."""
-    return (int(now * 1000) + offset) % SEQ_MOD
+    return (int(now * 1000 + 1e-6) + offset) % SEQ_MOD  # 1e-6: 10.06 s is 10060 ms
 
 
 def sack_room(timestamps: bool) -> int:
@@ -115,7 +115,8 @@ class ReceivedBlocks:
 
 def duplicate_range(seg: Segment, rcv_nxt: int, held: dict[int, bytes]) -> Block | None:
     """The data of ``seg`` that already arrived (RFC 2883): the part below RCV.NXT, else
-    the first overlap with data held out of order; None if all of it is new."""
+    its first overlap with data held out of order, extended over held data that follows
+    (as Linux extends a D-SACK); None if all of it is new."""
     if not seg.length:
         return None
     start, end = seg.seq, (seg.seq + seg.length) % SEQ_MOD
@@ -130,7 +131,12 @@ def duplicate_range(seg: Segment, rcv_nxt: int, held: dict[int, bytes]) -> Block
             overlaps.append((seq_diff(lo, start), lo, hi))
     if not overlaps:
         return None
-    _, lo, hi = min(overlaps)
+    overlaps.sort()
+    _, lo, hi = overlaps[0]
+    for _, left, right in overlaps[1:]:
+        if seq_gt(left, hi):
+            break
+        hi = right if seq_gt(right, hi) else hi
     return lo, hi
 
 
