@@ -122,22 +122,24 @@ def duplicate_range(seg: Segment, rcv_nxt: int, held: dict[int, bytes]) -> Block
     start, end = seg.seq, (seg.seq + seg.length) % SEQ_MOD
     if seq_lt(start, rcv_nxt):
         return start, end if seq_le(end, rcv_nxt) else rcv_nxt
+    # held data lies ahead of RCV.NXT, within the window: plain offsets from RCV.NXT
+    lo_seg = (start - rcv_nxt) % SEQ_MOD
+    hi_seg = lo_seg + seg.length
     overlaps = []
     for left, data in held.items():
-        right = (left + len(data)) % SEQ_MOD
-        lo = left if seq_gt(left, start) else start
-        hi = right if seq_lt(right, end) else end
-        if seq_lt(lo, hi):
-            overlaps.append((seq_diff(lo, start), lo, hi))
+        lo = (left - rcv_nxt) % SEQ_MOD
+        hi = lo + len(data)
+        if lo < hi_seg and lo_seg < hi:
+            overlaps.append((max(lo, lo_seg), min(hi, hi_seg)))
     if not overlaps:
         return None
     overlaps.sort()
-    _, lo, hi = overlaps[0]
-    for _, left, right in overlaps[1:]:
-        if seq_gt(left, hi):
+    lo, hi = overlaps[0]
+    for left, right in overlaps[1:]:
+        if left > hi:
             break
-        hi = right if seq_gt(right, hi) else hi
-    return lo, hi
+        hi = max(hi, right)
+    return (rcv_nxt + lo) % SEQ_MOD, (rcv_nxt + hi) % SEQ_MOD
 
 
 @dataclass(slots=True)
