@@ -23,7 +23,7 @@ pytestmark = pytest.mark.skipif(TSHARK is None,
                                 reason="tshark is not installed (make test installs it)")
 
 #: where tshark says something else than we do, by scenario: frame -> documented case
-EXPECTED_DIFFERENCES = {"flow_control": {13: "1", 14: "1", 15: "1"}}
+EXPECTED_DIFFERENCES = {"flow_control": {17: "1", 18: "1", 19: "1"}}
 #: where SynAck's verdict corrects tshark's labels, by scenario: frame -> rule
 EXPECTED_VERDICTS = {"simultaneous_open": {3: "simultaneous_open", 4: "simultaneous_open"},
                      "time_wait_lost_ack": {13: "fin_reack"}}
