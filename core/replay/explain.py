@@ -17,8 +17,9 @@ smallest change that removes it:
    it) arrived before it was sent.
 2a. **Unanswered probe.** A TCP ACKs a keep-alive or zero-window probe (a segment of at
    most one octet starting one below what its sender had sent) at once. A probe the
-   walk lets arrive at a synchronized side that then sends nothing for ``limit`` was
-   lost, unless the capture proves it arrived, or the side sent something in the
+   walk lets arrive at a synchronized side that then sends nothing for ``limit`` (or
+   until the prober's next segment, which it would not have sent so had an answer
+   come) was lost, unless the capture proves it arrived, or the side sent something in the
    ``ANSWER_RATE`` before it: replies to out-of-window segments are rate-limited (RFC
    5961 section 7; Linux's tcp_invalid_ratelimit, 500 ms), so silence proves nothing.
 2b. **Unanswered SYN.** A SYN that reaches a TCP is answered at once (SYN+ACK, RST, or
@@ -144,6 +145,13 @@ def _unanswered(probes: list[int], fates: list[float | None], send: Sequence[flo
         return None
     answers = {True: sorted(send[k] for k in range(len(send)) if not from_client[k]),
                False: sorted(send[k] for k in range(len(send)) if from_client[k])}
+    # the prober's next segment: an answer before it would have been seen by then
+    next_send: dict[int, float] = {}
+    for k in probes:
+        j = next((j for j in range(k + 1, len(send)) if from_client[j] == from_client[k]),
+                 None)
+        if j is not None:
+            next_send[k] = send[j]
     for k in probes:
         arrived = fates[k]
         if arrived is None or proved_by[k] >= 0:
@@ -152,8 +160,12 @@ def _unanswered(probes: list[int], fates: list[float | None], send: Sequence[flo
         if not state.synchronized or state is TcpState.SYN_RECEIVED:
             continue
         times = answers[from_client[k]]
-        pos = bisect.bisect_left(times, arrived)
-        if pos < len(times) and times[pos] <= arrived + limit:
+        # an answer leaves after the probe did (the delays are estimates: not
+        # necessarily after its estimated arrival) and within ``limit`` of its arrival
+        pos = bisect.bisect_right(times, send[k])
+        later = next_send.get(k)
+        deadline = max(arrived + limit, later if later is not None else arrived)
+        if pos < len(times) and times[pos] <= deadline:
             continue
         if pos > 0 and times[pos - 1] >= arrived - ANSWER_RATE:
             continue                           # rate-limited: no answer due yet
@@ -175,7 +187,7 @@ def _unanswered_syn(syns: list[int], fates: list[float | None], send: Sequence[f
         if arrived is None or proved_by[k] >= 0:
             continue
         times = answers[from_client[k]]
-        pos = bisect.bisect_left(times, arrived)
+        pos = bisect.bisect_right(times, send[k])
         if pos < len(times) and times[pos] <= arrived + limit:
             continue
         receiver = "server" if from_client[k] else "client"

@@ -16,6 +16,7 @@ from core.capture.taps import TapPoint, write_capture
 from core.details import ReplaySource, segment_details
 from core.replay import Replay, replay_stream
 from core.replay.report import trace_lines, trace_to_dict
+from core.simulate.params import parse_assignment
 from core.simulate.scenarios import get
 from core.states import Side, TcpState
 from core.trace import Timeline
@@ -24,7 +25,7 @@ S = TcpState
 
 
 def replayed(tmp_path: Path, scenario: str, tap: str, **overrides: object) -> Replay:
-    sim = get(scenario).run(dict(overrides))
+    sim = get(scenario).run(dict(parse_assignment(f"{k}={v}") for k, v in overrides.items()))
     path = tmp_path / ("cap.pcapng" if tap == "both" else "cap.pcap")
     write_capture(sim, str(path), TapPoint.parse(tap))
     return replay_stream(read_capture(str(path)), 0)
@@ -39,7 +40,7 @@ def test_the_fin_or_its_ack_is_said_next_to_the_server(tmp_path: Path) -> None:
     """The issue's example: the last ACK is lost, captured next to the server, without
     timestamps. The FIN's resend is all the capture shows: either the FIN or the client's
     ACK of it was lost. The replay shows one and says both."""
-    r = replayed(tmp_path, "time_wait_lost_ack", "server")
+    r = replayed(tmp_path, "time_wait_lost_ack", "server", timestamps="off")
     tl = r.timeline
     (doubt,) = tl.uncertain
     assert doubt.text.startswith("either this FIN was lost (shown), or it arrived and the "
@@ -58,6 +59,16 @@ def test_the_fin_or_its_ack_is_said_next_to_the_server(tmp_path: Path) -> None:
     index = read_capture(str(tmp_path / "cap.pcap"))
     details = segment_details(tl, first_fin, capture=ReplaySource(index=index, replay=r))
     assert details.doubts == (doubt.text,)
+
+
+def test_timestamps_that_name_only_the_resent_fin_do_not_decide(tmp_path: Path) -> None:
+    """With RFC 7323's TS.Recent rule the client's re-ACK echoes the resent FIN (its
+    SEG.SEQ is not above Last.ACK.sent): that proves the resend arrived, not whether
+    the first FIN did, so the doubt stays, without the no-timestamps hint."""
+    tl = replayed(tmp_path, "time_wait_lost_ack", "server").timeline
+    (doubt,) = tl.uncertain
+    assert doubt.text.startswith("either this FIN was lost (shown)")
+    assert "no timestamps" not in doubt.text
 
 
 def test_captures_at_both_ends_decide(tmp_path: Path) -> None:
