@@ -25,7 +25,8 @@ smallest change that removes it:
 2b. **Unanswered SYN.** A SYN that reaches a TCP is answered at once (SYN+ACK, RST, or
    an ACK). A SYN the walk lets arrive, after which the receiver sends nothing for
    ``limit``, was dropped: lost on the way, or by the listener itself (a full accept
-   queue), which leaves the listener in LISTEN.
+   queue), which leaves the listener in LISTEN. Unless its sender moved on (its next
+   segment is not that SYN again): then an answer came that the capture missed.
 3. Every repair is recorded (``Explanation.repairs``) with the reason, and the walk runs
    again; after ``MAX_REPAIRS`` the rest are tolerated and counted as anomalies. A
    conflict that no repair removes is tolerated: the walk goes on through it.
@@ -96,7 +97,8 @@ def explain(walk: Walk, send: Sequence[float], arrive: Sequence[float | None],
         conflict = inference.conflict
         if conflict is None:
             lost = (_unanswered(probes, fates, send, from_client, proved_by, inference, limit)
-                    or _unanswered_syn(syns, fates, send, from_client, proved_by, limit))
+                    or _unanswered_syn(syns, fates, send, from_client, proved_by, flags,
+                                       limit))
             if lost is None:
                 return Explanation(inference, fates, repairs)
             k, reason = lost
@@ -175,7 +177,7 @@ def _unanswered(probes: list[int], fates: list[float | None], send: Sequence[flo
 
 
 def _unanswered_syn(syns: list[int], fates: list[float | None], send: Sequence[float],
-                    from_client: Sequence[bool], proved_by: Sequence[int],
+                    from_client: Sequence[bool], proved_by: Sequence[int], flags: Sequence[int],
                     limit: float) -> tuple[int, str] | None:
     """Rule 2b: the first SYN that arrived and that nothing answered."""
     if not syns:
@@ -186,6 +188,10 @@ def _unanswered_syn(syns: list[int], fates: list[float | None], send: Sequence[f
         arrived = fates[k]
         if arrived is None or proved_by[k] >= 0:
             continue
+        after = next((j for j in range(k + 1, len(send)) if from_client[j] == from_client[k]),
+                     None)
+        if after is not None and flags[after] & (SYN | ACK | RST) != SYN:
+            continue          # its sender moved on: an answer came, uncaptured
         times = answers[from_client[k]]
         pos = bisect.bisect_right(times, send[k])
         if pos < len(times) and times[pos] <= arrived + limit:
