@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 
 from core.analysis.labels import LABELS
-from core.analysis.options import empty_columns, read_options
+from core.analysis.options import OptionColumns, empty_columns, read_options
 from core.analysis.result import StreamAnalysis
 from core.capture.index import CaptureIndex
 
@@ -152,11 +152,13 @@ def _before(a: int, b: int) -> bool:
 
 
 def packets_of(index: CaptureIndex, analysis: StreamAnalysis, *,
-               options: bool = True) -> Packets:
+               options: bool = True, read: OptionColumns | None = None) -> Packets:
     """The verdict's columns for the stream ``analysis`` describes (without ``options``,
-    no TCP option is read: no timestamps, no SACK blocks)."""
+    no TCP option is read: no timestamps, no SACK blocks; ``read``: the stream's option
+    columns, already read)."""
     p = index.packets[analysis.rows]
-    opts = (read_options(index, analysis.rows) if options
+    opts = (read if read is not None and options else
+            read_options(index, analysis.rows) if options
             else empty_columns(int(analysis.rows.shape[0])))
     return Packets(frame=p["frame"].astype(np.int64), from_a=np.asarray(analysis.from_a, bool),
                    flags=p["flags"].astype(np.int64), seq=p["seq"].astype(np.int64),
@@ -167,12 +169,13 @@ def packets_of(index: CaptureIndex, analysis: StreamAnalysis, *,
 
 
 def judge_stream(index: CaptureIndex, analysis: StreamAnalysis, fates: Fates | None = None,
-                 *, trust_arrivals: bool = False) -> Verdict:
+                 *, trust_arrivals: bool = False,
+                 options: OptionColumns | None = None) -> Verdict:
     """The verdict on one analysed stream of ``index`` (see the module rules). The
-    options are read only when a retransmission needs them."""
+    options are read only when a retransmission needs them (``options``: already read)."""
     resent = any(labels and RETRANSMISSIONS.intersection(labels) for labels in analysis.labels)
-    return judge(packets_of(index, analysis, options=resent), analysis.labels, fates,
-                 trust_arrivals=trust_arrivals)
+    return judge(packets_of(index, analysis, options=resent, read=options), analysis.labels,
+                 fates, trust_arrivals=trust_arrivals)
 
 
 def judge(packets: Packets, tshark: Sequence[tuple[str, ...]], fates: Fates | None = None,

@@ -21,13 +21,13 @@ from __future__ import annotations
 import gc
 import ipaddress
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
 
 from core.analysis import StreamAnalysis, analyze_stream
-from core.analysis.options import read_options
+from core.analysis.options import OptionColumns, read_options
 from core.analysis.verdict import Verdict, judge_stream, replay_fates
 from core.capture.index import CaptureIndex
 from core.errors import SynAckError
@@ -130,7 +130,9 @@ def _replay_stream(index: CaptureIndex, stream: int,
         point = CapturePoint(delta_client=0.0, delta_server=float(np.median(seen)),
                              method="two capture points", merged=True)
     lines = number_lines(fc, fl, seq, ack, seg_len)
-    opts = read_options(index, rows[keep])
+    every = read_options(index, rows)
+    opts = every if keep.size == rows.size else OptionColumns(
+        *(getattr(every, f.name)[keep] for f in fields(every)))
     proofs = arrival_proofs(lines, fc, fl, seg_len, opts.tsval, opts.tsecr, opts.sack_blocks,
                             opts.sack_edges, ack)
     send, arrive = schedule(t, fc, fl, lines, seg_len, point, copy_time, proofs)
@@ -178,7 +180,7 @@ def _replay_stream(index: CaptureIndex, stream: int,
         rel_ack=analysis.rel_ack[keep]), one_way=point.one_way,
         unseen_syn_acks=inference.unseen_syn_acks)
     verdict = judge_stream(index, analysis, replay_fates(keep, rows.size, send, arrive),
-                           trust_arrivals=True)
+                           trust_arrivals=True, options=every)
     timeline = _timeline(index, stream, rows[keep], sel, fc_list, send_list, arrive_list,
                          inference, initial, a_is_client, verdict, keep, point, ghosts,
                          doubts, LazyWindowSeries(series))
