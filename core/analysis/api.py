@@ -12,6 +12,7 @@ Invariants:
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -48,7 +49,7 @@ def analyze_stream(index: CaptureIndex, stream: int) -> StreamAnalysis:
     back = (earlier["src"] == b[0]) & (earlier["sport"] == b[1]) & (
         earlier["dst"] == a[0]) & (earlier["dport"] == a[1])
     reused = bool((fwd | back).any())
-    return _one(p[rows], opts, local, copies, stream, rows, reused)
+    return replace(_one(p[rows], opts, local, copies, stream, rows, reused), options=opts)
 
 
 def analyze_capture(index: CaptureIndex) -> list[StreamAnalysis]:

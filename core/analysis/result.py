@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from core.analysis.labels import LABELS
+from core.analysis.options import OptionColumns
 
 Arr = np.ndarray[Any, np.dtype[Any]]
 
@@ -43,6 +44,9 @@ class StreamAnalysis:
     duplicate_of: Arr       # int64 row of the first sighting of this packet, else -1
     rto: Arr                # float64 seconds since the segment retransmitted, nan if none
     rto_frame: Arr          # int64 frame that RTO is measured from, 0 when none
+    #: the stream's TCP option columns, when the analysis read them for this stream
+    #: alone (``analyze_stream``); the replay reuses them instead of reading again
+    options: OptionColumns | None = None
 
     def __len__(self) -> int:
         return int(self.rows.shape[0])

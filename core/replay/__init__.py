@@ -130,7 +130,7 @@ def _replay_stream(index: CaptureIndex, stream: int,
         point = CapturePoint(delta_client=0.0, delta_server=float(np.median(seen)),
                              method="two capture points", merged=True)
     lines = number_lines(fc, fl, seq, ack, seg_len)
-    every = read_options(index, rows)
+    every = analysis.options if analysis.options is not None else read_options(index, rows)
     opts = every if keep.size == rows.size else OptionColumns(
         *(getattr(every, f.name)[keep] for f in fields(every)))
     proofs = arrival_proofs(lines, fc, fl, seg_len, opts.tsval, opts.tsecr, opts.sack_blocks,
