@@ -91,14 +91,17 @@ def explain(walk: Walk, send: Sequence[float], arrive: Sequence[float | None],
     repairs: list[Repair] = []
     limit = max(PLAUSIBLE * flight, flight + SLACK)
     probes = _probes(flags, from_client, seq_line, end_line)
-    syns = [k for k, f in enumerate(flags) if f & (SYN | ACK | RST) == SYN]
+    fl = np.asarray(flags, dtype=np.int64)
+    syns = np.flatnonzero((fl & (SYN | ACK | RST)) == SYN).tolist()
+    answers = _Answers(send, from_client)
     for _ in range(MAX_REPAIRS):
         inference = walk(fates, frozenset(tolerate))
         conflict = inference.conflict
         if conflict is None:
-            lost = (_unanswered(probes, fates, send, from_client, proved_by, inference, limit)
+            lost = (_unanswered(probes, fates, send, from_client, proved_by, inference, limit,
+                                answers)
                     or _unanswered_syn(syns, fates, send, from_client, proved_by, flags,
-                                       limit))
+                                       limit, answers))
             if lost is None:
                 return Explanation(inference, fates, repairs)
             k, reason = lost
@@ -139,14 +142,29 @@ def _probes(flags: Sequence[int], from_client: Sequence[bool], seq_line: Sequenc
     return np.flatnonzero(out).tolist()
 
 
+class _Answers:
+    """Each side's send times, sorted, made on first use (most streams never ask)."""
+
+    def __init__(self, send: Sequence[float], from_client: Sequence[bool]) -> None:
+        self._send, self._from_client = send, from_client
+        self._by: dict[bool, list[float]] | None = None
+
+    def to(self, from_client: bool) -> list[float]:
+        """The send times of the side that answers segments sent by ``from_client``."""
+        if self._by is None:
+            t = np.asarray(self._send, dtype=np.float64)
+            mine = np.asarray(self._from_client, dtype=bool)
+            self._by = {True: np.sort(t[~mine]).tolist(), False: np.sort(t[mine]).tolist()}
+        return self._by[from_client]
+
+
 def _unanswered(probes: list[int], fates: list[float | None], send: Sequence[float],
                 from_client: Sequence[bool], proved_by: Sequence[int],
-                inference: Inference, limit: float) -> tuple[int, str] | None:
+                inference: Inference, limit: float,
+                answers: _Answers) -> tuple[int, str] | None:
     """The first probe rule 2a says was lost, and why; None when every one is fine."""
     if not probes:
         return None
-    answers = {True: sorted(send[k] for k in range(len(send)) if not from_client[k]),
-               False: sorted(send[k] for k in range(len(send)) if from_client[k])}
     # the prober's next segment: an answer before it would have been seen by then
     next_send: dict[int, float] = {}
     for k in probes:
@@ -161,7 +179,7 @@ def _unanswered(probes: list[int], fates: list[float | None], send: Sequence[flo
         state = inference.server_after[k] if from_client[k] else inference.client_after[k]
         if not state.synchronized or state is TcpState.SYN_RECEIVED:
             continue
-        times = answers[from_client[k]]
+        times = answers.to(from_client[k])
         # an answer leaves after the probe did (the delays are estimates: not
         # necessarily after its estimated arrival) and within ``limit`` of its arrival
         pos = bisect.bisect_right(times, send[k])
@@ -178,12 +196,10 @@ def _unanswered(probes: list[int], fates: list[float | None], send: Sequence[flo
 
 def _unanswered_syn(syns: list[int], fates: list[float | None], send: Sequence[float],
                     from_client: Sequence[bool], proved_by: Sequence[int], flags: Sequence[int],
-                    limit: float) -> tuple[int, str] | None:
+                    limit: float, answers: _Answers) -> tuple[int, str] | None:
     """Rule 2b: the first SYN that arrived and that nothing answered."""
     if not syns:
         return None
-    answers = {True: sorted(send[k] for k in range(len(send)) if not from_client[k]),
-               False: sorted(send[k] for k in range(len(send)) if from_client[k])}
     for k in syns:
         arrived = fates[k]
         if arrived is None or proved_by[k] >= 0:
@@ -192,7 +208,7 @@ def _unanswered_syn(syns: list[int], fates: list[float | None], send: Sequence[f
                      None)
         if after is not None and flags[after] & (SYN | ACK | RST) != SYN:
             continue          # its sender moved on: an answer came, uncaptured
-        times = answers[from_client[k]]
+        times = answers.to(from_client[k])
         pos = bisect.bisect_right(times, send[k])
         if pos < len(times) and times[pos] <= arrived + limit:
             continue
