@@ -1,0 +1,393 @@
+"""Differential testing of the replay against the simulator: cases, captures, verdicts.
+
+    generate(seed, count) -> list[Case]          random impaired exchanges, reproducible
+    run_case(case, folder) -> CaseResult          simulate, capture at every tap, replay,
+                                                  compare with the truth, check legality
+    run_all(cases, jobs=1) -> Stats               many cases, in ``jobs`` processes
+    write_capture(timeline, path, tap) -> list[Sighting]   the ONE capture adapter
+    ambiguous(replay) -> bool                     the replay flagged its own doubt
+    Stats                                         counts per tap, scenario, family, kind
+
+Rules:
+1. A case is (scenario, parameters as ``key=value`` strings, link seed); the same case
+   gives the same simulation, captures and verdicts. ``Case.command`` reproduces it.
+2. Every case is captured at every tap of :data:`TAPS`; stream 0 of each capture is
+   replayed and compared (:mod:`core.simulate.truth`); every stream's replay, and the
+   simulation itself, are checked for legality (:mod:`core.replay.check`).
+3. A capture with no packet (every SYN lost before the tap) is counted as ``empty``,
+   neither a match nor a mismatch.
+4. Scripted drops name their target by a clean run (the same parameters without random
+   impairments): the SYN, the SYN+ACK, a FIN, an RST, the last ACK.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import random
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from core.capture import read_capture
+from core.capture.writer import captured_view, write_pcap
+from core.errors import SynAckError
+from core.replay import Replay, replay_stream
+from core.replay.check import violations
+from core.segment import Flag
+from core.simulate.params import parse_assignment
+from core.simulate.scenarios import SCENARIOS, get
+from core.simulate.truth import Comparison, Sighting, captured_truth, compare
+from core.states import Side
+from core.trace import Timeline
+
+#: capture points every case is captured at (the taps branch adds "mid" and "both")
+TAPS: tuple[str, ...] = ("client", "server")
+#: the exact-match rate the replay rewrite aims at
+RATE_TARGET = 0.99
+
+FAMILIES: dict[str, str] = {
+    "handshake": "open", "simultaneous_open": "open", "closed_port": "open",
+    "listen_backlog": "open",
+    "hello_ok": "data", "retransmission": "data", "fast_retransmit": "data",
+    "out_of_order": "data", "flow_control": "data", "stream_service": "data",
+    "keepalive": "data",
+    "close_client_first": "close", "close_three_segment": "close",
+    "close_server_first": "close", "simultaneous_close": "close",
+    "time_wait_lost_ack": "time_wait", "time_wait_old_duplicate": "time_wait",
+    "bind_eaddrinuse": "time_wait",
+    "abort": "reset", "half_open": "reset",
+}
+_RANDOM_KEYS = ("loss", "reorder", "duplicate", "jitter")
+
+
+# ----- the capture adapter ---------------------------------------------------------------
+def write_capture(timeline: Timeline, path: str, tap: str) -> list[Sighting]:
+    """Write the capture seen at ``tap`` to ``path``; frame by frame, what it shows.
+
+    The one place that knows the capture writer's API (switch here when
+    ``core.capture.write_capture`` with per-frame truth lands)."""
+    at = Side(tap)
+    view = captured_view(timeline, at)
+    write_pcap(timeline, path, at=at, view=view)
+    return [Sighting(frame=k, time=t, index=rec.index) for k, (t, rec) in
+            enumerate(view, start=1)]
+
+
+def ambiguous(replay: Replay) -> bool:
+    """The replay said it could not decide (until it has a field for it: its notes)."""
+    return any("uncertain" in note or "either" in note for note in replay.timeline.notes)
+
+
+# ----- cases -----------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Case:
+    scenario: str
+    params: tuple[str, ...]
+    seed: int
+    drop_target: str = ""      # what the scripted drop aims at in the clean run
+
+    def overrides(self, *, clean: bool = False) -> dict[str, object]:
+        out: dict[str, object] = dict(parse_assignment(p) for p in self.params)
+        out["seed"] = self.seed
+        if clean:
+            for key in (*_RANDOM_KEYS, "drop"):
+                out.pop(key, None)
+        return out
+
+    @property
+    def command(self) -> str:
+        sets = " ".join(f"--set {p}" for p in (*self.params, f"seed={self.seed}"))
+        return f"synack simulate {self.scenario} {sets}"
+
+    def __str__(self) -> str:
+        target = f" [drop: {self.drop_target}]" if self.drop_target else ""
+        return f"{self.scenario} {' '.join(self.params)} seed={self.seed}{target}"
+
+
+def _drop_targets(timeline: Timeline) -> dict[str, str]:
+    """Scripted drops (``SIDE:N``) aimed at notable segments of a clean run."""
+    count = {Side.CLIENT: 0, Side.SERVER: 0}
+    out: dict[str, str] = {}
+    last_ack: str | None = None
+    for rec in timeline.segments:
+        if "duplicated by the link" in rec.labels:
+            continue
+        count[rec.sender] += 1
+        rule = f"{rec.sender.value}:{count[rec.sender]}"
+        flags = rec.segment.flags
+        name = None
+        if flags & Flag.SYN:
+            name = "SYN+ACK" if flags & Flag.ACK else "SYN"
+        elif flags & Flag.RST:
+            name = "RST"
+        elif flags & Flag.FIN:
+            name = f"{rec.sender.value} FIN"
+        elif flags == Flag.ACK and rec.segment.length == 0:
+            last_ack = rule
+        if name is not None:
+            out.setdefault(f"{name} ({rec.sender.value})" if name == "RST" else name, rule)
+    if last_ack is not None and any("FIN" in k for k in out):
+        out["last ACK"] = last_ack
+    return out
+
+
+def _scenario_drop(name: str) -> str:
+    value = get(name).params().get("drop")
+    return value if isinstance(value, str) else ""
+
+
+def generate(seed: int, count: int) -> list[Case]:
+    """``count`` random cases from ``seed`` (every scenario in turn, random parameters)."""
+    rng = random.Random(seed)
+    clean_cache: dict[tuple[str, tuple[str, ...]], dict[str, str]] = {}
+    cases = []
+    for n in range(count):
+        scenario = SCENARIOS[n % len(SCENARIOS)].name
+        params: list[str] = []
+        params.append(f"delay={rng.choice([0.001, 0.005, 0.01, 0.03, 0.08]):g}")
+        if rng.random() < 0.3:
+            params.append(f"delay_back={rng.choice([0.0005, 0.004, 0.02, 0.06, 0.15]):g}")
+        if rng.random() < 0.2:
+            params.append("wscale=off")
+        if rng.random() < 0.2:
+            params.append(f"mss={rng.choice([100, 536, 1460])}")
+        if rng.random() < 0.2:
+            params.append("delayed_ack=off")
+        if rng.random() < 0.2:
+            params.append("iss=random")
+        base = tuple(params)
+        if rng.random() < 0.35:
+            params.append(f"loss={rng.choice([0.02, 0.05, 0.1, 0.2, 0.3])}")
+        if rng.random() < 0.25:
+            params.append(f"reorder={rng.choice([0.05, 0.15, 0.3])}")
+            params.append(f"reorder_delay={rng.choice([0.001, 0.005, 0.02])}")
+        if rng.random() < 0.2:
+            params.append(f"duplicate={rng.choice([0.05, 0.1, 0.3])}")
+        if rng.random() < 0.25:
+            params.append(f"jitter={rng.choice([0.0005, 0.002, 0.008])}")
+        target = ""
+        link_seed = rng.randrange(1 << 31)
+        if rng.random() < 0.35:
+            key = (scenario, base)
+            if key not in clean_cache:
+                clean = get(scenario).run(dict(parse_assignment(p) for p in base))
+                clean_cache[key] = _drop_targets(clean)
+            targets = clean_cache[key]
+            if targets:
+                target = rng.choice(sorted(targets))
+                rules = [r for r in (_scenario_drop(scenario), targets[target]) if r]
+                params.append("drop=" + ",".join(rules))
+        cases.append(Case(scenario=scenario, params=tuple(params), seed=link_seed,
+                          drop_target=target))
+    return cases
+
+
+# ----- running a case --------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class TapResult:
+    tap: str
+    empty: bool = False
+    comparison: Comparison | None = None
+    illegal: tuple[str, ...] = ()
+    ambiguous: bool = False
+    error: str = ""
+
+    @property
+    def matches(self) -> bool:
+        return self.comparison is not None and self.comparison.matches
+
+    @property
+    def counted(self) -> bool:
+        return not self.empty
+
+
+@dataclass(frozen=True, slots=True)
+class CaseResult:
+    case: Case
+    taps: tuple[TapResult, ...]
+    sim_illegal: tuple[str, ...] = ()
+    error: str = ""
+
+    def report(self) -> str:
+        """Everything needed to reproduce and read a mismatch."""
+        lines = [f"case {self.case}", f"  reproduce: {self.case.command}"]
+        lines += [f"  simulation illegal: {v}" for v in self.sim_illegal]
+        if self.error:
+            lines.append(f"  error: {self.error}")
+        for tap in self.taps:
+            status = ("empty capture" if tap.empty else "match" if tap.matches
+                      else "MISMATCH" if tap.comparison else "error")
+            lines.append(f"  tap {tap.tap}: {status}")
+            if tap.comparison is not None:
+                lines += [f"    {d}" for d in tap.comparison.details]
+            lines += [f"    illegal: {v}" for v in tap.illegal]
+            if tap.error:
+                lines.append(f"    error: {tap.error}")
+        return "\n".join(lines)
+
+
+def _run_tap(timeline: Timeline, tap: str, folder: str) -> TapResult:
+    path = os.path.join(folder, f"fidelity-{os.getpid()}-{tap}.pcap")
+    try:
+        frames = write_capture(timeline, path, tap)
+        if not frames:
+            return TapResult(tap=tap, empty=True)
+        index = read_capture(path)
+        streams = index.packets["stream"]
+        illegal: list[str] = []
+        first: Replay | None = None
+        for stream in sorted(set(streams.tolist())):
+            replay = replay_stream(index, stream)
+            illegal += [f"stream {stream}: {v}" for v in violations(replay.timeline)]
+            if stream == 0:
+                first = replay
+        assert first is not None
+        frame_stream = dict(zip(index.packets["frame"].tolist(), streams.tolist(),
+                                strict=True))
+        shown = [s for s in frames if frame_stream.get(s.frame) == 0]
+        truth = captured_truth(timeline, shown, tap)
+        return TapResult(tap=tap, comparison=compare(truth, first.timeline),
+                         illegal=tuple(illegal), ambiguous=ambiguous(first))
+    except (SynAckError, ValueError, AssertionError) as exc:
+        return TapResult(tap=tap, error=f"{type(exc).__name__}: {exc}")
+    finally:
+        if os.path.exists(path):
+            os.remove(path)
+
+
+def run_case(case: Case, folder: str) -> CaseResult:
+    """Simulate ``case`` and judge the replay at every tap (see the module rules)."""
+    try:
+        timeline = get(case.scenario).run(case.overrides())
+    except SynAckError as exc:
+        return CaseResult(case=case, taps=(), error=f"simulation failed: {exc}")
+    return CaseResult(case=case, taps=tuple(_run_tap(timeline, tap, folder) for tap in TAPS),
+                      sim_illegal=tuple(violations(timeline)))
+
+
+# ----- statistics ------------------------------------------------------------------------
+@dataclass(slots=True)
+class Stats:
+    """Counts over many case results (``add`` them, then read or ``summary()``)."""
+
+    cases: int = 0
+    tap_total: Counter[str] = field(default_factory=Counter)
+    tap_match: Counter[str] = field(default_factory=Counter)
+    tap_empty: Counter[str] = field(default_factory=Counter)
+    tap_order_ok: Counter[str] = field(default_factory=Counter)
+    group_total: Counter[str] = field(default_factory=Counter)
+    group_match: Counter[str] = field(default_factory=Counter)
+    kinds: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, tuple[str, str]] = field(default_factory=dict)  # kind -> case, tap
+    reports: dict[str, str] = field(default_factory=dict)               # kind -> report
+    illegal: int = 0
+    illegal_examples: list[str] = field(default_factory=list)
+    sim_illegal: int = 0
+    errors: int = 0
+    error_examples: list[str] = field(default_factory=list)
+    ambiguous: int = 0
+    unseen_losses: int = 0
+    ghosts: int = 0
+    seconds: float = 0.0
+
+    def add(self, result: CaseResult) -> None:
+        self.cases += 1
+        case = result.case
+        if result.sim_illegal:
+            self.sim_illegal += 1
+        if result.error:
+            self.errors += 1
+            self.error_examples.append(result.report())
+        for tap in result.taps:
+            if tap.empty:
+                self.tap_empty[tap.tap] += 1
+                continue
+            groups = (f"tap {tap.tap}", f"family {FAMILIES.get(case.scenario, '?')}",
+                      f"scenario {case.scenario}")
+            self.tap_total[tap.tap] += 1
+            for group in groups:
+                self.group_total[group] += 1
+            if tap.illegal:
+                self.illegal += 1
+                if len(self.illegal_examples) < 20:
+                    self.illegal_examples.append(result.report())
+            if tap.error:
+                self.errors += 1
+                if len(self.error_examples) < 20:
+                    self.error_examples.append(result.report())
+            self.ambiguous += tap.ambiguous
+            comparison = tap.comparison
+            if comparison is None:
+                continue
+            self.unseen_losses += comparison.unseen_losses
+            self.ghosts += comparison.ghosts
+            self.tap_order_ok[tap.tap] += comparison.order_ok
+            if comparison.matches:
+                self.tap_match[tap.tap] += 1
+                for group in groups:
+                    self.group_match[group] += 1
+            for kind in dict.fromkeys(comparison.kinds):
+                self.kinds[kind] += 1
+                if kind not in self.examples:
+                    self.examples[kind] = (str(case), tap.tap)
+                    self.reports[kind] = result.report()
+
+    def rate(self, tap: str | None = None) -> float:
+        total = sum(self.tap_total.values()) if tap is None else self.tap_total[tap]
+        match = sum(self.tap_match.values()) if tap is None else self.tap_match[tap]
+        return match / total if total else 1.0
+
+    def summary(self, *, top: int = 10, full_reports: bool = False) -> str:
+        lines = [f"{self.cases} cases, {sum(self.tap_total.values())} captures replayed "
+                 f"({sum(self.tap_empty.values())} empty), {self.seconds:.1f} s",
+                 f"exact match (states + losses): {self.rate():.4f} "
+                 f"(target {RATE_TARGET})"]
+        for tap in sorted(self.tap_total):
+            lines.append(f"  tap {tap:<8} {self.rate(tap):.4f}  ({self.tap_match[tap]}/"
+                         f"{self.tap_total[tap]}; arrival order right in "
+                         f"{self.tap_order_ok[tap]}; empty {self.tap_empty[tap]})")
+        for prefix in ("family", "scenario"):
+            for group in sorted(g for g in self.group_total if g.startswith(prefix)):
+                total, match = self.group_total[group], self.group_match[group]
+                lines.append(f"  {group:<34} {match / total:.4f}  ({match}/{total})")
+        lines.append(f"illegal replayed sequences: {self.illegal} (target 0); illegal "
+                     f"simulations: {self.sim_illegal}; errors: {self.errors}")
+        lines.append(f"replays flagged ambiguous: {self.ambiguous}; segments lost before "
+                     f"the tap: {self.unseen_losses}; ghosts drawn: {self.ghosts}")
+        lines.append(f"top mismatch kinds ({len(self.kinds)} distinct):")
+        for kind, n in self.kinds.most_common(top):
+            case, tap = self.examples[kind]
+            lines.append(f"  {n:6}  {kind}\n          e.g. tap {tap}: {case}")
+            if full_reports:
+                lines += ["          " + line for line in self.reports[kind].splitlines()]
+        return "\n".join(lines)
+
+
+_FOLDER: list[str] = []
+
+
+def _start_worker() -> None:
+    _FOLDER.append(tempfile.mkdtemp(prefix="synack-fidelity-"))
+
+
+def _work(case: Case) -> CaseResult:
+    return run_case(case, _FOLDER[0])
+
+
+def run_all(cases: Sequence[Case], jobs: int = 1) -> Stats:
+    """Run every case (in ``jobs`` processes) and count the results."""
+    stats = Stats()
+    start = time.perf_counter()
+    if jobs <= 1:
+        with tempfile.TemporaryDirectory(prefix="synack-fidelity-") as folder:
+            for case in cases:
+                stats.add(run_case(case, folder))
+    else:
+        with multiprocessing.get_context("fork").Pool(jobs, _start_worker) as pool:
+            for result in pool.imap(_work, cases, chunksize=8):
+                stats.add(result)
+    stats.seconds = time.perf_counter() - start
+    return stats
