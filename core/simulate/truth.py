@@ -30,23 +30,31 @@ N3 Unseen listeners. A LISTEN entered by a silent change and not left by the arr
    answers strays with RST, as a closed port does) is removed with the change into it:
    no packet distinguishes it from CLOSED.
 Losses: a captured segment whose ``arrived`` is None never arrived (lost after the tap,
-or still in flight where the run stopped); a segment the receiving host dropped without
-effect (the simulator's "accept queue full") counts as either arrived or lost, since
-no capture before that host can tell. Uncaptured segments (lost before the tap) may be
-ghosts; a ghost matching none of them (sender, seq, SYN/FIN/RST, length) is a mismatch,
-a missing ghost is only counted (``Comparison.unseen_losses``).
+or still in flight where the run stopped); the replay must say so, except (``either``,
+each named in ``Truth.notes``; the replay may say lost or arrived):
+L1 a segment its receiving host dropped without effect (the simulator's "accept queue
+   full"): no capture before that host can tell it from a loss;
+L2 a lost segment without sequence space (a pure ACK, an RST) whose loss nothing in the
+   capture reveals: for an ACK, its receiver never sends again, after the ACK would
+   have arrived, anything the ACK acknowledged; for an RST, its receiver sends nothing
+   after it would have arrived. (A SYN, FIN or data is retransmitted: always strict.)
+Uncaptured segments (lost before the tap) may be ghosts; a ghost matching none of them
+(sender, seq, SYN/FIN/RST, length) is a mismatch, a missing ghost is only counted
+(``Comparison.unseen_losses``).
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core.segment import Flag, flags_text
+from core.segment import Flag, flags_text, seq_diff
 from core.states import Action, Side, TcpState, TriggerKind
 from core.table import lookup
 from core.trace import (
     SegmentArrived,
+    SegmentLost,
     SegmentRecord,
     SegmentSent,
     StateChanged,
@@ -83,7 +91,7 @@ class Truth:
     server: tuple[TcpState, ...]
     frame_of: dict[int, int]            # simulated index -> its first frame
     lost_seen: frozenset[int]           # frames whose segment never arrived
-    either: frozenset[int]              # frames the receiving host dropped (either way)
+    either: frozenset[int]              # frames that may be said lost or arrived (L1, L2)
     unseen: tuple[SegmentRecord, ...]   # the stream's segments no frame shows
     unseen_lost: int                    # of which lost on the way
     arrivals: dict[Side, tuple[int, ...]]  # per sender: frames in order of arrival
@@ -165,6 +173,49 @@ def _side_truth(timeline: Timeline, side: Side, members: set[int], captured: set
     return (start, *(c.new for c in kept))
 
 
+class _Later:
+    """Per sender, its captured segments by send time: is there one sent after ``t``
+    (with sequence space, starting before ``ack``)?"""
+
+    def __init__(self, segments: Sequence[SegmentRecord], captured: set[int],
+                 sender: Side) -> None:
+        mine = sorted((segments[j] for j in captured if segments[j].sender is sender),
+                      key=lambda r: r.sent)
+        self.sent = [r.sent for r in mine]
+        self.base = mine[0].segment.seq if mine else 0
+        # suffix minimum of the relative seq of segments that occupy sequence space
+        self.low: list[float] = [float("inf")] * (len(mine) + 1)
+        for k in range(len(mine) - 1, -1, -1):
+            seg = mine[k].segment
+            spaced = seg.length or seg.flags & (Flag.SYN | Flag.FIN)
+            rel = seq_diff(seg.seq, self.base) if spaced else float("inf")
+            self.low[k] = min(self.low[k + 1], rel)
+
+    def any_after(self, t: float) -> bool:
+        return bisect.bisect_right(self.sent, t) < len(self.sent)
+
+    def resends_before(self, t: float, ack: int) -> bool:
+        return seq_diff(ack, self.base) > self.low[bisect.bisect_right(self.sent, t)]
+
+
+def _unrevealed(segments: Sequence[SegmentRecord], i: int, later: dict[Side, _Later],
+                lost_at: dict[int, float]) -> bool:
+    """True for a lost segment without sequence space whose loss no captured segment
+    reveals (rule L2)."""
+    lost = segments[i]
+    seg = lost.segment
+    if seg.length or seg.flags & (Flag.SYN | Flag.FIN):
+        return False
+    # the link records a loss half way: the segment would have arrived at twice that
+    due = lost.sent + 2 * (lost_at.get(i, lost.sent) - lost.sent)
+    peer = later[lost.receiver]
+    if seg.flags & Flag.RST:
+        return not peer.any_after(due)
+    if not seg.flags & Flag.ACK:
+        return False
+    return not peer.resends_before(due, seg.ack)
+
+
 def captured_truth(timeline: Timeline, frames: Sequence[Sighting],
                    tap: str = "client") -> Truth:
     """The truth for the stream whose frames are ``frames`` (see the module docstring).
@@ -183,9 +234,19 @@ def captured_truth(timeline: Timeline, frames: Sequence[Sighting],
     client = _side_truth(timeline, Side.CLIENT, members, captured, last_time, notes)
     server = _side_truth(timeline, Side.SERVER, members, captured, last_time, notes)
     segments = timeline.segments
-    either = frozenset(frame_of[i] for i in captured
-                       if any(RECEIVER_DROPPED in label for label in segments[i].labels))
+    either: set[int] = set()
+    for i in sorted(captured):
+        if any(RECEIVER_DROPPED in label for label in segments[i].labels):
+            either.add(frame_of[i])
+            notes.append(f"L1 frame {frame_of[i]}: dropped by the receiving host")
     lost_seen = frozenset(frame_of[i] for i in captured if segments[i].arrived is None)
+    lost_at = {e.index: e.time for e in timeline.events if isinstance(e, SegmentLost)}
+    later = {side: _Later(segments, captured, side) for side in Side}
+    for i in sorted(captured):
+        if segments[i].arrived is None and _unrevealed(segments, i, later, lost_at):
+            either.add(frame_of[i])
+            notes.append(f"L2 frame {frame_of[i]}: {flags_text(segments[i].segment.flags)} "
+                         "lost, nothing captured later reveals it")
     unseen = tuple(segments[i] for i in sorted(members - captured))
     arrivals: dict[Side, tuple[int, ...]] = {}
     for sender in Side:
@@ -193,7 +254,7 @@ def captured_truth(timeline: Timeline, frames: Sequence[Sighting],
                 if segments[i].sender is sender and segments[i].arrived is not None]
         arrivals[sender] = tuple(frame for _, frame in sorted(came))
     return Truth(tap=tap, client=client, server=server, frame_of=frame_of,
-                 lost_seen=lost_seen, either=either, unseen=unseen,
+                 lost_seen=lost_seen, either=frozenset(either), unseen=unseen,
                  unseen_lost=sum(1 for rec in unseen if rec.arrived is None),
                  arrivals=arrivals, notes=tuple(notes), client_label=timeline.client.label,
                  both_opened=len({segments[i].sender for i in captured
@@ -252,7 +313,7 @@ def compare(truth: Truth, replayed: Timeline) -> Comparison:
     swapped = replayed.client.label != truth.client_label
     if swapped and not truth.both_opened:
         states_ok = False
-        kinds.append("roles: replay swaps client and server")
+        kinds.append(f"roles [{truth.tap} tap]: replay swaps client and server")
         details.append(f"roles: the simulated client {truth.client_label} is the "
                        f"replay's server")
 
@@ -263,7 +324,7 @@ def compare(truth: Truth, replayed: Timeline) -> Comparison:
         want, got = truth.states(side), state_sequence(replayed, theirs(side))
         if want != got:
             states_ok = False
-            kinds.append("states: " + _divergence(side, want, got))
+            kinds.append(f"states [{truth.tap} tap]: " + _divergence(side, want, got))
             details.append(f"{side.value} states: truth [{_names(want)}] "
                            f"replay [{_names(got)}]")
     by_frame = {rec.frame: rec for rec in replayed.segments if rec.frame is not None}
@@ -274,10 +335,10 @@ def compare(truth: Truth, replayed: Timeline) -> Comparison:
         what = _seg_text(rec, swapped) if rec is not None else "?"
         losses_ok = False
         if frame in truth.lost_seen:
-            kinds.append(f"loss: replay has {what} arriving; it was lost after the tap")
+            kinds.append(f"loss [{truth.tap} tap]: {what} lost after the tap, replay: arrived")
             details.append(f"frame {frame} ({what}): lost after the tap, replay: arrived")
         else:
-            kinds.append(f"loss: replay has {what} lost; it arrived")
+            kinds.append(f"loss [{truth.tap} tap]: {what} arrived, replay: lost")
             details.append(f"frame {frame} ({what}): arrived, replay: lost")
     false_ghosts = 0
     shapes = {(r.sender, r.segment.seq, r.segment.flags & _SHAPE, r.segment.length)
@@ -287,7 +348,8 @@ def compare(truth: Truth, replayed: Timeline) -> Comparison:
         if (theirs(ghost.sender), seg.seq, seg.flags & _SHAPE, seg.length) not in shapes:
             false_ghosts += 1
             losses_ok = False
-            kinds.append(f"ghost: {_seg_text(ghost, swapped)} that was never sent")
+            kinds.append(f"ghost [{truth.tap} tap]: {_seg_text(ghost, swapped)} matches no "
+                         "uncaptured segment")
             details.append(f"ghost {ghost.index} ({_seg_text(ghost, swapped)}, seq {seg.seq}) "
                            "matches no uncaptured segment")
     order_ok = True
@@ -302,7 +364,8 @@ def compare(truth: Truth, replayed: Timeline) -> Comparison:
         got_order = tuple(f for f in got_order if f in truth.arrivals[sender])
         if want_order != got_order:
             order_ok = False
-            kinds.append(f"order: {sender.value}'s segments arrive in another order")
+            kinds.append(f"order [{truth.tap} tap]: {sender.value}'s segments arrive in "
+                         "another order")
             details.append(f"{sender.value} arrivals: truth frames {list(want_order)}, "
                            f"replay {list(got_order)}")
     return Comparison(states_ok=states_ok, losses_ok=losses_ok, order_ok=order_ok,

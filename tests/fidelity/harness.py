@@ -289,6 +289,8 @@ class Stats:
     errors: int = 0
     error_examples: list[str] = field(default_factory=list)
     ambiguous: int = 0
+    ambiguous_mismatches: int = 0
+    _example_size: dict[str, tuple[int, int]] = field(default_factory=dict)
     unseen_losses: int = 0
     ghosts: int = 0
     seconds: float = 0.0
@@ -329,9 +331,14 @@ class Stats:
                 self.tap_match[tap.tap] += 1
                 for group in groups:
                     self.group_match[group] += 1
+            elif tap.ambiguous:
+                self.ambiguous_mismatches += 1
             for kind in dict.fromkeys(comparison.kinds):
                 self.kinds[kind] += 1
-                if kind not in self.examples:
+                # the example kept is the simplest case: fewest parameters, then shortest
+                size = (len(case.params), len(str(case)))
+                if kind not in self.examples or size < self._example_size[kind]:
+                    self._example_size[kind] = size
                     self.examples[kind] = (str(case), tap.tap)
                     self.reports[kind] = result.report()
 
@@ -355,14 +362,19 @@ class Stats:
                 lines.append(f"  {group:<34} {match / total:.4f}  ({match}/{total})")
         lines.append(f"illegal replayed sequences: {self.illegal} (target 0); illegal "
                      f"simulations: {self.sim_illegal}; errors: {self.errors}")
-        lines.append(f"replays flagged ambiguous: {self.ambiguous}; segments lost before "
-                     f"the tap: {self.unseen_losses}; ghosts drawn: {self.ghosts}")
-        lines.append(f"top mismatch kinds ({len(self.kinds)} distinct):")
-        for kind, n in self.kinds.most_common(top):
-            case, tap = self.examples[kind]
-            lines.append(f"  {n:6}  {kind}\n          e.g. tap {tap}: {case}")
-            if full_reports:
-                lines += ["          " + line for line in self.reports[kind].splitlines()]
+        lines.append(f"replays flagged ambiguous: {self.ambiguous} (of which mismatched: "
+                     f"{self.ambiguous_mismatches}); segments lost before the tap: "
+                     f"{self.unseen_losses}; ghosts drawn: {self.ghosts}")
+        matching = Counter({k: n for k, n in self.kinds.items() if not k.startswith("order")})
+        ordering = Counter({k: n for k, n in self.kinds.items() if k.startswith("order")})
+        for title, kinds in (("top mismatch kinds (states, losses)", matching),
+                             ("arrival order (not part of a match)", ordering)):
+            lines.append(f"{title}, {len(kinds)} distinct (captures affected):")
+            for kind, n in kinds.most_common(top):
+                case, tap = self.examples[kind]
+                lines.append(f"  {n:6}  {kind}\n          e.g. {case}")
+                if full_reports:
+                    lines += ["          " + line for line in self.reports[kind].splitlines()]
         return "\n".join(lines)
 
 
