@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.capture.writer import write_pcap  # noqa: E402
 from core.capture.writer_scapy import write_pcap_scapy  # noqa: E402
+from core.payload import text  # noqa: E402
 from core.simulate.engine import Simulation  # noqa: E402
 from core.simulate.labels import analysis_labels  # noqa: E402
 from core.simulate.link import LinkConfig  # noqa: E402
@@ -35,7 +36,7 @@ def one_run(megabytes: float, loss: float,
     client, server, _ = build_configs({"mss": 1448})
     sim = Simulation(client=client, server=server,
                      link=LinkConfig(delay=0.010, loss=loss, seed=seed),
-                     client_program=(connect(), send(bytes(size)), close()),
+                     client_program=(connect(), send(text(size)), close()),
                      # no read step: the server application reads everything at once
                      server_program=(listen(), close(when=PEER_CLOSED, after=0.001)),
                      title="bulk transfer")

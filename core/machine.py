@@ -16,6 +16,7 @@ from collections.abc import Callable
 from core.classify import Receiver, acks_new, classify, is_duplicate_ack
 from core.config import EndpointConfig
 from core.errors import IllegalTransition
+from core.payload import fill
 from core.rtt import RttEstimator
 from core.segment import (
     NO_OPTIONS,
@@ -511,7 +512,9 @@ class Endpoint:
 
     def _a_accept_data(self, now: float, seg: Segment | None) -> None:
         assert seg is not None
-        payload = seg.payload.ljust(seg.length, b"\0")
+        # octets a hand-made segment only counts are the pattern's, at their own place
+        start = 0 if self.irs is None else max(0, seq_diff(seg.seq, seq_add(self.irs, 1)))
+        payload = fill(seg.payload, seg.length, start)
         ahead = seq_diff(seg.seq, self.rcv_nxt)
         self._in_order = ahead <= 0
         if ahead > 0:  # a gap before it: keep it (within the window) for later

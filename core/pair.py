@@ -8,6 +8,10 @@ Invariants:
 - ``now`` only moves forward; arrivals happen at or after ``sent + delay``.
 - Every segment an endpoint emits is recorded once in the Timeline, then arrives,
   is lost, or is still in flight when the Timeline is built.
+- A loss records where on the path it happened (``lost_at``, a fraction from the
+  sender) and when the segment was due; a copy the link made records where it was made
+  (``copied_at``). ``drop`` loses a segment halfway (0.5); ``duplicate`` copies it at
+  the sender's end (0.0, the copy travels the whole way).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from dataclasses import dataclass, replace
 
 from core.machine import Endpoint, EndpointConfig
 from core.segment import Segment
+from core.simulate.link import Fate
 from core.states import Side, TcpState, Trigger
 from core.table import Row
 from core.trace import Peer, StateChanged, Timeline, TimelineBuilder
@@ -90,13 +95,14 @@ class Pair:
             self._builder.add(event)
         for segment in endpoint.take_segments():
             index = self._builder.sent(self.now, side, segment)
-            arrivals, lost = self._fate(side)
-            if lost is not None:
-                self._builder.lost(self.now + self._one_way(side) / 2, index, lost)
-            for n, arrival in enumerate(arrivals):
+            fate = self._fate(side)
+            if fate.reason is not None:
+                self._builder.lost(self.now + self._one_way(side) / 2, index, fate.reason,
+                                   lost_at=fate.lost_at, due=fate.due)
+            for n, arrival in enumerate(fate.arrivals):
                 if n:  # the link made a copy: it is an arrow of its own
                     index = self._builder.sent(self.now, side, segment,
-                                               labels=(LINK_COPY,))
+                                               labels=(LINK_COPY,), copied_at=fate.copied_at)
                 self._launch(InFlight(index, side, segment, self.now, arrival))
 
     def _launch(self, flight: InFlight) -> None:
@@ -105,9 +111,10 @@ class Pair:
     def _one_way(self, sender: Side) -> float:
         return self.delay
 
-    def _fate(self, sender: Side) -> tuple[list[float], str | None]:
-        """When a segment sent now arrives (no time: lost, with the reason)."""
-        return [self.now + self._one_way(sender)], None
+    def _fate(self, sender: Side) -> Fate:
+        """When a segment sent now arrives (no time: lost, with the reason and place)."""
+        arrival = self.now + self._one_way(sender)
+        return Fate(arrivals=(arrival,), due=arrival)
 
     def pending(self, sender: Side | None = None) -> list[InFlight]:
         return [f for f in self.flights if sender is None or f.sender is sender]
@@ -133,14 +140,15 @@ class Pair:
     def drop(self, sender: Side | None = None, n: int = 0) -> Segment:
         """Lose the ``n``-th segment in flight from ``sender``."""
         flight = self._take(sender, n)
-        self._builder.lost(max(self.now, (flight.sent + flight.arrival) / 2), flight.index)
+        self._builder.lost(max(self.now, (flight.sent + flight.arrival) / 2), flight.index,
+                           lost_at=0.5, due=flight.arrival)
         return flight.segment
 
     def duplicate(self, sender: Side | None = None, n: int = 0) -> None:
         """The link duplicates a segment in flight (the copy travels after it)."""
         flight = self.pending(sender)[n]
         index = self._builder.sent(self.now, flight.sender, flight.segment,
-                                   labels=(LINK_COPY,))
+                                   labels=(LINK_COPY,), copied_at=0.0)
         self.flights.append(InFlight(index, flight.sender, flight.segment, self.now,
                                      self.now + self._one_way(flight.sender)))
 

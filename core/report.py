@@ -133,6 +133,8 @@ def _event(event: Event, start: float) -> dict[str, Any] | None:
         body = {"type": "notice", "message": event.message}
     elif isinstance(event, SegmentLost):
         body = {"type": "drop", "frame": event.index + 1, "reason": event.reason}
+        if event.lost_at is not None:  # where on the path, from the sender (0) to 1
+            body["lost_at"] = round(event.lost_at, 6)
     elif isinstance(event, StateChanged):
         body = {"type": "state", "from": event.old.value, "to": event.new.value,
                 "trigger": event.trigger.value if event.trigger else None}

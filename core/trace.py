@@ -105,7 +105,12 @@ class Event:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SegmentSent(Event):
+    """``copied_at``: for a copy the link made of a segment (a simulation's
+    ``LINK_COPY``), where on the path it made it, as a fraction of the way from the
+    sender (0) to the receiver (1); None for a segment its sender sent."""
+
     index: int
+    copied_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -115,8 +120,14 @@ class SegmentArrived(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SegmentLost(Event):
+    """``time`` is when the diagram shows the loss (halfway). A simulation also knows
+    ``lost_at``, where on the path it was lost (a fraction of the way from the sender,
+    in [0, 1)), and ``due``, when it would have arrived; None: not known."""
+
     index: int
     reason: str = "dropped by the link"
+    lost_at: float | None = None
+    due: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -349,12 +360,14 @@ class TimelineBuilder:
         self._events.append(event)
 
     def sent(self, time: float, sender: Side, segment: Segment, *,
-             frame: int | None = None, labels: tuple[str, ...] = ()) -> int:
+             frame: int | None = None, labels: tuple[str, ...] = (),
+             copied_at: float | None = None) -> int:
         index = len(self._segments)
         self._segments.append(SegmentRecord(index=index, sender=sender, segment=segment,
                                             sent=time, arrived=None, frame=frame,
                                             labels=labels))
-        self._events.append(SegmentSent(time=time, side=sender, index=index))
+        self._events.append(SegmentSent(time=time, side=sender, index=index,
+                                        copied_at=copied_at))
         return index
 
     def arrived(self, time: float, index: int) -> None:
@@ -362,10 +375,11 @@ class TimelineBuilder:
         self._segments[index] = replace(rec, arrived=time)
         self._events.append(SegmentArrived(time=time, side=rec.receiver, index=index))
 
-    def lost(self, time: float, index: int, reason: str = "dropped by the link") -> None:
+    def lost(self, time: float, index: int, reason: str = "dropped by the link", *,
+             lost_at: float | None = None, due: float | None = None) -> None:
         rec = self._segments[index]
         self._events.append(SegmentLost(time=time, side=rec.receiver, index=index,
-                                        reason=reason))
+                                        reason=reason, lost_at=lost_at, due=due))
 
     def build(self) -> Timeline:
         return Timeline(title=self.title, client=self.client, server=self.server,

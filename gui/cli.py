@@ -236,11 +236,19 @@ def _add_scenarios(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 def _run_simulate(args: argparse.Namespace) -> int:
     from core.report import timeline_to_dict
     args.scenario = args.name
+    if args.at is not None and not args.pcap:
+        raise SynAckError("--at needs --pcap")
+    from core.capture.taps import TapPoint
+    tap = TapPoint.parse(args.at or "client")  # a bad tap fails before the run
     timeline = _source_timeline(args)
     if args.pcap:
-        from core.capture.writer import write_pcap
-        count = write_pcap(timeline, args.pcap)
-        print(f"wrote {Path(args.pcap).resolve()} ({count} packets, client-side capture)",
+        from core.capture.taps import write_capture
+        truth = write_capture(timeline, args.pcap, tap)
+        where = {"client": "client-side capture", "server": "server-side capture",
+                 "both": "pcapng, interface 0 at the client, 1 at the server"}.get(
+                     tap.name, f"mid-path capture, {tap.name.removeprefix('mid:')} of the "
+                     "way from the client")
+        print(f"wrote {Path(args.pcap).resolve()} ({len(truth.frames)} packets, {where})",
               file=sys.stderr if args.json else sys.stdout)
         if not args.json:
             return 0
@@ -269,7 +277,12 @@ def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                         help="a parameter, e.g. loss=0.05, server.mss=536 (repeatable)")
     parser.add_argument("--json", action="store_true", help="the Timeline as JSON")
     parser.add_argument("--pcap", metavar="OUT.pcap",
-                        help="also write the exchange as a capture seen at the client")
+                        help="also write the exchange as a capture (seen at the client "
+                        "unless --at says otherwise)")
+    parser.add_argument("--at", metavar="TAP",
+                        help="where the --pcap capture is taken: client (default), server, "
+                        "mid[:FRACTION] (that fraction of the way to the server, 0.5 by "
+                        "default) or both (pcapng, one interface per end)")
     parser.set_defaults(handler=_run_simulate)
 
 

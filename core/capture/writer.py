@@ -1,12 +1,16 @@
-"""Write a Timeline as a real capture: Ethernet / IPv4 or IPv6 / TCP, classic pcap.
+"""Write a Timeline as a real capture: Ethernet / IPv4 or IPv6 / TCP, pcap or pcapng.
 
 The capture is what a tap next to one side (``at``, the client by default) would record
 (:func:`captured_view`): that side's segments when sent, the peer's when they arrive
 (never, if lost on the way). A copy the link made of ``at``'s own segment is made after
 the tap, so the tap sees that segment once; copies of the peer's segments arrive twice.
+Taps elsewhere on the path, and at both ends at once (pcapng, one interface per tap),
+are :mod:`core.capture.taps`; it writes through :func:`write_pcapng` here.
 
 Invariants:
 - Frame ``k`` (1-based) of the file is ``captured_view(timeline, at)[k - 1]``.
+- pcapng: one section (little-endian), one Ethernet interface per tap (``if_name``,
+  microsecond times), one Enhanced Packet Block per frame, in the order given.
 - Headers are built here with ``struct``; IP and TCP checksums are correct whenever the
   whole frame is written. With ``snaplen`` each frame is cut after that many bytes (as
   ``tcpdump -s``); the IP lengths still give the full size, and the TCP checksum of a
@@ -22,12 +26,13 @@ import os
 import struct
 import sys
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from core.errors import SynAckError
 from core.pair import LINK_COPY
-from core.report import as_captured
-from core.segment import Options
+from core.payload import fill
+from core.report import as_captured, initial_numbers
+from core.segment import SEQ_MOD, Options, Segment
 from core.states import Side
 from core.trace import SegmentRecord, Timeline
 
@@ -40,6 +45,8 @@ _IPV4 = struct.Struct("!BBHHHBBH4s4s")
 _IPV6 = struct.Struct("!IHBB16s16s")
 _LINKTYPE_ETHERNET = 1
 _SNAPLEN = 262144
+_BLOCK = struct.Struct("<II")  # block type, total length
+_EPB = struct.Struct("<IIIII")  # interface, time high, time low, captured, original length
 
 
 def captured_view(timeline: Timeline, at: Side = Side.CLIENT) -> list[tuple[float, SegmentRecord]]:
@@ -87,8 +94,9 @@ def _checksum(*parts: bytes) -> int:
 class _Direction:
     """What every frame from one side shares: link header, addresses, pseudo-header."""
 
-    def __init__(self, timeline: Timeline, sender: Side) -> None:
+    def __init__(self, timeline: Timeline, sender: Side, iss: int = 0) -> None:
         src, dst = timeline.peer(sender), timeline.peer(sender.peer)
+        self.iss = iss  # where the sender's bytes start: a payload is filled from there
         self.ports = (src.port, dst.port)
         self.src = ipaddress.ip_address(src.address).packed
         self.dst = ipaddress.ip_address(dst.address).packed
@@ -127,18 +135,24 @@ class _Direction:
                            seg.window, 0, 0) + options
         head = self.ether + self.ip(tcp_len)
         full = len(head) + tcp_len
+        payload = payload_bytes(seg, self.iss)
         if cut is not None and cut < full:  # no tool can check its checksum: left 0
-            room = max(0, cut - len(head) - len(header))
-            return (head + header + seg.payload[:room].ljust(room, b"\0"))[:cut], full
-        payload = seg.payload.ljust(seg.length, b"\0")[:seg.length]
+            return (head + header + payload)[:cut], full
         checksum = _checksum(self.pseudo(tcp_len), header, payload)
         return head + header[:16] + struct.pack("!H", checksum) + header[18:] + payload, full
+
+
+def payload_bytes(seg: Segment, iss: int) -> bytes:
+    """The ``seg.length`` payload octets written for ``seg``: its payload, continued (if
+    the segment only counts them) with :mod:`core.payload`'s text at their stream offset
+    (``iss``: the sender's initial sequence number)."""
+    return fill(seg.payload, seg.length, (seg.seq - iss - 1) % SEQ_MOD)
 
 
 def frame_of(timeline: Timeline, rec: SegmentRecord) -> tuple[bytes, int]:
     """The whole frame :func:`write_pcap` writes for ``rec`` and the offset of its TCP
     header (raises ``SynAckError``/``ValueError`` when no frame can be built)."""
-    direction = _Direction(timeline, rec.sender)
+    direction = _Direction(timeline, rec.sender, initial_numbers(timeline).get(rec.sender, 0))
     frame, _ = direction.frame(rec, None)
     return frame, len(direction.ether) + (20 if direction.v4 else 40)
 
@@ -148,25 +162,74 @@ def write_pcap(timeline: Timeline, path: str | os.PathLike[str], *, at: Side = S
                view: Sequence[tuple[float, SegmentRecord]] | None = None) -> int:
     """Write the capture seen next to ``at`` (``view``: ``captured_view(timeline, at)``
     if the caller has it already); returns the number of packets written."""
+    target = _checked(path, snaplen)
+    if view is None:
+        view = captured_view(timeline, at)
+    chunks = [_PCAP_HEADER.pack(0xA1B2C3D4, 2, 4, 0, 0, snaplen or _SNAPLEN,
+                                _LINKTYPE_ETHERNET)]
+    for micros, frame, full in _frames(timeline, view, snaplen):
+        chunks.append(_RECORD.pack(micros // 1_000_000, micros % 1_000_000, len(frame), full))
+        chunks.append(frame)
+    _write(target, chunks)
+    return len(view)
+
+
+def write_pcapng(timeline: Timeline, path: str | os.PathLike[str],
+                 frames: Sequence[tuple[float, int, SegmentRecord]], *,
+                 interfaces: Sequence[str], snaplen: int | None = None) -> int:
+    """Write ``frames`` (time, interface, record), in the order given, as a pcapng file
+    with one Ethernet interface per name in ``interfaces``; returns the frame count."""
+    target = _checked(path, snaplen)
+    for _, interface, _ in frames:
+        if not 0 <= interface < len(interfaces):
+            raise SynAckError(f"frame on interface {interface}, but only "
+                              f"{len(interfaces)} interfaces")
+    chunks = [_block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)
+                     + _option(4, b"SynAck simulation") + _option(0, b""))]
+    for name in interfaces:
+        chunks.append(_block(1, struct.pack("<HHI", _LINKTYPE_ETHERNET, 0, snaplen or _SNAPLEN)
+                             + _option(2, name.encode()) + _option(0, b"")))
+    view = [(time, rec) for time, _, rec in frames]
+    for (micros, frame, full), (_, interface, _) in zip(
+            _frames(timeline, view, snaplen), frames, strict=True):
+        body = _EPB.pack(interface, micros >> 32, micros & 0xFFFFFFFF, len(frame), full)
+        chunks.append(_block(6, body + frame + b"\x00" * (-len(frame) % 4)))
+    _write(target, chunks)
+    return len(frames)
+
+
+def _frames(timeline: Timeline, view: Iterable[tuple[float, SegmentRecord]],
+            snaplen: int | None) -> Iterator[tuple[int, bytes, int]]:
+    """(microseconds since 1970, the frame's bytes, its full length) of each record."""
+    iss = initial_numbers(timeline)
+    directions = {side: _Direction(timeline, side, iss.get(side, 0)) for side in Side}
+    for time, rec in view:
+        frame, full = directions[rec.sender].frame(rec, snaplen)
+        yield EPOCH * 1_000_000 + round(time * 1_000_000), frame, full
+
+
+def _option(code: int, value: bytes) -> bytes:
+    return struct.pack("<HH", code, len(value)) + value + b"\x00" * (-len(value) % 4)
+
+
+def _block(kind: int, body: bytes) -> bytes:
+    size = 12 + len(body)
+    return _BLOCK.pack(kind, size) + body + struct.pack("<I", size)
+
+
+def _checked(path: str | os.PathLike[str], snaplen: int | None) -> str:
     target = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(target))
     if not os.path.isdir(folder):
         raise SynAckError(f"cannot write {target}: folder {folder} does not exist")
     if snaplen is not None and snaplen < 60:
         raise SynAckError(f"snaplen must be at least 60 bytes, got {snaplen}")
-    if view is None:
-        view = captured_view(timeline, at)
-    chunks = [_PCAP_HEADER.pack(0xA1B2C3D4, 2, 4, 0, 0, snaplen or _SNAPLEN,
-                                _LINKTYPE_ETHERNET)]
-    directions = {side: _Direction(timeline, side) for side in Side}
-    for time, rec in view:
-        frame, full = directions[rec.sender].frame(rec, snaplen)
-        micros = EPOCH * 1_000_000 + round(time * 1_000_000)
-        chunks.append(_RECORD.pack(micros // 1_000_000, micros % 1_000_000, len(frame), full))
-        chunks.append(frame)
+    return target
+
+
+def _write(target: str, chunks: list[bytes]) -> None:
     try:
         with open(target, "wb") as f:
             f.write(b"".join(chunks))
     except OSError as exc:
         raise SynAckError(f"cannot write {target}: {exc.strerror}") from exc
-    return len(view)

@@ -30,7 +30,7 @@ from core.machine import Endpoint
 from core.pair import InFlight, Pair
 from core.simulate.crowd import SHOWN, Crowd, Listener, Stray, failure
 from core.simulate.labels import relabel
-from core.simulate.link import Link, LinkConfig
+from core.simulate.link import Fate, Link, LinkConfig
 from core.simulate.program import Step
 from core.states import Side, TcpState, Trigger
 from core.table import Opening
@@ -99,8 +99,8 @@ class Simulation(Pair):
     def _one_way(self, sender: Side) -> float:
         return self.link.config.one_way(sender)
 
-    def _fate(self, sender: Side) -> tuple[list[float], str | None]:
-        return self.link.transmit(self.now, sender)
+    def _fate(self, sender: Side) -> Fate:
+        return self.link.decide(self.now, sender)
 
     # ----- arrivals and timers ---------------------------------------------------------
     def _arrive(self, flight: InFlight) -> None:

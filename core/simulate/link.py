@@ -6,10 +6,17 @@ Rules:
 2. A segment's fate is decided when it is sent: a list of arrival times (empty: lost,
    two: duplicated) and, when lost, the reason.
 3. Scripted drops ("the 3rd segment from the server") count segments per sender, 1-based.
+4. Where on the path a lost segment was lost, and where the link made a copy, are
+   fractions of the way from the sender (0) to the receiver (1), in [0, 1). They come
+   from a hash of the seed, the sender and the segment's number (:func:`place`), not
+   from the seeded stream of rule 1, so adding them changed no fate and no time.
+   A tap a fraction ``d`` of the way from the sender sees a lost segment iff
+   ``lost_at >= d``, and a copy iff ``copied_at < d``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
 from dataclasses import dataclass, field
 
@@ -82,6 +89,29 @@ class LinkConfig:
         return self.delay
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Fate:
+    """What the link does with one segment, decided when it is sent (see rule 4).
+
+    ``arrivals``: empty when lost, two when the link copied it. ``due``: when it arrives
+    (its first copy), or would have arrived had it not been lost. ``lost_at`` (lost
+    only) and ``copied_at`` (copied only): fractions of the path from the sender."""
+
+    arrivals: tuple[float, ...]
+    due: float
+    reason: str | None = None
+    lost_at: float | None = None
+    copied_at: float | None = None
+
+
+def place(seed: int, sender: Side, nth: int, what: str) -> float:
+    """A fraction in [0, 1) fixed by the seed, the sender, the segment's number (1-based,
+    per sender) and ``what`` ("lost" or "copied"): where on the path it happened."""
+    key = f"synack/{what}/{seed}/{sender.value}/{nth}".encode()
+    digest = hashlib.blake2b(key, digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2.0 ** 64
+
+
 @dataclass(slots=True)
 class Link:
     """Decides, segment by segment, when (and whether) each one arrives."""
@@ -99,23 +129,32 @@ class Link:
 
     def transmit(self, now: float, sender: Side) -> tuple[list[float], str | None]:
         """Arrival times of one segment sent now (empty when lost) and why it was lost."""
+        fate = self.decide(now, sender)
+        return list(fate.arrivals), fate.reason
+
+    def decide(self, now: float, sender: Side) -> Fate:
+        """The fate of one segment sent now by ``sender``."""
         cfg = self.config
         self._count[sender] += 1
         nth = self._count[sender]
         # draw every random number for every segment, so one choice never shifts the rest
         lost, jitter, late, copy = (self._rng.random(), self._rng.uniform(-1, 1),
                                     self._rng.random(), self._rng.random())
-        if any(rule.sender is sender and rule.nth == nth for rule in cfg.drops):
-            return [], f"dropped by the script ({sender.value} segment {nth})"
-        if self.is_down(now):
-            return [], "the link is down"
-        if lost < cfg.loss:
-            return [], f"random loss (p={cfg.loss:g})"
         arrival = now + max(0.0, cfg.one_way(sender) + jitter * cfg.jitter)
         if late < cfg.reorder:
             arrival += cfg.reorder_delay
         arrival += sum(r.extra for r in cfg.delays if r.sender is sender and r.nth == nth)
-        arrivals = [arrival]
+        reason = None
+        if any(rule.sender is sender and rule.nth == nth for rule in cfg.drops):
+            reason = f"dropped by the script ({sender.value} segment {nth})"
+        elif self.is_down(now):
+            reason = "the link is down"
+        elif lost < cfg.loss:
+            reason = f"random loss (p={cfg.loss:g})"
+        if reason is not None:
+            return Fate(arrivals=(), due=arrival, reason=reason,
+                        lost_at=place(cfg.seed, sender, nth, "lost"))
         if copy < cfg.duplicate:
-            arrivals.append(arrival + cfg.reorder_delay / 2 + 1e-6)
-        return arrivals, None
+            return Fate(arrivals=(arrival, arrival + cfg.reorder_delay / 2 + 1e-6),
+                        due=arrival, copied_at=place(cfg.seed, sender, nth, "copied"))
+        return Fate(arrivals=(arrival,), due=arrival)

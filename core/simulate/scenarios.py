@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from core.errors import ParameterError
+from core.payload import text
 from core.simulate.engine import Simulation
 from core.simulate.link import DelayRule
 from core.simulate.params import build_configs, merge
@@ -196,7 +197,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "repeat its ACK for the missing byte. At the third duplicate ACK the sender concludes "
         "the segment is lost and resends it at once; the receiver then acknowledges "
         "everything it had kept.",
-        client=(connect(), send(bytes(600))), server=(listen(), read(600)),
+        client=(connect(), send(text(600))), server=(listen(), read(600)),
         defaults={"mss": 100, "drop": "client:3"}),
     Scenario(
         name="out_of_order", summary="Out-of-order arrival, put back in order by the "
@@ -204,7 +205,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         explanation="The first data segment is delayed and arrives after the second. The "
         "receiver keeps the early segment, acknowledges only what is contiguous (a duplicate "
         "ACK), and delivers all the bytes in order to the application once the gap fills.",
-        client=(connect(), send(bytes(300))), server=(listen(), read(300)),
+        client=(connect(), send(text(300))), server=(listen(), read(300)),
         defaults={"mss": 100, "delays": (DelayRule(sender=Side.CLIENT, nth=3, extra=0.015),)}),
     Scenario(
         name="flow_control", summary="Sliding window and flow control: zero window, persist "
@@ -214,7 +215,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "the server advertises shrinks to zero and the client must stop. The client's "
         "persist timer sends zero-window probes so a lost window update cannot deadlock the "
         "connection; when the application reads, the window opens and data flows again.",
-        client=(connect(), send(bytes(3000))), server=(listen(), accept()),
+        client=(connect(), send(text(3000))), server=(listen(), accept()),
         defaults={"server.recv_buffer": 1000, "server.read_rate": 1250.0,
                   "server.read_every": 0.8, "mss": 500, "server.wscale": None,
                   "client.wscale": None}),

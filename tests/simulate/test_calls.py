@@ -58,7 +58,7 @@ def test_read_returns_the_bytes() -> None:
     t = get("hello_ok").run()
     assert calls(t, "read") == [(0.03, "5 bytes: 'hello'"), (0.04, "2 bytes: 'OK'")]
     long = get("flow_control").run()
-    assert calls(long, "read")[0][1] == "1000 bytes: '\\x00\\x00\\x00\\x00\\x00\\x00...'"
+    assert calls(long, "read")[0][1] == "1000 bytes: 'SynAck data 000001 abcde...'"
 
 
 def test_bind_fails_in_time_wait() -> None:

@@ -1,8 +1,9 @@
 """Running tshark on a capture of a simulation, and the two places it may disagree with us.
 
-tshark runs with ``-d tcp.port==5000,data``: the scenarios use port 5000 like the kernel
-captures, and tshark's IPA heuristic otherwise reads our zero-filled payloads as a broken
-RSL message ("Malformed Packet"). ``-2`` (two passes) as for the corpus truth.
+tshark runs as it comes, with no decode-as: the scenarios use port 5000 like the kernel
+captures, where tshark's IPA dissector would read zero-filled payloads as a broken RSL
+message ("Malformed Packet"), so the simulator sends readable text (``core.payload``),
+which decodes as plain data. ``-2`` (two passes) as for the corpus truth.
 
 Where our analysis labels (``core.analysis``) differ from tshark 4.0's, on purpose (cases
 1 and 2 of the list in ``core.analysis``'s docstring), each difference is checked on the
@@ -46,11 +47,38 @@ def tshark_packets(path: Path) -> list[dict[str, list[str]]]:
     assert TSHARK is not None
     fields = ["frame.number", *CHECKS, *(f"tcp.analysis.{name}" for name in LABELS)]
     out = subprocess.run(
-        [TSHARK, "-n", "-2", "-r", str(path), "-d", "tcp.port==5000,data",
+        [TSHARK, "-n", "-2", "-r", str(path),
          "-o", "tcp.check_checksum:TRUE", "-o", "ip.check_checksum:TRUE",
          "-T", "json", *sum((["-e", f] for f in fields), [])],
         capture_output=True, text=True, timeout=120, check=True)
     return [p["_source"]["layers"] for p in json.loads(out.stdout)]
+
+
+#: ``_ws.expert.severity`` of an error (Wireshark's PI_ERROR; warn, note, chat are lower)
+SEVERITY_ERROR = 0x00800000
+
+
+def tshark_problems(path: Path) -> list[str]:
+    """What plain tshark (no decode-as, one pass, checksums checked) finds wrong in
+    ``path``: a malformed frame, or expert info of severity error, one line per frame."""
+    assert TSHARK is not None
+    out = subprocess.run(
+        [TSHARK, "-n", "-r", str(path), "-o", "tcp.check_checksum:TRUE",
+         "-o", "ip.check_checksum:TRUE", "-T", "fields", "-E", "occurrence=a",
+         "-E", "aggregator=,", "-e", "frame.number", "-e", "_ws.col.Protocol",
+         "-e", "_ws.malformed", "-e", "_ws.expert.severity", "-e", "_ws.expert.message"],
+        capture_output=True, text=True, timeout=120, check=True)
+    problems = []
+    lines = out.stdout.splitlines()
+    for line in lines:
+        number, protocol, malformed, severities, messages = (line.split("\t") + [""] * 5)[:5]
+        errors = [s for s in severities.split(",") if s and int(s) >= SEVERITY_ERROR]
+        if malformed or errors:
+            problems.append(f"frame {number} ({protocol}): malformed {malformed!r}, "
+                            f"expert {messages!r}")
+    if not lines:
+        problems.append("no frames")
+    return problems
 
 
 def tshark_labels(layers: dict[str, list[str]]) -> tuple[str, ...]:
