@@ -34,10 +34,11 @@ or still in flight where the run stopped); the replay must say so, except (``eit
 each named in ``Truth.notes``; the replay may say lost or arrived):
 L1 a segment its receiving host dropped without effect (the simulator's "accept queue
    full"): no capture before that host can tell it from a loss;
-L2 a lost segment without sequence space (a pure ACK, an RST) whose loss nothing in the
-   capture reveals: for an ACK, its receiver never sends again, after the ACK would
-   have arrived, anything the ACK acknowledged; for an RST, its receiver sends nothing
-   after it would have arrived. (A SYN, FIN or data is retransmitted: always strict.)
+L2 a lost segment without sequence space (a pure ACK, an RST), seen by every interface
+   of the capture (so no tap shows it missing), whose loss nothing later reveals: for
+   an ACK, its receiver never sends again, after the ACK was due, anything the ACK
+   acknowledged; for an RST, its receiver sends nothing after it was due. (A SYN, FIN
+   or data is retransmitted: always strict.)
 Uncaptured segments (lost before the tap) may be ghosts; a ghost matching none of them
 (sender, seq, SYN/FIN/RST, length) is a mismatch, a missing ghost is only counted
 (``Comparison.unseen_losses``).
@@ -74,12 +75,13 @@ _OPEN = Flag.SYN | Flag.ACK
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Sighting:
-    """One frame of a capture: its number (1-based), when it was recorded and which
-    segment of the simulated Timeline it shows."""
+    """One frame of a capture: its number (1-based), when it was recorded, which
+    segment of the simulated Timeline it shows, and the interface (tap) that saw it."""
 
     frame: int
     time: float
     index: int
+    interface: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -199,15 +201,18 @@ class _Later:
 
 
 def _unrevealed(segments: Sequence[SegmentRecord], i: int, later: dict[Side, _Later],
-                lost_at: dict[int, float]) -> bool:
+                losses: dict[int, SegmentLost]) -> bool:
     """True for a lost segment without sequence space whose loss no captured segment
-    reveals (rule L2)."""
+    reveals (rule L2; the caller checks that every interface saw it)."""
     lost = segments[i]
     seg = lost.segment
     if seg.length or seg.flags & (Flag.SYN | Flag.FIN):
         return False
-    # the link records a loss half way: the segment would have arrived at twice that
-    due = lost.sent + 2 * (lost_at.get(i, lost.sent) - lost.sent)
+    event = losses.get(i)
+    if event is not None and event.due is not None:
+        due = event.due
+    else:  # without ``due``, the link records a loss halfway
+        due = lost.sent + 2 * ((event.time if event else lost.sent) - lost.sent)
     peer = later[lost.receiver]
     if seg.flags & Flag.RST:
         return not peer.any_after(due)
@@ -240,10 +245,15 @@ def captured_truth(timeline: Timeline, frames: Sequence[Sighting],
             either.add(frame_of[i])
             notes.append(f"L1 frame {frame_of[i]}: dropped by the receiving host")
     lost_seen = frozenset(frame_of[i] for i in captured if segments[i].arrived is None)
-    lost_at = {e.index: e.time for e in timeline.events if isinstance(e, SegmentLost)}
+    losses = {e.index: e for e in timeline.events if isinstance(e, SegmentLost)}
     later = {side: _Later(segments, captured, side) for side in Side}
+    interfaces = {s.interface for s in frames}
+    seen_by: dict[int, set[int]] = {}
+    for sighting in frames:
+        seen_by.setdefault(sighting.index, set()).add(sighting.interface)
     for i in sorted(captured):
-        if segments[i].arrived is None and _unrevealed(segments, i, later, lost_at):
+        if (segments[i].arrived is None and seen_by[i] == interfaces
+                and _unrevealed(segments, i, later, losses)):
             either.add(frame_of[i])
             notes.append(f"L2 frame {frame_of[i]}: {flags_text(segments[i].segment.flags)} "
                          "lost, nothing captured later reveals it")

@@ -31,8 +31,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from core.capture import read_capture
-from core.capture.writer import captured_view, write_pcap
+from core.capture import read_capture, taps
 from core.errors import SynAckError
 from core.replay import Replay, replay_stream
 from core.replay.check import violations
@@ -43,8 +42,8 @@ from core.simulate.truth import Comparison, Sighting, captured_truth, compare
 from core.states import Side
 from core.trace import Timeline
 
-#: capture points every case is captured at (the taps branch adds "mid" and "both")
-TAPS: tuple[str, ...] = ("client", "server")
+#: capture points every case is captured at (``core.capture.taps.TapPoint.parse`` names)
+TAPS: tuple[str, ...] = ("client", "server", "mid", "both")
 #: the exact-match rate the replay rewrite aims at
 RATE_TARGET = 0.99
 
@@ -65,15 +64,13 @@ _RANDOM_KEYS = ("loss", "reorder", "duplicate", "jitter")
 
 # ----- the capture adapter ---------------------------------------------------------------
 def write_capture(timeline: Timeline, path: str, tap: str) -> list[Sighting]:
-    """Write the capture seen at ``tap`` to ``path``; frame by frame, what it shows.
+    """Write the capture seen at ``tap`` (``client``, ``server``, ``mid[:F]``, ``both``)
+    to ``path``; frame by frame, what it shows.
 
-    The one place that knows the capture writer's API (switch here when
-    ``core.capture.write_capture`` with per-frame truth lands)."""
-    at = Side(tap)
-    view = captured_view(timeline, at)
-    write_pcap(timeline, path, at=at, view=view)
-    return [Sighting(frame=k, time=t, index=rec.index) for k, (t, rec) in
-            enumerate(view, start=1)]
+    The one place that knows the capture writer's API (``core.capture.taps``)."""
+    truth = taps.write_capture(timeline, path, taps.TapPoint.parse(tap))
+    return [Sighting(frame=f.number, time=f.time, index=f.index, interface=f.interface)
+            for f in truth.frames]
 
 
 def ambiguous(replay: Replay) -> bool:
@@ -230,7 +227,8 @@ class CaseResult:
 
 
 def _run_tap(timeline: Timeline, tap: str, folder: str) -> TapResult:
-    path = os.path.join(folder, f"fidelity-{os.getpid()}-{tap}.pcap")
+    suffix = "pcapng" if tap == "both" else "pcap"
+    path = os.path.join(folder, f"fidelity-{os.getpid()}-{tap.replace(':', '_')}.{suffix}")
     try:
         frames = write_capture(timeline, path, tap)
         if not frames:
