@@ -191,6 +191,7 @@ class TapResult:
     illegal: tuple[str, ...] = ()
     ambiguous: bool = False
     error: str = ""
+    rules: tuple[str, ...] = ()    # the truth's normalisations applied (N1, N2, L2, ...)
 
     @property
     def matches(self) -> bool:
@@ -248,7 +249,8 @@ def _run_tap(timeline: Timeline, tap: str, folder: str) -> TapResult:
         shown = [s for s in frames if frame_stream.get(s.frame) == 0]
         truth = captured_truth(timeline, shown, tap)
         return TapResult(tap=tap, comparison=compare(truth, first.timeline),
-                         illegal=tuple(illegal), ambiguous=ambiguous(first))
+                         illegal=tuple(illegal), ambiguous=ambiguous(first),
+                         rules=tuple(note.split()[0] for note in truth.notes))
     except (SynAckError, ValueError, AssertionError) as exc:
         return TapResult(tap=tap, error=f"{type(exc).__name__}: {exc}")
     finally:
@@ -288,6 +290,8 @@ class Stats:
     error_examples: list[str] = field(default_factory=list)
     ambiguous: int = 0
     ambiguous_mismatches: int = 0
+    rules: Counter[str] = field(default_factory=Counter)
+    kind_scenarios: dict[str, Counter[str]] = field(default_factory=dict)
     _example_size: dict[str, tuple[int, int]] = field(default_factory=dict)
     unseen_losses: int = 0
     ghosts: int = 0
@@ -331,8 +335,10 @@ class Stats:
                     self.group_match[group] += 1
             elif tap.ambiguous:
                 self.ambiguous_mismatches += 1
+            self.rules.update(tap.rules)
             for kind in dict.fromkeys(comparison.kinds):
                 self.kinds[kind] += 1
+                self.kind_scenarios.setdefault(kind, Counter())[case.scenario] += 1
                 # the example kept is the simplest case: fewest parameters, then shortest
                 size = (len(case.params), len(str(case)))
                 if kind not in self.examples or size < self._example_size[kind]:
@@ -363,6 +369,8 @@ class Stats:
         lines.append(f"replays flagged ambiguous: {self.ambiguous} (of which mismatched: "
                      f"{self.ambiguous_mismatches}); segments lost before the tap: "
                      f"{self.unseen_losses}; ghosts drawn: {self.ghosts}")
+        lines.append("truth normalisations applied (core.simulate.truth): " + ", ".join(
+            f"{rule} {n}" for rule, n in sorted(self.rules.items())))
         matching = Counter({k: n for k, n in self.kinds.items() if not k.startswith("order")})
         ordering = Counter({k: n for k, n in self.kinds.items() if k.startswith("order")})
         for title, kinds in (("top mismatch kinds (states, losses)", matching),
@@ -370,7 +378,9 @@ class Stats:
             lines.append(f"{title}, {len(kinds)} distinct (captures affected):")
             for kind, n in kinds.most_common(top):
                 case, tap = self.examples[kind]
-                lines.append(f"  {n:6}  {kind}\n          e.g. {case}")
+                where = ", ".join(f"{name} {k}" for name, k in
+                                  self.kind_scenarios[kind].most_common(4))
+                lines.append(f"  {n:6}  {kind}\n          in: {where}\n          e.g. {case}")
                 if full_reports:
                     lines += ["          " + line for line in self.reports[kind].splitlines()]
         return "\n".join(lines)
