@@ -18,6 +18,12 @@ Rules:
    neither a match nor a mismatch.
 4. Scripted drops name their target by a clean run (the same parameters without random
    impairments): the SYN, the SYN+ACK, a FIN, an RST, the last ACK.
+5. Parameters drawn (:func:`generate`): the scenarios in turn; ``delay`` 1-80 ms, 30%
+   ``delay_back`` 0.5-150 ms; 20% each ``wscale=off``, ``mss``, ``delayed_ack=off``,
+   ``iss=random``; 10% each ``nagle=on``, ``preset=rfc``; 35% ``loss`` 2-30%; 25%
+   ``reorder`` (with ``reorder_delay``); 20% ``duplicate``; 25% ``jitter``; 35% a
+   scripted drop; a random link ``seed``. The simulator has no timestamps or SACK
+   (no endpoint key turns them on or off), so no case has them.
 """
 
 from __future__ import annotations
@@ -59,7 +65,6 @@ FAMILIES: dict[str, str] = {
     "bind_eaddrinuse": "time_wait",
     "abort": "reset", "half_open": "reset",
 }
-_RANDOM_KEYS = ("loss", "reorder", "duplicate", "jitter")
 
 
 # ----- the capture adapter ---------------------------------------------------------------
@@ -86,12 +91,9 @@ class Case:
     seed: int
     drop_target: str = ""      # what the scripted drop aims at in the clean run
 
-    def overrides(self, *, clean: bool = False) -> dict[str, object]:
+    def overrides(self) -> dict[str, object]:
         out: dict[str, object] = dict(parse_assignment(p) for p in self.params)
         out["seed"] = self.seed
-        if clean:
-            for key in (*_RANDOM_KEYS, "drop"):
-                out.pop(key, None)
         return out
 
     @property
@@ -155,6 +157,10 @@ def generate(seed: int, count: int) -> list[Case]:
             params.append("delayed_ack=off")
         if rng.random() < 0.2:
             params.append("iss=random")
+        if rng.random() < 0.1:
+            params.append("nagle=on")
+        if rng.random() < 0.1:
+            params.append("preset=rfc")
         base = tuple(params)
         if rng.random() < 0.35:
             params.append(f"loss={rng.choice([0.02, 0.05, 0.1, 0.2, 0.3])}")
