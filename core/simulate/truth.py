@@ -21,10 +21,12 @@ N1 Before the capture. A side's leading *silent* changes (an application call wh
    segment of the stream, are folded into its first state: a capture cannot date them,
    and the replay starts from its ``initial`` states (a server before a captured SYN is
    LISTEN). ``connect()`` is not silent: its SYN shows it, so CLOSED -> SYN_SENT stays.
-N2 After the capture. The trailing changes made after the stream's last frame and not
-   caused by the arrival of a captured segment are dropped (TIME_WAIT -> CLOSED at 2MSL,
-   a user timeout, a later connection on the same ports). A change caused by a captured
-   segment stays however late it comes (the far side's LAST_ACK -> CLOSED).
+N2 After the capture. A side's trailing changes made after its last captured activity
+   (in event order: its last send or arrival of a captured segment) and not caused by
+   the arrival of a captured segment are dropped: TIME_WAIT -> CLOSED at 2MSL, a user
+   timeout, an abort whose RST was lost before the tap, a later connection on the same
+   ports. A change caused by a captured segment stays however late it comes (the far
+   side's LAST_ACK -> CLOSED), and so does one whose own segment was captured.
 N3 Unseen listeners. A LISTEN entered by a silent change and not left by the arrival of
    a captured segment (a server that listens again after a crash or a close, and only
    answers strays with RST, as a closed port does) is removed with the change into it:
@@ -39,6 +41,10 @@ L2 a lost segment without sequence space (a pure ACK, an RST), seen by every int
    an ACK, its receiver never sends again, after the ACK was due, anything the ACK
    acknowledged; for an RST, its receiver sends nothing after it was due. (A SYN, FIN
    or data is retransmitted: always strict.)
+L3 twins: captured segments identical on the wire and seen at the same time (the same
+   sender, seq, ack, flags, length and window, first sighted in the same microsecond:
+   two ACKs answering two copies of a SYN+ACK) cannot be told apart, so within such a
+   group only the number said lost must be right, not which.
 Uncaptured segments (lost before the tap) may be ghosts; a ghost matching none of them
 (sender, seq, SYN/FIN/RST, length) is a mismatch, a missing ghost is only counted
 (``Comparison.unseen_losses``).
@@ -94,6 +100,7 @@ class Truth:
     frame_of: dict[int, int]            # simulated index -> its first frame
     lost_seen: frozenset[int]           # frames whose segment never arrived
     either: frozenset[int]              # frames that may be said lost or arrived (L1, L2)
+    twin: dict[int, int]                # frame -> first frame of its identical twins (L3)
     unseen: tuple[SegmentRecord, ...]   # the stream's segments no frame shows
     unseen_lost: int                    # of which lost on the way
     arrivals: dict[Side, tuple[int, ...]]  # per sender: frames in order of arrival
@@ -130,8 +137,19 @@ def _first_activity(timeline: Timeline, side: Side, members: set[int]) -> int:
     return len(timeline.events)
 
 
+def _last_activity(timeline: Timeline, side: Side, captured: set[int]) -> int:
+    """Position in ``timeline.events`` of ``side``'s last send or arrival of a captured
+    segment (-1 if none)."""
+    for pos in range(len(timeline.events) - 1, -1, -1):
+        event = timeline.events[pos]
+        if (isinstance(event, SegmentSent | SegmentArrived) and event.side is side
+                and event.index in captured):
+            return pos
+    return -1
+
+
 def _side_truth(timeline: Timeline, side: Side, members: set[int], captured: set[int],
-                last_time: float, notes: list[str]) -> tuple[TcpState, ...]:
+                notes: list[str]) -> tuple[TcpState, ...]:
     changes = timeline.state_changes(side)
     position = {id(e): pos for pos, e in enumerate(timeline.events)
                 if isinstance(e, StateChanged)}
@@ -144,13 +162,16 @@ def _side_truth(timeline: Timeline, side: Side, members: set[int], captured: set
                      "before the capture")
         start = changes[0].new
         changes = changes[1:]
-    # N2: trailing changes after the last frame, not caused by a captured segment
+    # N2: trailing changes after the side's last captured activity, not caused by a
+    # captured segment
+    last = _last_activity(timeline, side, captured)
     end = len(changes)
-    while end and changes[end - 1].time > last_time and changes[end - 1].segment not in captured:
+    while (end and position[id(changes[end - 1])] > last
+           and changes[end - 1].segment not in captured):
         end -= 1
     for change in changes[end:]:
         notes.append(f"N2 {side.value}: {change.old.name} -> {change.new.name} at "
-                     f"{change.time:.6f} s, after the last frame ({last_time:.6f} s)")
+                     f"{change.time:.6f} s, after its last captured segment")
     changes = changes[:end]
     # N3: a LISTEN entered silently and not left by a captured segment's arrival
     kept: list[StateChanged] = []
@@ -234,10 +255,9 @@ def captured_truth(timeline: Timeline, frames: Sequence[Sighting],
         frame_of.setdefault(sighting.index, sighting.frame)
     captured = set(frame_of)
     members = set(range(min(captured), max(captured) + 1))
-    last_time = max(s.time for s in frames)
     notes: list[str] = []
-    client = _side_truth(timeline, Side.CLIENT, members, captured, last_time, notes)
-    server = _side_truth(timeline, Side.SERVER, members, captured, last_time, notes)
+    client = _side_truth(timeline, Side.CLIENT, members, captured, notes)
+    server = _side_truth(timeline, Side.SERVER, members, captured, notes)
     segments = timeline.segments
     either: set[int] = set()
     for i in sorted(captured):
@@ -245,6 +265,15 @@ def captured_truth(timeline: Timeline, frames: Sequence[Sighting],
             either.add(frame_of[i])
             notes.append(f"L1 frame {frame_of[i]}: dropped by the receiving host")
     lost_seen = frozenset(frame_of[i] for i in captured if segments[i].arrived is None)
+    first_seen = {s.index: s.time for s in sorted(frames, key=lambda s: s.frame)
+                  if s.frame == frame_of[s.index]}
+    groups: dict[tuple[object, ...], int] = {}
+    twin: dict[int, int] = {}
+    for i in sorted(captured, key=lambda i: frame_of[i]):
+        seg = segments[i].segment
+        key = (segments[i].sender, seg.seq, seg.ack, seg.flags, seg.length, seg.window,
+               round(first_seen[i] * 1e6))
+        twin[frame_of[i]] = groups.setdefault(key, frame_of[i])
     losses = {e.index: e for e in timeline.events if isinstance(e, SegmentLost)}
     later = {side: _Later(segments, captured, side) for side in Side}
     interfaces = {s.interface for s in frames}
@@ -264,7 +293,7 @@ def captured_truth(timeline: Timeline, frames: Sequence[Sighting],
                 if segments[i].sender is sender and segments[i].arrived is not None]
         arrivals[sender] = tuple(frame for _, frame in sorted(came))
     return Truth(tap=tap, client=client, server=server, frame_of=frame_of,
-                 lost_seen=lost_seen, either=frozenset(either), unseen=unseen,
+                 lost_seen=lost_seen, either=frozenset(either), twin=twin, unseen=unseen,
                  unseen_lost=sum(1 for rec in unseen if rec.arrived is None),
                  arrivals=arrivals, notes=tuple(notes), client_label=timeline.client.label,
                  both_opened=len({segments[i].sender for i in captured
@@ -340,7 +369,14 @@ def compare(truth: Truth, replayed: Timeline) -> Comparison:
     by_frame = {rec.frame: rec for rec in replayed.segments if rec.frame is not None}
     said_lost = {frame for frame, rec in by_frame.items() if rec.arrived is None}
     losses_ok = True
+    # rule L3: within a group of identical twins only the number said lost counts
+    balance: dict[int, int] = {}
+    for frame in (truth.lost_seen ^ said_lost) - truth.either:
+        group = truth.twin.get(frame, frame)
+        balance[group] = balance.get(group, 0) + (1 if frame in truth.lost_seen else -1)
     for frame in sorted((truth.lost_seen ^ said_lost) - truth.either):
+        if balance[truth.twin.get(frame, frame)] == 0:
+            continue
         rec = by_frame.get(frame)
         what = _seg_text(rec, swapped) if rec is not None else "?"
         losses_ok = False

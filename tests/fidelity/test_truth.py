@@ -128,3 +128,34 @@ def test_a_mismatch_report_reproduces_the_case(tmp_path: Path) -> None:
     report = run_case(case, str(tmp_path)).report()
     assert "synack simulate time_wait_lost_ack --set delay=0.08 --set seed=7" in report
     assert "tap client:" in report and "tap server:" in report
+
+
+def _abort_with_losses() -> Timeline:
+    """SYN+ACK lost, "hello" and its ACK lost, the client's RST lost (loss 20%)."""
+    return get("abort").run({"delay": 0.005, "loss": 0.2, "seed": 829483102})
+
+
+def test_a_change_after_the_sides_last_captured_segment_is_dropped(folder: Path) -> None:
+    timeline = _abort_with_losses()
+    assert state_sequence(timeline, Side.CLIENT)[-1] is T.CLOSED     # abort(): RST lost
+    truth, _ = _truth(timeline, "server", folder)                     # ... before this tap
+    assert truth.client == (T.CLOSED, T.SYN_SENT, T.ESTABLISHED)
+    assert any(n.startswith("N2 client: ESTABLISHED -> CLOSED") for n in truth.notes)
+    near, _ = _truth(timeline, "client", folder)                      # the RST is captured
+    assert near.client[-1] is T.CLOSED
+
+
+def test_an_unrevealed_lost_ack_may_be_either(folder: Path) -> None:
+    truth, _ = _truth(_abort_with_losses(), "server", folder)
+    # the server's ACK of "hello" (frame 8) is lost and the client resends "hello": strict;
+    # its ACK of the resent "hello" (frame 11) is lost and nothing shows it: either
+    assert {8, 11} <= truth.lost_seen
+    assert 8 not in truth.either and 11 in truth.either
+    assert "L2 frame 11: [.] lost, nothing captured later reveals it" in truth.notes
+
+
+def test_identical_twins_count_not_which(folder: Path) -> None:
+    truth, _ = _truth(_abort_with_losses(), "both", folder)
+    # the client ACKs two copies of the SYN+ACK at once; one ACK is lost
+    assert truth.twin[10] == truth.twin[11] == 10
+    assert 10 in truth.lost_seen and 11 not in truth.lost_seen
