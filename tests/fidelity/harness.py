@@ -377,10 +377,13 @@ class Stats:
                      f"{self.unseen_losses}; ghosts drawn: {self.ghosts}")
         lines.append("truth normalisations applied (core.simulate.truth): " + ", ".join(
             f"{rule} {n}" for rule, n in sorted(self.rules.items())))
-        matching = Counter({k: n for k, n in self.kinds.items() if not k.startswith("order")})
-        ordering = Counter({k: n for k, n in self.kinds.items() if k.startswith("order")})
-        for title, kinds in (("top mismatch kinds (states, losses)", matching),
-                             ("arrival order (not part of a match)", ordering)):
+        def part(*prefixes: str) -> Counter[str]:
+            return Counter({k: n for k, n in self.kinds.items() if k.startswith(prefixes)})
+
+        for title, kinds in (("top mismatch kinds (states, losses)", part("states", "roles",
+                                                                          "loss", "ghost")),
+                             ("of which state sequences", part("states", "roles")),
+                             ("arrival order (not part of a match)", part("order"))):
             lines.append(f"{title}, {len(kinds)} distinct (captures affected):")
             for kind, n in kinds.most_common(top):
                 case, tap = self.examples[kind]
