@@ -225,6 +225,10 @@ class CaseResult:
             status = ("empty capture" if tap.empty else "match" if tap.matches
                       else "MISMATCH" if tap.comparison else "error")
             lines.append(f"  tap {tap.tap}: {status}")
+            if status != "match":
+                suffix = "pcapng" if tap.tap == "both" else "pcap"
+                lines.append(f"    capture: {self.case.command} --at {tap.tap} "
+                             f"--pcap {tap.tap}.{suffix}")
             if tap.comparison is not None:
                 lines += [f"    {d}" for d in tap.comparison.details]
             lines += [f"    illegal: {v}" for v in tap.illegal]

@@ -72,11 +72,16 @@ def test_a_listener_no_packet_shows_is_removed(folder: Path) -> None:
     assert any(n.startswith("N3 server: CLOSED -> LISTEN") for n in truth.notes)
 
 
-def test_a_listener_a_packet_shows_is_kept(folder: Path) -> None:
+def test_a_later_connection_on_the_same_ports_is_another_streams(folder: Path) -> None:
     timeline = get("time_wait_old_duplicate").run()
+    assert state_sequence(timeline, Side.CLIENT)[-3:] == (T.CLOSED, T.SYN_SENT,
+                                                          T.ESTABLISHED)
     truth, _ = _truth(timeline, "client", folder)
-    # stream 0 is the first connection; the relisten leads only to stream 1's SYN
+    # stream 0 is the first connection: the reconnection after 2MSL is stream 1's, and
+    # the server's listen() in between leads only to stream 1's SYN
     assert truth.server[-1] is T.CLOSED and truth.client[-1] is T.TIME_WAIT
+    assert any(n.startswith("N2 client: TIME_WAIT -> CLOSED") for n in truth.notes)
+    assert any(n.startswith("N3 server: CLOSED -> LISTEN") for n in truth.notes)
 
 
 def test_losses_on_either_side_of_the_tap(folder: Path) -> None:
