@@ -18,6 +18,7 @@ import pytest
 
 from core.simulate.scenarios import SCENARIOS
 from tests.fidelity.harness import RATE_TARGET, Stats, generate, run_all
+from tests.fidelity.stats import FAMILIES
 
 CASES = 2_000
 LONG_CASES = 50_000
@@ -36,6 +37,10 @@ def _verdict(stats: Stats) -> None:
         if stats.rate() < RATE_TARGET else "") if p]
     examples = "\n\n".join([*stats.illegal_examples[:3], *stats.error_examples[:3]])
     assert not problems, "; ".join(problems) + "\n" + summary + "\n\n" + examples
+
+
+def test_every_scenario_has_a_family() -> None:
+    assert set(FAMILIES) == {s.name for s in SCENARIOS}
 
 
 def test_the_replay_agrees_with_the_simulator() -> None:
