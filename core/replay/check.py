@@ -17,7 +17,8 @@ Rules checked:
 2. Edges. Every step ``old -> new`` is an edge of the table: some row has ``old`` among
    its states and moves it to ``new``. With a trigger, that row has this trigger (the
    SYN_RECEIVED opening is not known from the event, so either opening may apply). A
-   step with ``trigger=None`` (a host crash in the simulator) needs only the edge.
+   step with ``trigger=None`` (a host crash in the simulator) needs only the edge. The
+   changes are in time order, and a change's ``segment`` is one of the Timeline's.
 3. Rows. Reading down ``Timeline.rows`` in the order the rows were taken, a side's
    states with repeats collapsed, starting from its initial state, are a subsequence of
    the states its events passed through (``initial, new_1, new_2, ...``): a row never
@@ -104,6 +105,9 @@ def chain_violations(timeline: Timeline, side: Side) -> list[str]:
         if last_time is not None and change.time < last_time:
             out.append(f"{what}: earlier than the change before it ({last_time:.6f} s)")
         last_time = change.time
+        if change.segment is not None and not 0 <= change.segment < len(timeline.segments):
+            out.append(f"{what}: names segment {change.segment}, which the Timeline does "
+                       f"not have ({len(timeline.segments)} segments)")
         if change.old is not state:
             first = "the initial state" if n == 1 else "the state before"
             out.append(f"{what}: does not chain: {first} is {state.name}")

@@ -170,3 +170,18 @@ def test_messages_name_side_and_change(initial: tuple[TcpState, TcpState]) -> No
     _change(b, 0.5, C, T.LISTEN, T.CLOSED, Trigger.CLOSE)
     found = violations(b.build())
     assert found and all(v.startswith("client: ") for v in found)
+
+
+def test_a_change_naming_a_segment_that_does_not_exist() -> None:
+    """Only a Timeline built with its rows (a replay's) can hold such a change."""
+    b = _builder()
+    _handshake(b)
+    built = b.build()
+    bad = StateChanged(time=0.05, side=C, old=T.ESTABLISHED, new=T.CLOSE_WAIT,
+                       trigger=Trigger.RCV_FIN, segment=7)
+    timeline = Timeline(title="x", client=built.client, server=built.server,
+                        segments=built.segments, events=[*built.events, bad],
+                        initial=built.initial, rows=built.rows,
+                        sparse=[*built.state_changes(), bad])
+    assert any("names segment 7, which the Timeline does not have (3 segments)" in v
+               for v in violations(timeline))
