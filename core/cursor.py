@@ -208,7 +208,8 @@ class Cursor:
             if pos == 0:
                 return None
             return self._facts(side, t, times[pos - 1], snaps[pos - 1])
-        found = _row_window(self.timeline, side, t)
+        series = self.timeline.windows
+        found = series.at(side, t) if series is not None else _row_window(self.timeline, side, t)
         return None if found is None else self._facts(side, t, *found)
 
     def window_after(self, side: Side, index: int) -> WindowAt | None:

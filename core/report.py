@@ -6,7 +6,9 @@ side's ISS; ``ack`` is null without the ACK flag), ``len``, ``win`` (scaled when
 SYNs carried a window scale), ``analysis`` (labels), ``client_state``, ``server_state``.
 A simulation adds ``arrived`` (null: lost), ``notes`` (what the simulator says of a
 segment beyond tshark's labels, e.g. "duplicated by the link") and the events only it
-knows (calls and their results, notices, drops, state changes, timers).
+knows (calls and their results, notices, drops, state changes, timers); a drop says
+where on the path the segment was lost when the simulator knows it (``lost_at``, a
+fraction of the way from its sender).
 """
 
 from __future__ import annotations

@@ -24,6 +24,10 @@ class TcpState(Enum):
     LAST_ACK = "LAST_ACK"
     TIME_WAIT = "TIME_WAIT"
 
+    #: Members are singletons compared by identity: hashing by identity (C) instead of
+    #: Enum's hash of the name (Python) keeps set and dict lookups cheap in the replay.
+    __hash__ = object.__hash__
+
     @property
     def synchronized(self) -> bool:
         """True once both sequence numbers are known (RFC 9293's synchronized states)."""
@@ -37,6 +41,8 @@ _UNSYNCHRONIZED = frozenset({TcpState.CLOSED, TcpState.LISTEN, TcpState.SYN_SENT
 class Side(Enum):
     CLIENT = "client"
     SERVER = "server"
+
+    __hash__ = object.__hash__          # as TcpState's
 
     @property
     def peer(self) -> Side:

@@ -12,12 +12,17 @@ Invariants:
 - ``Timeline.ghosts`` are segments that must have existed but were never captured (a
   replay infers them): drawn beside the segments, they have no events, rows or frame;
   each has ``ghost=True`` and ``index`` = its position in ``ghosts``.
+- ``Timeline.uncertain`` lists what a replay cannot decide: the Timeline shows the best
+  explanation of the capture, and each :class:`Uncertainty` says what else fits the
+  same packets ("either ... or ..."). A simulation has none.
+- ``Timeline.windows`` (a replay's) gives each side's bookkeeping as a series in time
+  order: SND.NXT in it never moves back.
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from core.segment import Segment, seq_diff
@@ -178,6 +183,21 @@ class ActiveTimer:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Uncertainty:
+    """Something the capture cannot decide. The Timeline shows one reading (the best:
+    fewest losses, consistent delays); ``text`` says "either <shown> or <other>"."""
+
+    time: float                       # where the doubt begins
+    side: Side | None                 # the lane whose state is in doubt, if any
+    segments: tuple[int, ...]         # the arrows concerned (Timeline segment indices)
+    text: str
+    #: each side's state sequence under the other reading (only the sides that differ)
+    alternative: tuple[tuple[Side, tuple[TcpState, ...]], ...] = ()
+    #: captured segments lost under the other reading
+    alternative_lost: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Row:
     """Both sides' state and window just after one segment took effect."""
 
@@ -208,11 +228,38 @@ def _is_stimulus(event: Event) -> bool:
     return isinstance(event, TimerStopped) and event.expired
 
 
+class WindowSeries:
+    """Each side's window bookkeeping as it changed, in time order (a replay's)."""
+
+    __slots__ = ("_times", "_values")
+
+    def __init__(self, times: Mapping[Side, Sequence[float]],
+                 values: Mapping[Side, Sequence[WindowSnapshot | None]]) -> None:
+        self._times = times
+        self._values = values
+
+    def at(self, side: Side, time: float) -> tuple[float, WindowSnapshot] | None:
+        """``side``'s bookkeeping at ``time`` and since when; None before the first."""
+        times = self._times[side]
+        pos = bisect.bisect_right(times, time)
+        if pos == 0:
+            return None
+        snap = self._values[side][pos - 1]
+        return None if snap is None else (times[pos - 1], snap)
+
+    def changes(self, side: Side) -> int:
+        return len(self._times[side])
+
+    def prepare(self) -> None:
+        """Make the series now (a lazy one is made on first use)."""
+
+
 class Timeline:
     """A finished, immutable trace of one connection."""
 
     __slots__ = ("title", "client", "server", "segments", "events", "initial",
-                 "rows", "_changes", "msl", "_sparse", "notes", "ghosts")
+                 "rows", "_changes", "msl", "_sparse", "notes", "ghosts", "uncertain",
+                 "windows")
 
     def __init__(self, *, title: str, client: Peer, server: Peer,
                  segments: Sequence[SegmentRecord], events: Iterable[Event],
@@ -220,7 +267,9 @@ class Timeline:
                  msl: float | None = None, rows: Sequence[Row] | None = None,
                  sparse: Sequence[Event] | None = None,
                  notes: Sequence[str] = (),
-                 ghosts: Sequence[SegmentRecord] = ()) -> None:
+                 ghosts: Sequence[SegmentRecord] = (),
+                 uncertain: Sequence[Uncertainty] = (),
+                 windows: WindowSeries | None = None) -> None:
         """Without ``rows``, everything is given as objects and rows are computed. With
         ``rows``, ``segments``, ``events`` (time-ordered) and ``rows`` may be lazy
         sequences (a replay of a long stream), and ``sparse`` lists the events that are
@@ -234,6 +283,8 @@ class Timeline:
         self.msl = msl
         self.notes = tuple(notes)
         self.ghosts = tuple(ghosts)
+        self.uncertain = tuple(uncertain)
+        self.windows = windows
         for i, rec in enumerate(self.ghosts):
             if rec.index != i or not rec.ghost or rec.frame is not None:
                 raise ValueError(f"ghost {i} must have index {i}, ghost=True and no frame")

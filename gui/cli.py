@@ -191,7 +191,15 @@ def _run_trace(args: argparse.Namespace) -> int:
 
 
 def _add_trace(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = sub.add_parser("trace", help="print one stream's segments with labels and states")
+    from core.replay.report import ROW_STATES
+    parser = sub.add_parser(
+        "trace", help="print one stream's segments with labels and states",
+        description="One stream of a capture, a tcpdump-style line per packet with its "
+        "analysis labels and both sides' states. " + ROW_STATES + ". A line ending in ? "
+        "is in doubt: the capture cannot decide, and the line after it says "
+        "'either ... or ...'. --json adds 'events' (each side's state changes in time "
+        "order: time, side, from, to, the frame that caused it, null for a timer) and "
+        "'uncertain'.")
     parser.add_argument("file", help="a pcap/pcapng capture")
     parser.add_argument("--stream", type=int, default=0, metavar="N",
                         help="tshark's tcp.stream number (default 0)")

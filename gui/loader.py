@@ -71,8 +71,12 @@ class LoadedCapture:
 
     def replay(self, stream: int) -> Replay:
         """The chosen stream replayed (``Replay.timeline``); fast enough for the GUI
-        thread on any stream the list shows. Raises ``SynAckError`` for a missing one."""
-        return replay_stream(self.index, stream)
+        thread on any stream the list shows. Raises ``SynAckError`` for a missing one.
+        The window bars' series is made here too, not on the first frame drawn."""
+        replay = replay_stream(self.index, stream)
+        if replay.timeline.windows is not None:
+            replay.timeline.windows.prepare()
+        return replay
 
 
 class _Relay(QObject):

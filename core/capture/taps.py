@@ -4,7 +4,14 @@
     TapPoint.parse("client" | "server" | "mid" | "mid:0.3" | "both")
     write_capture(timeline, path, tap=TapPoint.client(), *, snaplen=None,
                   pcapng=None) -> CaptureTruth
-    capture_truth(timeline, tap) -> CaptureTruth      # the same, without writing a file
+    capture_truth(timeline, tap, *, pcapng=None) -> CaptureTruth   # without writing
+
+    CaptureTruth(tap, pcapng, frames: tuple[TapFrame, ...], segments: tuple[SegmentTruth,
+                 ...]); .interfaces -> ("client", "server"); .seen(interface) -> [index]
+    TapFrame(number, interface, index, time)          # frame `number` (1-based) of the file
+    SegmentTruth(index, sender, outcome: Outcome, lost_at, copied_at,
+                 frames: tuple[int | None, ...]); .arrived, .copy, .seen_by,
+                 .loss(interface) -> LossPlace.BEFORE_TAP | AFTER_TAP | None
 
 The path runs from the client (0) to the server (1); a tap sits at a fraction ``f`` of
 it and is one interface of the file: client (f=0), server (f=1) and mid(f) write a pcap

@@ -17,6 +17,8 @@ Invariants:
 
 from __future__ import annotations
 
+import gc
+import ipaddress
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -24,15 +26,19 @@ from typing import Any
 import numpy as np
 
 from core.analysis import StreamAnalysis, analyze_stream
+from core.analysis.options import read_options
 from core.capture.index import CaptureIndex
 from core.errors import SynAckError
-from core.replay.columns import LazyEvents, LazyRows, LazySegments
+from core.replay.columns import LazyEvents, LazyRows, LazySegments, LazyWindowSeries, Series
+from core.replay.doubts import Stream, find_doubts
+from core.replay.evidence import arrival_proofs, number_lines
+from core.replay.explain import explain
 from core.replay.ghosts import Columns, find_ghosts
 from core.replay.infer import Inference, infer
 from core.replay.roles import CapturePoint, client_is_a, estimate_capture_point
 from core.replay.timing import schedule
 from core.states import Side, TcpState
-from core.trace import Peer, SegmentRecord, Timeline
+from core.trace import Peer, SegmentRecord, Timeline, Uncertainty
 
 SYN, ACK, RST, FIN = 0x02, 0x10, 0x04, 0x01
 #: Linux keeps TIME_WAIT for 60 s (TCP_TIMEWAIT_LEN); a capture cannot tell the OS.
@@ -78,7 +84,20 @@ def stream_rows(index: CaptureIndex, stream: int) -> Arr:
 def replay_stream(index: CaptureIndex, stream: int,
                   analysis: StreamAnalysis | None = None) -> Replay:
     """The Timeline of TCP stream ``stream`` of ``index`` (see module invariants);
-    ``analysis`` is that stream's :func:`core.analysis.analyze_stream` if already made."""
+    ``analysis`` is that stream's :func:`core.analysis.analyze_stream` if already made.
+    The cyclic garbage collector is paused meanwhile: the walk makes hundreds of
+    thousands of small tuples and nothing cyclic, and each collection would scan them."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _replay_stream(index, stream, analysis)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _replay_stream(index: CaptureIndex, stream: int,
+                   analysis: StreamAnalysis | None) -> Replay:
     if analysis is None:
         stream_rows(index, stream)                   # a clear error for a missing stream
         analysis = analyze_stream(index, stream)
@@ -107,15 +126,42 @@ def replay_stream(index: CaptureIndex, stream: int,
         seen = flight[~np.isnan(flight)]
         point = CapturePoint(delta_client=0.0, delta_server=float(np.median(seen)),
                              method="two capture points", merged=True)
-    send, arrive = schedule(t, fc, fl, seq, ack, seg_len, point, copy_time)
+    lines = number_lines(fc, fl, seq, ack, seg_len)
+    opts = read_options(index, rows[keep])
+    proofs = arrival_proofs(lines, fc, fl, seg_len, opts.tsval, opts.tsecr, opts.sack_blocks,
+                            opts.sack_edges, ack)
+    send, arrive = schedule(t, fc, fl, lines, seg_len, point, copy_time, proofs)
     shifts = _window_shifts(analysis.win_scale, a_is_client)
     initial = _initial_states(fc, fl)
     arrive_list: list[float | None] = [None if a != a else a for a in arrive.tolist()]
     fc_list = fc.tolist()
-    inference = infer(send=send.tolist(), arrive=arrive_list, from_client=fc_list,
-                      flags=fl.tolist(), seq=seq.tolist(), ack=ack.tolist(),
-                      length=length.tolist(), window=sel["window"].tolist(), shifts=shifts,
-                      initial=initial, time_wait=TIME_WAIT)
+    send_list, fl_list = send.tolist(), fl.tolist()
+    columns = {"send": send_list, "from_client": fc_list, "flags": fl_list,
+               "seq": seq.tolist(), "ack": ack.tolist(), "length": length.tolist(),
+               "window": sel["window"].tolist()}
+
+    def walk(fates: list[float | None], tolerate: frozenset[int]) -> Inference:
+        return infer(**columns, arrive=fates, shifts=shifts, initial=initial,
+                     time_wait=TIME_WAIT, stop_on_conflict=not point.merged,
+                     tolerate=tolerate)
+    explained = explain(walk, send_list, arrive_list, proofs.by.tolist(), fl_list, fc_list,
+                        point.one_way, lines.seq.tolist(), lines.end.tolist())
+    inference, arrive_list = explained.inference, explained.arrive
+    final = list(arrive_list)
+
+    def series() -> Series:
+        done = infer(**columns, arrive=final, shifts=shifts, initial=initial,
+                     time_wait=TIME_WAIT, series=True)
+        return done.series
+    doubts = find_doubts(
+        Stream(from_client=fc_list, flags=fl_list, seq_line=lines.seq.tolist(),
+               end_line=lines.end.tolist(), ack_line=lines.ack.tolist(), send=send_list,
+               proved_by=proofs.by.tolist(), timestamps=bool((opts.tsval >= 0).any()),
+               delta_client=point.delta_client, delta_server=point.delta_server,
+               same_host=point.merged or _same_host(index, sel[0])),
+        arrive_list, inference, initial, walk,
+        {r.segment for r in explained.repairs if r.fate == "lost"})
+    arrive = np.array([np.nan if a is None else a for a in arrive_list], dtype=np.float64)
     timeline_index = np.empty(rows.size, np.int64)
     timeline_index[keep] = np.arange(keep.size)
     if keep.size != rows.size:
@@ -128,12 +174,27 @@ def replay_stream(index: CaptureIndex, stream: int,
         send=send, arrive=arrive, rel_seq=analysis.rel_seq[keep],
         rel_ack=analysis.rel_ack[keep]), one_way=point.one_way,
         unseen_syn_acks=inference.unseen_syn_acks)
-    timeline = _timeline(index, stream, rows[keep], sel, fc_list, send.tolist(), arrive_list,
-                         inference, initial, a_is_client, analysis, keep, point, ghosts)
+    timeline = _timeline(index, stream, rows[keep], sel, fc_list, send_list, arrive_list,
+                         inference, initial, a_is_client, analysis, keep, point, ghosts,
+                         doubts, LazyWindowSeries(series))
     return Replay(timeline=timeline, stream=stream, rows=rows, timeline_index=timeline_index,
                   from_client=from_client_all,
                   client_is_a=a_is_client, roles_reason=reason, point=point,
-                  analysis=analysis, anomalies=tuple(inference.anomalies))
+                  analysis=analysis,
+                  anomalies=tuple(inference.anomalies)
+                  + tuple(r.describe() for r in explained.repairs)
+                  + tuple(f"tolerated: {c.reason} (segment {c.segment})"
+                          for c in inference.tolerated))
+
+
+def _same_host(index: CaptureIndex, first: Any) -> bool:
+    """Both ends on one host: the same address, or loopback addresses."""
+    a, b = index.addresses[int(first["src"])], index.addresses[int(first["dst"])]
+    try:
+        return a == b or (ipaddress.ip_address(a).is_loopback
+                          and ipaddress.ip_address(b).is_loopback)
+    except ValueError:
+        return False
 
 
 def _copy_times(rows: Arr, copies: Arr, keep: Arr, time_all: Arr) -> Arr | None:
@@ -181,7 +242,8 @@ def _timeline(index: CaptureIndex, stream: int, rows: Arr, sel: Arr, fc: list[bo
               send: list[float], arrive: list[float | None], inference: Inference,
               initial: tuple[TcpState, TcpState], a_is_client: bool,
               analysis: StreamAnalysis, keep: Arr, point: CapturePoint,
-              ghosts: list[SegmentRecord]) -> Timeline:
+              ghosts: list[SegmentRecord], doubts: list[Uncertainty],
+              windows: LazyWindowSeries) -> Timeline:
     first = sel[0]
     a = Peer(side=Side.CLIENT if a_is_client else Side.SERVER,
              address=index.addresses[int(first["src"])], port=int(first["sport"]))
@@ -199,4 +261,5 @@ def _timeline(index: CaptureIndex, stream: int, rows: Arr, sel: Arr, fc: list[bo
     title = f"{os.path.basename(index.path)} · stream {stream}"
     return Timeline(title=title, client=client, server=server, segments=segments,
                     events=events, initial=initial, msl=TIME_WAIT / 2, rows=rows_view,
-                    sparse=inference.sparse, notes=(point.describe(),), ghosts=ghosts)
+                    sparse=inference.sparse, notes=(point.describe(),), ghosts=ghosts,
+                    windows=windows, uncertain=doubts)

@@ -27,6 +27,7 @@ from core.trace import (
     SegmentLost,
     SegmentRecord,
     SegmentSent,
+    WindowSeries,
     WindowSnapshot,
 )
 from core.trace_columns import SegmentColumns
@@ -131,6 +132,54 @@ class LazyEvents(_Lazy[Event]):
             return SegmentArrived(time=time, side=sender.peer, index=ref)
         return SegmentLost(time=time, side=sender.peer, index=ref,
                            reason="not seen arriving: sent again before any ACK covered it")
+
+
+class LazySnapshots(_Lazy[WindowSnapshot | None]):
+    """One side's bookkeeping series as snapshots, built on access."""
+
+    def __init__(self, side: Side, values: list[tuple[int | None, ...]]) -> None:
+        self._side = side
+        self._values = values
+        self._length = len(values)
+
+    def _make(self, i: int) -> WindowSnapshot | None:
+        return _snapshot(self._side, self._values[i])
+
+
+Series = tuple[tuple[list[float], list[tuple[int | None, ...]]],
+               tuple[list[float], list[tuple[int | None, ...]]]]
+
+
+class LazyWindowSeries(WindowSeries):
+    """A replay's :class:`core.trace.WindowSeries`, made on first use by ``make`` (a walk
+    of the stream that keeps ``Inference.series``): tracing and listing streams never
+    pay for it; the window bars do, once (the GUI's loader asks in its worker)."""
+
+    __slots__ = ("_make_series", "_ready")
+
+    def __init__(self, make: Callable[[], Series]) -> None:
+        super().__init__({}, {})
+        self._make_series: Callable[[], Series] | None = make
+        self._ready = False
+
+    def prepare(self) -> None:
+        if self._ready:
+            return
+        assert self._make_series is not None
+        (c_times, c_values), (s_times, s_values) = self._make_series()
+        self._times = {Side.CLIENT: c_times, Side.SERVER: s_times}
+        self._values = {Side.CLIENT: LazySnapshots(Side.CLIENT, c_values),
+                        Side.SERVER: LazySnapshots(Side.SERVER, s_values)}
+        self._make_series = None
+        self._ready = True
+
+    def at(self, side: Side, time: float) -> tuple[float, WindowSnapshot] | None:
+        self.prepare()
+        return super().at(side, time)
+
+    def changes(self, side: Side) -> int:
+        self.prepare()
+        return super().changes(side)
 
 
 class LazyRows(_Lazy[Row]):

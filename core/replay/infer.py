@@ -15,10 +15,22 @@ Rules:
 4. A side's own ACK numbers are evidence of what it received: they move its RCV.NXT
    forward over anything the capture missed (a FIN included), and an ACK sent from
    SYN_SENT means the peer's SYN+ACK came, captured or not.
-5. Row k holds both states once segment k took effect: just before the next arrival,
-   loss or state-changing send. Every change is a ``StateChanged`` with ``inferred=True``.
+5. Row k holds both states once segment k and every segment before it (in capture
+   order) took effect: each segment takes effect at a flush point (just before the next
+   arrival, loss or state-changing send after its own arrival or loss), and row k is the
+   latest flush point of segments 0..k. Read down the rows, time never goes back, so
+   each side's states follow its ``StateChanged`` events (``inferred=True``) in order.
 6. Nothing here raises on odd traffic: a trigger with no row leaves the state as it is
    and is counted in ``Inference.anomalies``.
+7. A side only sends what its state allows (:func:`send_conflict`): a CLOSED side sends
+   nothing but RST or a new SYN, a SYN+ACK comes from SYN_RECEIVED, nothing is resent
+   once the peer's ACK of it arrived, no SYN is sent once synchronized. A send its
+   sender's inferred state forbids is a :class:`Conflict`: the fates the walk was given
+   are wrong (:mod:`core.replay.explain` repairs them and walks again).
+8. With ``series``, each side's window bookkeeping is also kept as a series in time
+   order (``Inference.series``): a new entry whenever an event changes that side's
+   numbers, so SND.NXT never moves back. It costs a snapshot per event, so a replay
+   asks for it only when something draws the windows (:func:`core.replay.window_series`).
 """
 
 from __future__ import annotations
@@ -29,7 +41,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.classify import Receiver, acks_new, classify
-from core.segment import Flag, Segment, seq_add, seq_diff
+from core.segment import Flag, Segment, flags_text, seq_add, seq_diff
 from core.states import Action, Side, TcpState, Timer, Trigger
 from core.table import Opening, Row, lookup
 from core.trace import AppNotified, Event, StateChanged, TimerStarted
@@ -41,8 +53,14 @@ _MASK = 0xFFFFFFFF
 #: classification must not drop segments that the receiver evidently took.
 _ASSUMED_RCV_WND = 1 << 30
 _FAST = frozenset({S.ESTABLISHED, S.FIN_WAIT_2, S.CLOSE_WAIT})
+#: states that may send anything but a SYN (rule 7 needs no closer look)
+_FREE = frozenset({S.ESTABLISHED, S.CLOSE_WAIT, S.FIN_WAIT_1, S.CLOSING, S.LAST_ACK})
 _ABORTS_FROM = frozenset({S.SYN_RECEIVED, S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2,
                           S.CLOSE_WAIT, S.CLOSING, S.LAST_ACK, S.TIME_WAIT})
+#: an RST without ACK from these states answers from a TCP that no longer has the
+#: connection (RFC 9293 3.10.7.1: <SEQ=SEG.ACK><CTL=RST>); an abort sends RST+ACK, and
+#: a closing side resetting data after close() changes state at that RST
+_FORGETS_FROM = frozenset({S.ESTABLISHED, S.CLOSE_WAIT})
 _REPORTS = {Action.REPORT_RESET: "connection reset by peer",
             Action.REPORT_REFUSED: "connection refused",
             Action.REPORT_TIMEOUT: "connection timed out"}
@@ -53,7 +71,8 @@ SENT, ARRIVED, LOST, SPARSE = 0, 1, 2, 3
 
 class _Tcb:
     __slots__ = ("side", "state", "synced", "opening", "iss", "irs", "snd_una", "snd_nxt",
-                 "snd_wnd", "rcv_nxt", "rcv_wnd", "fin_seq", "fin_received", "ooo", "shift")
+                 "snd_wnd", "rcv_nxt", "rcv_wnd", "fin_seq", "fin_received", "ooo", "shift",
+                 "cause", "syn_acked")
 
     def __init__(self, side: Side, state: TcpState, shift: int) -> None:
         self.side = side
@@ -71,6 +90,8 @@ class _Tcb:
         self.fin_received = False
         self.ooo: dict[int, int] = {}       # out-of-order data: start -> end
         self.shift = shift                  # applied to this side's window field
+        self.cause: int | None = None       # the arrival behind the last state change
+        self.syn_acked = False              # it sent a SYN+ACK (answered a peer's SYN)
 
 
 
@@ -92,13 +113,68 @@ class Inference:
     anomalies: list[str] = field(default_factory=list)
     #: segments (ACKs sent from SYN_SENT) that prove an uncaptured SYN+ACK (rule 4)
     unseen_syn_acks: list[int] = field(default_factory=list)
+    #: per side (client, server): times and bookkeeping values (rule 8)
+    series: tuple[tuple[list[float], list[tuple[int | None, ...]]],
+                  tuple[list[float], list[tuple[int | None, ...]]]] = (([], []), ([], []))
+    #: RSTs without ACK from a side that had forgotten the connection (a restart)
+    forgotten: list[int] = field(default_factory=list)
+    #: the first send its sender's state forbids (rule 7), when the walk stopped there
+    conflict: Conflict | None = None
+    #: sends that broke rule 7 but were let through (the walk was told to tolerate them)
+    tolerated: list[Conflict] = field(default_factory=list)
+
+
+TOO_FAR, MISSING_SYN, UNANSWERED = "too far", "missing SYN", "unanswered probe"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Conflict:
+    """Rule 7 broken: segment ``segment`` could not be sent from ``state``."""
+
+    segment: int
+    side: Side
+    state: TcpState
+    kind: str                   # TOO_FAR: an arrival moved the side on too early;
+    #                             MISSING_SYN: it must have received the peer's SYN
+    culprit: int | None         # TOO_FAR: the arrival behind the side's last change
+    reason: str
+
+
+def send_conflict(state: TcpState, flags: int, seq: int, length: int, iss: int | None,
+                  snd_una: int | None, cause: int | None,
+                  answered: bool = True) -> str | None:
+    """Rule 7: None when a side in ``state`` may send this segment, else the conflict kind;
+    ``answered``: the side sent a SYN+ACK since it entered SYN_RECEIVED."""
+    if flags & RST:
+        return None
+    syn, ack = flags & SYN, flags & ACK
+    if state is S.CLOSED or state is S.LISTEN:
+        fresh = iss is None or seq != iss
+        if syn and fresh and (state is S.CLOSED or ack):
+            return None                       # connect(), or a SYN+ACK to an unseen SYN
+        return TOO_FAR if cause is not None else None
+    if state is S.SYN_SENT:
+        return MISSING_SYN if syn and ack else None
+    if state is S.SYN_RECEIVED:
+        # a SYN taken in SYN_SENT is answered by SYN+ACK before anything else
+        return None if syn or answered or cause is None else TOO_FAR
+    if syn:
+        return TOO_FAR                        # the handshake is not over for this side
+    if state is S.FIN_WAIT_2 or state is S.TIME_WAIT:
+        end = (seq + length + (1 if flags & FIN else 0)) & _MASK
+        if (length or flags & FIN) and snd_una is not None and seq_diff(end, snd_una) > 0:
+            return TOO_FAR                    # resends what the peer's ACK covered
+    return None
 
 
 def infer(*, send: list[float], arrive: list[float | None], from_client: list[bool],
           flags: list[int], seq: list[int], ack: list[int], length: list[int],
           window: list[int], shifts: tuple[int, int], initial: tuple[TcpState, TcpState],
-          time_wait: float) -> Inference:
-    """Replay the segments through both sides' state machines (module rules)."""
+          time_wait: float, stop_on_conflict: bool = False,
+          tolerate: frozenset[int] = frozenset(), series: bool = False) -> Inference:
+    """Replay the segments through both sides' state machines (module rules). With
+    ``stop_on_conflict``, the walk ends at the first send rule 7 forbids (unless it is in
+    ``tolerate``) and returns it in ``Inference.conflict``."""
     n = len(send)
     client = _Tcb(Side.CLIENT, initial[0], shifts[0])
     server = _Tcb(Side.SERVER, initial[1], shifts[1])
@@ -112,7 +188,10 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
     run = _Run(client, server, out, time_wait)
     waiting: list[int] = []
     add_order, add_time = out.order.append, out.times.append
-    fast = _FAST
+    fast, free = _FAST, _FREE
+    flushes = run.flushes
+    note = run.note if series else _no_note
+    row_at = [0] * n
     for e in order:
         time = at_list[e]
         if e < n:
@@ -122,15 +201,32 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
             trigger = run.app_trigger(sender, f, seq[k])
             if waiting and (trigger is not None or (
                     sender.state is S.SYN_SENT and f & ACK and not f & (SYN | RST))):
-                run.flush(waiting)                    # this send reveals a change
+                run.flush(waiting, row_at)                   # this send reveals a change
+            kind = None if sender.state in free and not f & SYN else send_conflict(
+                sender.state, f, seq[k], length[k], sender.iss, sender.snd_una,
+                sender.cause, sender.syn_acked or sender.opening is not Opening.ACTIVE)
+            if kind is not None:
+                conflict = Conflict(segment=k, side=sender.side, state=sender.state,
+                                    kind=kind, culprit=sender.cause,
+                                    reason=f"{sender.side.value} sends {_flag_text(f)} in "
+                                           f"{sender.state.value}")
+                if stop_on_conflict and k not in tolerate:
+                    out.conflict = conflict
+                    break
+                out.tolerated.append(conflict)
             add_order((SENT, k))
             add_time(time)
             run.sent(sender, receiver, time, k, trigger, flags[k], seq[k], ack[k], length[k],
                      window[k])
+            note(sender, time)
             continue
         k = e - n
         if waiting:
-            run.flush(waiting)
+            point = len(flushes)
+            flushes.append((client.state, server.state, snapshot(client), snapshot(server)))
+            for w in waiting:
+                row_at[w] = point
+            waiting.clear()
         f = flags[k]
         if lost[k]:
             add_order((LOST, k))
@@ -141,34 +237,83 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
         add_time(time)
         receiver, sender = (server, client) if from_client[k] else (client, server)
         if receiver.state in fast and not f & (SYN | FIN | RST):
-            # rule 3's fast path, inline: numbers only
-            if f & ACK and receiver.snd_una is not None and receiver.snd_nxt is not None:
-                if acks_new(receiver.snd_una, receiver.snd_nxt, ack[k]):
+            # rule 3's fast path, inline: numbers only; rule 8 only when they moved
+            una, wnd, nxt = receiver.snd_una, receiver.snd_wnd, receiver.rcv_nxt
+            if f & ACK and una is not None and receiver.snd_nxt is not None:
+                if acks_new(una, receiver.snd_nxt, ack[k]):
                     receiver.snd_una = ack[k]
                 receiver.snd_wnd = window[k] << sender.shift
             if length[k]:
                 _Run.take_data(receiver, seq[k], length[k])
+            if (una != receiver.snd_una or wnd != receiver.snd_wnd
+                    or nxt != receiver.rcv_nxt):
+                note(receiver, time)
         else:
             run.arrived(receiver, sender, time, k, f, seq[k], ack[k], length[k], window[k])
+            note(receiver, time)
         waiting.append(k)
-    run.flush(waiting)
+    run.flush(waiting, row_at)
+    run.monotone_rows(n, row_at)
+    out.series = (run.series[0], run.series[1])
     return out
 
 
+def _no_note(tcb: _Tcb, time: float) -> None:
+    """Rule 8 when no series is asked for."""
+
+
+def _flag_text(flags: int) -> str:
+    return flags_text(Flag(flags & 0x1FF))
+
+
 class _Run:
-    __slots__ = ("client", "server", "out", "time_wait")
+    __slots__ = ("client", "server", "out", "time_wait", "series", "flushes", "row_at")
 
     def __init__(self, client: _Tcb, server: _Tcb, out: Inference, time_wait: float) -> None:
         self.client, self.server, self.out, self.time_wait = client, server, out, time_wait
+        #: rule 8: per side, times and bookkeeping values
+        self.series: tuple[tuple[list[float], list[tuple[int | None, ...]]], ...] = (
+            ([], []), ([], []))
+        #: flush points in time order: both states and both sides' numbers
+        self.flushes: list[tuple[TcpState, TcpState, tuple[int | None, ...],
+                                 tuple[int | None, ...]]] = []
+        self.row_at: list[int] = []             # per segment: its flush point
 
-    def flush(self, waiting: list[int]) -> None:
-        c, s = self.client, self.server
-        row = (snapshot(c), snapshot(s))
+    def note(self, tcb: _Tcb, time: float) -> None:
+        """Rule 8: a new entry in ``tcb``'s series when its numbers changed."""
+        times, values = self.series[0 if tcb.side is Side.CLIENT else 1]
+        now = snapshot(tcb)
+        if not values or values[-1] != now:
+            if times and times[-1] == time:
+                values[-1] = now
+            else:
+                times.append(time)
+                values.append(now)
+
+    def flush(self, waiting: list[int], row_at: list[int] | None = None) -> None:
+        """Rule 5: the segments waiting took effect; their row is this point."""
+        if not waiting:
+            return
+        point = len(self.flushes)
+        self.flushes.append((self.client.state, self.server.state, snapshot(self.client),
+                             snapshot(self.server)))
+        if row_at is None:
+            row_at = self.row_at
         for k in waiting:
-            self.out.client_after[k] = c.state
-            self.out.server_after[k] = s.state
-            self.out.windows[k] = row
+            row_at[k] = point
         waiting.clear()
+
+    def monotone_rows(self, n: int, row_at: list[int]) -> None:
+        """Rule 5: row k is the latest flush point of segments 0..k."""
+        if not n or not self.flushes:
+            return
+        at = np.maximum.accumulate(np.array(row_at, dtype=np.int64)).tolist()
+        points = [(c, s, (cw, sw)) for c, s, cw, sw in self.flushes]
+        rows = [points[p] for p in at]
+        out = self.out
+        out.client_after = [r[0] for r in rows]
+        out.server_after = [r[1] for r in rows]
+        out.windows = [r[2] for r in rows]
 
     # ------------------------------------------------------------------ sending
     @staticmethod
@@ -177,6 +322,8 @@ class _Run:
         if flags & SYN and not flags & ACK and not flags & RST:
             return Trigger.ACTIVE_OPEN if tcb.state is S.CLOSED else None
         if flags & RST:
+            if tcb.state in _FORGETS_FROM and not flags & ACK:
+                return None                   # a reply from a TCP without the connection
             if tcb.state in _ABORTS_FROM and (tcb.snd_nxt is None or seq == tcb.snd_nxt):
                 return Trigger.ABORT
             return None
@@ -186,12 +333,21 @@ class _Run:
 
     def sent(self, tcb: _Tcb, peer: _Tcb, time: float, k: int, trigger: Trigger | None,
              flags: int, seq: int, ack: int, length: int, window: int) -> None:
+        if flags & RST and not flags & ACK and tcb.state in _FORGETS_FROM:
+            self.out.forgotten.append(k)
+            self.change(tcb, S.CLOSED, None, time, k)
+            tcb.irs = tcb.rcv_nxt = tcb.fin_seq = None
+            tcb.fin_received = False
+            return
         syn = flags & SYN
+        if syn and flags & ACK:
+            tcb.syn_acked = True
         if syn and flags & ACK and tcb.state in (S.LISTEN, S.CLOSED):
             # a SYN+ACK whose SYN was not seen arriving: the SYN reached us uncaptured
             tcb.opening = Opening.PASSIVE
             tcb.irs = (ack - 1) & _MASK
             tcb.rcv_nxt = ack
+            self.listen(tcb, time, k)
             self.change(tcb, S.SYN_RECEIVED, Trigger.RCV_SYN, time, k)
         if syn:
             tcb.iss = seq
@@ -224,10 +380,17 @@ class _Run:
             peer.snd_nxt = ack
         if peer.state in (S.LISTEN, S.CLOSED):
             peer.opening = Opening.PASSIVE
+            self.listen(peer, time, k)
             self.change(peer, S.SYN_RECEIVED, Trigger.RCV_SYN, time, k)
         tcb.irs, tcb.rcv_nxt = iss, ack
         tcb.snd_una = tcb.snd_nxt
         self.fire(tcb, Trigger.RCV_SYN_ACK, time, k)
+
+    def listen(self, tcb: _Tcb, time: float, k: int) -> None:
+        """A CLOSED side about to take a SYN must have listened first (an uncaptured
+        listen(): CLOSED -> LISTEN is the table's only way to SYN_RECEIVED from there)."""
+        if tcb.state is S.CLOSED:
+            self.change(tcb, S.LISTEN, Trigger.PASSIVE_OPEN, time, k)
 
     def evidence(self, tcb: _Tcb, peer: _Tcb, ack: int, time: float, k: int) -> None:
         """Rule 4: our ACK says we received up to ``ack``."""
@@ -257,7 +420,7 @@ class _Run:
                 continue
             for action in row.actions:
                 self.act(tcb, peer, action, seg, time, k)
-            self.change(tcb, row.target(tcb.state), trigger, time, k)
+            self.change(tcb, row.target(tcb.state), trigger, time, k, cause=k)
 
     def act(self, tcb: _Tcb, peer: _Tcb, action: Action, seg: Segment, time: float,
             k: int) -> None:
@@ -333,9 +496,11 @@ class _Run:
             tcb.opening = Opening.ACTIVE
         self.change(tcb, row.target(tcb.state), trigger, time, k)
 
-    def change(self, tcb: _Tcb, new: TcpState, trigger: Trigger, time: float, k: int) -> None:
+    def change(self, tcb: _Tcb, new: TcpState, trigger: Trigger | None, time: float, k: int,
+               cause: int | None = None) -> None:
         if new is tcb.state:
             return
+        tcb.cause = cause
         self.out.sparse.append(StateChanged(time=time, side=tcb.side, old=tcb.state, new=new,
                                             trigger=trigger, segment=k, inferred=True))
         self._mark_sparse(time)

@@ -3,9 +3,14 @@
 Rules:
 1. ``trace_to_dict`` gives exactly the schema of ``synack trace --json``: ``file``,
    ``stream``, ``client``/``server`` ({address, port}), ``segments`` (one per packet of
-   the stream, frame order) and ``final`` (each side's state after the last packet).
-   Segment numbers are tshark's (relative seq/ack, calculated window) from
-   :mod:`core.analysis`.
+   the stream, frame order), ``final`` (each side's state after the last packet),
+   ``events`` (every state change in time order: time, side, from, to, the frame whose
+   send or arrival caused it, null for a timer) and ``uncertain`` (what the capture
+   cannot decide, see :class:`core.trace.Uncertainty`). Segment numbers are tshark's
+   (relative seq/ack, calculated window) from :mod:`core.analysis`. ``client_state``
+   and ``server_state`` (see ``ROW_STATES``) are each side's state once this packet
+   and every packet before it took effect; read down the rows, each side's states
+   follow its events in order.
 2. ``trace_lines`` prints each packet as tcpdump does (raw window, relative numbers),
    then its analysis labels and both states.
 3. ``stream_rows`` summarizes every stream; final states come from replaying each one.
@@ -27,6 +32,15 @@ from core.capture.index import CaptureIndex
 from core.capture.summary import list_streams
 from core.replay import Replay, replay_stream
 from core.segment import Flag, flags_text
+from core.states import Trigger
+from core.trace import Timeline, Uncertainty
+
+_TIMERS = frozenset(t for t in Trigger if t.kind.value == "timer")
+
+#: What the row states mean (README, ``synack trace --help``).
+ROW_STATES = ("client_state/server_state: each side's state once this packet and every "
+              "packet before it took effect (sent; arrived, or lost); read down the rows, "
+              "a side's states follow its state changes in order")
 
 #: ``stream_rows`` tells its progress at most this many times (plus start and end).
 PROGRESS_STEPS = 200
@@ -74,6 +88,7 @@ def trace_to_dict(index: CaptureIndex, replay: Replay) -> dict[str, Any]:
     rel_seq, rel_ack = analysis.rel_seq.tolist(), analysis.rel_ack.tolist()
     win, frames = analysis.win.tolist(), p["frame"].tolist()
     flags, lengths = p["flags"].tolist(), p["payload_len"].tolist()
+    doubtful = _doubtful_packets(replay)
     for k in range(len(frames)):
         client, server = replay.states_after_packet(k, times[k])
         has_ack = bool(flags[k] & Flag.ACK)
@@ -85,12 +100,47 @@ def trace_to_dict(index: CaptureIndex, replay: Replay) -> dict[str, Any]:
             "analysis": _labels(analysis, k),
             "client_state": client.value, "server_state": server.value,
         })
+        rec = tl.segments[int(replay.timeline_index[k])]
+        segments[-1]["arrived"] = (None if rec.arrived is None
+                                   else round(rec.arrived, 9))
+        segments[-1]["uncertain"] = k in doubtful
     last_client, last_server = tl.states_after(len(tl) - 1)
     return {"file": index.path, "stream": replay.stream,
             "client": _endpoint(tl.client.address, tl.client.port),
             "server": _endpoint(tl.server.address, tl.server.port),
             "segments": segments,
-            "final": {"client": last_client.value, "server": last_server.value}}
+            "final": {"client": last_client.value, "server": last_server.value},
+            "events": events_of(tl),
+            "uncertain": [_doubt(tl, u) for u in tl.uncertain]}
+
+
+def events_of(tl: Timeline) -> list[dict[str, Any]]:
+    """Every state change of both sides, in time order (rule 1's ``events``)."""
+    out = []
+    for change in tl.state_changes():
+        frame = None
+        if change.segment is not None and change.trigger not in _TIMERS:
+            frame = tl.segments[change.segment].frame
+        out.append({"time": round(change.time, 9), "side": change.side.value,
+                    "from": change.old.value, "to": change.new.value, "frame": frame,
+                    "cause": change.trigger.value if change.trigger else None})
+    return out
+
+
+def _doubt(tl: Timeline, u: Uncertainty) -> dict[str, Any]:
+    return {"time": round(u.time, 9), "side": u.side.value if u.side else None,
+            "frames": [tl.segments[i].frame for i in u.segments], "text": u.text,
+            "alternative": {side.value: [s.value for s in states]
+                            for side, states in u.alternative},
+            "alternative_lost": [tl.segments[i].frame for i in u.alternative_lost]}
+
+
+def _doubtful_packets(replay: Replay) -> set[int]:
+    """Packets (stream positions) an uncertainty names."""
+    named = {i for u in replay.timeline.uncertain for i in u.segments}
+    if not named:
+        return set()
+    return {k for k, i in enumerate(replay.timeline_index.tolist()) if i in named}
 
 
 def trace_lines(index: CaptureIndex, replay: Replay) -> Iterator[str]:
@@ -104,6 +154,13 @@ def trace_lines(index: CaptureIndex, replay: Replay) -> Iterator[str]:
     for note in tl.notes:
         yield f"# {note}"
     yield f"# {window_scale_text(analysis, replay.client_is_a)}"
+    yield f"# {ROW_STATES}"
+    doubts: dict[int, list[str]] = {}
+    for u in tl.uncertain:
+        first = min(u.segments) if u.segments else None
+        frame = tl.segments[first].frame if first is not None else None
+        doubts.setdefault(frame or 0, []).append(u.text)
+    doubtful = _doubtful_packets(replay)
     for k, row in enumerate(p):
         flags = Flag(int(row["flags"]))
         ip = "IP6" if int(row["ip_version"]) == 6 else "IP"
@@ -118,10 +175,13 @@ def trace_lines(index: CaptureIndex, replay: Replay) -> Iterator[str]:
         client, server = replay.states_after_packet(k, times[k])
         labels = label_text(analysis, k)
         tail = f"  [{', '.join(labels)}]" if labels else ""
+        mark = "?" if k in doubtful else ""
         yield (f"{int(row['frame']):>6} {times[k]:.6f} {ip} "
                f"{addresses[int(row['src'])]}.{int(row['sport'])} > "
                f"{addresses[int(row['dst'])]}.{int(row['dport'])}: {', '.join(parts)}{tail}"
-               f"  | client {client.value}, server {server.value}")
+               f"  | client {client.value}, server {server.value}{mark}")
+        for text in doubts.pop(int(row["frame"]), []):
+            yield f"       ? uncertain: {text}"
 
 
 def stream_rows(index: CaptureIndex, *,

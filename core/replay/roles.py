@@ -9,9 +9,11 @@ Rules:
    between it and the client, ``delta_server`` between it and the server. A segment
    seen at time t left its sender ``delta_sender`` earlier and reaches its receiver
    ``delta_receiver`` later.
-3. The delays come from the handshake when SYN, SYN+ACK and the ACK of the SYN+ACK were
-   all captured (each answers the other at once); otherwise from the quickest ACK of
-   data in each direction (half a round trip each); otherwise they are 0.
+3. Each side's delay is the smallest of the round trips the capture shows towards it,
+   halved: the handshake's (SYN to SYN+ACK for the server, SYN+ACK to its ACK for the
+   client; each answers the other at once) and the quickest ACK of data in each
+   direction. Every such round trip is an upper bound (a lost, uncaptured SYN+ACK or a
+   delayed ACK only lengthens it), so the smallest is the best. Without any, 0.
 """
 
 from __future__ import annotations
@@ -77,19 +79,24 @@ def estimate_capture_point(time: Arr, from_client: Arr, flags: Arr, seq: Arr, ac
                            seg_len: Arr) -> CapturePoint:
     """See rule 3. Arrays are per captured segment, in capture order."""
     hs = _handshake(time, from_client, flags, seq, ack)
-    if hs is not None:
-        t_syn, t_synack, t_ack = hs
-        return CapturePoint(delta_client=max(0.0, (t_ack - t_synack) / 2),
-                            delta_server=max(0.0, (t_synack - t_syn) / 2),
-                            method="from the handshake")
     end = (seq.astype(np.int64) + seg_len) & 0xFFFFFFFF
     rtt_server = _quickest_ack(time, from_client, ack, end, seg_len, flags)  # server ACKs
     rtt_client = _quickest_ack(time, ~from_client, ack, end, seg_len, flags)
+    if hs is not None:
+        t_syn, t_synack, t_ack = hs
+        shake_server, shake_client = max(0.0, t_synack - t_syn), max(0.0, t_ack - t_synack)
+        return CapturePoint(delta_client=_smallest(shake_client, rtt_client) / 2,
+                            delta_server=_smallest(shake_server, rtt_server) / 2,
+                            method="from the handshake")
     if rtt_server is None and rtt_client is None:
         return CapturePoint(delta_client=0.0, delta_server=0.0, method="no handshake or ACK")
     return CapturePoint(delta_client=(rtt_client or 0.0) / 2,
                         delta_server=(rtt_server or 0.0) / 2,
                         method="from the quickest ACKs")
+
+
+def _smallest(first: float, other: float | None) -> float:
+    return first if other is None else min(first, other)
 
 
 def _handshake(time: Arr, from_client: Arr, flags: Arr, seq: Arr,

@@ -11,7 +11,9 @@ Rules:
    FIN was sent before that FIN arrived).
 3. A segment with sequence space is lost when the same bytes are sent again before any
    ACK covers them, unless the capture point is nearer the receiver than the sender
-   (there, what is seen has arrived).
+   (there, what is seen has arrived), or the capture proves it arrived
+   (:mod:`core.replay.evidence`: timestamps, SACK, D-SACK, ack coverage, a simultaneous
+   open); a proved segment arrives no later than the proving segment was sent.
 4. Per direction the link is first-in first-out: nothing arrives after a later segment
    of the same direction.
 """
@@ -22,7 +24,10 @@ from typing import Any
 
 import numpy as np
 
+from core.replay.evidence import Lines, Proofs, unwrap
 from core.replay.roles import CapturePoint
+
+__all__ = ["EPSILON", "schedule", "unwrap"]
 
 Arr = np.ndarray[Any, np.dtype[Any]]
 SYN, FIN, ACK = 0x02, 0x01, 0x10
@@ -30,22 +35,9 @@ SYN, FIN, ACK = 0x02, 0x01, 0x10
 EPSILON = 1e-9
 
 
-def unwrap(values: Arr) -> Arr:
-    """32-bit sequence numbers as int64 on one line (wrap-around removed, first kept)."""
-    v = values.astype(np.int64)
-    if v.size < 2:
-        return v
-    step = np.diff(v)
-    step = (step + (1 << 31)) % (1 << 32) - (1 << 31)
-    out = np.empty_like(v)
-    out[0] = v[0]
-    np.cumsum(step, out=out[1:])
-    out[1:] += v[0]
-    return out
-
-
-def schedule(time: Arr, from_client: Arr, flags: Arr, seq: Arr, ack: Arr, seg_len: Arr,
-             point: CapturePoint, copy_time: Arr | None = None) -> tuple[Arr, Arr]:
+def schedule(time: Arr, from_client: Arr, flags: Arr, lines: Lines, seg_len: Arr,
+             point: CapturePoint, copy_time: Arr | None = None,
+             proofs: Proofs | None = None) -> tuple[Arr, Arr]:
     """``(send, arrive)`` per segment (capture order); ``arrive`` is nan when lost."""
     n = time.shape[0]
     d_send = np.where(from_client, point.delta_client, point.delta_server)
@@ -55,27 +47,23 @@ def schedule(time: Arr, from_client: Arr, flags: Arr, seq: Arr, ack: Arr, seg_le
     if copy_time is not None and bool(np.any(~np.isnan(copy_time))):
         send = time.copy()
         arrive = copy_time.copy()            # nan where not seen again: lost on the way
+        _ties(from_client, flags, lines, seg_len, send, arrive)
         return send, arrive
     if n == 0:
         return send, arrive
-    # one number line for each side's sequence space
-    s_seq = np.zeros(n, np.int64)
-    s_ack = np.zeros(n, np.int64)
-    for side in (True, False):
-        mine = from_client == side
-        if mine.any():
-            base = int(seq[mine][0])
-            s_seq[mine] = unwrap(seq[mine]) - base
-            theirs = (~mine) & ((flags & ACK) != 0)
-            if theirs.any():
-                s_ack[theirs] = unwrap((ack[theirs].astype(np.int64) - base) & 0xFFFFFFFF)
+    s_seq, s_ack = lines.seq, lines.ack
     end = s_seq + seg_len
     lost = np.zeros(n, bool)
     for side in (True, False):
         _direction(np.flatnonzero(from_client == side), np.flatnonzero(
             (from_client != side) & ((flags & ACK) != 0)), np.flatnonzero(from_client != side),
             flags, s_seq, s_ack, end, seg_len, send, arrive, lost,
-            near_receiver=bool(np.all(d_recv[from_client == side] < d_send[from_client == side])))
+            near_receiver=bool(np.all(d_recv[from_client == side] < d_send[from_client == side])),
+            proved=None if proofs is None else proofs.by)
+    if proofs is not None:
+        proved = np.flatnonzero(proofs.by >= 0)
+        arrive[proved] = np.minimum(arrive[proved], send[proofs.by[proved]])
+        lost[proved] = False
     arrive[lost] = np.nan
     arrive = np.maximum(arrive, send)
     return send, arrive
@@ -83,7 +71,7 @@ def schedule(time: Arr, from_client: Arr, flags: Arr, seq: Arr, ack: Arr, seg_le
 
 def _direction(mine: Arr, acks: Arr, theirs: Arr, flags: Arr, s_seq: Arr, s_ack: Arr,
                end: Arr, seg_len: Arr, send: Arr, arrive: Arr, lost: Arr, *,
-               near_receiver: bool) -> None:
+               near_receiver: bool, proved: Arr | None) -> None:
     """Rules 2-4 for the segments ``mine`` (one direction), against the peer's ``acks``."""
     if not mine.size:
         return
@@ -100,6 +88,8 @@ def _direction(mine: Arr, acks: Arr, theirs: Arr, flags: Arr, s_seq: Arr, s_ack:
         cover = np.full(carries.size, -1, np.int64)
     if not near_receiver and carries.size:
         _mark_lost(carries, cover, s_seq, end, lost)
+        if proved is not None:
+            lost[carries[proved[carries] >= 0]] = False
     has_cover = cover >= 0
     idx = carries[has_cover]
     arrive[idx] = np.minimum(arrive[idx], send[cover[has_cover]])
@@ -124,6 +114,23 @@ def _direction(mine: Arr, acks: Arr, theirs: Arr, flags: Arr, s_seq: Arr, s_ack:
     alive = mine[~lost[mine]]
     if alive.size:
         arrive[alive] = np.minimum.accumulate(arrive[alive][::-1])[::-1]
+
+
+#: Two times this close are one instant for a capture's clock (microsecond stamps).
+TIE = 1e-6
+
+
+def _ties(from_client: Arr, flags: Arr, lines: Lines, seg_len: Arr, send: Arr,
+          arrive: Arr) -> None:
+    """Rule 2 for measured times: a SYN or FIN that arrives at the very instant its
+    receiver sends a segment not acknowledging it arrived just after that send."""
+    special = np.flatnonzero(((flags & (SYN | FIN)) != 0) & ~np.isnan(arrive))
+    for i in special.tolist():
+        peer = from_client != from_client[i]
+        near = np.flatnonzero(peer & (np.abs(send - arrive[i]) <= TIE))
+        for k in near.tolist():
+            if not flags[k] & ACK or lines.ack[k] < lines.seq[i] + seg_len[i]:
+                arrive[i] = max(arrive[i], send[k] + EPSILON)
 
 
 def _mark_lost(carries: Arr, cover: Arr, s_seq: Arr, end: Arr, lost: Arr) -> None:

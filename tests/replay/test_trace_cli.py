@@ -20,7 +20,7 @@ from tests.conftest import CORPUS
 ROOT = Path(__file__).resolve().parents[2]
 STATES = {s.value for s in TcpState}
 SEGMENT_KEYS = {"frame", "time", "from", "flags", "seq", "ack", "len", "win", "analysis",
-                "client_state", "server_state"}
+                "client_state", "server_state", "arrived", "uncertain"}
 FILES = sorted(str(p.relative_to(CORPUS)) for p in CORPUS.glob("*/*.pcap*")) \
     if CORPUS.is_dir() else []
 
@@ -41,7 +41,8 @@ def test_trace_json_schema_and_states(corpus: Path, capsys: pytest.CaptureFixtur
     code, out, _ = run(capsys, "trace", str(path), "--json")
     assert code == 0
     data = json.loads(out)
-    assert set(data) == {"file", "stream", "client", "server", "segments", "final"}
+    assert set(data) == {"file", "stream", "client", "server", "segments", "final", "events",
+                         "uncertain"}
     assert data["client"] == {"address": "127.0.0.1", "port": 34680}
     assert data["server"] == {"address": "127.0.0.1", "port": 5000}
     assert data["final"] == {"client": "TIME_WAIT", "server": "CLOSED"}
@@ -57,6 +58,16 @@ def test_trace_json_schema_and_states(corpus: Path, capsys: pytest.CaptureFixtur
     assert states[8] == (9, "FIN_WAIT_2", "CLOSE_WAIT")
     assert states[9] == (10, "TIME_WAIT", "LAST_ACK")
     assert states[10] == (11, "TIME_WAIT", "CLOSED")
+    assert data["uncertain"] == []                   # loopback: seen is done
+    events = [(e["side"], e["from"], e["to"], e["frame"]) for e in data["events"]]
+    assert events == [
+        ("client", "CLOSED", "SYN_SENT", 1), ("server", "LISTEN", "SYN_RECEIVED", 1),
+        ("client", "SYN_SENT", "ESTABLISHED", 2), ("server", "SYN_RECEIVED", "ESTABLISHED", 3),
+        ("client", "ESTABLISHED", "FIN_WAIT_1", 8), ("server", "ESTABLISHED", "CLOSE_WAIT", 8),
+        ("client", "FIN_WAIT_1", "FIN_WAIT_2", 9), ("server", "CLOSE_WAIT", "LAST_ACK", 10),
+        ("client", "FIN_WAIT_2", "TIME_WAIT", 10), ("server", "LAST_ACK", "CLOSED", 11)]
+    times = [e["time"] for e in data["events"]]
+    assert times == sorted(times)
 
 
 @pytest.mark.parametrize("name", FILES)

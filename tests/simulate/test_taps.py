@@ -220,6 +220,10 @@ def test_a_simulation_records_where_each_loss_happened() -> None:
         rec = timeline.segments[event.index]
         assert event.lost_at == place(1, rec.sender, nth[rec.index], "lost")
         assert event.due is not None and event.due > rec.sent
+    from core.report import timeline_to_dict
+    drops = [e for e in timeline_to_dict(timeline, events=True)["events"]
+             if e["type"] == "drop"]
+    assert [d["lost_at"] for d in drops] == [round(e.lost_at or -1, 6) for e in lost]
 
 
 def test_hand_driven_drops_and_copies() -> None:

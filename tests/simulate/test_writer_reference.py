@@ -32,12 +32,13 @@ def test_both_writers_write_the_same_records(tmp_path: Path, name: str) -> None:
         assert a[24:] == b[24:], f"{name} {overrides}: records differ"
 
 
-def _pcapng_packets(path: Path) -> list[tuple[bytes, int, int | None, int]]:
+def _pcapng_packets(path: Path) -> list[tuple[bytes, int, str | None, int | None]]:
     """(bytes, time in microseconds, interface name, wire length) of every packet, as
     scapy's pcapng reader sees them."""
     from scapy.utils import PcapNgReader
     with PcapNgReader(str(path)) as reader:
-        return [(bytes(p), round(p.time * 1_000_000), p.sniffed_on, p.wirelen)
+        return [(bytes(p), round(p.time * 1_000_000),
+                 None if p.sniffed_on is None else str(p.sniffed_on), p.wirelen)
                 for p in reader]
 
 

@@ -1,0 +1,205 @@
+"""What a capture cannot decide: the other explanations that fit the same packets.
+
+    find_doubts(c, fates, walk, ...) -> list[Uncertainty]
+
+The Timeline shows the best explanation (:mod:`core.replay.explain`). Where another one
+satisfies the same constraints with as few losses, it is kept as an
+:class:`core.trace.Uncertainty` with both readings in words and the other reading's
+state sequences:
+
+1. **An RST nobody answers.** An RST that arrived closes its receiver, which never
+   answers it. When the capture is not next to the receiver and shows nothing the
+   receiver sent after it, the RST may as well have been lost (the receiver then stays
+   where it was): one loss against none, but nothing in the capture tells, and the two
+   readings differ in a state, so both are said.
+2. **The segment or its ACK.** A segment resent before any ACK covered it is shown lost.
+   When the capture is not next to its receiver, has no proof either way (timestamps,
+   SACK: :mod:`core.replay.evidence`) and shows nothing the receiver sent between the
+   first copy's arrival and the resend, the first copy may have arrived and the
+   receiver's ACK been lost before the capture point: one loss either way.
+3. **A forgotten connection.** An RST without ACK from a synchronized side answers from
+   a TCP without the connection (a restarted host): it was CLOSED, or LISTEN if the
+   service listens again; when it forgot the connection, the capture does not show.
+A capture on loopback (both ends on one host), or one made at both ends, is next to both
+sides: a segment it shows arriving was handed to its receiver, so rules 1 and 2 do not
+apply there.
+At most ``MAX_WALKS`` other readings are walked for their states (each is a walk of the
+whole stream); further doubts are still reported, without the state sequences.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from core.replay.infer import Inference
+from core.states import Side, TcpState
+from core.trace import StateChanged, Uncertainty
+
+SYN, FIN, RST, ACK = 0x02, 0x01, 0x04, 0x10
+MAX_WALKS = 16
+#: The capture point is "next to" a side when its delay to it is below this share of
+#: the one-way delay.
+NEAR = 0.2
+
+Walk = Callable[[list[float | None], frozenset[int]], Inference]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Stream:
+    """The captured segments of one stream, in timeline order, as plain lists."""
+
+    from_client: Sequence[bool]
+    flags: Sequence[int]
+    seq_line: Sequence[int]      # evidence.Lines.seq
+    end_line: Sequence[int]      # evidence.Lines.end
+    ack_line: Sequence[int]      # evidence.Lines.ack
+    send: Sequence[float]
+    proved_by: Sequence[int]
+    timestamps: bool             # the stream carries TCP timestamps
+    delta_client: float
+    delta_server: float
+    same_host: bool = False      # seen at both ends, or both on one host (loopback)
+
+
+def _name(side: Side) -> str:
+    return side.value
+
+
+def _near(s: Stream, side: Side) -> bool:
+    """True when the capture point is next to ``side``."""
+    total = s.delta_client + s.delta_server
+    if total <= 0 or s.same_host:
+        return True                    # no delay measurable: what is seen, happened
+    mine = s.delta_client if side is Side.CLIENT else s.delta_server
+    return mine < NEAR * total
+
+
+def _what(flags: int) -> str:
+    if flags & RST:
+        return "RST"
+    if flags & SYN:
+        return "SYN+ACK" if flags & ACK else "SYN"
+    if flags & FIN:
+        return "FIN"
+    return "segment"
+
+
+def states_of(inference: Inference, initial: tuple[TcpState, TcpState],
+              side: Side) -> tuple[TcpState, ...]:
+    out = [initial[0] if side is Side.CLIENT else initial[1]]
+    for ev in inference.sparse:
+        if isinstance(ev, StateChanged) and ev.side is side:
+            out.append(ev.new)
+    return tuple(out)
+
+
+def find_doubts(s: Stream, fates: list[float | None], inference: Inference,
+                initial: tuple[TcpState, TcpState], walk: Walk,
+                repaired: set[int]) -> list[Uncertainty]:
+    """Module rules 1-3 for one explained stream."""
+    n = len(fates)
+    out: list[Uncertainty] = []
+    walks = [0]
+    every = frozenset(range(n))
+
+    def other(changed: dict[int, float | None]) -> tuple[tuple[Side, tuple[TcpState, ...]],
+                                                         ...]:
+        if walks[0] >= MAX_WALKS:
+            return ()
+        walks[0] += 1
+        alt = list(fates)
+        for k, v in changed.items():
+            alt[k] = v
+        result = walk(alt, every)
+        diff = []
+        for side in Side:
+            mine = states_of(inference, initial, side)
+            theirs = states_of(result, initial, side)
+            if mine != theirs:
+                diff.append((side, theirs))
+        return tuple(diff)
+
+    near = {side: _near(s, side) for side in Side}
+    rsts = [k for k in range(n) if s.flags[k] & RST and fates[k] is not None
+            and not near[Side.SERVER if s.from_client[k] else Side.CLIENT]]
+    resent = [k for k in range(n) if fates[k] is None and k not in repaired
+              and s.end_line[k] > s.seq_line[k] and s.proved_by[k] < 0
+              and not near[Side.SERVER if s.from_client[k] else Side.CLIENT]]
+    if not rsts and not resent:
+        return _forgotten(s, inference, initial)
+    # each side's send times, sorted, to ask "did it send anything between"
+    times = {side: sorted(s.send[k] for k in range(n) if s.from_client[k] == (
+        side is Side.CLIENT)) for side in Side}
+
+    def sent_between(side: Side, start: float, stop: float) -> bool:
+        at = times[side]
+        pos = bisect.bisect_right(at, start)
+        return pos < len(at) and at[pos] < stop
+
+    for k in rsts:                                             # rule 1
+        receiver = Side.SERVER if s.from_client[k] else Side.CLIENT
+        arrived = fates[k]
+        assert arrived is not None
+        if sent_between(receiver, arrived, float("inf")):
+            continue
+        alt = other({k: None})
+        if alt:
+            state = dict(alt)[receiver][-1].value if receiver in dict(alt) else "open"
+            out.append(Uncertainty(
+                time=arrived, side=receiver, segments=(k,),
+                text=(f"either the {_name(receiver)} received this RST and closed "
+                      f"(shown), or the RST was lost and the {_name(receiver)} stayed "
+                      f"{state}: the capture shows nothing the {_name(receiver)} sent "
+                      f"afterwards"),
+                alternative=alt, alternative_lost=(k,)))
+    starts: dict[tuple[bool, int], list[int]] = {}
+    if resent:
+        wanted = {(s.from_client[k], s.seq_line[k]) for k in resent}
+        for k in range(n):
+            key = (s.from_client[k], s.seq_line[k])
+            if key in wanted:
+                starts.setdefault(key, []).append(k)
+    flight = s.delta_client + s.delta_server
+    for k in resent:                                           # rule 2
+        sender = Side.CLIENT if s.from_client[k] else Side.SERVER
+        receiver = sender.peer
+        again = next((j for j in starts[(s.from_client[k], s.seq_line[k])] if j > k), None)
+        if again is None:
+            continue
+        start = s.send[k] + 0.5 * flight
+        stop = fates[again]
+        if stop is None:
+            stop = s.send[again] + flight
+        if sent_between(receiver, start, stop):
+            continue                       # the receiver spoke and did not ACK it
+        what = _what(s.flags[k])
+        alt = other({k: s.send[k] + flight})
+        hint = "" if s.timestamps else " (the capture has no timestamps to tell)"
+        out.append(Uncertainty(
+            time=s.send[k], side=receiver, segments=(k, again),
+            text=(f"either this {what} was lost (shown), or it arrived and the "
+                  f"{_name(receiver)}'s ACK of it was lost before the capture point: "
+                  f"nothing the {_name(receiver)} sent in between was captured{hint}"),
+            alternative=alt))
+    out += _forgotten(s, inference, initial)
+    out.sort(key=lambda u: u.time)
+    return out
+
+
+def _forgotten(s: Stream, inference: Inference,
+               initial: tuple[TcpState, TcpState]) -> list[Uncertainty]:
+    """Rule 3."""
+    out = []
+    for k in inference.forgotten:
+        side = Side.CLIENT if s.from_client[k] else Side.SERVER
+        mine = states_of(inference, initial, side)
+        out.append(Uncertainty(
+            time=s.send[k], side=side, segments=(k,),
+            text=(f"the {_name(side)} had lost the connection before this RST (it answers "
+                  f"without ACK, from a TCP that no longer knows it: after a restart): "
+                  f"either it is CLOSED (shown) or LISTEN again, if its service listens; "
+                  f"when it lost the connection, the capture does not show"),
+            alternative=((side, mine + (TcpState.LISTEN,)),)))
+    return out

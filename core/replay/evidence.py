@@ -1,0 +1,272 @@
+"""What a capture proves about arrivals: ack coverage, TCP timestamps, SACK and D-SACK.
+
+    number_lines(from_client, flags, seq, ack, seg_len) -> Lines
+    arrival_proofs(lines, from_client, flags, seg_len, tsval, tsecr, sack) -> Proofs
+
+Rules (each proof names, for a segment ``i`` sent by X, the segment ``m`` of the peer Y
+that could not have been sent without some copy of ``i`` having reached Y):
+1. **Timestamps** (RFC 7323). Y's TSecr is the TSval of a segment of X that Y had
+   received. When exactly one captured segment of X carries that TSval (copies of the
+   same packet count once), that segment arrived before ``m`` was sent.
+2. **D-SACK** (RFC 2883). A first SACK block below the ACK number, or inside the second
+   block, reports octets that arrived twice. When exactly two captured segments of X
+   carry those octets before ``m``, both arrived.
+3. **SACK** (RFC 2018). Octets inside a SACK block arrived. When one captured segment
+   of X alone carried them before ``m``, it arrived.
+4. **Ack coverage.** The first ACK of Y covering the end of ``i`` proves ``i`` arrived
+   when ``i`` is the only captured segment of X carrying its first octet before that ACK.
+5. **The state machine.** A SYN+ACK sent by Y after its own SYN (a simultaneous open)
+   comes from SYN_RECEIVED: Y received X's SYN. When one captured SYN of X precedes it,
+   that SYN arrived.
+Everything is per captured segment, in capture (timeline) order; ``-1`` means no proof.
+Numbers are put on one line per side (``Lines``: 32-bit wrap-around removed) first.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+Arr = np.ndarray[Any, np.dtype[Any]]
+SYN, FIN, RST, ACK = 0x02, 0x01, 0x04, 0x10
+M32 = 1 << 32
+HALF = 1 << 31
+#: Segments sharing one TSval beyond this many are a burst: no one of them is named.
+_MAX_GROUP = 4
+
+
+def unwrap(values: Arr) -> Arr:
+    """32-bit sequence numbers as int64 on one line (wrap-around removed, first kept)."""
+    v = values.astype(np.int64)
+    if v.size < 2:
+        return v
+    step = np.diff(v)
+    step = (step + HALF) % M32 - HALF
+    out = np.empty_like(v)
+    out[0] = v[0]
+    np.cumsum(step, out=out[1:])
+    out[1:] += v[0]
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Lines:
+    """Each side's sequence space as one line, 0 at its first captured number."""
+
+    seq: Arr        # int64: the segment's seq on its sender's line
+    end: Arr        # seq + SEG.LEN
+    ack: Arr        # int64: the ACK number on the peer's line (0 without ACK)
+    base: tuple[int, int]   # raw first seq of the client, of the server (-1: none)
+
+
+def number_lines(from_client: Arr, flags: Arr, seq: Arr, ack: Arr, seg_len: Arr) -> Lines:
+    n = from_client.shape[0]
+    s_seq = np.zeros(n, np.int64)
+    s_ack = np.zeros(n, np.int64)
+    bases = [-1, -1]
+    for pos, side in enumerate((True, False)):
+        mine = from_client == side
+        if not mine.any():
+            continue
+        base = int(seq[mine][0])
+        bases[pos] = base
+        s_seq[mine] = unwrap(seq[mine]) - base
+        theirs = (~mine) & ((flags & ACK) != 0)
+        if theirs.any():
+            s_ack[theirs] = unwrap((ack[theirs].astype(np.int64) - base) % M32)
+    return Lines(seq=s_seq, end=s_seq + seg_len, ack=s_ack, base=(bases[0], bases[1]))
+
+
+@dataclass(frozen=True, slots=True)
+class Proofs:
+    """Per captured segment: the peer's segment that proves it arrived (or -1), and why."""
+
+    by: Arr                 # int64 index of the proving segment, -1 when none
+    how: list[str]          # "" or one of "timestamp", "D-SACK", "SACK", "ack", "SYN+ACK"
+    dsack: Arr              # bool: this segment carries a D-SACK block
+    dsack_range: Arr        # int64 (n, 2): the D-SACK octets on the sender's peer line
+
+    def prove(self, i: int, m: int, how: str) -> None:
+        if self.by[i] < 0 or m < self.by[i]:
+            self.by[i] = m
+            self.how[i] = how
+
+
+def arrival_proofs(lines: Lines, from_client: Arr, flags: Arr, seg_len: Arr, tsval: Arr,
+                   tsecr: Arr, sack_blocks: Arr, sack_edges: Arr, ack_raw: Arr) -> Proofs:
+    """Rules 1-5 for every captured segment (arrays in timeline order)."""
+    n = from_client.shape[0]
+    proofs = Proofs(by=np.full(n, -1, np.int64), how=[""] * n, dsack=np.zeros(n, bool),
+                    dsack_range=np.zeros((n, 2), np.int64))
+    if n == 0:
+        return proofs
+    carries = seg_len > 0
+    for side in (True, False):
+        mine = np.flatnonzero(from_client == side)
+        theirs = np.flatnonzero(from_client != side)
+        if not mine.size or not theirs.size:
+            continue
+        _timestamps(proofs, mine, theirs, tsval, tsecr, lines, seg_len, flags)
+        _sacks(proofs, mine, theirs, lines, carries, sack_blocks, sack_edges, ack_raw, flags)
+        _coverage(proofs, mine, theirs, lines, carries, flags)
+        _simultaneous_open(proofs, mine, theirs, flags, lines)
+    return proofs
+
+
+def _timestamps(proofs: Proofs, mine: Arr, theirs: Arr, tsval: Arr, tsecr: Arr,
+                lines: Lines, seg_len: Arr, flags: Arr) -> None:
+    """Rule 1: the peer's TSecr names one of our segments."""
+    vals = tsval[mine]
+    has = vals >= 0
+    if not has.any():
+        return
+    echoes = theirs[(tsecr[theirs] > 0) & ((flags[theirs] & ACK) != 0)]
+    if not echoes.size:
+        return
+    # per TSval: the captured segments that carry it, told apart by their numbers
+    groups: dict[int, list[int]] = {}
+    for i, v in zip(mine[has].tolist(), vals[has].tolist(), strict=True):
+        groups.setdefault(v, []).append(i)
+    for m, echo in zip(echoes.tolist(), tsecr[echoes].tolist(), strict=True):
+        group = groups.get(echo)
+        if not group:
+            continue
+        count = bisect.bisect_left(group, m)       # the group is in capture order
+        if count == 0 or count > _MAX_GROUP:
+            continue
+        first = group[0]
+        key = (int(lines.seq[first]), int(seg_len[first]), int(flags[first]))
+        if all((int(lines.seq[i]), int(seg_len[i]), int(flags[i])) == key
+               for i in group[1:count]):
+            proofs.prove(first, m, "timestamp")
+
+
+def _shared(starts: Arr, ends: Arr) -> Arr:
+    """Per segment: another segment also carries its first octet (at any time)."""
+    n = starts.shape[0]
+    out = np.zeros(n, bool)
+    if n < 2:
+        return out
+    order = np.lexsort((-ends, starts))
+    s, e = starts[order], ends[order]
+    reach = np.maximum.accumulate(e)
+    before = np.empty(n, np.int64)
+    before[0] = np.iinfo(np.int64).min
+    before[1:] = reach[:-1]
+    hit = before > s                               # an earlier start reaches past ours
+    tie = np.zeros(n, bool)
+    tie[1:] = s[1:] == s[:-1]
+    tie[:-1] |= s[:-1] == s[1:]                    # another segment starts where we do
+    out[order] = hit | tie
+    return out
+
+
+def _copies_before(i: int, limit: int, senders: Arr, starts: Arr, ends: Arr,
+                   by_start: Arr, sorted_starts: Arr, widest: int) -> int:
+    """How many of our segments other than ``i`` (sender position) carry its first octet
+    and were captured before segment ``limit``."""
+    s = int(starts[i])
+    lo = int(np.searchsorted(sorted_starts, s - widest, side="left"))
+    hi = int(np.searchsorted(sorted_starts, s, side="right"))
+    cand = by_start[lo:hi]
+    cand = cand[(ends[cand] > s) & (cand != i) & (senders[cand] < limit)]
+    return int(cand.size)
+
+
+def _sacks(proofs: Proofs, mine: Arr, theirs: Arr, lines: Lines, carries: Arr,
+           sack_blocks: Arr, sack_edges: Arr, ack_raw: Arr, flags: Arr) -> None:
+    """Rules 2 and 3: the peer's SACK blocks name octets that arrived (twice: D-SACK)."""
+    reporters = theirs[(sack_blocks[theirs] > 0) & ((flags[theirs] & ACK) != 0)]
+    senders = mine[carries[mine]]
+    if not reporters.size or not senders.size:
+        return
+    starts, ends = lines.seq[senders], lines.end[senders]
+    by_start = np.argsort(starts, kind="stable")
+    sorted_starts = starts[by_start]
+    widest = int((ends - starts).max())
+    shared = _shared(starts, ends)
+    for m in reporters.tolist():
+        ack_line = int(lines.ack[m])
+        raw_ack = int(ack_raw[m])
+        blocks = []
+        for b in range(int(sack_blocks[m])):
+            left = ack_line + ((int(sack_edges[m, b, 0]) - raw_ack + HALF) % M32 - HALF)
+            right = ack_line + ((int(sack_edges[m, b, 1]) - raw_ack + HALF) % M32 - HALF)
+            if right > left:
+                blocks.append((left, right))
+        if not blocks:
+            continue
+        first = blocks[0]
+        if first[1] <= ack_line or (
+                len(blocks) > 1 and blocks[1][0] <= first[0] and first[1] <= blocks[1][1]):
+            proofs.dsack[m] = True
+            proofs.dsack_range[m] = first
+            lo = int(np.searchsorted(sorted_starts, first[0] - widest, side="left"))
+            hi = int(np.searchsorted(sorted_starts, first[1], side="left"))
+            cand = by_start[lo:hi]
+            cand = cand[(ends[cand] > first[0]) & (senders[cand] < m)]
+            if cand.size == 2:
+                for pos in cand.tolist():
+                    proofs.prove(int(senders[pos]), m, "D-SACK")
+            blocks = blocks[1:]
+        for left, right in blocks:
+            lo = int(np.searchsorted(sorted_starts, left, side="left"))
+            hi = int(np.searchsorted(sorted_starts, right, side="left"))
+            cand = by_start[lo:hi]
+            cand = cand[(ends[cand] <= right) & (senders[cand] < m)]
+            cand = cand[proofs.by[senders[cand]] < 0]
+            for pos in cand.tolist():
+                if not shared[pos] or _copies_before(pos, m, senders, starts, ends, by_start,
+                                                     sorted_starts, widest) == 0:
+                    proofs.prove(int(senders[pos]), m, "SACK")
+
+
+def _coverage(proofs: Proofs, mine: Arr, theirs: Arr, lines: Lines, carries: Arr,
+              flags: Arr) -> None:
+    """Rule 4: the first covering ACK, when no other copy of the first octet preceded it."""
+    acks = theirs[((flags[theirs] & ACK) != 0) & ((flags[theirs] & RST) == 0)]
+    senders = mine[carries[mine]]
+    if not acks.size or not senders.size:
+        return
+    best = np.maximum.accumulate(lines.ack[acks])
+    after = np.searchsorted(acks, senders, side="right")
+    first = np.searchsorted(best, lines.end[senders], side="left")
+    k = np.maximum(after, first)
+    ok = k < acks.size
+    cover = np.full(senders.size, -1, np.int64)
+    cover[ok] = acks[k[ok]]
+    starts, ends = lines.seq[senders], lines.end[senders]
+    shared = _shared(starts, ends)
+    alone = np.flatnonzero(ok & ~shared)
+    better = (proofs.by[senders[alone]] < 0) | (cover[alone] < proofs.by[senders[alone]])
+    proofs.by[senders[alone[better]]] = cover[alone[better]]
+    for pos in alone[better].tolist():
+        proofs.how[int(senders[pos])] = "ack"
+    rest = np.flatnonzero(ok & shared)
+    if not rest.size:
+        return
+    by_start = np.argsort(starts, kind="stable")
+    sorted_starts = starts[by_start]
+    widest = int((ends - starts).max())
+    for pos in rest.tolist():
+        c = int(cover[pos])
+        if _copies_before(pos, c, senders, starts, ends, by_start, sorted_starts,
+                          widest) == 0:
+            proofs.prove(int(senders[pos]), c, "ack")
+def _simultaneous_open(proofs: Proofs, mine: Arr, theirs: Arr, flags: Arr,
+                       lines: Lines) -> None:
+    """Rule 5: the peer's SYN+ACK after its own SYN proves our SYN arrived."""
+    fl = flags & (SYN | ACK | RST)
+    my_syns = mine[fl[mine] == SYN]
+    their_syns = theirs[fl[theirs] == SYN]
+    if not my_syns.size or not their_syns.size:
+        return
+    for m in theirs[fl[theirs] == SYN | ACK].tolist():
+        if not (their_syns < m).any():
+            continue
+        before = my_syns[my_syns < m]
+        if before.size == 1:
+            proofs.prove(int(before[0]), m, "SYN+ACK")

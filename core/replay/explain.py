@@ -1,0 +1,186 @@
+"""The explanation of a capture: fates that satisfy the state machine, found by repair.
+
+    explain(walk, send, arrive, proofs, flight) -> Explanation
+
+:mod:`core.replay.timing` gives every captured segment a first fate (arrived at a time,
+or lost) from the delays and the evidence. :mod:`core.replay.infer` walks both state
+machines over those fates and stops at the first send its sender's state forbids (a
+``Conflict``, rule 7 there). Such a send proves a fate wrong, and the repair is the
+smallest change that removes it:
+
+1. **Too far.** The sender was moved on by an arrival (``culprit``) that cannot have
+   come before this send: the arrival came later, when a flight that long is plausible
+   (at most ``PLAUSIBLE`` times the estimated one-way delay, plus ``SLACK``), otherwise
+   the culprit was lost. A culprit the capture proves arrived before the send
+   (:mod:`core.replay.evidence`) is not moved: the conflict stays, tolerated.
+2. **Missing SYN.** A SYN+ACK from SYN_SENT: the peer's SYN (the last one sent before
+   it) arrived before it was sent.
+2a. **Unanswered probe.** A TCP ACKs a keep-alive or zero-window probe (a segment of at
+   most one octet starting one below what its sender had sent) at once. A probe the
+   walk lets arrive at a synchronized side that then sends nothing for ``limit`` was
+   lost, unless the capture proves it arrived, or the side sent something in the
+   ``ANSWER_RATE`` before it: replies to out-of-window segments are rate-limited (RFC
+   5961 section 7; Linux's tcp_invalid_ratelimit, 500 ms), so silence proves nothing.
+3. Every repair is recorded (``Explanation.repairs``) with the reason, and the walk runs
+   again; after ``MAX_REPAIRS`` the rest are tolerated and counted as anomalies. A
+   conflict that no repair removes is tolerated: the walk goes on through it.
+Ranking: a later arrival (no loss) is preferred over a loss, and a loss only replaces
+an arrival the capture does not prove, so the explanation keeps the fewest losses the
+evidence allows.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.replay.infer import MISSING_SYN, TOO_FAR, UNANSWERED, Conflict, Inference
+from core.states import Side, TcpState
+
+SYN, ACK, RST, FIN = 0x02, 0x10, 0x04, 0x01
+MAX_REPAIRS = 64
+#: A flight may be this many times the estimated one-way delay ...
+PLAUSIBLE = 3.0
+#: ... plus this much (seconds): jitter and queueing on a quiet path.
+SLACK = 0.005
+#: Replies to out-of-window segments (probes) are at most one per this long.
+ANSWER_RATE = 0.5
+#: How much later than the send it must follow an arrival is placed.
+EPSILON = 1e-6
+
+Walk = Callable[[list[float | None], frozenset[int]], Inference]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Repair:
+    """One fate changed to satisfy the state machine."""
+
+    segment: int
+    fate: str                 # "lost", "arrived later", "arrived"
+    because: Conflict
+
+    def describe(self) -> str:
+        return (f"segment {self.segment} {self.fate}: otherwise "
+                f"{self.because.reason} (segment {self.because.segment})")
+
+
+@dataclass(slots=True)
+class Explanation:
+    inference: Inference
+    arrive: list[float | None]
+    repairs: list[Repair] = field(default_factory=list)
+
+
+def explain(walk: Walk, send: Sequence[float], arrive: Sequence[float | None],
+            proved_by: Sequence[int], flags: Sequence[int], from_client: Sequence[bool],
+            flight: float, seq_line: Sequence[int] = (),
+            end_line: Sequence[int] = ()) -> Explanation:
+    """Module rules 1-3; ``walk(arrive, tolerate)`` runs :func:`core.replay.infer.infer`
+    stopping at conflicts, ``flight`` is the estimated one-way delay."""
+    fates = list(arrive)
+    tolerate: set[int] = set()
+    repairs: list[Repair] = []
+    limit = max(PLAUSIBLE * flight, flight + SLACK)
+    probes = _probes(flags, from_client, seq_line, end_line)
+    for _ in range(MAX_REPAIRS):
+        inference = walk(fates, frozenset(tolerate))
+        conflict = inference.conflict
+        if conflict is None:
+            lost = _unanswered(probes, fates, send, from_client, proved_by, inference, limit)
+            if lost is None:
+                return Explanation(inference, fates, repairs)
+            k, reason = lost
+            fates[k] = None
+            repairs.append(Repair(segment=k, fate="lost", because=Conflict(
+                segment=k, side=Side.SERVER if from_client[k] else Side.CLIENT,
+                state=TcpState.ESTABLISHED, kind=UNANSWERED, culprit=k, reason=reason)))
+            continue
+        repair = _repair(conflict, fates, send, proved_by, flags, from_client, limit)
+        if repair is None:
+            tolerate.add(conflict.segment)
+        else:
+            repairs.append(repair)
+    inference = walk(fates, frozenset(range(len(fates))))
+    return Explanation(inference, fates, repairs)
+
+
+def _probes(flags: Sequence[int], from_client: Sequence[bool], seq_line: Sequence[int],
+            end_line: Sequence[int]) -> list[int]:
+    """Rule 2a's probes: at most one octet, starting one below its sender's highest."""
+    if not len(flags):
+        return []
+    fl = np.asarray(flags, dtype=np.int64)
+    mine = np.asarray(from_client, dtype=bool)
+    start = np.asarray(seq_line, dtype=np.int64)
+    end = np.asarray(end_line, dtype=np.int64)
+    small = ((fl & (SYN | FIN | RST)) == 0) & (end - start <= 1)
+    out = np.zeros(fl.size, bool)
+    for side in (True, False):
+        pos = np.flatnonzero(mine == side)
+        if pos.size < 2:
+            continue
+        high = np.maximum.accumulate(end[pos])
+        before = np.empty(pos.size, np.int64)
+        before[0] = np.iinfo(np.int64).min
+        before[1:] = high[:-1]
+        out[pos] = small[pos] & (start[pos] == before - 1)
+    return np.flatnonzero(out).tolist()
+
+
+def _unanswered(probes: list[int], fates: list[float | None], send: Sequence[float],
+                from_client: Sequence[bool], proved_by: Sequence[int],
+                inference: Inference, limit: float) -> tuple[int, str] | None:
+    """The first probe rule 2a says was lost, and why; None when every one is fine."""
+    if not probes:
+        return None
+    answers = {True: sorted(send[k] for k in range(len(send)) if not from_client[k]),
+               False: sorted(send[k] for k in range(len(send)) if from_client[k])}
+    for k in probes:
+        arrived = fates[k]
+        if arrived is None or proved_by[k] >= 0:
+            continue
+        state = inference.server_after[k] if from_client[k] else inference.client_after[k]
+        if not state.synchronized or state is TcpState.SYN_RECEIVED:
+            continue
+        times = answers[from_client[k]]
+        pos = bisect.bisect_left(times, arrived)
+        if pos < len(times) and times[pos] <= arrived + limit:
+            continue
+        if pos > 0 and times[pos - 1] >= arrived - ANSWER_RATE:
+            continue                           # rate-limited: no answer due yet
+        receiver = "server" if from_client[k] else "client"
+        return k, f"the {receiver} never answered this probe, as a TCP that got it would"
+    return None
+
+
+def _repair(c: Conflict, fates: list[float | None], send: Sequence[float],
+            proved_by: Sequence[int], flags: Sequence[int], from_client: Sequence[bool],
+            limit: float) -> Repair | None:
+    k = c.segment
+    if c.kind == TOO_FAR and c.culprit is not None:
+        j = c.culprit
+        proof = proved_by[j]
+        if proof >= 0 and send[proof] <= send[k]:
+            return None
+        later = send[k] + EPSILON
+        if later - send[j] <= limit and (proof < 0 or later <= send[proof]):
+            fates[j] = later
+            return Repair(segment=j, fate="arrived later", because=c)
+        if proof >= 0:
+            return None
+        fates[j] = None
+        return Repair(segment=j, fate="lost", because=c)
+    if c.kind == MISSING_SYN:
+        sender_is_client = from_client[k]
+        for i in range(k - 1, -1, -1):
+            if (from_client[i] != sender_is_client and flags[i] & (SYN | ACK | RST) == SYN
+                    and send[i] < send[k]):
+                arrived = fates[i]
+                if arrived is not None and arrived < send[k]:
+                    return None
+                fates[i] = max(send[i], min(send[k] - EPSILON, send[i] + limit))
+                return Repair(segment=i, fate="arrived", because=c)
+    return None
