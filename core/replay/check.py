@@ -19,19 +19,21 @@ Rules checked:
    SYN_RECEIVED opening is not known from the event, so either opening may apply). A
    step with ``trigger=None`` (a host crash in the simulator) needs only the edge. The
    changes are in time order, and a change's ``segment`` is one of the Timeline's.
-3. Rows. Reading down ``Timeline.rows`` in the order the rows were taken, a side's
-   states with repeats collapsed, starting from its initial state, are a subsequence of
-   the states its events passed through (``initial, new_1, new_2, ...``): a row never
-   shows a state the side did not enter, nor states in an order it did not enter them.
+3. Rows. Reading down ``Timeline.rows``, a side's states with repeats collapsed,
+   starting from its initial state, are a subsequence of the states its events passed
+   through (``initial, new_1, new_2, ...``): a row never shows a state the side did not
+   enter, nor states in an order it did not enter them. Two readings of "row k" are
+   in use, and the rows are legal if they pass in either order: a replay's row k is
+   taken once segments 0..k all took effect (read in index order, rows never go back
+   in time); a simulation's row k once segment k took effect (``core.trace``), which
+   is out of index order when a segment lost on the way takes effect before an
+   earlier one arrives, so its rows are read in the order of each segment's last
+   event (arrival, loss or send; :func:`row_order`, ties in index order). Messages
+   give the index-order reading.
    With rule 2, every change between consecutive rows is then a walk of table edges
    through states the side really passed. (Plain reachability between consecutive rows
    says nothing: every state leads to CLOSED and CLOSED to every state, so the graph is
    strongly connected; :func:`reachable` is kept for callers and tests.)
-   "The order the rows were taken" is the order of each segment's last event (its
-   arrival, its loss, or its send) in ``Timeline.events``: row ``i`` is taken once
-   segment ``i`` took effect, and segments take effect out of index order (a segment
-   lost on the way takes effect before an earlier one arrives), so index order would
-   flag legal simulations. Ties keep index order.
 
 Nothing here raises on a broken Timeline: every problem is one line of the result.
 """
@@ -39,6 +41,7 @@ Nothing here raises on a broken Timeline: every problem is one line of the resul
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 
 from core.states import Side, TcpState, Trigger
 from core.table import ROWS
@@ -132,16 +135,12 @@ def row_order(timeline: Timeline) -> list[int]:
     return sorted(range(count), key=lambda i: (last.get(i, -1), i))
 
 
-def row_violations(timeline: Timeline, side: Side) -> list[str]:
-    """Rule 3 for ``side``: the rows' states against the side's events."""
-    initial = _initial(timeline, side)
-    passed = [initial] + [c.new for c in timeline.state_changes(side)]
+def _rows_in(timeline: Timeline, side: Side, order: Iterable[int],
+             passed: list[TcpState]) -> list[str]:
+    """Rule 3 for ``side`` with the rows read in ``order``."""
     rows = timeline.rows
-    order = row_order(timeline)
-    out: list[str] = []
-    # the collapsed states and the row at which each first shows (for the messages)
-    shown = [initial]
-    first_row: list[int] = [-1]
+    shown = [passed[0]]
+    first_row: list[int] = [-1]  # the row at which each collapsed state first shows
     for i in order:
         state = rows[i].state(side)
         if state is not shown[-1]:
@@ -153,13 +152,23 @@ def row_violations(timeline: Timeline, side: Side) -> list[str]:
             pos += 1
         if pos == len(passed):
             where = "the initial state" if k == 0 else f"row {first_row[k]}"
-            out.append(f"{side.value}: {where} shows {state.name}, which the side's "
-                       f"events do not pass through there (rows: "
-                       f"{' '.join(s.name for s in shown)}; events: "
-                       f"{' '.join(s.name for s in passed)})")
-            break
+            return [f"{side.value}: {where} shows {state.name}, which the side's events "
+                    f"do not pass through there (rows: {' '.join(s.name for s in shown)}; "
+                    f"events: {' '.join(s.name for s in passed)})"]
         pos += 1
-    return out
+    return []
+
+
+def row_violations(timeline: Timeline, side: Side) -> list[str]:
+    """Rule 3 for ``side``: the rows' states against the side's events, the rows read
+    in index order or, failing that, in the order they were taken."""
+    passed = [_initial(timeline, side)] + [c.new for c in timeline.state_changes(side)]
+    found = _rows_in(timeline, side, range(len(timeline.rows)), passed)
+    if found:
+        taken = _rows_in(timeline, side, row_order(timeline), passed)
+        if not taken:
+            return []
+    return found
 
 
 def violations(timeline: Timeline) -> list[str]:

@@ -48,12 +48,17 @@ L3 twins: captured segments identical on the wire and seen at the same time (the
 Uncaptured segments (lost before the tap) may be ghosts; a ghost matching none of them
 (sender, seq, SYN/FIN/RST, length) is a mismatch, a missing ghost is only counted
 (``Comparison.unseen_losses``).
+Uncertainty: ``Comparison.matches`` judges the reading the replay shows. Where the
+replay says the capture cannot decide (``Timeline.uncertain``), ``matches_either`` also
+accepts the other reading of one uncertainty: its ``alternative`` state sequences, and
+its losses (the shown ones, except that the uncertainty's segments shown lost arrive
+unless ``alternative_lost`` names them, and those it names are lost).
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from core.segment import Flag, flags_text, seq_diff
@@ -315,10 +320,18 @@ class Comparison:
     unseen_losses: int = 0        # segments lost before the tap
     ghosts: int = 0               # ghosts the replay drew
     false_ghosts: int = 0
+    uncertain: int = 0            # uncertainties the replay flagged
+    other_reading: bool = False   # no match, but a flagged uncertainty's other reading is
 
     @property
     def matches(self) -> bool:
         return self.states_ok and self.losses_ok
+
+    @property
+    def matches_either(self) -> bool:
+        """A match, or the truth is the other reading of an uncertainty the replay
+        flagged (one uncertainty at a time)."""
+        return self.matches or self.other_reading
 
 
 def _names(states: Sequence[TcpState]) -> str:
@@ -369,14 +382,7 @@ def compare(truth: Truth, replayed: Timeline) -> Comparison:
     by_frame = {rec.frame: rec for rec in replayed.segments if rec.frame is not None}
     said_lost = {frame for frame, rec in by_frame.items() if rec.arrived is None}
     losses_ok = True
-    # rule L3: within a group of identical twins only the number said lost counts
-    balance: dict[int, int] = {}
-    for frame in (truth.lost_seen ^ said_lost) - truth.either:
-        group = truth.twin.get(frame, frame)
-        balance[group] = balance.get(group, 0) + (1 if frame in truth.lost_seen else -1)
-    for frame in sorted((truth.lost_seen ^ said_lost) - truth.either):
-        if balance[truth.twin.get(frame, frame)] == 0:
-            continue
+    for frame in _lost_wrong(truth, said_lost):
         rec = by_frame.get(frame)
         what = _seg_text(rec, swapped) if rec is not None else "?"
         losses_ok = False
@@ -414,10 +420,57 @@ def compare(truth: Truth, replayed: Timeline) -> Comparison:
                          "another order")
             details.append(f"{sender.value} arrivals: truth frames {list(want_order)}, "
                            f"replay {list(got_order)}")
+    other = False
+    if not (states_ok and losses_ok) and not false_ghosts and (
+            not swapped or truth.both_opened):
+        other = any(_reading_matches(truth, reading, theirs)
+                    for reading in _alternatives(replayed))
+    if other:
+        details.append("an uncertainty the replay flagged has the truth as its other reading")
     return Comparison(states_ok=states_ok, losses_ok=losses_ok, order_ok=order_ok,
                       kinds=tuple(kinds), details=tuple(details),
                       unseen_losses=truth.unseen_lost, ghosts=len(replayed.ghosts),
-                      false_ghosts=false_ghosts)
+                      false_ghosts=false_ghosts, uncertain=len(replayed.uncertain),
+                      other_reading=other)
+
+
+def _lost_wrong(truth: Truth, said_lost: set[int]) -> list[int]:
+    """Frames whose loss is said wrongly (rules L1-L3)."""
+    diff = (truth.lost_seen ^ said_lost) - truth.either
+    balance: dict[int, int] = {}  # rule L3: per group of twins, only the count
+    for frame in diff:
+        group = truth.twin.get(frame, frame)
+        balance[group] = balance.get(group, 0) + (1 if frame in truth.lost_seen else -1)
+    return [f for f in sorted(diff) if balance[truth.twin.get(f, f)] != 0]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Reading:
+    states: dict[Side, tuple[TcpState, ...]]   # replay sides
+    lost: set[int]                             # frames
+
+
+def _alternatives(replayed: Timeline) -> list[_Reading]:
+    """The other reading of each flagged uncertainty: its sides' state sequences, and
+    its losses: the shown ones, but the uncertainty's segments shown lost arrive unless
+    ``alternative_lost`` names them, and those it names are lost."""
+    out = []
+    segments = replayed.segments
+    shown_lost = {rec.index for rec in segments if rec.arrived is None}
+    for doubt in replayed.uncertain:
+        states = {side: state_sequence(replayed, side) for side in Side}
+        states.update(dict(doubt.alternative))
+        lost = ((shown_lost - (set(doubt.segments) - set(doubt.alternative_lost)))
+                | set(doubt.alternative_lost))
+        frames = {segments[i].frame for i in lost if 0 <= i < len(segments)}
+        out.append(_Reading(states=states, lost={f for f in frames if f is not None}))
+    return out
+
+
+def _reading_matches(truth: Truth, reading: _Reading,
+                     theirs: Callable[[Side], Side]) -> bool:
+    return (all(truth.states(side) == reading.states[theirs(side)] for side in Side)
+            and not _lost_wrong(truth, reading.lost))
 
 
 __all__ = ["RECEIVER_DROPPED", "Comparison", "Sighting", "Truth", "captured_truth",

@@ -62,8 +62,8 @@ def write_capture(timeline: Timeline, path: str, tap: str) -> list[Sighting]:
 
 
 def ambiguous(replay: Replay) -> bool:
-    """The replay said it could not decide (until it has a field for it: its notes)."""
-    return any("uncertain" in note or "either" in note for note in replay.timeline.notes)
+    """The replay said the capture cannot decide something (``Timeline.uncertain``)."""
+    return bool(replay.timeline.uncertain)
 
 
 # ----- cases -----------------------------------------------------------------------------

@@ -56,6 +56,8 @@ class Stats:
     error_examples: list[str] = field(default_factory=list)
     ambiguous: int = 0
     ambiguous_mismatches: int = 0
+    other_readings: int = 0
+    tap_either: Counter[str] = field(default_factory=Counter)
     rules: Counter[str] = field(default_factory=Counter)
     kind_scenarios: dict[str, Counter[str]] = field(default_factory=dict)
     _example_size: dict[str, tuple[int, int]] = field(default_factory=dict)
@@ -101,6 +103,10 @@ class Stats:
                     self.group_match[group] += 1
             elif tap.ambiguous:
                 self.ambiguous_mismatches += 1
+            if comparison.matches_either:
+                self.tap_either[tap.tap] += 1
+            if comparison.other_reading:
+                self.other_readings += 1
             self.rules.update(tap.rules)
             for kind in dict.fromkeys(comparison.kinds):
                 self.kinds[kind] += 1
@@ -132,9 +138,15 @@ class Stats:
                 lines.append(f"  {group:<34} {match / total:.4f}  ({match}/{total})")
         lines.append(f"illegal replayed sequences: {self.illegal} (target 0); illegal "
                      f"simulations: {self.sim_illegal}; errors: {self.errors}")
-        lines.append(f"replays flagged ambiguous: {self.ambiguous} (of which mismatched: "
-                     f"{self.ambiguous_mismatches}); segments lost before the tap: "
-                     f"{self.unseen_losses}; ghosts drawn: {self.ghosts}")
+        total = sum(self.tap_total.values())
+        either = sum(self.tap_either.values()) / total if total else 1.0
+        lines.append(f"replays flagged uncertain: {self.ambiguous} (of which mismatched: "
+                     f"{self.ambiguous_mismatches}, and in {self.other_readings} the other "
+                     f"reading is the truth); match or a flagged other reading: {either:.4f} ("
+                     + ", ".join(f"{tap} {self.tap_either[tap] / self.tap_total[tap]:.4f}"
+                                 for tap in sorted(self.tap_total)) + ")")
+        lines.append(f"segments lost before the tap: {self.unseen_losses}; ghosts drawn: "
+                     f"{self.ghosts}")
         lines.append("truth normalisations applied (core.simulate.truth): " + ", ".join(
             f"{rule} {n}" for rule, n in sorted(self.rules.items())))
         def part(*prefixes: str) -> Counter[str]:
