@@ -15,7 +15,8 @@ Rules:
    replayed and compared (:mod:`core.simulate.truth`); every stream's replay, and the
    simulation itself, are checked for legality (:mod:`core.replay.check`).
 3. A capture with no packet (every SYN lost before the tap) is counted as ``empty``,
-   neither a match nor a mismatch.
+   neither a match nor a mismatch. An exception while capturing, reading or replaying
+   is recorded as the tap's ``error`` (with where it was raised), not raised.
 4. Scripted drops name their target by a clean run (the same parameters without random
    impairments): the SYN, the SYN+ACK, a FIN, an RST, the last ACK.
 5. Parameters drawn (:func:`generate`): the scenarios in turn; ``delay`` 1-80 ms, 30%
@@ -33,6 +34,7 @@ import os
 import random
 import tempfile
 import time
+import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -244,8 +246,10 @@ def _run_tap(timeline: Timeline, tap: str, folder: str) -> TapResult:
         return TapResult(tap=tap, comparison=compare(truth, first.timeline),
                          illegal=tuple(illegal), ambiguous=ambiguous(first),
                          rules=tuple(note.split()[0] for note in truth.notes))
-    except (SynAckError, ValueError, AssertionError) as exc:
-        return TapResult(tap=tap, error=f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # noqa: BLE001 - any crash of the replay is a finding
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        return TapResult(tap=tap, error=f"{type(exc).__name__}: {exc} "
+                         f"({os.path.basename(where.filename)}:{where.lineno})")
     finally:
         if os.path.exists(path):
             os.remove(path)
