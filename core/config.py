@@ -55,6 +55,14 @@ class EndpointConfig:
     #: ``read_every`` seconds apart (None: reads come from the program, or at once)
     read_rate: float | None = None
     read_every: float = 0.1
+    #: RFC 7323 timestamps: offered in the SYN, on every segment when both SYNs had them
+    #: (Linux: net.ipv4.tcp_timestamps, on)
+    timestamps: bool = False
+    #: RFC 2018 selective acknowledgements and RFC 2883 D-SACK: SACK-permitted offered in
+    #: the SYN, SACK blocks in ACKs when both SYNs had it (Linux: net.ipv4.tcp_sack, on)
+    sack: bool = False
+    #: added to the millisecond clock for TSval (Linux draws one per connection)
+    ts_offset: int = 0
 
     def __post_init__(self) -> None:
         checks: list[tuple[bool, str]] = [
@@ -82,6 +90,8 @@ class EndpointConfig:
             (self.read_rate is None or self.read_rate > 0,
              f"read_rate must be > 0 octets/s, got {self.read_rate}"),
             (self.read_every > 0, f"read_every must be > 0 s, got {self.read_every}"),
+            (0 <= self.ts_offset < SEQ_MOD, f"ts_offset must be in [0, 2**32), got "
+             f"{self.ts_offset}"),
             (self.read_rate is None or self.read_rate * self.read_every >= 1,
              "read_rate * read_every must be at least 1 octet per read"),
         ]
@@ -96,14 +106,16 @@ class EndpointConfig:
 
     @classmethod
     def rfc(cls, **overrides: object) -> EndpointConfig:
-        """RFC 9293's numbers: MSL 2 minutes, so TIME_WAIT lasts 4 minutes."""
+        """RFC 9293's numbers: MSL 2 minutes, so TIME_WAIT lasts 4 minutes; neither
+        timestamps nor SACK (both optional extensions, off as in RFC 9293's own TCP)."""
         return cls(**{"msl": 120.0, **overrides})  # type: ignore[arg-type]
 
     @classmethod
     def linux(cls, **overrides: object) -> EndpointConfig:
         """Linux's numbers: TIME_WAIT fixed at 60 s, window scale 7, RTO min 200 ms,
-        delayed ACK 40 ms after 16 quick ACKs."""
+        delayed ACK 40 ms after 16 quick ACKs, timestamps and SACK on."""
         base: dict[str, object] = {"msl": 30.0, "time_wait": 60.0, "wscale": 7,
                                    "recv_buffer": 65483 * 2, "user_timeout": 924.6,
-                                   "delayed_ack": 0.040, "quickack": 16}
+                                   "delayed_ack": 0.040, "quickack": 16,
+                                   "timestamps": True, "sack": True}
         return cls(**{**base, **overrides})  # type: ignore[arg-type]

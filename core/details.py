@@ -16,7 +16,11 @@ Rules:
 3. Bytes: in a replay the captured record; in a simulation the frame
    ``core.capture.writer`` writes for this segment (its own frame builder), "as written
    to the exported capture". Byte ``spans`` are [start, end) offsets into ``frame``.
-4. Every label gets one sentence from :func:`core.analysis.explain.explain`.
+4. Every label gets one sentence from :func:`core.analysis.explain.explain`. Labels are
+   SynAck's verdict (:mod:`core.analysis.verdict`); where tshark's labels differ,
+   ``SegmentDetails.verdict`` shows both and why.
+5. A SACK option whose first block is a D-SACK (RFC 2883) says so: that block reports
+   bytes that arrived twice, not bytes beyond the ACK number.
 """
 
 from __future__ import annotations
@@ -28,8 +32,8 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from core.analysis.explain import explain
-from core.analysis.labels import LABELS
+from core.analysis.explain import DSACK, explain
+from core.analysis.verdict import VERDICT_LABELS, Change, is_dsack
 from core.capture.index import INFO_OPTIONS_CUT, CaptureIndex
 from core.capture.writer import captured_view, frame_of
 from core.errors import SynAckError
@@ -37,11 +41,12 @@ from core.replay import Replay
 from core.replay.report import label_text
 from core.report import initial_numbers, window_shifts
 from core.segment import SEQ_MOD, Flag, Options, Segment, flags_text
+from core.simulate.judged import changes_of, tshark_labels
 from core.states import Side
 from core.trace import SegmentLost, SegmentRecord, Timeline
 
 HEX_WIDTH = 16
-_LABEL_SET = frozenset(LABELS)
+_LABEL_SET = frozenset(VERDICT_LABELS)
 _FLAG_ROWS = (
     (Flag.AE, "Accurate ECN (AE)"), (Flag.CWR, "Congestion Window Reduced (CWR)"),
     (Flag.ECE, "ECN-Echo (ECE)"), (Flag.URG, "Urgent (URG)"),
@@ -87,7 +92,16 @@ class LabelNote:
     name: str
     text: str
     sentence: str
-    analysis: bool          # tshark's vocabulary (core.analysis), else a simulator note
+    analysis: bool          # an analysis label (tshark's or SynAck's), else a simulator note
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Disagreement:
+    """Where SynAck's verdict differs from tshark's labels: both, and why."""
+
+    tshark: str             # "duplicate_ack #1 of frame 12", or "no label"
+    synack: str             # "fin_reack", or "no label"
+    why: tuple[str, ...]    # one sentence per correction
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -100,6 +114,8 @@ class SegmentDetails:
     frame: bytes                    # the bytes shown (b"" when there are none)
     frame_length: int               # the frame's length on the wire
     bytes_note: str                 # where ``frame`` comes from
+    verdict: Disagreement | None = None   # tshark's labels, where SynAck's differ
+    doubts: tuple[str, ...] = ()    # what the capture cannot decide here ("either ... or")
 
     def section(self, title: str) -> Section:
         return next(s for s in self.sections if s.title == title)
@@ -175,6 +191,8 @@ class _Facts:
     times: list[Field]
     analysis: list[Field]
     texts: dict[str, str]
+    tshark: tuple[str, ...] = ()        # tshark's labels as shown (``texts`` applied)
+    changes: tuple[Change, ...] = ()    # where SynAck's verdict differs, and why
 
 
 def segment_details(timeline: Timeline, index: int, *,
@@ -187,7 +205,8 @@ def segment_details(timeline: Timeline, index: int, *,
     row = timeline.rows[index]
     facts.analysis.append(Field(
         name="States after", value=f"client {row.client.value}, server {row.server.value}",
-        note="both sides just after this segment took effect (arrived, or was lost)"))
+        note="both sides once this segment and every one before it took effect (sent; "
+             "arrived, or lost)"))
     sections = (Section(title="TCP header", fields=tuple(_header(timeline, rec, facts))),
                 Section(title="Options", fields=tuple(_options(rec, facts))),
                 Section(title="Times", fields=tuple(facts.times)),
@@ -202,9 +221,17 @@ def segment_details(timeline: Timeline, index: int, *,
     numbers = seg.number_parts(iss=facts.iss, irs=facts.irs)
     title = (f"{facts.head} · {rec.sender.value} → {rec.receiver.value} · "
              f"{' '.join([flags_text(seg.flags), *numbers])}")
+    verdict = None
+    if facts.changes:
+        ours = ", ".join(facts.texts.get(x, x) for x in rec.labels if x in _LABEL_SET)
+        verdict = Disagreement(tshark=", ".join(facts.tshark) or "no label",
+                               synack=ours or "no label",
+                               why=tuple(c.why for c in facts.changes))
     return SegmentDetails(index=index, title=title, sections=sections, labels=labels,
                           tcpdump=line, frame=facts.frame, frame_length=facts.wire,
-                          bytes_note=facts.bytes_note)
+                          bytes_note=facts.bytes_note, verdict=verdict,
+                          doubts=tuple(u.text for u in timeline.uncertain
+                                       if index in u.segments))
 
 
 # ----- the two sources ------------------------------------------------------------------
@@ -270,7 +297,8 @@ def _replay(timeline: Timeline, rec: SegmentRecord, src: ReplaySource) -> _Facts
         options_cut=bool(int(p["info"]) & INFO_OPTIONS_CUT),
         checksum_note="not verified (as tshark by default)", line_time=t,
         ip6=int(p["ip_version"]) == 6, times=times, analysis=extra,
-        texts=dict(zip(analysis.labels[k], label_text(analysis, k), strict=True)))
+        texts=dict(zip(analysis.labels[k], label_text(analysis, k), strict=True)),
+        tshark=tuple(label_text(analysis, k)), changes=replay.verdict.changes.get(k, ()))
 
 
 def _simulation(timeline: Timeline, rec: SegmentRecord) -> _Facts:
@@ -308,7 +336,8 @@ def _simulation(timeline: Timeline, rec: SegmentRecord) -> _Facts:
         bytes_note=note, options_cut=False,
         checksum_note="correct: computed as the capture is written",
         line_time=view[position][0] if position is not None else rec.sent,
-        ip6=":" in timeline.peer(rec.sender).address, times=times, analysis=[], texts={})
+        ip6=":" in timeline.peer(rec.sender).address, times=times, analysis=[], texts={},
+        tshark=tshark_labels(timeline, rec.index), changes=changes_of(timeline, rec.index))
 
 
 def _flight(timeline: Timeline, rec: SegmentRecord, how: str) -> list[Field]:
@@ -436,17 +465,33 @@ def _option_rows(kind: int, body: bytes, opts: Options, f: _Facts,
     if kind == 4 and opts.sack_permitted:
         return [Field(name="SACK permitted", value="yes", span=span)]
     if kind == 5 and opts.sack_blocks:
-        return [Field(name="SACK", value=f"{len(opts.sack_blocks)} block(s)", span=span,
-                      note="bytes received beyond the ACK number, relative to the peer's ISS"),
-                *(Field(name=f"block {n + 1}", depth=1,
-                        value=f"{(a - f.irs) % SEQ_MOD}–{(b - f.irs) % SEQ_MOD}",
-                        note=f"raw {a}–{b}") for n, (a, b) in enumerate(opts.sack_blocks))]
+        return _sack_rows(opts.sack_blocks, f, span)
     if kind == 8 and opts.timestamp is not None:
         val, ecr = opts.timestamp
         return [Field(name="Timestamps", value=f"TSval {val}, TSecr {ecr}", span=span,
                       note="the sender's clock, and the latest TSval it received")]
     return [Field(name=_OPTION_NAMES.get(kind, f"Option kind {kind}"), value=body.hex(" "),
                   span=span)]
+
+
+def _sack_rows(blocks: tuple[tuple[int, int], ...], f: _Facts,
+               span: tuple[int, int]) -> list[Field]:
+    """The SACK option: a first block that is a D-SACK is named one (RFC 2883)."""
+    dsack = f.rel_ack is not None and is_dsack((f.irs + f.rel_ack) % SEQ_MOD, blocks)
+    note = "bytes received beyond the ACK number, relative to the peer's ISS"
+    if dsack:
+        note = ("block 1 is a D-SACK: bytes that arrived twice (RFC 2883); "
+                + ("the others: " + note if len(blocks) > 1 else "relative to the peer's ISS"))
+    rows = [Field(name="SACK", value=f"{len(blocks)} block(s)"
+                  + (", the first a D-SACK" if dsack else ""), span=span, note=note)]
+    for n, (a, b) in enumerate(blocks):
+        rel = f"{(a - f.irs) % SEQ_MOD}–{(b - f.irs) % SEQ_MOD}"
+        if n == 0 and dsack:
+            rows.append(Field(name="block 1 (D-SACK)", depth=1, value=rel,
+                              note=f"raw {a}–{b}: {explain(DSACK)}"))
+        else:
+            rows.append(Field(name=f"block {n + 1}", depth=1, value=rel, note=f"raw {a}–{b}"))
+    return rows
 
 
 def _layout(rec: SegmentRecord, f: _Facts) -> list[Field]:

@@ -7,6 +7,9 @@ Rules:
    triggers; state changes and side effects come only from table rows.
 3. Output is pulled: :meth:`take_segments` and :meth:`take_events`.
 4. An application call or timer with no row raises :class:`IllegalTransition`.
+5. Timestamps and SACK (:mod:`core.tcpopts`) ride on the segments the rows send: once
+   negotiated, every segment but a SYN or an RST answering a stray segment carries TS,
+   and every such ACK SACK blocks while out-of-order data is held (a D-SACK first).
 """
 
 from __future__ import annotations
@@ -32,6 +35,16 @@ from core.segment import (
 )
 from core.states import Action, Side, TcpState, Timer, Trigger, TriggerKind
 from core.table import SENDING, Opening, Row, allowed, lookup, table_text, to_dot
+from core.tcpopts import (
+    SACK_BASE,
+    SACK_BLOCK,
+    TS_SPACE,
+    ReceivedBlocks,
+    Scoreboard,
+    Timestamps,
+    duplicate_range,
+    sack_room,
+)
 from core.trace import (
     AppCalled,
     AppNotified,
@@ -57,6 +70,8 @@ _KEEPALIVE_STATES = frozenset({S.ESTABLISHED, S.CLOSE_WAIT})
 _DATA_STATES = frozenset({S.ESTABLISHED, S.CLOSE_WAIT, S.FIN_WAIT_1, S.CLOSING, S.LAST_ACK})
 _DEFAULT_MSS = 536  # RFC 9293 3.7.1, when the peer sent no MSS option
 _ISS_STRIDE = 64_000_000  # a reopened endpoint picks a later ISS, like the RFC's clock
+#: triggers of a segment that is dropped unprocessed: it leaves TS.Recent alone
+_DROPPED = frozenset({T.RCV_UNACCEPTABLE, T.RCV_RST_IGNORED, T.RCV_BAD_ACK, T.RCV_SEGMENT})
 
 
 class Endpoint:
@@ -108,6 +123,10 @@ class Endpoint:
         self._probe_backoff = 0
         self._ack_due = False
         self._progressed = False
+        self._ts = Timestamps(offset=self.config.ts_offset)
+        self._sack_ok = False  # both SYNs carried SACK-permitted
+        self._sack_blocks = ReceivedBlocks()  # what we tell the peer we hold
+        self._scoreboard = Scoreboard()  # what the peer told us it holds
 
     # ----- queries -------------------------------------------------------------------
     @property
@@ -228,9 +247,23 @@ class Endpoint:
     # ----- arriving segments ---------------------------------------------------------
     def receive(self, now: float, seg: Segment) -> None:
         self._heard = True
-        for trigger in classify(self._receiver(), seg):
+        triggers = classify(self._receiver(), seg)
+        if self.irs is not None and triggers:
+            self._note_options(seg, triggers)
+        for trigger in triggers:
             self._run(now, trigger, self._row(trigger), seg)
+        if self._sack_blocks.dsack is not None:
+            self._ack_due = True  # a duplicate is reported at once
         self._finish(now)
+
+    def _note_options(self, seg: Segment, triggers: list[Trigger]) -> None:
+        """Before the rows run: TS.Recent (RFC 7323 4.3) and a D-SACK (RFC 2883)."""
+        if triggers[0] not in _DROPPED:
+            self._ts.on_arrival(seg, self._acked)
+        if self._sack_ok and (triggers[0] is T.RCV_UNACCEPTABLE or T.RCV_DATA in triggers):
+            dup = duplicate_range(seg, self.rcv_nxt, self._ooo)
+            if dup is not None:
+                self._sack_blocks.duplicate(*dup)
 
     def _receiver(self) -> Receiver:
         return Receiver(state=self.state, iss=self.iss, irs=self.irs, snd_una=self.snd_una,
@@ -320,7 +353,7 @@ class Endpoint:
 
     def _finish(self, now: float) -> None:
         if self._ack_due:
-            self._emit(flags=Flag.ACK, seq=self.snd_nxt)
+            self._emit(now, flags=Flag.ACK, seq=self.snd_nxt)
         self._update_timers(now)
         snap = self.snapshot()
         if snap != self._last_snapshot:
@@ -332,13 +365,37 @@ class Endpoint:
         handler(self, now, seg)
 
     # ----- actions -------------------------------------------------------------------
-    def _syn_options(self, reply_to_scale: bool) -> Options:
+    def _syn_options(self, now: float, reply_to_scale: bool, *, answer: bool = False) -> Options:
+        """A SYN offers what the configuration enables; a SYN+ACK (``answer``) only what
+        the peer's SYN offered too."""
         offer = self.config.wscale if reply_to_scale else None
-        return Options(mss=self.config.mss, wscale=offer)
+        ts, sack = ((self._ts.enabled, self._sack_ok) if answer
+                    else (self.config.timestamps, self.config.sack))
+        stamp = (self._ts.value(now), self._ts.recent if answer else 0) if ts else None
+        return Options(mss=self.config.mss, wscale=offer, sack_permitted=sack, timestamp=stamp)
 
-    def _emit(self, *, flags: Flag, seq: int, payload: bytes = b"",
-              options: Options = NO_OPTIONS, ack: int | None = None,
+    def _established_options(self, now: float, flags: Flag) -> Options:
+        stamp = (self._ts.value(now), self._ts.recent) if self._ts.enabled else None
+        blocks = (self._sack_blocks.take(sack_room(self._ts.enabled))
+                  if self._sack_ok and flags & Flag.ACK else ())
+        if stamp is None and not blocks:
+            return NO_OPTIONS
+        return Options(timestamp=stamp, sack_blocks=blocks)
+
+    def _send_mss(self) -> int:
+        """Payload octets a segment may carry: the MSS less the options it will carry
+        (as Linux: 1448 with timestamps and a 1460-octet MSS)."""
+        space = TS_SPACE if self._ts.enabled else 0
+        if self._sack_ok:
+            blocks = self._sack_blocks.pending(sack_room(self._ts.enabled))
+            space += SACK_BASE + SACK_BLOCK * blocks if blocks else 0
+        return max(1, min(self._peer_mss, self.config.mss) - space)
+
+    def _emit(self, now: float, *, flags: Flag, seq: int, payload: bytes = b"",
+              options: Options | None = None, ack: int | None = None,
               window: int | None = None) -> None:
+        if options is None:
+            options = self._established_options(now, flags)
         if flags & Flag.ACK:
             ack = self.rcv_nxt if ack is None else ack
             self._ack_due = False
@@ -358,14 +415,14 @@ class Endpoint:
     def _a_send_syn(self, now: float, seg: Segment | None) -> None:
         self.snd_nxt = seq_add(self.iss, 1)
         self._time(now, self.snd_nxt)
-        self._emit(flags=Flag.SYN, seq=self.iss, options=self._syn_options(True))
+        self._emit(now, flags=Flag.SYN, seq=self.iss, options=self._syn_options(now, True))
 
     def _a_send_syn_ack(self, now: float, seg: Segment | None) -> None:
         self.snd_nxt = seq_add(self.iss, 1)
         self._time(now, self.snd_nxt)
-        self._emit(flags=Flag.SYN | Flag.ACK, seq=self.iss,
-                   options=self._syn_options(self._peer_wscale is not None
-                                             or self.opening is Opening.ACTIVE))
+        self._emit(now, flags=Flag.SYN | Flag.ACK, seq=self.iss,
+                   options=self._syn_options(now, self._peer_wscale is not None
+                                             or self.opening is Opening.ACTIVE, answer=True))
 
     def _a_accept_syn(self, now: float, seg: Segment | None) -> None:
         assert seg is not None
@@ -377,6 +434,8 @@ class Endpoint:
             self._snd_shift = min(self._peer_wscale, MAX_WSCALE)
             self._rcv_shift = self.config.wscale
         self.snd_wnd = seg.window  # a SYN's window is never scaled (RFC 7323 2.2)
+        self._ts.on_syn(seg, self.config.timestamps)
+        self._sack_ok = self.config.sack and seg.options.sack_permitted
 
     def _a_accept_ack(self, now: float, seg: Segment | None) -> None:
         assert seg is not None
@@ -396,6 +455,8 @@ class Endpoint:
             if self._timed is not None and seq_ge(seg.ack, self._timed[0]):
                 self._rtt.sample(now - self._timed[1])
                 self._timed = None
+        if self._sack_ok:
+            self._scoreboard.update(seg.options.sack_blocks, self.snd_una, self.snd_nxt)
         if seq_le(self.snd_una, seg.ack):  # not an old ACK: take its window
             shift = 0 if seg.has(Flag.SYN) else self._snd_shift
             if self.snd_wnd == 0 and seg.window:
@@ -410,7 +471,7 @@ class Endpoint:
     def _a_send_data(self, now: float, seg: Segment | None) -> None:
         if not self.syn_acked or self.fin_sent or self.state not in _DATA_STATES:
             return
-        mss = min(self._peer_mss, self.config.mss)
+        mss = self._send_mss()
         while True:
             in_flight = self._data_in_flight()
             unsent = len(self._sndbuf) - in_flight
@@ -421,12 +482,13 @@ class Endpoint:
             if self.config.nagle and size < mss and self._data_in_flight():
                 break  # Nagle: a small segment waits until the data in flight is ACKed
             flags = Flag.ACK | (Flag.PSH if size == unsent else Flag(0))
-            self._emit(flags=flags, seq=self.snd_nxt, payload=self._sndbuf.chunk(in_flight, size))
+            self._emit(now, flags=flags, seq=self.snd_nxt,
+                       payload=self._sndbuf.chunk(in_flight, size))
             self.snd_nxt = seq_add(self.snd_nxt, size)
             self._time(now, self.snd_nxt)
         if self._fin_queued and len(self._sndbuf) == self._data_in_flight():
             self._fin_seq = self.snd_nxt
-            self._emit(flags=Flag.FIN | Flag.ACK, seq=self.snd_nxt)
+            self._emit(now, flags=Flag.FIN | Flag.ACK, seq=self.snd_nxt)
             self.snd_nxt = seq_add(self.snd_nxt, 1)
             self._time(now, self.snd_nxt)
 
@@ -451,7 +513,7 @@ class Endpoint:
 
     def _a_send_keepalive(self, now: float, seg: Segment | None) -> None:
         # like Linux: an old sequence number with no data, so the peer must answer
-        self._emit(flags=Flag.ACK, seq=seq_add(self.snd_una, -1))
+        self._emit(now, flags=Flag.ACK, seq=seq_add(self.snd_una, -1))
         self._probes += 1
         self._start_timer(now, Timer.KEEPALIVE, self.config.keepalive_interval)
 
@@ -465,44 +527,51 @@ class Endpoint:
 
     def _a_send_rst(self, now: float, seg: Segment | None) -> None:
         assert seg is not None
-        # a reply to a segment that has no connection here advertises no window
+        # a reply to a segment that has no connection here advertises no window and,
+        # as Linux's, carries no options
         if seg.has(Flag.ACK):
-            self._emit(flags=Flag.RST, seq=seg.ack, window=0)
+            self._emit(now, flags=Flag.RST, seq=seg.ack, window=0, options=NO_OPTIONS)
         else:
-            self._emit(flags=Flag.RST | Flag.ACK, seq=0, ack=seg.end, window=0)
+            self._emit(now, flags=Flag.RST | Flag.ACK, seq=0, ack=seg.end, window=0,
+                       options=NO_OPTIONS)
 
     def _a_send_rst_abort(self, now: float, seg: Segment | None) -> None:
-        self._emit(flags=Flag.RST | Flag.ACK, seq=self.snd_nxt)
+        self._emit(now, flags=Flag.RST | Flag.ACK, seq=self.snd_nxt)  # Linux: with TS
 
     def _a_retransmit(self, now: float, seg: Segment | None) -> None:
         if not self.syn_acked:
             if self.irs is None:
-                self._emit(flags=Flag.SYN, seq=self.iss, options=self._syn_options(True))
+                self._emit(now, flags=Flag.SYN, seq=self.iss,
+                           options=self._syn_options(now, True))
             else:
                 self._a_send_syn_ack(now, seg)
-        elif (not self._resend_oldest_data() and self._fin_seq is not None
+        elif (not self._resend_oldest_data(now) and self._fin_seq is not None
               and not self.fin_acked):
-            self._emit(flags=Flag.FIN | Flag.ACK, seq=self._fin_seq)
+            self._emit(now, flags=Flag.FIN | Flag.ACK, seq=self._fin_seq)
         self._timed = None  # Karn: never time a retransmitted segment
         self._rtt.back_off()
         self._start_timer(now, Timer.RETRANSMIT, self._rtt.rto)
 
-    def _resend_oldest_data(self) -> bool:
-        """Send the first unacknowledged segment of data again; False if there is none."""
-        size = min(self._data_in_flight(), self._peer_mss, self.config.mss)
+    def _resend_oldest_data(self, now: float) -> bool:
+        """Send the first unacknowledged segment of data again, up to the first octet the
+        peer SACKed; False if there is none."""
+        size = min(self._data_in_flight(), self._send_mss())
+        sacked = self._scoreboard.next_sacked(self.snd_una)
+        if sacked is not None and seq_diff(sacked, self.snd_una) > 0:
+            size = min(size, seq_diff(sacked, self.snd_una))
         if size:
             flags = Flag.ACK | (Flag.PSH if size == len(self._sndbuf) else Flag(0))
-            self._emit(flags=flags, seq=self.snd_una, payload=self._sndbuf.chunk(0, size))
+            self._emit(now, flags=flags, seq=self.snd_una, payload=self._sndbuf.chunk(0, size))
             self._timed = None  # Karn: never time a retransmitted segment
         return size > 0
 
     def _a_fast_retransmit(self, now: float, seg: Segment | None) -> None:
-        self._resend_oldest_data()
+        self._resend_oldest_data(now)
 
     def _a_send_probe(self, now: float, seg: Segment | None) -> None:
         # Linux's zero-window probe: an old sequence number, so the peer must answer
         # with an ACK carrying its current window.
-        self._emit(flags=Flag.ACK, seq=seq_add(self.snd_una, -1))
+        self._emit(now, flags=Flag.ACK, seq=seq_add(self.snd_una, -1))
         if self._probe_interval() < self.config.rto_max:
             self._probe_backoff += 1
         self._start_timer(now, Timer.PERSIST, self._probe_interval())
@@ -521,6 +590,8 @@ class Endpoint:
             room = self.rcv_wnd - ahead  # keep only what lies inside the window
             if room > 0 and seg.seq not in self._ooo:
                 self._ooo[seg.seq] = payload[:room]
+            if room > 0 and self._sack_ok:  # its block goes first (RFC 2018 4)
+                self._sack_blocks.add(seg.seq, seq_add(seg.seq, min(room, len(payload))))
             return
         self._deliver(payload[-ahead:])
         while True:  # the gap may now be filled by segments that came early
@@ -532,6 +603,7 @@ class Endpoint:
                 old = seq_diff(self.rcv_nxt, start)
                 if old < len(data):
                     self._deliver(data[old:])
+        self._sack_blocks.advance(self.rcv_nxt)
 
     def _deliver(self, data: bytes) -> None:
         taken = self._rcvbuf.push(data)
@@ -560,6 +632,8 @@ class Endpoint:
         self._sndbuf = SendBuffer()
         self._fin_queued = False
         self._ack_due = False
+        self._ts.enabled = self._sack_ok = False  # no connection: nothing negotiated
+        self._sack_blocks.clear()
 
     def _report(self, now: float, message: str) -> None:
         self.error = message

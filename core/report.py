@@ -3,20 +3,25 @@
 Segment fields: ``frame`` (1-based), ``time`` (seconds since the first event), ``from``
 (client|server), ``flags`` (tcpdump letters), ``seq`` and ``ack`` (relative to each
 side's ISS; ``ack`` is null without the ACK flag), ``len``, ``win`` (scaled when both
-SYNs carried a window scale), ``analysis`` (labels), ``client_state``, ``server_state``.
-A simulation adds ``arrived`` (null: lost), ``notes`` (what the simulator says of a
-segment beyond tshark's labels, e.g. "duplicated by the link") and the events only it
-knows (calls and their results, notices, drops, state changes, timers); a drop says
-where on the path the segment was lost when the simulator knows it (``lost_at``, a
-fraction of the way from its sender).
+SYNs carried a window scale), ``analysis`` (tshark's labels, in tshark's vocabulary: the
+key's meaning since the first schema), ``tshark`` (the same list, named for what it is),
+``verdict`` (SynAck's labels: tshark's where they hold, corrected where its heuristics
+mislead, :mod:`core.analysis.verdict`; the diagram's marks follow these),
+``differences`` (one ``{"rule", "tshark", "synack", "why"}`` per correction),
+``client_state``, ``server_state``. A simulation adds ``arrived`` (null: lost),
+``notes`` (what the simulator says of a segment beyond the labels, e.g. "duplicated by
+the link") and the events only it knows (calls and their results, notices, drops, state
+changes, timers); a drop says where on the path the segment was lost when the simulator
+knows it (``lost_at``, a fraction of the way from its sender).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from core.analysis.labels import LABELS
+from core.analysis.verdict import VERDICT_LABELS, Change
 from core.segment import SEQ_MOD, Flag, flags_text
+from core.simulate.judged import changes_of, tshark_labels
 from core.states import Side
 from core.trace import (
     AppCalled,
@@ -30,7 +35,13 @@ from core.trace import (
     TimerStopped,
 )
 
-LABEL_SET = frozenset(LABELS)
+LABEL_SET = frozenset(VERDICT_LABELS)
+
+
+def change_dict(change: Change) -> dict[str, Any]:
+    """One correction of tshark's labels as JSON (``differences`` in both schemas)."""
+    return {"rule": change.rule, "tshark": list(change.tshark),
+            "synack": list(change.synack), "why": change.why}
 
 
 #: segments read for SYNs before the sides' first segments decide their ISS
@@ -100,6 +111,7 @@ def timeline_to_dict(timeline: Timeline, *, events: bool = False) -> dict[str, A
             ack: int | None = (seg.ack - peer) % SEQ_MOD
         else:
             ack = seg.ack if has_ack else None
+        tshark = list(tshark_labels(timeline, rec.index))
         segments.append({
             "frame": rec.frame if rec.frame is not None else rec.index + 1,
             "time": round(rec.sent - start, 9),
@@ -109,7 +121,10 @@ def timeline_to_dict(timeline: Timeline, *, events: bool = False) -> dict[str, A
             "ack": ack,
             "len": seg.length,
             "win": seg.window << (0 if seg.has(Flag.SYN) else shifts[rec.sender]),
-            "analysis": [label for label in rec.labels if label in LABEL_SET],
+            "analysis": tshark,
+            "tshark": tshark,
+            "verdict": [label for label in rec.labels if label in LABEL_SET],
+            "differences": [change_dict(c) for c in changes_of(timeline, rec.index)],
             "notes": [label for label in rec.labels if label not in LABEL_SET],
             "client_state": client_state.value,
             "server_state": server_state.value,

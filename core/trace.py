@@ -7,8 +7,9 @@ Invariants:
 - Events are frozen values, ordered by time; ties keep the order in which they
   happened (an arrival comes before the state change it causes).
 - Segment ``index`` is the position in ``Timeline.segments`` (0-based, send order).
-- Row ``i`` (see :meth:`Timeline.states_after`) is the state of both sides just after
-  segment ``i`` took effect: after it arrived, or after it was sent if it never arrived.
+- Row ``i`` (see :meth:`Timeline.states_after`) is the state of both sides once segment
+  ``i`` and every segment before it took effect (arrived, or lost); reading down the
+  rows never goes back in time, so each side's states follow its changes in order.
 - ``Timeline.ghosts`` are segments that must have existed but were never captured (a
   replay infers them): drawn beside the segments, they have no events, rows or frame;
   each has ``ghost=True`` and ``index`` = its position in ``ghosts``.
@@ -199,7 +200,7 @@ class Uncertainty:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Row:
-    """Both sides' state and window just after one segment took effect."""
+    """Both sides' state and window once one segment and those before it took effect."""
 
     client: TcpState
     server: TcpState
@@ -315,8 +316,10 @@ class Timeline:
         self.rows: Sequence[Row] = self._compute_rows() if rows is None else rows
 
     def _compute_rows(self) -> tuple[Row, ...]:
-        # Row i is taken once everything segment i caused has happened: just before the
-        # next stimulus (an arrival, a loss, an application call, a timer expiry).
+        # Segment i takes effect once everything it caused has happened: just before the
+        # next stimulus (an arrival, a loss, an application call, a timer expiry). Row i
+        # is taken at the latest such point of segments 0..i, so reading down the rows
+        # never goes back in time (the replay's rows mean the same).
         last_pos: dict[int, int] = {}
         for pos, ev in enumerate(self.events):
             ref = _segment_ref(ev)
@@ -324,14 +327,18 @@ class Timeline:
                 last_pos[ref] = pos
         state = {Side.CLIENT: self.initial[0], Side.SERVER: self.initial[1]}
         window: dict[Side, WindowSnapshot | None] = {Side.CLIENT: None, Side.SERVER: None}
-        rows: list[Row | None] = [None] * len(self.segments)
+        points: list[Row] = []
+        point_of: list[int | None] = [None] * len(self.segments)
         waiting: list[int] = []
 
         def flush() -> None:
+            if not waiting:
+                return
+            points.append(Row(client=state[Side.CLIENT], server=state[Side.SERVER],
+                              client_window=window[Side.CLIENT],
+                              server_window=window[Side.SERVER]))
             for index in waiting:
-                rows[index] = Row(client=state[Side.CLIENT], server=state[Side.SERVER],
-                                  client_window=window[Side.CLIENT],
-                                  server_window=window[Side.SERVER])
+                point_of[index] = len(points) - 1
             waiting.clear()
 
         for pos, ev in enumerate(self.events):
@@ -345,10 +352,16 @@ class Timeline:
             if ref is not None and last_pos[ref] == pos:
                 waiting.append(ref)
         flush()
-        missing = [i for i, row in enumerate(rows) if row is None]
+        missing = [i for i, p in enumerate(point_of) if p is None]
         if missing:
             raise ValueError(f"segments {missing[:5]} have no event in the timeline")
-        return tuple(r for r in rows if r is not None)
+        rows = []
+        latest = 0
+        for p in point_of:
+            assert p is not None
+            latest = max(latest, p)
+            rows.append(points[latest])
+        return tuple(rows)
 
     def __len__(self) -> int:
         return len(self.segments)
@@ -365,7 +378,7 @@ class Timeline:
         return self.events[-1].time if self.events else 0.0
 
     def states_after(self, index: int) -> tuple[TcpState, TcpState]:
-        """(client, server) state just after segment ``index`` took effect."""
+        """(client, server) state once segment ``index`` and those before it took effect."""
         row = self.rows[index]
         return row.client, row.server
 

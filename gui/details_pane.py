@@ -8,6 +8,8 @@ Rules:
   dump's layout comes from ``core.details.hex_cell``).
 - Colours and fonts come from :mod:`gui.style`: labels in the anomaly colour, the
   tcpdump line and the hex dump in the monospace label font.
+- The labels are SynAck's verdict; where tshark's differ, "tshark says" and "SynAck
+  says" come first, with core's sentences on why.
 """
 
 from __future__ import annotations
@@ -174,7 +176,8 @@ class DetailsPane(QWidget):
         self._title.setText(details.title)
         self._line.setText(details.tcpdump)
         self._labels.setText(self._labels_html(details))
-        self._labels.setVisible(bool(details.labels))
+        self._labels.setVisible(bool(details.labels) or details.verdict is not None
+                                or bool(details.doubts))
         kept = self._current_path()
         self._bytes_caption.setText(f"Bytes: {details.bytes_note}")
         self._fill_tree(details)
@@ -206,9 +209,18 @@ class DetailsPane(QWidget):
     @staticmethod
     def _labels_html(details: SegmentDetails) -> str:
         colour = style.ANOMALY.name()
-        items = [f'<p style="margin: 0 0 4px 0;"><b style="color: {colour};">'
-                 f"{html.escape(label.text)}</b> — {html.escape(label.sentence)}</p>"
-                 for label in details.labels]
+        items = [f'<p style="margin: 0 0 4px 0;"><b style="color: {style.UNCERTAIN.color.name()};">'
+                 f"? uncertain</b> — {html.escape(text)}</p>" for text in details.doubts]
+        verdict = details.verdict
+        if verdict is not None:
+            why = " ".join(verdict.why)
+            items.append(f'<p style="margin: 0 0 4px 0;">tshark says: <b>'
+                         f"{html.escape(verdict.tshark)}</b><br>SynAck says: "
+                         f'<b style="color: {colour};">{html.escape(verdict.synack)}</b>'
+                         f" — {html.escape(why)}</p>")
+        items += [f'<p style="margin: 0 0 4px 0;"><b style="color: {colour};">'
+                  f"{html.escape(label.text)}</b> — {html.escape(label.sentence)}</p>"
+                  for label in details.labels]
         return "".join(items)
 
     def _fill_tree(self, details: SegmentDetails) -> None:

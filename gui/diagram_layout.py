@@ -248,7 +248,11 @@ class DiagramLayout:
             if y is None:
                 y = self._row_y_at(ev.time)
             raw.append((y, ev.side, ev.new, ev.time))
-        raw.sort(key=lambda b: b[0])
+        # each side's badges in the order its states were entered (the changes' order:
+        # by time, ties as they happened), each at or below its row: in compact mode a
+        # change's row is its segment's send row, and rows at one instant need not be
+        # in the order their changes happened
+        raw.sort(key=lambda b: b[3])
         least = self.badge_height + 2.0
         last: dict[Side, float] = {}
         badges = []
@@ -256,6 +260,7 @@ class DiagramLayout:
             y = max(anchor, last.get(side, -math.inf) + least)
             last[side] = y
             badges.append(Badge(side=side, state=state, y=y, anchor=anchor, time=time))
+        badges.sort(key=lambda b: b.y)
         self.badges = badges
 
     def _row_y_at(self, time: float) -> float:
@@ -313,7 +318,8 @@ class DiagramLayout:
         line1 = x
         x = 0.0
         self.legend_marks: list[tuple[float, style.Mark]] = []
-        for mark in style.MARKS:
+        shown = style.MARKS + ((style.UNCERTAIN,) if self.timeline.uncertain else ())
+        for mark in shown:
             self.legend_marks.append((x, mark))
             x += style.MARK_SIZE + 6.0 + fm.horizontalAdvance(mark.meaning) + 18.0
         line2 = x

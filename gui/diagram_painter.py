@@ -3,9 +3,11 @@
 Rules:
 - :class:`DiagramPainter` draws a :class:`~gui.diagram_layout.DiagramLayout` on any
   QPainter and only what meets the clip rectangle, so a frame costs the rows on screen.
-- Paint order: background, title, legend, headings, axis, lifelines, arrows, marks,
-  labels, badges, cursor. Labels come after every arrow, on a light halo, so a steep
-  arrow passing behind a label never hides its text.
+- Paint order: background, title, legend, headings, axis, lifelines, arrows, labels,
+  marks, badges, cursor. Labels come after every arrow, on a light halo, so a steep
+  arrow passing behind a label never hides its text; marks (and a lost segment's
+  cross) come after the labels, so in a dense stretch no halo hides them.
+- Marks follow the segment's labels, SynAck's verdict (:func:`gui.style.mark_of`).
 - With a cursor time (playback), segments not yet sent are faint, the one in flight is
   drawn up to where it has travelled with a dot at its head, the rest in full colour;
   without one (export), everything is in full colour.
@@ -29,6 +31,7 @@ from PySide6.QtGui import (
 
 from core.segment import flags_text
 from core.states import Side, TcpState
+from core.trace import Timeline
 from gui import style
 from gui.diagram_layout import BADGE_GAP, LABEL_PAD, MARGIN, Arrow, Badge, DiagramLayout
 from gui.labels import time_text
@@ -78,6 +81,7 @@ class DiagramPainter:
         self._fm_label = QFontMetricsF(self._label_font)
         self._fm_text = QFontMetricsF(self._text_font)
         self._labels: dict[int, tuple[str, str, str, QColor, bool]] = {}
+        self._doubtful, self._doubtful_states = _doubts(layout.timeline)
 
     def paint(self, p: QPainter, clip: QRectF, *, cursor: float | None = None,
               selected: int | None = None, background: bool = True) -> None:
@@ -109,6 +113,8 @@ class DiagramPainter:
             self._paint_arrow(p, arrow, done)
         for arrow, done in zip(arrows, progress, strict=True):
             self._paint_label(p, arrow, faint=done <= 0.0)
+        for arrow, done in zip(arrows, progress, strict=True):
+            self._paint_mark(p, arrow, done)
         for badge in lay.badges_between(top, bottom):
             future = cursor is not None and badge.time > cursor
             self._paint_badge(p, badge, faint=future)
@@ -294,11 +300,19 @@ class DiagramPainter:
     def _mark(self, p: QPainter, at: QPointF, mark: style.Mark, faint: bool = False) -> None:
         r = style.MARK_SIZE / 2
         color = _faint(mark.color) if faint else mark.color
-        p.setPen(_pen(style.BACKGROUND, 1.5))
-        p.setBrush(color)
-        p.drawEllipse(at, r, r)
+        box = QRectF(at.x() - r, at.y() - r, 2 * r, 2 * r)
+        if mark.hollow:   # a ring: the colour's outline, white inside, letter in colour
+            p.setPen(_pen(color, 1.8))
+            p.setBrush(style.BACKGROUND)
+        else:
+            p.setPen(_pen(style.BACKGROUND, 1.5))
+            p.setBrush(color)
+        if mark.shape == "square":
+            p.drawRoundedRect(box.adjusted(0.5, 0.5, -0.5, -0.5), 2.5, 2.5)
+        else:
+            p.drawEllipse(at, r, r)
         p.setBrush(Qt.BrushStyle.NoBrush)
-        p.setPen(style.BACKGROUND)
+        p.setPen(color if mark.hollow else style.BACKGROUND)
         p.setFont(self._mark_font)
         p.drawText(QRectF(at.x() - r, at.y() - r, 2 * r, 2 * r), Qt.AlignmentFlag.AlignCenter,
                    mark.letter)
@@ -311,8 +325,6 @@ class DiagramPainter:
         if done < 1.0:  # the rest of the path, faint (not antialiased: half the cost)
             p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
             self._arrow_shape(p, a, b, _faint(color), head=not arrow.lost, dashed=dashed)
-            if arrow.lost:
-                self._cross(p, b, _faint(style.LOST))
             p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         if done > 0.0:
             end = QPointF(a.x() + (b.x() - a.x()) * done, a.y() + (b.y() - a.y()) * done)
@@ -323,13 +335,26 @@ class DiagramPainter:
                 p.setBrush(style.CURSOR)
                 p.drawEllipse(end, 5.0, 5.0)
                 p.setBrush(Qt.BrushStyle.NoBrush)
-            elif arrow.lost:
-                self._cross(p, b, style.LOST)
-        mark = style.mark_of(rec.labels)
+
+    def _paint_mark(self, p: QPainter, arrow: Arrow, done: float) -> None:
+        """A lost arrow's cross (faint until the segment is lost), and the arrow's mark if
+        its labels have one: mid-arrow (a third of the way along a lost one, clear of its
+        cross)."""
+        a, b = QPointF(arrow.x0, arrow.y0), QPointF(arrow.x1, arrow.y1)
+        if arrow.lost:
+            self._cross(p, b, style.LOST if done >= 1.0 else _faint(style.LOST))
+        mark = style.mark_of(self.layout.record(arrow.index).labels)
+        doubt = not arrow.ghost and arrow.index in self._doubtful
+        if mark is None and not doubt:
+            return
+        mid = QPointF((a.x() + b.x()) / 2, (a.y() + b.y()) / 2) if not arrow.lost else \
+            QPointF((a.x() * 2 + b.x()) / 3, (a.y() * 2 + b.y()) / 3)
         if mark is not None:
-            mid = QPointF((a.x() + b.x()) / 2, (a.y() + b.y()) / 2) if not arrow.lost else \
-                QPointF((a.x() * 2 + b.x()) / 3, (a.y() * 2 + b.y()) / 3)
             self._mark(p, mid, mark, faint=done <= 0.0)
+        if doubt:
+            beside = QPointF(mid.x() + (style.MARK_SIZE + 2 if mark is not None else 0),
+                             mid.y())
+            self._mark(p, beside, style.UNCERTAIN, faint=done <= 0.0)
 
     def _label_parts(self, index: int) -> tuple[str, str, str, QColor, bool]:
         """(flags, rest, notes, flag colour, ghost) of one label, elided to fit; cached."""
@@ -400,3 +425,23 @@ class DiagramPainter:
         edge = left + w if badge.side is Side.CLIENT else left
         p.drawLine(QPointF(edge, badge.y), QPointF(x, badge.anchor))
         self._badge_box(p, QRectF(left, badge.y - h / 2, w, h), phase, badge.state.value, faint)
+        if (badge.side, badge.time) in self._doubtful_states:
+            outer = left - style.MARK_SIZE / 2 - 2 if badge.side is Side.CLIENT else \
+                left + w + style.MARK_SIZE / 2 + 2
+            self._mark(p, QPointF(outer, badge.y), style.UNCERTAIN, faint=faint)
+
+
+def _doubts(timeline: Timeline) -> tuple[frozenset[int], frozenset[tuple[Side, float]]]:
+    """The arrows an uncertainty names, and the state changes in doubt: for each
+    uncertainty about a side, that side's first change from the doubt's time on."""
+    arrows: set[int] = set()
+    states: set[tuple[Side, float]] = set()
+    for u in timeline.uncertain:
+        arrows.update(u.segments)
+        if u.side is None:
+            continue
+        change = next((c for c in timeline.state_changes(u.side) if c.time >= u.time - 1e-9),
+                      None)
+        if change is not None:
+            states.add((u.side, change.time))
+    return frozenset(arrows), frozenset(states)

@@ -105,23 +105,35 @@ FUTURE_ALPHA = 55                # arrows not yet sent at the cursor are this fa
 
 @dataclass(frozen=True, slots=True)
 class Mark:
-    """A glyph on an arrow for a family of analysis labels (explained in the legend)."""
+    """A glyph on an arrow for a family of labels (explained in the legend).
+
+    Marks follow SynAck's verdict (the segment's labels, :mod:`core.analysis.verdict`),
+    not tshark's labels where the two differ."""
 
     letter: str
     meaning: str
     color: QColor
-    labels: tuple[str, ...]     # label names (core.analysis vocabulary) it stands for
+    labels: tuple[str, ...]     # label names (core.analysis.verdict vocabulary)
+    shape: str = "circle"       # "circle" or "square"
+    hollow: bool = False        # outline and letter in the colour, white inside
 
 
 MARK_SIZE = 15.0
 MARKS: tuple[Mark, ...] = (
+    # first: a spurious retransmission also carries "retransmission"
+    Mark("S", "spurious retransmission", QColor("#D55E00"), ("spurious_retransmission",),
+         hollow=True),
     Mark("R", "retransmission", QColor("#D55E00"),
-         ("retransmission", "fast_retransmission", "spurious_retransmission")),
+         ("retransmission", "fast_retransmission")),
     Mark("D", "duplicate ACK", QColor("#7B3294"), ("duplicate_ack",)),
     Mark("O", "out of order", QColor("#8C510A"), ("out_of_order",)),
     Mark("Z", "zero window", QColor("#B2182B"),
-         ("zero_window", "zero_window_probe", "zero_window_probe_ack", "window_full")),
+         ("zero_window", "zero_window_probe", "zero_window_probe_ack")),
+    Mark("W", "window full", QColor("#01665E"), ("window_full",), shape="square"),
 )
+#: Not a label's mark: arrows and states the capture cannot decide (Timeline.uncertain);
+#: the details pane and ``synack trace`` say "either ... or ...".
+UNCERTAIN = Mark("?", "uncertain (either ... or ...)", QColor("#B8860B"), (), hollow=True)
 
 
 def mark_of(labels: tuple[str, ...]) -> Mark | None:

@@ -1,10 +1,11 @@
 """One sentence on what each segment label means: the analysis labels and simulator notes.
 
 Rules:
-- ``EXPLANATIONS`` is the one table of sentences: every name of ``LABELS`` (tshark's
-  vocabulary, as :mod:`core.analysis` applies it, SynAck's documented differences
-  included) and every note the simulator records on a segment (:mod:`core.pair`,
-  :mod:`core.simulate.engine`). tests/core/test_details.py checks that it covers both.
+- ``EXPLANATIONS`` is the one table of sentences: every name of ``VERDICT_LABELS``
+  (tshark's vocabulary, as :mod:`core.analysis` applies it, SynAck's documented
+  differences included, and the verdict's own labels), the D-SACK, and every note the
+  simulator records on a segment (:mod:`core.pair`, :mod:`core.simulate.engine`).
+  tests/core/test_details.py checks that it covers them.
 - ``explain(label)`` never fails: a note the table does not list by name is matched by
   its suffix (the accept-queue drops name what they dropped), and anything else gets
   :data:`UNKNOWN`, a sentence that says so.
@@ -18,6 +19,8 @@ from core.pair import LINK_COPY
 
 #: The note of a segment the simulated listener dropped: "SYN dropped: accept queue full".
 ACCEPT_QUEUE_DROP = " dropped: accept queue full"
+#: The name of a duplicate SACK (RFC 2883) in the table (not a label: a SACK block kind).
+DSACK = "d_sack"
 #: The note of a hand-made segment delivered by the simulation (``Pair.inject``).
 INJECTED = "injected"
 
@@ -31,8 +34,9 @@ EXPLANATIONS: dict[str, str] = {
         "the receiver was missing it, without waiting for its retransmission timer "
         "(fast retransmit, RFC 5681).",
     "spurious_retransmission":
-        "The receiver had already acknowledged this data, so sending it again was "
-        "unnecessary: the original or its ACK was only late, not lost.",
+        "Sending this data again was unnecessary: the receiver already had it (it had "
+        "acknowledged it, reported it arriving twice in a D-SACK, or echoed the "
+        "original's timestamp), so the original or its ACK was only late, not lost.",
     "duplicate_ack":
         "This ACK repeats the previous ACK number and window without new data: the "
         "receiver is still waiting for the bytes at that number, usually because a "
@@ -80,6 +84,20 @@ EXPLANATIONS: dict[str, str] = {
     "tfo_ack":
         "This SYN+ACK acknowledges the data sent in a Fast Open SYN, so that data "
         "reached the server's application one round trip early.",
+    # SynAck's own labels (core.analysis.verdict), where tshark's mislead
+    "simultaneous_open":
+        "Both sides sent a SYN at once, and each answers the other's SYN with a SYN+ACK "
+        "that repeats its own SYN's sequence number (RFC 9293, figure 8): tshark may call "
+        "it a retransmission, but it is the handshake's answer.",
+    "fin_reack":
+        "The peer sent its FIN again although it had been acknowledged (that ACK was "
+        "lost or late), so this side acknowledges it again, as TIME_WAIT exists to do "
+        "(RFC 9293): tshark may call it a duplicate ACK, but no bytes are missing.",
+    # what a SACK option says (core.details)
+    DSACK:
+        "A D-SACK (RFC 2883): the first SACK block lies below the ACK number (or inside "
+        "the next block), so it reports bytes that arrived twice, such as an unneeded "
+        "retransmission; it is not data received beyond the ACK number.",
     # notes the simulator records on a segment
     LINK_COPY:
         "The simulated link delivered this segment twice: this arrow is the extra "

@@ -56,13 +56,16 @@ def captured_view(timeline: Timeline, at: Side = Side.CLIENT) -> list[tuple[floa
 
 
 def _options(options: Options) -> bytes:
+    """Linux's layout (tcp_options_write): MSS; SACK-permitted and TS in one word, or
+    NOP NOP TS, or NOP NOP SACK-permitted; NOP window scale; NOP NOP SACK blocks."""
     out = bytearray()
     if options.mss is not None:
         out += struct.pack("!BBH", 2, 4, options.mss)
-    if options.sack_permitted:
-        out += b"\x04\x02"
     if options.timestamp is not None:
+        out += b"\x04\x02" if options.sack_permitted else b"\x01\x01"
         out += struct.pack("!BBII", 8, 10, *options.timestamp)
+    elif options.sack_permitted:
+        out += b"\x01\x01\x04\x02"
     if options.wscale is not None:
         out += struct.pack("!BBBB", 1, 3, 3, options.wscale)
     if options.sack_blocks:

@@ -26,13 +26,15 @@ _MAC = {Side.CLIENT: "02:00:00:00:00:01", Side.SERVER: "02:00:00:00:00:02"}
 
 
 def _options(options: Options) -> list[tuple[str, object]]:
+    """The options in the fast writer's (Linux's) layout."""
     out: list[tuple[str, object]] = []
     if options.mss is not None:
         out.append(("MSS", options.mss))
-    if options.sack_permitted:
-        out.append(("SAckOK", b""))
     if options.timestamp is not None:
+        out += [("SAckOK", b"")] if options.sack_permitted else [("NOP", None), ("NOP", None)]
         out.append(("Timestamp", options.timestamp))
+    elif options.sack_permitted:
+        out += [("NOP", None), ("NOP", None), ("SAckOK", b"")]
     if options.wscale is not None:
         out += [("NOP", None), ("WScale", options.wscale)]
     if options.sack_blocks:

@@ -8,7 +8,8 @@ Invariants:
   points: that copy is the arrival of the first (``Replay.timeline_index`` maps both).
 - Times are seconds since the file's first packet (tshark's ``frame.time_relative``);
   sends and arrivals are placed by :mod:`core.replay.timing`, states by
-  :mod:`core.replay.infer`, labels come from :mod:`core.analysis`.
+  :mod:`core.replay.infer`, labels are :mod:`core.analysis.verdict`'s (tshark's labels
+  from :mod:`core.analysis`, corrected where they mislead; ``Replay.verdict`` has both).
 - Segments that must have existed but were never captured are ``Timeline.ghosts``
   (:mod:`core.replay.ghosts`), beside the segments: they change no index above.
 - The Timeline is lazy (:mod:`core.replay.columns`): building it for a stream of 100,000
@@ -27,6 +28,7 @@ import numpy as np
 
 from core.analysis import StreamAnalysis, analyze_stream
 from core.analysis.options import read_options
+from core.analysis.verdict import Verdict, judge_stream, replay_fates
 from core.capture.index import CaptureIndex
 from core.errors import SynAckError
 from core.replay.columns import LazyEvents, LazyRows, LazySegments, LazyWindowSeries, Series
@@ -61,6 +63,7 @@ class Replay:
     point: CapturePoint
     analysis: StreamAnalysis
     anomalies: tuple[str, ...]
+    verdict: Verdict               # SynAck's labels (the segments'), tshark's, and why
 
     def states_after_packet(self, k: int, time: float) -> tuple[TcpState, TcpState]:
         """Both states after packet ``k`` (seen at ``time``): after it took effect; in a
@@ -174,13 +177,15 @@ def _replay_stream(index: CaptureIndex, stream: int,
         send=send, arrive=arrive, rel_seq=analysis.rel_seq[keep],
         rel_ack=analysis.rel_ack[keep]), one_way=point.one_way,
         unseen_syn_acks=inference.unseen_syn_acks)
+    verdict = judge_stream(index, analysis, replay_fates(keep, rows.size, send, arrive),
+                           trust_arrivals=True)
     timeline = _timeline(index, stream, rows[keep], sel, fc_list, send_list, arrive_list,
-                         inference, initial, a_is_client, analysis, keep, point, ghosts,
+                         inference, initial, a_is_client, verdict, keep, point, ghosts,
                          doubts, LazyWindowSeries(series))
     return Replay(timeline=timeline, stream=stream, rows=rows, timeline_index=timeline_index,
                   from_client=from_client_all,
                   client_is_a=a_is_client, roles_reason=reason, point=point,
-                  analysis=analysis,
+                  analysis=analysis, verdict=verdict,
                   anomalies=tuple(inference.anomalies)
                   + tuple(r.describe() for r in explained.repairs)
                   + tuple(f"tolerated: {c.reason} (segment {c.segment})"
@@ -241,7 +246,7 @@ def _initial_states(fc: Arr, fl: Arr) -> tuple[TcpState, TcpState]:
 def _timeline(index: CaptureIndex, stream: int, rows: Arr, sel: Arr, fc: list[bool],
               send: list[float], arrive: list[float | None], inference: Inference,
               initial: tuple[TcpState, TcpState], a_is_client: bool,
-              analysis: StreamAnalysis, keep: Arr, point: CapturePoint,
+              verdict: Verdict, keep: Arr, point: CapturePoint,
               ghosts: list[SegmentRecord], doubts: list[Uncertainty],
               windows: LazyWindowSeries) -> Timeline:
     first = sel[0]
@@ -250,7 +255,7 @@ def _timeline(index: CaptureIndex, stream: int, rows: Arr, sel: Arr, fc: list[bo
     b = Peer(side=Side.SERVER if a_is_client else Side.CLIENT,
              address=index.addresses[int(first["dst"])], port=int(first["dport"]))
     client, server = (a, b) if a_is_client else (b, a)
-    per_packet = analysis.labels
+    per_packet = verdict.labels
     keep_list = keep.tolist()
 
     def labels(i: int) -> tuple[str, ...]:

@@ -21,6 +21,10 @@ smallest change that removes it:
    lost, unless the capture proves it arrived, or the side sent something in the
    ``ANSWER_RATE`` before it: replies to out-of-window segments are rate-limited (RFC
    5961 section 7; Linux's tcp_invalid_ratelimit, 500 ms), so silence proves nothing.
+2b. **Unanswered SYN.** A SYN that reaches a TCP is answered at once (SYN+ACK, RST, or
+   an ACK). A SYN the walk lets arrive, after which the receiver sends nothing for
+   ``limit``, was dropped: lost on the way, or by the listener itself (a full accept
+   queue), which leaves the listener in LISTEN.
 3. Every repair is recorded (``Explanation.repairs``) with the reason, and the walk runs
    again; after ``MAX_REPAIRS`` the rest are tolerated and counted as anomalies. A
    conflict that no repair removes is tolerated: the walk goes on through it.
@@ -85,11 +89,13 @@ def explain(walk: Walk, send: Sequence[float], arrive: Sequence[float | None],
     repairs: list[Repair] = []
     limit = max(PLAUSIBLE * flight, flight + SLACK)
     probes = _probes(flags, from_client, seq_line, end_line)
+    syns = [k for k, f in enumerate(flags) if f & (SYN | ACK | RST) == SYN]
     for _ in range(MAX_REPAIRS):
         inference = walk(fates, frozenset(tolerate))
         conflict = inference.conflict
         if conflict is None:
-            lost = _unanswered(probes, fates, send, from_client, proved_by, inference, limit)
+            lost = (_unanswered(probes, fates, send, from_client, proved_by, inference, limit)
+                    or _unanswered_syn(syns, fates, send, from_client, proved_by, limit))
             if lost is None:
                 return Explanation(inference, fates, repairs)
             k, reason = lost
@@ -153,6 +159,28 @@ def _unanswered(probes: list[int], fates: list[float | None], send: Sequence[flo
             continue                           # rate-limited: no answer due yet
         receiver = "server" if from_client[k] else "client"
         return k, f"the {receiver} never answered this probe, as a TCP that got it would"
+    return None
+
+
+def _unanswered_syn(syns: list[int], fates: list[float | None], send: Sequence[float],
+                    from_client: Sequence[bool], proved_by: Sequence[int],
+                    limit: float) -> tuple[int, str] | None:
+    """Rule 2b: the first SYN that arrived and that nothing answered."""
+    if not syns:
+        return None
+    answers = {True: sorted(send[k] for k in range(len(send)) if not from_client[k]),
+               False: sorted(send[k] for k in range(len(send)) if from_client[k])}
+    for k in syns:
+        arrived = fates[k]
+        if arrived is None or proved_by[k] >= 0:
+            continue
+        times = answers[from_client[k]]
+        pos = bisect.bisect_left(times, arrived)
+        if pos < len(times) and times[pos] <= arrived + limit:
+            continue
+        receiver = "server" if from_client[k] else "client"
+        return k, (f"nothing answered this SYN: the {receiver} dropped it (a full accept "
+                   f"queue) or it was lost on the way")
     return None
 
 

@@ -10,9 +10,14 @@ Rules:
    (relative seq/ack, calculated window) from :mod:`core.analysis`. ``client_state``
    and ``server_state`` (see ``ROW_STATES``) are each side's state once this packet
    and every packet before it took effect; read down the rows, each side's states
-   follow its events in order.
+   follow its events in order. Labels: ``analysis`` is tshark's labels (tshark's
+   vocabulary, as :mod:`core.analysis` computes them: the key's meaning since the first
+   schema), ``tshark`` the same list named for what it is, ``verdict`` SynAck's labels
+   (:mod:`core.analysis.verdict`: tshark's, corrected where its heuristics mislead; the
+   diagram's marks follow them) and ``differences`` one ``{"rule", "tshark", "synack",
+   "why"}`` per correction.
 2. ``trace_lines`` prints each packet as tcpdump does (raw window, relative numbers),
-   then its analysis labels and both states.
+   then its labels (tshark's; where SynAck's verdict differs, both) and both states.
 3. ``stream_rows`` summarizes every stream; final states come from replaying each one.
    Its ``progress(done, total)`` counts replayed streams: at the start (0), after at
    most every ``total / PROGRESS_STEPS`` streams, and at the end (``total, total``); it
@@ -31,6 +36,7 @@ from core.analysis import StreamAnalysis, analyze_capture
 from core.capture.index import CaptureIndex
 from core.capture.summary import list_streams
 from core.replay import Replay, replay_stream
+from core.report import change_dict
 from core.segment import Flag, flags_text
 from core.states import Trigger
 from core.trace import Timeline, Uncertainty
@@ -66,6 +72,16 @@ def label_text(analysis: StreamAnalysis, k: int) -> list[str]:
     return out
 
 
+def _label_tail(replay: Replay, k: int) -> str:
+    """``  [duplicate_ack #1 of frame 12]``; where the verdict differs,
+    ``  [tshark: duplicate_ack #1 of frame 12; SynAck: fin_reack]``."""
+    labels = label_text(replay.analysis, k)
+    if k not in replay.verdict.changes:
+        return f"  [{', '.join(labels)}]" if labels else ""
+    ours = ", ".join(replay.verdict.labels[k]) or "no label"
+    return f"  [tshark: {', '.join(labels) or 'no label'}; SynAck: {ours}]"
+
+
 def window_scale_text(analysis: StreamAnalysis, client_is_a: bool) -> str:
     """``window scale: client 7, server 10`` or why it is not known (tshark's meanings)."""
     a_to_b, b_to_a = analysis.win_scale
@@ -97,7 +113,9 @@ def trace_to_dict(index: CaptureIndex, replay: Replay) -> dict[str, Any]:
             "from": "client" if from_client[k] else "server",
             "flags": flags_text(Flag(flags[k])), "seq": rel_seq[k],
             "ack": rel_ack[k] if has_ack else None, "len": lengths[k], "win": win[k],
-            "analysis": _labels(analysis, k),
+            "analysis": _labels(analysis, k), "tshark": _labels(analysis, k),
+            "verdict": list(replay.verdict.labels[k]),
+            "differences": [change_dict(c) for c in replay.verdict.changes.get(k, ())],
             "client_state": client.value, "server_state": server.value,
         })
         rec = tl.segments[int(replay.timeline_index[k])]
@@ -173,8 +191,7 @@ def trace_lines(index: CaptureIndex, replay: Replay) -> Iterator[str]:
             parts.append(f"ack {int(analysis.rel_ack[k])}")
         parts += [f"win {int(row['window'])}", f"length {length}"]
         client, server = replay.states_after_packet(k, times[k])
-        labels = label_text(analysis, k)
-        tail = f"  [{', '.join(labels)}]" if labels else ""
+        tail = _label_tail(replay, k)
         mark = "?" if k in doubtful else ""
         yield (f"{int(row['frame']):>6} {times[k]:.6f} {ip} "
                f"{addresses[int(row['src'])]}.{int(row['sport'])} > "

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from core.replay.evidence import unwrap
+
 SYN, ACK, RST = 0x02, 0x10, 0x04
 WELL_KNOWN = 1024
 
@@ -80,8 +82,8 @@ def estimate_capture_point(time: Arr, from_client: Arr, flags: Arr, seq: Arr, ac
     """See rule 3. Arrays are per captured segment, in capture order."""
     hs = _handshake(time, from_client, flags, seq, ack)
     end = (seq.astype(np.int64) + seg_len) & 0xFFFFFFFF
-    rtt_server = _quickest_ack(time, from_client, ack, end, seg_len, flags)  # server ACKs
-    rtt_client = _quickest_ack(time, ~from_client, ack, end, seg_len, flags)
+    rtt_server = _quickest_ack(time, from_client, seq, ack, end, seg_len, flags)
+    rtt_client = _quickest_ack(time, ~from_client, seq, ack, end, seg_len, flags)
     if hs is not None:
         t_syn, t_synack, t_ack = hs
         shake_server, shake_client = max(0.0, t_synack - t_syn), max(0.0, t_ack - t_synack)
@@ -119,10 +121,19 @@ def _handshake(time: Arr, from_client: Arr, flags: Arr, seq: Arr,
     return float(time[s[-1]]), float(time[sa]), float(time[later[0]])
 
 
-def _quickest_ack(time: Arr, data_from: Arr, ack: Arr, end: Arr, seg_len: Arr,
+def _quickest_ack(time: Arr, data_from: Arr, seq: Arr, ack: Arr, end: Arr, seg_len: Arr,
                   flags: Arr) -> float | None:
-    """The shortest time from a segment sent by one side to the first ACK covering it."""
+    """The shortest time from a segment sent by one side to the first ACK covering it.
+    Only a first transmission counts: an ACK may cover a resent segment at once, the
+    original having arrived (a spurious resend, common under reordering)."""
     carries = np.flatnonzero(data_from & (seg_len > 0))
+    if carries.size:
+        line = unwrap(seq[carries])
+        ends = line + seg_len[carries]
+        before = np.maximum.accumulate(ends)
+        first = np.ones(carries.size, bool)
+        first[1:] = line[1:] >= before[:-1]
+        carries = carries[first]
     acks = np.flatnonzero(~data_from & ((flags & ACK) != 0))
     if not carries.size or not acks.size:
         return None

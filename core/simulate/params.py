@@ -5,8 +5,10 @@ Keys: every :class:`EndpointConfig` field (both sides, or one side with a ``clie
 separated by commas), ``down`` (``START:END`` seconds, several separated by commas),
 ``preset`` (``linux`` or ``rfc``) and ``until`` (where the run stops, simulated seconds).
 ``iss=random`` draws each side's initial sequence number from ``seed`` (the same seed,
-the same numbers). An unknown key or a value of the wrong type or range raises
-:class:`ParameterError`; numbers must be finite.
+the same numbers); so does ``ts_offset=random`` for the offset each side adds to its
+millisecond clock for TSval, and it is the default, as Linux draws one per connection.
+An unknown key or a value of the wrong type or range raises :class:`ParameterError`;
+numbers must be finite.
 
 Layers (:func:`merge`): a later layer wins; within a layer, ``client.X`` beats ``X``; a
 plain ``X`` in a later layer also beats an earlier ``client.X``.
@@ -37,7 +39,8 @@ _ENDPOINT_TYPES: dict[str, type] = {
     "user_timeout": float, "delayed_ack": float, "nagle": bool, "keepalive_idle": float,
     "keepalive_interval": float, "keepalive_probes": int, "ack_ratelimit": float,
     "auto_read": bool, "rfc1337": bool, "quickack": int, "backlog": int,
-    "send_buffer": int, "read_rate": float, "read_every": float,
+    "send_buffer": int, "read_rate": float, "read_every": float, "timestamps": bool,
+    "sack": bool, "ts_offset": int,
 }
 _LINK_TYPES: dict[str, type] = {
     "delay": float, "delay_back": float, "jitter": float, "loss": float, "reorder": float,
@@ -146,6 +149,10 @@ SCHEMA: dict[str, ParamInfo] = {i.key: i for i in (
     _info("backlog", _E, "listen() backlog: connections queued for accept()", "connections",
           None, 0, 1 << 16),
     _info("rfc1337", _E, "RFC 1337: TIME_WAIT ignores RST"),
+    _info("timestamps", _E, "RFC 7323 timestamps: offered in the SYN, used if both sides offer"),
+    _info("sack", _E, "RFC 2018 SACK (and D-SACK): offered in the SYN, used if both sides offer"),
+    _info("ts_offset", _E, "Added to the millisecond clock for TSval (random: drawn from seed)",
+          "ms", None, 0, (1 << 32) - 1, words=(RANDOM,)),
     _info("jitter", _L, "Each segment's delay varies by up to this much, either way", "s",
           "ms", 0.0, 10.0),
     _info("reorder", _L, "Chance that a segment is held back (and overtaken)", "probability",
@@ -172,7 +179,7 @@ def known_keys() -> list[str]:
 def _convert(key: str, kind: type, text: str) -> object:
     if text.lower() in ("none", "off") and key.split(".")[-1] in _OPTIONAL:
         return None
-    if text.lower() == RANDOM and key.split(".")[-1] == "iss":
+    if text.lower() == RANDOM and key.split(".")[-1] in ("iss", "ts_offset"):
         return RANDOM
     try:
         if kind is float and not math.isfinite(float(text)):
@@ -227,6 +234,10 @@ def _iss(value: object, side: str, seed: int) -> object:
     return random.Random(f"iss:{side}:{seed}").randrange(SEQ_MOD)
 
 
+def _ts_offset(side: str, seed: int) -> int:
+    return random.Random(f"ts:{side}:{seed}").randrange(SEQ_MOD)
+
+
 def _outage(text: str) -> tuple[float, float]:
     start, sep, end = text.partition(":")
     try:
@@ -253,6 +264,8 @@ def build_configs(params: Mapping[str, object]) -> tuple[EndpointConfig, Endpoin
         values = {**common, **own}
         if "iss" in values:
             values["iss"] = _iss(values["iss"], side, seed if isinstance(seed, int) else 1)
+        if values.get("ts_offset", RANDOM) == RANDOM:  # by default, as Linux: random
+            values["ts_offset"] = _ts_offset(side, seed if isinstance(seed, int) else 1)
         configs.append(make(**values))
     link: dict[str, Any] = {k: v for k, v in params.items() if k in _LINK_TYPES}
     drops = params.get("drop")

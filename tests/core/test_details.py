@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 
 import pytest
 
-from core.analysis.explain import EXPLANATIONS, INJECTED, UNKNOWN, explain
-from core.analysis.labels import LABELS
+from core.analysis.explain import DSACK, EXPLANATIONS, INJECTED, UNKNOWN, explain
+from core.analysis.verdict import VERDICT_LABELS
 from core.capture import read_capture
 from core.capture.writer import write_pcap
 from core.demo import demo_timeline
@@ -45,7 +45,7 @@ def undump(lines: list[str]) -> bytes:
 
 # ----- explanations ---------------------------------------------------------------------
 def test_every_analysis_label_and_simulator_note_has_a_sentence() -> None:
-    for name in (*LABELS, LINK_COPY, INJECTED, "SYN dropped: accept queue full",
+    for name in (*VERDICT_LABELS, DSACK, LINK_COPY, INJECTED, "SYN dropped: accept queue full",
                  "handshake ACK dropped: accept queue full"):
         assert name in EXPLANATIONS, name
         sentence = explain(name)
@@ -65,7 +65,7 @@ def test_every_scenario_label_is_explained_and_every_segment_has_details() -> No
             assert [label.name for label in details.labels] == list(rec.labels)
             for label in details.labels:
                 assert label.sentence != UNKNOWN, (scenario.name, label.name)
-                assert label.analysis == (label.name in LABELS)
+                assert label.analysis == (label.name in VERDICT_LABELS)
             assert details.frame and undump(details.hex_lines()) == details.frame
 
 
@@ -74,12 +74,15 @@ def test_demo_hello_segment() -> None:
     timeline = demo_timeline()
     details = segment_details(timeline, 3)
     assert details.title == "Segment 4 · client → server · [P.] seq 1:6 ack 1 win 1023"
+    tsval, tsecr = timeline.segments[3].segment.options.timestamp or (0, 0)
     assert details.tcpdump == ("0.020000 IP 10.0.0.1.34694 > 10.0.0.2.5000: Flags [P.], "
-                               "seq 1:6, ack 1, win 1023, length 5")
+                               f"seq 1:6, ack 1, win 1023, options [TS val {tsval} ecr "
+                               f"{tsecr}], length 5")
     assert value(details, "Sequence number") == "1"
     assert value(details, "Next sequence number") == "6"
     assert value(details, "Acknowledgment number") == "1"
-    assert value(details, "Header length") == "20 bytes (5 words)"
+    assert value(details, "Header length") == "32 bytes (8 words)"  # NOP NOP TS
+    assert value(details, "Timestamps") == f"TSval {tsval}, TSecr {tsecr}"
     assert value(details, "Flags") == "0x018 (PSH, ACK)"
     assert value(details, "Push (PSH)") == "set" and value(details, "Syn (SYN)") == "not set"
     assert value(details, "Window") == "1023"
@@ -99,9 +102,12 @@ def test_demo_hello_segment() -> None:
 def test_demo_syn_options_in_wire_order() -> None:
     details = segment_details(demo_timeline(), 0)
     names = [f.name for f in details.section("Options").fields]
-    assert names == ["Maximum segment size", "No-operation (NOP)", "Window scale"]
+    # Linux's SYN: MSS, SACK-permitted, timestamps (TSecr 0), NOP, window scale
+    assert names == ["Maximum segment size", "SACK permitted", "Timestamps",
+                     "No-operation (NOP)", "Window scale"]
     assert value(details, "Maximum segment size") == "1460 bytes"
-    assert details.section("Options").fields[2].value == "7 (multiply by 128)"
+    assert value(details, "Timestamps").endswith(", TSecr 0")
+    assert details.section("Options").fields[4].value == "7 (multiply by 128)"
     header = details.section("TCP header").fields
     assert next(f for f in header if f.name == "Window scale").value.startswith("not applied")
     assert value(details, "Acknowledgment number") == "not set (no ACK flag)"

@@ -66,7 +66,7 @@ def test_fields_and_sections(qtbot: QtBot) -> None:
     assert find(pane, "Flags").text(1) == "0x018 (PSH, ACK)"
     assert find(pane, "Push (PSH)").text(1) == "set"
     assert find(pane, "Calculated window").text(1) == "130944 bytes"
-    assert find(pane, "(none)").parent().text(0) == "Options"
+    assert find(pane, "Timestamps").parent().text(0) == "Options"
     assert "relative to the sender's initial" in find(pane, "Sequence number").toolTip(0)
 
 

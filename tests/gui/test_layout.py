@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from PySide6.QtCore import QRectF
 from PySide6.QtGui import QImage, QPainter
@@ -154,3 +156,26 @@ def test_sack_blocks_are_relative() -> None:
     seg = Segment(seq=5001, ack=1001, flags=Flag.ACK, window=500,
                   options=Options(sack_blocks=((2001, 3001),)))
     assert segment_label(seg, iss=5000, irs=1000) == "[.] ack 1 win 500 <sack 1001:2001>"
+
+
+@pytest.mark.parametrize("compact", [False, True])
+@pytest.mark.parametrize("tap", ["client", "mid", "server"])
+def test_badges_follow_each_sides_states_in_order(tmp_path: Path, compact: bool,
+                                                  tap: str) -> None:
+    """Read down a lane, the badges are the side's states in the order it entered them
+    (a simultaneous open seen mid-path has changes at one instant on both sides)."""
+    from core.capture import read_capture
+    from core.capture.taps import TapPoint, write_capture
+    from core.replay import replay_stream
+    for scenario in ("simultaneous_open", "simultaneous_close", "time_wait_lost_ack"):
+        path = tmp_path / f"{scenario}.pcap"
+        write_capture(get(scenario).run(), str(path), TapPoint.parse(tap))
+        tl = replay_stream(read_capture(str(path)), 0).timeline
+        lay = DiagramLayout(tl, compact=compact)
+        for side in Side:
+            shown = [b.state for b in lay.badges if b.side is side]
+            entered = [tl.initial[0] if side is Side.CLIENT else tl.initial[1]] + [
+                c.new for c in tl.state_changes(side)]
+            assert shown == entered, (scenario, side)
+            ys = [b.y for b in lay.badges if b.side is side]
+            assert ys == sorted(ys)

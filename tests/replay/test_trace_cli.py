@@ -15,12 +15,14 @@ import pytest
 from core.capture import read_capture
 from core.states import TcpState
 from gui.cli import main
+from tests.analysis import verdict_captures
 from tests.conftest import CORPUS
 
 ROOT = Path(__file__).resolve().parents[2]
 STATES = {s.value for s in TcpState}
 SEGMENT_KEYS = {"frame", "time", "from", "flags", "seq", "ack", "len", "win", "analysis",
-                "client_state", "server_state", "arrived", "uncertain"}
+                "tshark", "verdict", "differences", "client_state", "server_state",
+                "arrived", "uncertain"}
 FILES = sorted(str(p.relative_to(CORPUS)) for p in CORPUS.glob("*/*.pcap*")) \
     if CORPUS.is_dir() else []
 
@@ -176,3 +178,24 @@ def test_cut_file_warns_and_keeps_what_it_read(corpus: Path,
     data = json.loads(out)
     assert len(data["segments"]) == 10
     assert data["final"] == {"client": "TIME_WAIT", "server": "LAST_ACK"}
+
+
+def test_trace_keeps_tshark_labels_beside_the_verdict(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = str(verdict_captures.fin_reack(tmp_path))
+    code, out, _ = run(capsys, "trace", path, "--json")
+    assert code == 0
+    segs = json.loads(out)["segments"]
+    last = segs[8]
+    assert last["analysis"] == last["tshark"] == ["duplicate_ack"]
+    assert last["verdict"] == ["fin_reack"]
+    [diff] = last["differences"]
+    assert (diff["rule"], diff["tshark"], diff["synack"]) == ("fin_reack", ["duplicate_ack"],
+                                                              ["fin_reack"])
+    assert diff["why"].startswith("Frame 8 repeated the FIN of frame 6")
+    assert all(s["differences"] == [] and s["verdict"] == s["tshark"] for s in segs[:8])
+    code, out, _ = run(capsys, "trace", path)
+    lines = out.splitlines()
+    assert lines[-1].endswith("length 0  [tshark: duplicate_ack #1 of frame 7; "
+                              "SynAck: fin_reack]  | client TIME_WAIT, server CLOSED")
+    assert "length 0  [retransmission]  | client" in lines[-2]

@@ -13,10 +13,18 @@ from pathlib import Path
 import pytest
 
 from core.capture.writer import captured_view, write_pcap
+from core.simulate.judged import changes_of
 from core.simulate.labels import analysis_labels
 from core.simulate.scenarios import get
 from core.states import Side
-from tests.simulate.tshark import TSHARK, explain, ours, tshark_labels, tshark_packets
+from tests.simulate.tshark import (
+    TSHARK,
+    explain,
+    ours,
+    tshark_labels,
+    tshark_packets,
+    verdict,
+)
 
 IMPAIRED = {"loss": 0.1, "jitter": 0.004, "reorder": 0.2, "duplicate": 0.05, "mss": 100}
 #: scenario, seed: between them every label but the TCP Fast Open ones and ack_lost_segment
@@ -44,7 +52,7 @@ def test_labels_match_tshark(name: str, seed: int, at: Side, tmp_path: Path) -> 
             assert explain(timeline, at, n, mine, theirs), \
                 f"frame {n}: ours {mine}, tshark {theirs}"
         if at is Side.CLIENT:
-            assert ours(rec) == mine  # the Timeline carries the client-side labels
+            assert ours(timeline, rec) == mine  # the Timeline keeps the client-side labels
 
 
 def test_label_coverage() -> None:
@@ -83,7 +91,19 @@ def test_segments_unseen_at_the_client_have_no_analysis_labels() -> None:
     seen = {rec.index for _, rec in captured_view(timeline)}
     unseen = [r for r in timeline.segments if r.index not in seen]
     assert [r.segment.payload for r in unseen] == [b"OK", b"OK"]
-    assert all(not ours(r) for r in unseen)
+    assert all(not ours(timeline, r) and not verdict(r) for r in unseen)
     # the client's capture sees only the third "OK": new data there, as tshark would say
     third = [r for r in timeline.segments if r.segment.payload == b"OK"][2]
-    assert third.index in seen and not ours(third)
+    assert third.index in seen and not ours(timeline, third)
+
+
+def test_simulated_handshake_ack_is_no_window_update() -> None:
+    # the client's SYN+ACK was lost, the server's resent: the client's ACK of them
+    # (segment 7) compares its window with its own SYN+ACK's (segment 3), never scaled
+    timeline = get("simultaneous_open").run({**IMPAIRED, "seed": 1})
+    rec = timeline.segments[6]
+    assert ours(timeline, rec) == ("window_update",) and verdict(rec) == ()
+    [change] = changes_of(timeline, 6)
+    assert change.rule == "handshake_ack"
+    # segments numbered as simulated: the server's first SYN+ACK is segment 4
+    assert "the SYN+ACK in frame 4" in change.why and "SYN in frame 3" in change.why

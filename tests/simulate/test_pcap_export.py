@@ -1,5 +1,6 @@
 """Every scenario exported as a capture decodes cleanly in tshark, with our numbers, and
-tshark's analysis labels are the Timeline's labels, frame by frame.
+tshark's analysis labels are the ones the Timeline keeps, frame by frame; the Timeline's
+segments carry SynAck's verdict, which differs only where a verdict rule says why.
 
 The two kinds of frame where our analysis and tshark's may differ are described, and
 checked frame by frame, in ``tests/simulate/tshark.py``.
@@ -13,15 +14,19 @@ import pytest
 
 from core.capture.writer import captured_view, write_pcap
 from core.report import timeline_to_dict
+from core.simulate.judged import changes_of
 from core.simulate.scenarios import SCENARIOS, Scenario
 from core.states import Side
-from tests.simulate.tshark import TSHARK, explain, ours, tshark_labels, tshark_packets
+from tests.simulate.tshark import TSHARK, explain, ours, tshark_labels, tshark_packets, verdict
 
 pytestmark = pytest.mark.skipif(TSHARK is None,
                                 reason="tshark is not installed (make test installs it)")
 
 #: where tshark says something else than we do, by scenario: frame -> documented case
-EXPECTED_DIFFERENCES = {"flow_control": {13: "1", 14: "1", 15: "1"}}
+EXPECTED_DIFFERENCES = {"flow_control": {17: "1", 18: "1", 19: "1"}}
+#: where SynAck's verdict corrects tshark's labels, by scenario: frame -> rule
+EXPECTED_VERDICTS = {"simultaneous_open": {3: "simultaneous_open", 4: "simultaneous_open"},
+                     "time_wait_lost_ack": {13: "fin_reack"}}
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
@@ -43,12 +48,18 @@ def test_export_decodes_cleanly_with_our_labels(scenario: Scenario, tmp_path: Pa
     # tshark's analysis labels are ours, except the documented, checked cases
     view = captured_view(timeline)
     differences = {}
+    corrected = {}
     for n, (info, (_, rec)) in enumerate(zip(packets, view, strict=True), 1):
-        mine, theirs = ours(rec), tshark_labels(info)
+        mine, theirs = ours(timeline, rec), tshark_labels(info)
         if mine != theirs:
             differences[n] = explain(timeline, Side.CLIENT, n, mine, theirs) or \
                 f"unexplained: ours {mine}, tshark {theirs}"
+        changes = changes_of(timeline, rec.index)
+        assert (verdict(rec) != mine) == bool(changes), n
+        if changes:
+            corrected[n] = ",".join(c.rule for c in changes)
     assert differences == EXPECTED_DIFFERENCES.get(scenario.name, {})
+    assert corrected == EXPECTED_VERDICTS.get(scenario.name, {})
 
 
 def test_cut_capture_keeps_lengths(tmp_path: Path) -> None:

@@ -30,8 +30,10 @@ import subprocess
 from pathlib import Path
 
 from core.analysis import LABELS
+from core.analysis.verdict import VERDICT_LABELS
 from core.capture.writer import captured_view
 from core.segment import SEQ_MOD, Flag
+from core.simulate.judged import tshark_labels as tshark_labels_of
 from core.states import Side
 from core.trace import SegmentRecord, Timeline
 
@@ -85,9 +87,15 @@ def tshark_labels(layers: dict[str, list[str]]) -> tuple[str, ...]:
     return tuple(name for name in LABELS if f"tcp.analysis.{name}" in layers)
 
 
-def ours(rec: SegmentRecord) -> tuple[str, ...]:
-    """The analysis labels among a record's labels (the rest are the simulation's notes)."""
-    return tuple(label for label in rec.labels if label in LABELS)
+def ours(timeline: Timeline, rec: SegmentRecord) -> tuple[str, ...]:
+    """Our analysis's labels (tshark's vocabulary) for a segment of a simulation: kept
+    with the Timeline, whose segments carry SynAck's verdict."""
+    return tshark_labels_of(timeline, rec.index)
+
+
+def verdict(rec: SegmentRecord) -> tuple[str, ...]:
+    """SynAck's verdict among a record's labels (the rest are the simulation's notes)."""
+    return tuple(label for label in rec.labels if label in VERDICT_LABELS)
 
 
 def explain(timeline: Timeline, at: Side, frame: int, mine: tuple[str, ...],

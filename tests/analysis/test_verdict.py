@@ -1,0 +1,192 @@
+"""SynAck's verdict on hand-made captures: one test per rule of ``core.analysis.verdict``,
+each with the case that must not fire beside it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.analysis import analyze_stream
+from core.analysis.verdict import (
+    VERDICT_LABELS,
+    Fates,
+    Verdict,
+    is_dsack,
+    judge,
+    judge_stream,
+    packets_of,
+)
+from core.capture import read_capture
+from core.replay import replay_stream
+from tests.analysis import verdict_captures as vc
+
+
+def verdict_of(path: Path, fates: Fates | None = None) -> Verdict:
+    index = read_capture(str(path))
+    return judge_stream(index, analyze_stream(index, 0), fates)
+
+
+def rules(v: Verdict, frame: int) -> list[str]:
+    return [c.rule for c in v.changes.get(frame - 1, ())]
+
+
+def test_simultaneous_open_syn_acks_are_answers_not_retransmissions(tmp_path: Path) -> None:
+    v = verdict_of(vc.simultaneous_open(tmp_path))
+    for frame in (3, 4):
+        assert v.tshark[frame - 1] == ("retransmission",)
+        assert v.labels[frame - 1] == ("simultaneous_open",)
+        assert rules(v, frame) == ["simultaneous_open"]
+        assert "frames 1 and 2" in v.changes[frame - 1][0].why or \
+            "frames 2 and 1" in v.changes[frame - 1][0].why
+    # the server's second SYN+ACK is a real retransmission, and the ACK of it a dup ACK
+    assert v.labels[5] == ("retransmission",) and 5 not in v.changes
+    assert v.labels[6] == ("duplicate_ack",) and 6 not in v.changes
+
+
+def test_the_handshakes_last_ack_is_no_window_update(tmp_path: Path) -> None:
+    v = verdict_of(vc.simultaneous_open(tmp_path))
+    # frame 5 acknowledges the server's SYN+ACK; its window is compared with a SYN's
+    assert v.tshark[4] == ("window_update",)
+    assert v.labels[4] == ()
+    change = v.changes[4][0]
+    assert (change.rule, change.tshark, change.synack) == ("handshake_ack", ("window_update",),
+                                                           ())
+    assert "never scaled" in change.why
+
+
+def test_a_window_update_that_is_not_the_handshakes_ack_stays(corpus: Path) -> None:
+    # arcnet frame 17: the server's first ACK after its SYN+ACK acknowledges the client's
+    # plain SYN (ack 1), not a SYN+ACK: the handshake's last ACK was frame 15, so tshark's
+    # window update (14600 bytes in the SYN+ACK, 4 MiB now) stands
+    index = read_capture(str(corpus / "public" / "arcnet-rfc1201-arp-icmp-http.pcap"))
+    analysis = analyze_stream(index, 0)
+    v = judge_stream(index, analysis)
+    frames = index.packets["frame"][analysis.rows].tolist()
+    k = frames.index(17)
+    assert v.labels[k] == v.tshark[k] == ("window_update",)
+    assert not v.changes
+
+
+def test_a_re_ack_of_a_repeated_fin_is_fin_reack(tmp_path: Path) -> None:
+    v = verdict_of(vc.fin_reack(tmp_path))
+    assert v.tshark[8] == ("duplicate_ack",)
+    assert v.labels[8] == ("fin_reack",)
+    assert "Frame 8 repeated the FIN of frame 6" in v.changes[8][0].why
+    assert v.labels[7] == ("retransmission",)          # the repeated FIN itself
+    assert list(v.changes) == [8]
+
+
+def test_no_fin_reack_when_the_fin_was_never_seen_acknowledged(tmp_path: Path) -> None:
+    frames = [*vc.handshake(), vc.pkt(vc.C, 101, 901, vc.FIN | vc.ACK),
+              vc.pkt(vc.S, 901, 102, vc.FIN | vc.ACK), vc.pkt(vc.S, 901, 102, vc.FIN | vc.ACK),
+              vc.pkt(vc.C, 102, 902, vc.ACK)]
+    # the server's FIN is repeated, but no ACK of it passed the capture point before:
+    # the client's ACK may well be its first
+    v = verdict_of(vc.write(tmp_path, "no_reack", frames))
+    assert not v.changes
+
+
+def test_dsack_proves_a_retransmission_spurious(tmp_path: Path) -> None:
+    v = verdict_of(vc.dsack(tmp_path))
+    assert v.tshark[6] == ("retransmission",)
+    assert v.labels[6] == ("retransmission", "spurious_retransmission")
+    change = v.changes[6][0]
+    assert change.rule == "dsack"
+    assert change.why.startswith("Frame 8 carries a D-SACK (RFC 2883) for exactly these "
+                                 "bytes 101–201")
+
+
+@pytest.mark.parametrize("block", [(101, 301), (151, 201), (301, 401)],
+                         ids=["wider", "other bytes", "not a D-SACK"])
+def test_dsack_must_cover_exactly_the_retransmitted_bytes(tmp_path: Path,
+                                                          block: tuple[int, int]) -> None:
+    v = verdict_of(vc.dsack(tmp_path, block=block))
+    assert v.labels[6] == ("retransmission",) and not v.changes
+
+
+def test_is_dsack_follows_rfc_2883() -> None:
+    assert is_dsack(301, [(201, 301)])                       # below the ACK number
+    assert is_dsack(101, [(301, 401), (201, 501)])           # inside the second block
+    assert not is_dsack(101, [(301, 401), (501, 601)])       # an ordinary SACK
+    assert not is_dsack(101, [(201, 301)])
+    assert not is_dsack(101, [])
+    assert is_dsack(5, [(2**32 - 10, 2**32 - 5)])            # across the wrap
+
+
+def next_to_the_client(path: Path, one_way: float) -> Fates:
+    """Fates of a capture next to the client, ``one_way`` seconds from the server: the
+    client's segments arrive ``one_way`` after capture, the server's left that long
+    before."""
+    index = read_capture(str(path))
+    p = index.packets
+    t = (p["time_ns"] - p["time_ns"][0]) / 1e9
+    from_client = p["sport"] == vc.C[1]
+    return Fates(send=np.where(from_client, t, t - one_way),
+                 arrive=np.where(from_client, t + one_way, t))
+
+
+def test_tsecr_echo_sent_before_the_retransmission_could_arrive(tmp_path: Path) -> None:
+    # the echo, captured 10 ms after the retransmission, left the server 50 ms before
+    # that: before frame 5 could reach the server
+    path = vc.tsecr(tmp_path)
+    v = verdict_of(path, next_to_the_client(path, 0.050))
+    assert v.tshark[4] == ("retransmission",)
+    assert v.labels[4] == ("retransmission", "spurious_retransmission")
+    assert v.changes[4][0].rule == "tsecr"
+    assert "echoes TSecr 5001, the timestamp of frame 4 alone" in v.changes[4][0].why
+    # 5 ms from the server, the echo may answer the retransmission: nothing proven
+    assert not verdict_of(path, next_to_the_client(path, 0.005)).changes
+
+
+def test_replay_segments_carry_the_verdict(tmp_path: Path) -> None:
+    index = read_capture(str(vc.dsack(tmp_path)))
+    replay = replay_stream(index, 0)
+    assert replay.verdict.labels[6] == ("retransmission", "spurious_retransmission")
+    assert [r.labels for r in replay.timeline.segments] == replay.verdict.labels
+    assert replay.analysis.labels[6] == ("retransmission",)     # tshark's, kept
+
+
+def test_tsecr_needs_time_and_a_unique_tsval(tmp_path: Path) -> None:
+    # without fates, an echo captured after the retransmission proves nothing
+    assert not verdict_of(vc.tsecr(tmp_path)).changes
+    # an echo sent after the retransmission could have arrived proves nothing either
+    late = vc.tsecr(tmp_path, echo_ms=400)
+    assert not verdict_of(late, next_to_the_client(late, 0.050)).changes
+    # with the original's TSval shared by another segment, the echo names neither
+    index = read_capture(str(vc.tsecr(tmp_path)))
+    analysis = analyze_stream(index, 0)
+    packets = packets_of(index, analysis)
+    packets.tsval[2] = packets.tsval[3]
+    fates = Fates(send=np.array([0, .05, .1, .1, .15, .11]),
+                  arrive=np.array([.05, .1, .15, .15, .2, .16]))
+    assert not judge(packets, analysis.labels, fates).changes
+    packets.tsval[2] = 5000
+    assert judge(packets, analysis.labels, fates).changes[4][0].rule == "tsecr"
+
+
+def test_arrival_fates_are_trusted_only_when_asked(tmp_path: Path) -> None:
+    index = read_capture(str(vc.dsack(tmp_path, block=(301, 401))))
+    analysis = analyze_stream(index, 0)
+    n = len(analysis)
+    arrive = np.arange(n, dtype=np.float64) + 0.5
+    fates = Fates(send=np.arange(n, dtype=np.float64), arrive=arrive)
+    assert not judge_stream(index, analysis, fates).changes
+    v = judge_stream(index, analysis, fates, trust_arrivals=True)
+    assert v.changes[6][0].rule == "arrival"
+    assert v.labels[6] == ("retransmission", "spurious_retransmission")
+    arrive[4] = np.nan                                   # the original was lost
+    assert not judge_stream(index, analysis, fates, trust_arrivals=True).changes
+
+
+def test_verdict_labels_keep_their_order_and_vocabulary(tmp_path: Path) -> None:
+    for make in (vc.simultaneous_open, vc.fin_reack, vc.dsack):
+        v = verdict_of(make(tmp_path))
+        for labels in v.labels:
+            assert list(labels) == sorted(labels, key=VERDICT_LABELS.index)
+
+
+def test_fates_of_reads_none_as_unknown() -> None:
+    f = Fates.of([0.0, 1.0], [None, 2.0])
+    assert np.isnan(f.arrive[0]) and f.arrive[1] == 2.0 and f.send.tolist() == [0.0, 1.0]

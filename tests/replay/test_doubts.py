@@ -1,0 +1,124 @@
+"""What the replay cannot decide is said, and what it can is not doubted.
+
+Simulations written at each capture point (``core.capture.taps``) are replayed; the
+simulator's own truth says what happened, so each doubt is checked to name the real
+alternative, and captures that decide are checked to carry no doubt.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.capture import read_capture
+from core.capture.taps import TapPoint, write_capture
+from core.details import ReplaySource, segment_details
+from core.replay import Replay, replay_stream
+from core.replay.report import trace_lines, trace_to_dict
+from core.simulate.scenarios import get
+from core.states import Side, TcpState
+from core.trace import Timeline
+
+S = TcpState
+
+
+def replayed(tmp_path: Path, scenario: str, tap: str, **overrides: object) -> Replay:
+    sim = get(scenario).run(dict(overrides))
+    path = tmp_path / ("cap.pcapng" if tap == "both" else "cap.pcap")
+    write_capture(sim, str(path), TapPoint.parse(tap))
+    return replay_stream(read_capture(str(path)), 0)
+
+
+def states(tl: Timeline, side: Side) -> list[TcpState]:
+    return [tl.initial[0] if side is Side.CLIENT else tl.initial[1]] + [
+        c.new for c in tl.state_changes(side)]
+
+
+def test_the_fin_or_its_ack_is_said_next_to_the_server(tmp_path: Path) -> None:
+    """The issue's example: the last ACK is lost, captured next to the server, without
+    timestamps. The FIN's resend is all the capture shows: either the FIN or the client's
+    ACK of it was lost. The replay shows one and says both."""
+    r = replayed(tmp_path, "time_wait_lost_ack", "server")
+    tl = r.timeline
+    (doubt,) = tl.uncertain
+    assert doubt.text.startswith("either this FIN was lost (shown), or it arrived and the "
+                                 "client's ACK of it was lost before the capture point")
+    assert "no timestamps" in doubt.text
+    first_fin, resent = doubt.segments
+    assert tl.segments[first_fin].lost and not tl.segments[resent].lost
+    assert doubt.side is Side.CLIENT
+    # both readings end the same way; the states never go back
+    assert states(tl, Side.CLIENT)[-1] is S.TIME_WAIT
+    lines = list(trace_lines(read_capture(str(tmp_path / "cap.pcap")), r))
+    assert any(line.strip().startswith("? uncertain: either this FIN") for line in lines)
+    data = trace_to_dict(read_capture(str(tmp_path / "cap.pcap")), r)
+    assert data["uncertain"][0]["frames"] == [tl.segments[i].frame for i in doubt.segments]
+    assert [s["uncertain"] for s in data["segments"]].count(True) == 2
+    index = read_capture(str(tmp_path / "cap.pcap"))
+    details = segment_details(tl, first_fin, capture=ReplaySource(index=index, replay=r))
+    assert details.doubts == (doubt.text,)
+
+
+def test_captures_at_both_ends_decide(tmp_path: Path) -> None:
+    """Seen at both ends, every send and arrival is measured: nothing is in doubt, and
+    the lost ACK is the one lost."""
+    tl = replayed(tmp_path, "time_wait_lost_ack", "both").timeline
+    assert tl.uncertain == ()
+    assert states(tl, Side.CLIENT) == [S.CLOSED, S.SYN_SENT, S.ESTABLISHED, S.FIN_WAIT_1,
+                                       S.FIN_WAIT_2, S.TIME_WAIT]
+    assert states(tl, Side.SERVER)[-2:] == [S.LAST_ACK, S.CLOSED]
+
+
+@pytest.mark.parametrize("tap", ["client", "server", "mid", "both"])
+def test_simultaneous_open_is_crossing_syns(tmp_path: Path, tap: str) -> None:
+    """Both SYNs arrive: SYN_SENT -> SYN_RECEIVED -> ESTABLISHED on both sides, no SYN
+    drawn lost, and the SYN+ACKs are not retransmissions for SynAck."""
+    r = replayed(tmp_path, "simultaneous_open", tap)
+    tl = r.timeline
+    for side in Side:
+        assert states(tl, side) == [S.CLOSED, S.SYN_SENT, S.SYN_RECEIVED, S.ESTABLISHED]
+    assert not any(rec.lost for rec in tl.segments)
+    for rec in tl.segments:
+        if rec.segment.flags.value & 0x12 == 0x12:
+            assert "retransmission" not in rec.labels
+    assert tl.uncertain == ()
+
+
+def test_an_rst_nobody_answers_is_in_doubt(tmp_path: Path) -> None:
+    """An abort captured next to the client: the RST's arrival can never be confirmed."""
+    tl = replayed(tmp_path, "abort", "client").timeline
+    (doubt,) = tl.uncertain
+    assert doubt.side is Side.SERVER and "RST was lost" in doubt.text
+    assert dict(doubt.alternative)[Side.SERVER][-1] is S.ESTABLISHED
+    assert states(tl, Side.SERVER)[-1] is S.CLOSED
+    # next to the server, the RST is seen arriving: no doubt
+    assert replayed(tmp_path, "abort", "server").timeline.uncertain == ()
+
+
+def test_a_forgotten_connection_is_closed_or_listening(tmp_path: Path) -> None:
+    """Half-open: the restarted server answers with an RST without ACK. The connection
+    is gone on its side (CLOSED, shown), or its service listens again: the capture
+    cannot tell, and says so, at every capture point."""
+    for tap in ("client", "server", "both"):
+        tl = replayed(tmp_path, "half_open", tap).timeline
+        forgotten = [u for u in tl.uncertain if "lost the connection" in u.text]
+        assert len(forgotten) == 1, tap
+        assert forgotten[0].side is Side.SERVER
+        assert dict(forgotten[0].alternative)[Side.SERVER][-2:] == (S.CLOSED, S.LISTEN)
+        assert states(tl, Side.SERVER)[-1] is S.CLOSED
+
+
+def test_a_closed_side_resending_its_syn_never_got_the_rst(tmp_path: Path) -> None:
+    """closed_port with the first RST lost: the client's SYN is resent with the same ISN,
+    which a CLOSED side cannot do, so the RST before it was lost."""
+    for seed in range(1, 40):
+        r = replayed(tmp_path, "closed_port", "server", loss=0.3, seed=seed)
+        tl = r.timeline
+        resent = [rec for rec in tl.segments if rec.sender is Side.CLIENT]
+        if len(resent) < 2:
+            continue
+        assert states(tl, Side.CLIENT) == [S.CLOSED, S.SYN_SENT, S.CLOSED]
+        assert any("lost" in a for a in r.anomalies)
+        return
+    pytest.fail("no seed resent the SYN")
