@@ -21,10 +21,11 @@ Rules:
    impairments): the SYN, the SYN+ACK, a FIN, an RST, the last ACK.
 5. Parameters drawn (:func:`generate`): the scenarios in turn; ``delay`` 1-80 ms, 30%
    ``delay_back`` 0.5-150 ms; 20% each ``wscale=off``, ``mss``, ``delayed_ack=off``,
-   ``iss=random``; 10% each ``nagle=on``, ``preset=rfc``; 35% ``loss`` 2-30%; 25%
-   ``reorder`` (with ``reorder_delay``); 20% ``duplicate``; 25% ``jitter``; 35% a
-   scripted drop; a random link ``seed``. The simulator has no timestamps or SACK
-   (no endpoint key turns them on or off), so no case has them.
+   ``iss=random``; 10% each ``nagle=on``, ``preset=rfc``; ``timestamps`` and ``sack``
+   each turned off in 25% of the Linux-preset cases (on by default there) and on in
+   50% of the RFC-preset ones (off there); 35% ``loss`` 2-30%; 25% ``reorder`` (with
+   ``reorder_delay``); 20% ``duplicate``; 25% ``jitter``; 35% a scripted drop; a random
+   link ``seed``.
 """
 
 from __future__ import annotations
@@ -80,6 +81,15 @@ class Case:
         out: dict[str, object] = dict(parse_assignment(p) for p in self.params)
         out["seed"] = self.seed
         return out
+
+    @property
+    def options(self) -> str:
+        """The TCP options both ends use: ``ts+sack``, ``ts``, ``sack`` or ``none``."""
+        values = dict(p.split("=", 1) for p in self.params)
+        rfc = values.get("preset") == "rfc"
+        used = [name for name, key in (("ts", "timestamps"), ("sack", "sack"))
+                if values.get(key, "off" if rfc else "on") == "on"]
+        return "+".join(used) or "none"
 
     @property
     def command(self) -> str:
@@ -144,8 +154,12 @@ def generate(seed: int, count: int) -> list[Case]:
             params.append("iss=random")
         if rng.random() < 0.1:
             params.append("nagle=on")
-        if rng.random() < 0.1:
-            params.append("preset=rfc")
+        rfc = rng.random() < 0.1
+        if rfc:
+            params.append("preset=rfc")   # no timestamps, no SACK unless turned on
+        for option in ("timestamps", "sack"):
+            if rng.random() < (0.5 if rfc else 0.25):
+                params.append(f"{option}={'on' if rfc else 'off'}")
         base = tuple(params)
         if rng.random() < 0.35:
             params.append(f"loss={rng.choice([0.02, 0.05, 0.1, 0.2, 0.3])}")

@@ -78,7 +78,7 @@ class Stats:
                 self.tap_empty[tap.tap] += 1
                 continue
             groups = (f"tap {tap.tap}", f"family {FAMILIES.get(case.scenario, '?')}",
-                      f"scenario {case.scenario}")
+                      f"scenario {case.scenario}", f"options {case.options}")
             self.tap_total[tap.tap] += 1
             for group in groups:
                 self.group_total[group] += 1
@@ -132,7 +132,7 @@ class Stats:
             lines.append(f"  tap {tap:<8} {self.rate(tap):.4f}  ({self.tap_match[tap]}/"
                          f"{self.tap_total[tap]}; arrival order right in "
                          f"{self.tap_order_ok[tap]}; empty {self.tap_empty[tap]})")
-        for prefix in ("family", "scenario"):
+        for prefix in ("family", "options", "scenario"):
             for group in sorted(g for g in self.group_total if g.startswith(prefix)):
                 total, match = self.group_total[group], self.group_match[group]
                 lines.append(f"  {group:<34} {match / total:.4f}  ({match}/{total})")
