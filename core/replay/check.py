@@ -3,7 +3,6 @@
     violations(timeline) -> list[str]            # empty: legal
     chain_violations(timeline, side) -> list[str]
     row_violations(timeline, side) -> list[str]
-    row_order(timeline) -> list[int]
     EDGES, TRIGGER_EDGES, reachable(src, dst), is_edge(old, new, trigger=None)
 
 A replay *infers* states; a simulation *runs* them. Either way the result must be a
@@ -19,17 +18,12 @@ Rules checked:
    SYN_RECEIVED opening is not known from the event, so either opening may apply). A
    step with ``trigger=None`` (a host crash in the simulator) needs only the edge. The
    changes are in time order, and a change's ``segment`` is one of the Timeline's.
-3. Rows. Reading down ``Timeline.rows``, a side's states with repeats collapsed,
-   starting from its initial state, are a subsequence of the states its events passed
-   through (``initial, new_1, new_2, ...``): a row never shows a state the side did not
-   enter, nor states in an order it did not enter them. Two readings of "row k" are
-   in use, and the rows are legal if they pass in either order: a replay's row k is
-   taken once segments 0..k all took effect (read in index order, rows never go back
-   in time); a simulation's row k once segment k took effect (``core.trace``), which
-   is out of index order when a segment lost on the way takes effect before an
-   earlier one arrives, so its rows are read in the order of each segment's last
-   event (arrival, loss or send; :func:`row_order`, ties in index order). Messages
-   give the index-order reading.
+3. Rows. Reading down ``Timeline.rows`` in index order (row k: once segment k and every
+   segment before it took effect, so rows never go back in time; ``core.trace``), a
+   side's states with repeats collapsed, starting from its initial state, are a
+   subsequence of the states its events passed through (``initial, new_1, new_2,
+   ...``): a row never shows a state the side did not enter, nor states in an order
+   it did not enter them.
    With rule 2, every change between consecutive rows is then a walk of table edges
    through states the side really passed. (Plain reachability between consecutive rows
    says nothing: every state leads to CLOSED and CLOSED to every state, so the graph is
@@ -45,7 +39,7 @@ from collections.abc import Iterable
 
 from core.states import Side, TcpState, Trigger
 from core.table import ROWS
-from core.trace import SegmentArrived, SegmentLost, SegmentSent, StateChanged, Timeline
+from core.trace import StateChanged, Timeline
 
 #: every (old, new) that some row of the table makes, self-loops excluded
 EDGES: frozenset[tuple[TcpState, TcpState]] = frozenset(
@@ -125,16 +119,6 @@ def chain_violations(timeline: Timeline, side: Side) -> list[str]:
     return out
 
 
-def row_order(timeline: Timeline) -> list[int]:
-    """Segment indices in the order their rows were taken (see rule 3)."""
-    last: dict[int, int] = {}
-    for pos, event in enumerate(timeline.events):
-        if isinstance(event, SegmentSent | SegmentArrived | SegmentLost):
-            last[event.index] = pos
-    count = len(timeline.rows)
-    return sorted(range(count), key=lambda i: (last.get(i, -1), i))
-
-
 def _rows_in(timeline: Timeline, side: Side, order: Iterable[int],
              passed: list[TcpState]) -> list[str]:
     """Rule 3 for ``side`` with the rows read in ``order``."""
@@ -160,15 +144,10 @@ def _rows_in(timeline: Timeline, side: Side, order: Iterable[int],
 
 
 def row_violations(timeline: Timeline, side: Side) -> list[str]:
-    """Rule 3 for ``side``: the rows' states against the side's events, the rows read
-    in index order or, failing that, in the order they were taken."""
+    """Rule 3 for ``side``: the rows' states, read in index order, against the side's
+    events."""
     passed = [_initial(timeline, side)] + [c.new for c in timeline.state_changes(side)]
-    found = _rows_in(timeline, side, range(len(timeline.rows)), passed)
-    if found:
-        taken = _rows_in(timeline, side, row_order(timeline), passed)
-        if not taken:
-            return []
-    return found
+    return _rows_in(timeline, side, range(len(timeline.rows)), passed)
 
 
 def violations(timeline: Timeline) -> list[str]:
@@ -181,4 +160,4 @@ def violations(timeline: Timeline) -> list[str]:
 
 
 __all__ = ["EDGES", "TRIGGER_EDGES", "chain_violations", "is_edge", "reachable",
-           "row_order", "row_violations", "violations"]
+           "row_violations", "violations"]
