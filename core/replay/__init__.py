@@ -33,7 +33,7 @@ from core.capture.index import CaptureIndex
 from core.errors import SynAckError
 from core.replay.columns import LazyEvents, LazyRows, LazySegments, LazyWindowSeries, Series
 from core.replay.doubts import Stream, find_doubts
-from core.replay.evidence import arrival_proofs, number_lines
+from core.replay.evidence import arrival_proofs, number_lines, old_copies
 from core.replay.explain import explain
 from core.replay.ghosts import Columns, find_ghosts
 from core.replay.infer import Inference, infer
@@ -135,7 +135,14 @@ def _replay_stream(index: CaptureIndex, stream: int,
         *(getattr(every, f.name)[keep] for f in fields(every)))
     proofs = arrival_proofs(lines, fc, fl, seg_len, opts.tsval, opts.tsecr, opts.sack_blocks,
                             opts.sack_edges, ack)
-    send, arrive = schedule(t, fc, fl, lines, seg_len, point, copy_time, proofs)
+    at_receiver = None if copy_time is None else _seen_at_receiver(
+        sel["interface"].astype(np.int64), fc, copy_time)
+    send, arrive = schedule(t, fc, fl, lines, seg_len, point, copy_time, proofs, at_receiver)
+    delayed = old_copies(fc, fl, seq, ack, length, sel["window"].astype(np.int64), lines.ack,
+                         opts.tsval) if copy_time is None else np.full(keep.size, -1)
+    held = np.flatnonzero(delayed >= 0)
+    if held.size:                        # rule 6 of evidence: they left with the original
+        send[held] = send[delayed[held]]
     shifts = _window_shifts(analysis.win_scale, a_is_client)
     initial = _initial_states(fc, fl)
     arrive_list: list[float | None] = [None if a != a else a for a in arrive.tolist()]
@@ -150,7 +157,8 @@ def _replay_stream(index: CaptureIndex, stream: int,
                      time_wait=TIME_WAIT, stop_on_conflict=not point.merged,
                      tolerate=tolerate)
     explained = explain(walk, send_list, arrive_list, proofs.by.tolist(), fl_list, fc_list,
-                        point.one_way, lines.seq.tolist(), lines.end.tolist())
+                        point.one_way, lines.seq.tolist(), lines.end.tolist(),
+                        copies=held.tolist())
     inference, arrive_list = explained.inference, explained.arrive
     final = list(arrive_list)
 
@@ -202,6 +210,22 @@ def _same_host(index: CaptureIndex, first: Any) -> bool:
                           and ipaddress.ip_address(b).is_loopback)
     except ValueError:
         return False
+
+
+def _seen_at_receiver(iface: Arr, fc: Arr, copy_time: Arr) -> Arr:
+    """In a capture at both ends: the packets seen once, on their receiver's interface (a
+    copy the link made after the sender's tap): that sighting is their arrival. Each
+    side's interface is where its packets seen twice were seen first."""
+    twice = ~np.isnan(copy_time)
+    out = np.zeros(iface.size, bool)
+    for side in (True, False):
+        mine = fc == side
+        first = iface[mine & twice]
+        if not first.size:
+            continue
+        own = int(np.bincount(first).argmax())
+        out |= mine & ~twice & (iface != own)
+    return out
 
 
 def _copy_times(rows: Arr, copies: Arr, keep: Arr, time_all: Arr) -> Arr | None:

@@ -7,6 +7,9 @@ satisfies the same constraints with as few losses, it is kept as an
 :class:`core.trace.Uncertainty` with both readings in words and the other reading's
 state sequences:
 
+1a. **An RST in TIME_WAIT.** It ends TIME_WAIT (RFC 793; Linux by default), unless the
+   side follows RFC 1337 and ignores it: no packet tells which, and both readings keep
+   the same losses, so both are said (at any capture point).
 1. **An RST nobody answers.** An RST that arrived closes its receiver, which never
    answers it. When the capture is not next to the receiver and shows nothing the
    receiver sent after it, the RST may as well have been lost (the receiver then stays
@@ -34,7 +37,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from core.replay.infer import Inference
-from core.states import Side, TcpState
+from core.states import Side, TcpState, Trigger
 from core.trace import StateChanged, Uncertainty
 
 SYN, FIN, RST, ACK = 0x02, 0x01, 0x04, 0x10
@@ -122,13 +125,27 @@ def find_doubts(s: Stream, fates: list[float | None], inference: Inference,
         return tuple(diff)
 
     near = {side: _near(s, side) for side in Side}
+    assassins = {ev.segment: ev for ev in inference.sparse if isinstance(ev, StateChanged)
+                 and ev.old is TcpState.TIME_WAIT and ev.new is TcpState.CLOSED
+                 and ev.trigger is Trigger.RCV_RST and ev.segment is not None}
+    for k, ev in assassins.items():                            # rule 1a
+        alt = other({k: None})
+        if alt:
+            out.append(Uncertainty(
+                time=ev.time, side=ev.side, segments=(k,),
+                text=(f"either this RST ended the {_name(ev.side)}'s TIME_WAIT (shown: RFC "
+                      f"793, and Linux by default), or the {_name(ev.side)} ignores RSTs in "
+                      f"TIME_WAIT (RFC 1337) and waits out its 2MSL: the capture looks the "
+                      f"same"),
+                alternative=alt))
     rsts = [k for k in range(n) if s.flags[k] & RST and fates[k] is not None
+            and k not in assassins
             and not near[Side.SERVER if s.from_client[k] else Side.CLIENT]]
     resent = [k for k in range(n) if fates[k] is None and k not in repaired
               and s.end_line[k] > s.seq_line[k] and s.proved_by[k] < 0
               and not near[Side.SERVER if s.from_client[k] else Side.CLIENT]]
     if not rsts and not resent:
-        return _forgotten(s, inference, initial)
+        return out + _forgotten(s, inference, initial)
     # each side's send times, sorted, to ask "did it send anything between"
     times = {side: sorted(s.send[k] for k in range(n) if s.from_client[k] == (
         side is Side.CLIENT)) for side in Side}

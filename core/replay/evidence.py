@@ -18,6 +18,10 @@ that could not have been sent without some copy of ``i`` having reached Y):
 5. **The state machine.** A SYN+ACK sent by Y after its own SYN (a simultaneous open)
    comes from SYN_RECEIVED: Y received X's SYN. When one captured SYN of X precedes it,
    that SYN arrived.
+6. **Old copies** (:func:`old_copies`). A segment identical to an earlier one of the same
+   sender (numbers, flags, window) is that segment again, held up in the network, when
+   it carries the same TSval, or an ACK number below one its sender already sent (a
+   sender's ACK numbers never go back): it left when the earlier one did.
 Everything is per captured segment, in capture (timeline) order; ``-1`` means no proof.
 Numbers are put on one line per side (``Lines``: 32-bit wrap-around removed) first.
 """
@@ -270,3 +274,32 @@ def _simultaneous_open(proofs: Proofs, mine: Arr, theirs: Arr, flags: Arr,
         before = my_syns[my_syns < m]
         if before.size == 1:
             proofs.prove(int(before[0]), m, "SYN+ACK")
+
+
+def old_copies(from_client: Arr, flags: Arr, seq: Arr, ack: Arr, length: Arr, window: Arr,
+               ack_line: Arr, tsval: Arr) -> Arr:
+    """Rule 6: per captured segment, the earlier segment it is a delayed copy of, or -1."""
+    n = from_client.shape[0]
+    out = np.full(n, -1, np.int64)
+    if n < 2:
+        return out
+    has_ack = (flags & ACK) != 0
+    for side in (True, False):
+        mine = np.flatnonzero(from_client == side)
+        if mine.size < 2:
+            continue
+        acks = np.where(has_ack[mine], ack_line[mine], np.iinfo(np.int64).min)
+        before = np.maximum.accumulate(acks)
+        behind = np.zeros(mine.size, bool)
+        behind[1:] = has_ack[mine][1:] & (acks[1:] < before[:-1])
+        seen: dict[tuple[int, ...], int] = {}
+        for pos, k in enumerate(mine.tolist()):
+            key = (int(seq[k]), int(ack[k]), int(flags[k]), int(length[k]), int(window[k]))
+            first = seen.get(key)
+            if first is None:
+                seen[key] = k
+                continue
+            same_stamp = tsval[k] >= 0 and tsval[k] == tsval[first]
+            if same_stamp or behind[pos]:
+                out[k] = first
+    return out

@@ -14,7 +14,8 @@ smallest change that removes it:
    the culprit was lost. A culprit the capture proves arrived before the send
    (:mod:`core.replay.evidence`) is not moved: the conflict stays, tolerated.
 2. **Missing SYN.** A SYN+ACK from SYN_SENT: the peer's SYN (the last one sent before
-   it) arrived before it was sent.
+   it) arrived before it was sent. Likewise an ACK from SYN_SENT: the peer's last
+   captured SYN+ACK before it arrived (without one, the walk infers an uncaptured one).
 2a. **Unanswered probe.** A TCP ACKs a keep-alive or zero-window probe (a segment of at
    most one octet starting one below what its sender had sent) at once. A probe the
    walk lets arrive at a synchronized side that then sends nothing for ``limit`` (or
@@ -43,7 +44,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.replay.infer import MISSING_SYN, TOO_FAR, UNANSWERED, Conflict, Inference
+from core.replay.infer import (
+    MISSING_SYN,
+    MISSING_SYN_ACK,
+    TOO_FAR,
+    UNANSWERED,
+    Conflict,
+    Inference,
+)
 from core.states import Side, TcpState
 
 SYN, ACK, RST, FIN = 0x02, 0x10, 0x04, 0x01
@@ -83,11 +91,12 @@ class Explanation:
 def explain(walk: Walk, send: Sequence[float], arrive: Sequence[float | None],
             proved_by: Sequence[int], flags: Sequence[int], from_client: Sequence[bool],
             flight: float, seq_line: Sequence[int] = (),
-            end_line: Sequence[int] = ()) -> Explanation:
+            end_line: Sequence[int] = (), copies: Sequence[int] = ()) -> Explanation:
     """Module rules 1-3; ``walk(arrive, tolerate)`` runs :func:`core.replay.infer.infer`
-    stopping at conflicts, ``flight`` is the estimated one-way delay."""
+    stopping at conflicts, ``flight`` is the estimated one-way delay, ``copies`` are
+    delayed copies of earlier segments (their sender's state then allowed them)."""
     fates = list(arrive)
-    tolerate: set[int] = set()
+    tolerate: set[int] = set(copies)
     repairs: list[Repair] = []
     limit = max(PLAUSIBLE * flight, flight + SLACK)
     probes = _probes(flags, from_client, seq_line, end_line)
@@ -235,10 +244,11 @@ def _repair(c: Conflict, fates: list[float | None], send: Sequence[float],
             return None
         fates[j] = None
         return Repair(segment=j, fate="lost", because=c)
-    if c.kind == MISSING_SYN:
+    if c.kind == MISSING_SYN or c.kind == MISSING_SYN_ACK:
         sender_is_client = from_client[k]
+        wanted = SYN if c.kind == MISSING_SYN else SYN | ACK
         for i in range(k - 1, -1, -1):
-            if (from_client[i] != sender_is_client and flags[i] & (SYN | ACK | RST) == SYN
+            if (from_client[i] != sender_is_client and flags[i] & (SYN | ACK | RST) == wanted
                     and send[i] < send[k]):
                 arrived = fates[i]
                 if arrived is not None and arrived < send[k]:

@@ -124,7 +124,8 @@ class Inference:
     tolerated: list[Conflict] = field(default_factory=list)
 
 
-TOO_FAR, MISSING_SYN, UNANSWERED = "too far", "missing SYN", "unanswered probe"
+TOO_FAR, MISSING_SYN, MISSING_SYN_ACK, UNANSWERED = (
+    "too far", "missing SYN", "missing SYN+ACK", "unanswered probe")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -154,7 +155,11 @@ def send_conflict(state: TcpState, flags: int, seq: int, length: int, iss: int |
             return None                       # connect(), or a SYN+ACK to an unseen SYN
         return TOO_FAR if cause is not None else None
     if state is S.SYN_SENT:
-        return MISSING_SYN if syn and ack else None
+        if syn:
+            return MISSING_SYN if ack else None
+        # an ACK from SYN_SENT: the peer's SYN+ACK came (a captured one, if there is
+        # one, arrived; otherwise rule 4 infers an uncaptured one)
+        return MISSING_SYN_ACK if ack else None
     if state is S.SYN_RECEIVED:
         # a SYN taken in SYN_SENT is answered by SYN+ACK before anything else
         return None if syn or answered or cause is None else TOO_FAR

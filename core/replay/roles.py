@@ -85,8 +85,8 @@ def estimate_capture_point(time: Arr, from_client: Arr, flags: Arr, seq: Arr, ac
     rtt_server = _quickest_ack(time, from_client, seq, ack, end, seg_len, flags)
     rtt_client = _quickest_ack(time, ~from_client, seq, ack, end, seg_len, flags)
     if hs is not None:
-        t_syn, t_synack, t_ack = hs
-        shake_server, shake_client = max(0.0, t_synack - t_syn), max(0.0, t_ack - t_synack)
+        t_syn, t_synack, t_answered, t_ack = hs
+        shake_server, shake_client = max(0.0, t_synack - t_syn), max(0.0, t_ack - t_answered)
         return CapturePoint(delta_client=_smallest(shake_client, rtt_client) / 2,
                             delta_server=_smallest(shake_server, rtt_server) / 2,
                             method="from the handshake")
@@ -102,7 +102,7 @@ def _smallest(first: float, other: float | None) -> float:
 
 
 def _handshake(time: Arr, from_client: Arr, flags: Arr, seq: Arr,
-               ack: Arr) -> tuple[float, float, float] | None:
+               ack: Arr) -> tuple[float, float, float, float] | None:
     syn_ack = flags & (SYN | ACK | RST)
     syn = np.flatnonzero((syn_ack == SYN) & from_client)
     synack = np.flatnonzero((syn_ack == SYN | ACK) & ~from_client)
@@ -118,7 +118,11 @@ def _handshake(time: Arr, from_client: Arr, flags: Arr, seq: Arr,
     later = later[later > sa]
     if not later.size:
         return None
-    return float(time[s[-1]]), float(time[sa]), float(time[later[0]])
+    # the ACK answers the last SYN+ACK before it: earlier ones were lost (a SYN+ACK is
+    # resent only after an RTO of a second or more, far above any answer's delay)
+    answered = int(synack[synack < later[0]][-1])
+    return (float(time[s[-1]]), float(time[sa]), float(time[answered]),
+            float(time[later[0]]))
 
 
 def _quickest_ack(time: Arr, data_from: Arr, seq: Arr, ack: Arr, end: Arr, seg_len: Arr,

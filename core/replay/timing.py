@@ -4,7 +4,8 @@ Rules:
 1. A segment seen at time t was sent ``delta_sender`` before t and arrives
    ``delta_receiver`` after it (see :mod:`core.replay.roles`). A segment seen at two
    capture points (a merged capture) left at the first sighting and arrived at the
-   second; one seen at only one point of such a capture was lost between them.
+   second; one seen only at its sender's point was lost between them, one seen only at
+   its receiver's point (a copy the link made) arrived there.
 2. Ack numbers are evidence and win over the delay estimate: a segment arrives no later
    than the peer sends the first ACK that covers it; a SYN or FIN arrives after the
    peer sent anything that does not acknowledge it (a FIN that does not ACK the peer's
@@ -37,7 +38,8 @@ EPSILON = 1e-9
 
 def schedule(time: Arr, from_client: Arr, flags: Arr, lines: Lines, seg_len: Arr,
              point: CapturePoint, copy_time: Arr | None = None,
-             proofs: Proofs | None = None) -> tuple[Arr, Arr]:
+             proofs: Proofs | None = None,
+             at_receiver: Arr | None = None) -> tuple[Arr, Arr]:
     """``(send, arrive)`` per segment (capture order); ``arrive`` is nan when lost."""
     n = time.shape[0]
     d_send = np.where(from_client, point.delta_client, point.delta_server)
@@ -47,6 +49,10 @@ def schedule(time: Arr, from_client: Arr, flags: Arr, lines: Lines, seg_len: Arr
     if copy_time is not None and bool(np.any(~np.isnan(copy_time))):
         send = time.copy()
         arrive = copy_time.copy()            # nan where not seen again: lost on the way
+        if at_receiver is not None and at_receiver.any():
+            # seen once, at its receiver's end: it arrived; it left one flight earlier
+            arrive[at_receiver] = time[at_receiver]
+            send[at_receiver] = time[at_receiver] - point.one_way
         _ties(from_client, flags, lines, seg_len, send, arrive)
         return send, arrive
     if n == 0:
