@@ -18,8 +18,13 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from tests.fidelity.harness import CaseResult
 
-#: the exact-match rate the replay rewrite aims at
+#: the exact-match rate issue 10 asks for (not reached: see README, "Fidelity")
 RATE_TARGET = 0.99
+#: what the suite asserts today so the replay cannot get worse unnoticed: the measured
+#: exact rate (0.755 on the suite's 2,000 cases) and the rate counting a flagged
+#: uncertainty's other reading (0.833), each less a margin for the cases drawn
+RATE_FLOOR = 0.74
+EITHER_FLOOR = 0.82
 
 FAMILIES: dict[str, str] = {
     "handshake": "open", "simultaneous_open": "open", "closed_port": "open",
@@ -117,6 +122,10 @@ class Stats:
                     self._example_size[kind] = size
                     self.examples[kind] = (str(case), tap.tap)
                     self.reports[kind] = result.report()
+
+    def rate_either(self) -> float:
+        total = sum(self.tap_total.values())
+        return sum(self.tap_either.values()) / total if total else 1.0
 
     def rate(self, tap: str | None = None) -> float:
         total = sum(self.tap_total.values()) if tap is None else self.tap_total[tap]
