@@ -185,7 +185,7 @@ def _replay_stream(index: CaptureIndex, stream: int,
         from_client=fc, flags=fl, seq=seq, ack=ack, seg_len=seg_len,
         window=sel["window"].astype(np.int64), frame=sel["frame"].astype(np.int64),
         send=send, arrive=arrive, rel_seq=analysis.rel_seq[keep],
-        rel_ack=analysis.rel_ack[keep]), one_way=point.one_way,
+        rel_ack=analysis.rel_ack[keep], tsval=opts.tsval), one_way=point.one_way,
         unseen_syn_acks=inference.unseen_syn_acks)
     verdict = judge_stream(index, analysis, replay_fates(keep, rows.size, send, arrive),
                            trust_arrivals=True, options=every)

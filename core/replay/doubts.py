@@ -194,10 +194,11 @@ def find_doubts(s: Stream, fates: list[float | None], inference: Inference,
         what = _what(s.flags[k])
         alt = other({k: s.send[k] + flight})
         hint = "" if s.timestamps else " (the capture has no timestamps to tell)"
+        answer = "answer (SYN+ACK, or RST)" if s.flags[k] & SYN else "ACK of it"
         out.append(Uncertainty(
             time=s.send[k], side=receiver, segments=(k, again),
             text=(f"either this {what} was lost (shown), or it arrived and the "
-                  f"{_name(receiver)}'s ACK of it was lost before the capture point: "
+                  f"{_name(receiver)}'s {answer} was lost before the capture point: "
                   f"nothing the {_name(receiver)} sent in between was captured{hint}"),
             alternative=alt))
     out += _forgotten(s, inference, initial)

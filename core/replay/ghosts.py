@@ -63,6 +63,7 @@ class Columns:
     arrive: Arr             # float64 seconds, nan when lost
     rel_seq: Arr            # int64: core.analysis relative seq (for the labels)
     rel_ack: Arr            # int64: core.analysis relative ack, -1 without ACK
+    tsval: Arr | None = None   # int64 TSval, -1 without timestamps
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +88,7 @@ def find_ghosts(c: Columns, *, one_way: float,
     start_time = float(np.nanmin(c.send))
     made: list[tuple[float, int, SegmentRecord]] = []
     for client in (True, False):
-        gaps = _gaps(c, client)
+        gaps = _reordered_out(c, _gaps(c, client))
         if gaps.at.size:
             made += _gap_records(c, gaps, client, one_way, start_time)
     done: set[int] = set()
@@ -144,6 +145,24 @@ def _gaps(c: Columns, client: bool) -> _Gaps:
         before_cover = (cover < 0) | (when < cover)
         resent[same & before_cover] = when[same & before_cover]
     return _Gaps(np.where(is_y[at], SKIPPED, ACKED), g_pos, g_start, g_end, cover, resent)
+
+
+def _reordered_out(c: Columns, gaps: _Gaps) -> _Gaps:
+    """Rule 1b: a skipped gap whose first octet comes later in a segment stamped no later
+    than the one that skipped it (TSval) was not resent: that segment is the original,
+    overtaken on the way (reordered), so there is no ghost."""
+    if c.tsval is None or not gaps.at.size:
+        return gaps
+    has = gaps.resent >= 0
+    resent = np.where(has, gaps.resent, 0)
+    ts_resent, ts_at = c.tsval[resent], c.tsval[gaps.at]
+    late = has & (gaps.kind == SKIPPED) & (ts_resent >= 0) & (ts_at >= 0) & (
+        ((ts_at - ts_resent) % (1 << 32)) < (1 << 31))
+    if not late.any():
+        return gaps
+    keep = ~late
+    return _Gaps(gaps.kind[keep], gaps.at[keep], gaps.start[keep], gaps.end[keep],
+                 gaps.cover[keep], gaps.resent[keep])
 
 
 def _gap_records(c: Columns, gaps: _Gaps, client: bool, one_way: float,
