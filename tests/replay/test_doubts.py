@@ -133,3 +133,48 @@ def test_a_closed_side_resending_its_syn_never_got_the_rst(tmp_path: Path) -> No
         assert any("lost" in a for a in r.anomalies)
         return
     pytest.fail("no seed resent the SYN")
+
+
+def test_an_old_duplicate_is_not_a_resend(tmp_path: Path) -> None:
+    """TIME_WAIT reason 2: the link holds a copy of the server's data for seconds. Seen
+    late, it is that copy (the same TSval, and an ACK number the server had passed), so
+    the server's LAST_ACK -> CLOSED on the client's last ACK stands; the RST that then
+    ends the client's TIME_WAIT is said to be ignorable (RFC 1337)."""
+    for tap in ("client", "server", "mid"):
+        r = replayed(tmp_path, "time_wait_old_duplicate", tap, delay=0.01, seed=485204404)
+        tl = r.timeline
+        assert not [a for a in r.anomalies if "lost" in a], tap
+        assert states(tl, Side.SERVER)[-2:] == [S.LAST_ACK, S.CLOSED]
+        assert any("RFC 1337" in u.text for u in tl.uncertain), tap
+
+
+def test_a_reordered_original_is_no_ghost(tmp_path: Path) -> None:
+    """Captured next to the server, the first data segment overtaken on the way comes
+    after the ones sent with it, with their TSval: it is the original, not a resend of
+    a segment the tap never saw."""
+    tl = replayed(tmp_path, "out_of_order", "server", delay=0.08, seed=885750239).timeline
+    assert tl.ghosts == ()
+    assert replayed(tmp_path, "out_of_order", "server", delay=0.08, seed=885750239,
+                    timestamps="off").timeline.ghosts != ()      # without TSval: a ghost
+
+
+def test_a_lost_first_syn_ack_seen_next_to_the_server(tmp_path: Path) -> None:
+    """The server's tap sees the lost SYN+ACK and its resend: the client's delay is
+    measured from the resend its ACK answers, and no SYN+ACK is invented."""
+    r = replayed(tmp_path, "handshake", "server", delay=0.005, drop="server:1",
+                 seed=886191111)
+    assert r.point.delta_client == pytest.approx(0.005)
+    assert r.timeline.ghosts == ()
+    assert states(r.timeline, Side.CLIENT) == [S.CLOSED, S.SYN_SENT, S.ESTABLISHED]
+
+
+def test_a_link_copy_seen_only_at_its_receiver_arrived(tmp_path: Path) -> None:
+    """At both ends, a copy the link made after the sender's tap is seen once, at the
+    receiver's end: it arrived there, it was not lost."""
+    r = replayed(tmp_path, "fast_retransmit", "both", delay=0.01, duplicate=0.3,
+                 seed=1044088414)
+    once = [rec for rec in r.timeline.segments if rec.lost]
+    sim = get("fast_retransmit").run(
+        dict(parse_assignment(a) for a in ("delay=0.01", "duplicate=0.3", "seed=1044088414")))
+    truly_lost = sum(1 for rec in sim.segments if rec.arrived is None)
+    assert len(once) <= truly_lost
