@@ -24,6 +24,7 @@ from core.analysis.labels import labels_of
 from core.analysis.options import OptionColumns, read_options
 from core.analysis.result import StreamAnalysis
 from core.capture.index import CaptureIndex
+from core.gcpause import paused
 
 Arr = np.ndarray[Any, np.dtype[Any]]
 _NO_LABELS: tuple[str, ...] = ()
@@ -32,7 +33,13 @@ _analyze = fast.analyze
 
 
 def analyze_stream(index: CaptureIndex, stream: int) -> StreamAnalysis:
-    """The analysis of one stream of ``index``."""
+    """The analysis of one stream of ``index`` (the garbage collector paused meanwhile,
+    see :mod:`core.gcpause`)."""
+    with paused():
+        return _analyze_stream(index, stream)
+
+
+def _analyze_stream(index: CaptureIndex, stream: int) -> StreamAnalysis:
     p = index.packets
     rows = np.flatnonzero(p["stream"] == stream).astype(np.int64)
     if rows.size == 0:

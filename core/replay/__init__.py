@@ -18,7 +18,6 @@ Invariants:
 
 from __future__ import annotations
 
-import gc
 import ipaddress
 import os
 from dataclasses import dataclass, fields
@@ -31,6 +30,7 @@ from core.analysis.options import OptionColumns, read_options
 from core.analysis.verdict import Verdict, judge_stream, replay_fates
 from core.capture.index import CaptureIndex
 from core.errors import SynAckError
+from core.gcpause import paused
 from core.replay.columns import LazyEvents, LazyRows, LazySegments, LazyWindowSeries, Series
 from core.replay.doubts import Stream, find_doubts
 from core.replay.evidence import arrival_proofs, number_lines, old_copies
@@ -90,13 +90,8 @@ def replay_stream(index: CaptureIndex, stream: int,
     ``analysis`` is that stream's :func:`core.analysis.analyze_stream` if already made.
     The cyclic garbage collector is paused meanwhile: the walk makes hundreds of
     thousands of small tuples and nothing cyclic, and each collection would scan them."""
-    paused = gc.isenabled()
-    gc.disable()
-    try:
+    with paused():
         return _replay_stream(index, stream, analysis)
-    finally:
-        if paused:
-            gc.enable()
 
 
 def _replay_stream(index: CaptureIndex, stream: int,
