@@ -1,8 +1,8 @@
 """One meaning for states, legal everywhere: on every stream of every corpus capture and
 every scenario written at every capture point (clean and impaired).
 
-- Each side's state changes chain and each is an edge of the transition table.
-- Read down the rows, each side's states follow its changes in order.
+- Each side's state changes chain and each is an edge of the transition table, and read
+  down the rows each side's states follow its changes in order (core.replay.check).
 - The window bars' SND.NXT never moves back, and counts a FIN once it is sent.
 """
 
@@ -16,41 +16,24 @@ import pytest
 from core.capture import read_capture
 from core.capture.taps import TapPoint, write_capture
 from core.errors import SynAckError
-from core.replay import replay_stream
+from core.replay import check, replay_stream
 from core.segment import seq_diff
 from core.simulate.scenarios import SCENARIOS
 from core.states import Side, TcpState
-from core.table import ROWS
 from core.trace import Timeline
 from tests.conftest import CORPUS
 
-EDGES = {(state, row.target(state)) for row in ROWS for state in row.states}
 CAPTURES = sorted(str(p.relative_to(CORPUS)) for p in CORPUS.glob("*/*.pcap*")) \
     if CORPUS.is_dir() else []
 IMPAIRED = {"loss": 0.15, "reorder": 0.15, "duplicate": 0.05, "jitter": 0.003}
 
 
 def violations(tl: Timeline) -> list[str]:
-    out = []
-    for side in Side:
-        state = tl.initial[0] if side is Side.CLIENT else tl.initial[1]
-        path = [state]
-        for change in tl.state_changes(side):
-            if change.old is not state:
-                out.append(f"{side.value}: {change.old.value} after {state.value}")
-            if (change.old, change.new) not in EDGES:
-                out.append(f"{side.value}: {change.old.value} -> {change.new.value}")
-            state = change.new
-            path.append(state)
-        at = 0
-        for i in range(len(tl.rows)):
-            row_state = tl.rows[i].state(side)
-            while at < len(path) and path[at] is not row_state:
-                at += 1
-            if at == len(path):
-                out.append(f"{side.value}: row {i} {row_state.value} out of order")
-                break
-        if tl.windows is not None:
+    """core.replay.check's (events chain along table edges, rows follow them), plus the
+    window bars' SND.NXT."""
+    out = check.violations(tl)
+    if tl.windows is not None:
+        for side in Side:
             out += _snd_nxt(tl, side)
     return out
 
