@@ -195,7 +195,6 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
     add_order, add_time = out.order.append, out.times.append
     fast, free = _FAST, _FREE
     flushes = run.flushes
-    note = run.note if series else _no_note
     row_at = [0] * n
     for e in order:
         time = at_list[e]
@@ -223,7 +222,8 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
             add_time(time)
             run.sent(sender, receiver, time, k, trigger, flags[k], seq[k], ack[k], length[k],
                      window[k])
-            note(sender, time)
+            if series:
+                run.note(sender, time)
             continue
         k = e - n
         if waiting:
@@ -243,28 +243,27 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
         receiver, sender = (server, client) if from_client[k] else (client, server)
         if receiver.state in fast and not f & (SYN | FIN | RST):
             # rule 3's fast path, inline: numbers only; rule 8 only when they moved
-            una, wnd, nxt = receiver.snd_una, receiver.snd_wnd, receiver.rcv_nxt
+            una = receiver.snd_una
+            if series:
+                wnd, nxt = receiver.snd_wnd, receiver.rcv_nxt
             if f & ACK and una is not None and receiver.snd_nxt is not None:
                 if acks_new(una, receiver.snd_nxt, ack[k]):
                     receiver.snd_una = ack[k]
                 receiver.snd_wnd = window[k] << sender.shift
             if length[k]:
                 _Run.take_data(receiver, seq[k], length[k])
-            if (una != receiver.snd_una or wnd != receiver.snd_wnd
-                    or nxt != receiver.rcv_nxt):
-                note(receiver, time)
+            if series and (una != receiver.snd_una or wnd != receiver.snd_wnd
+                           or nxt != receiver.rcv_nxt):
+                run.note(receiver, time)
         else:
             run.arrived(receiver, sender, time, k, f, seq[k], ack[k], length[k], window[k])
-            note(receiver, time)
+            if series:
+                run.note(receiver, time)
         waiting.append(k)
     run.flush(waiting, row_at)
     run.monotone_rows(n, row_at)
     out.series = (run.series[0], run.series[1])
     return out
-
-
-def _no_note(tcb: _Tcb, time: float) -> None:
-    """Rule 8 when no series is asked for."""
 
 
 def _flag_text(flags: int) -> str:
