@@ -292,14 +292,21 @@ def old_copies(from_client: Arr, flags: Arr, seq: Arr, ack: Arr, length: Arr, wi
         before = np.maximum.accumulate(acks)
         behind = np.zeros(mine.size, bool)
         behind[1:] = has_ack[mine][1:] & (acks[1:] < before[:-1])
-        seen: dict[tuple[int, ...], int] = {}
-        for pos, k in enumerate(mine.tolist()):
-            key = (int(seq[k]), int(ack[k]), int(flags[k]), int(length[k]), int(window[k]))
-            first = seen.get(key)
-            if first is None:
-                seen[key] = k
-                continue
-            same_stamp = tsval[k] >= 0 and tsval[k] == tsval[first]
-            if same_stamp or behind[pos]:
-                out[k] = first
+        # identical rows (numbers, flags, window) grouped; each row's first sighting
+        cols = (window[mine], length[mine], flags[mine], ack[mine], seq[mine])
+        order = np.lexsort((np.arange(mine.size), *cols))
+        same = np.ones(mine.size, bool)
+        for col in cols:
+            c = col[order]
+            same[1:] &= c[1:] == c[:-1]
+        same[0] = False
+        if not same.any():
+            continue
+        group_start = np.maximum.accumulate(np.where(same, 0, np.arange(mine.size)))
+        again = np.flatnonzero(same)
+        pos, first = order[again], order[group_start[again]]
+        k, j = mine[pos], mine[first]
+        stamped = (tsval[k] >= 0) & (tsval[k] == tsval[j])
+        hit = stamped | behind[pos]
+        out[k[hit]] = j[hit]
     return out
