@@ -32,10 +32,10 @@ whole stream); further doubts are still reported, without the state sequences.
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from core.replay.explain import SendTimes
 from core.replay.infer import Inference
 from core.states import Side, TcpState, Trigger
 from core.trace import StateChanged, Uncertainty
@@ -105,7 +105,7 @@ def find_doubts(s: Stream, fates: list[float | None], inference: Inference,
     n = len(fates)
     out: list[Uncertainty] = []
     walks = [0]
-    every = frozenset(range(n))
+    shown = {side: states_of(inference, initial, side) for side in Side}
 
     def other(changed: dict[int, float | None]) -> tuple[tuple[Side, tuple[TcpState, ...]],
                                                          ...]:
@@ -115,12 +115,11 @@ def find_doubts(s: Stream, fates: list[float | None], inference: Inference,
         alt = list(fates)
         for k, v in changed.items():
             alt[k] = v
-        result = walk(alt, every)
+        result = walk(alt, frozenset(range(n)))
         diff = []
         for side in Side:
-            mine = states_of(inference, initial, side)
             theirs = states_of(result, initial, side)
-            if mine != theirs:
+            if shown[side] != theirs:
                 diff.append((side, theirs))
         return tuple(diff)
 
@@ -146,14 +145,10 @@ def find_doubts(s: Stream, fates: list[float | None], inference: Inference,
               and not near[Side.SERVER if s.from_client[k] else Side.CLIENT]]
     if not rsts and not resent:
         return out + _forgotten(s, inference, initial)
-    # each side's send times, sorted, to ask "did it send anything between"
-    times = {side: sorted(s.send[k] for k in range(n) if s.from_client[k] == (
-        side is Side.CLIENT)) for side in Side}
+    times = SendTimes(s.send, s.from_client)
 
     def sent_between(side: Side, start: float, stop: float) -> bool:
-        at = times[side]
-        pos = bisect.bisect_right(at, start)
-        return pos < len(at) and at[pos] < stop
+        return times.between(side is Side.CLIENT, start, stop)
 
     for k in rsts:                                             # rule 1
         receiver = Side.SERVER if s.from_client[k] else Side.CLIENT

@@ -102,15 +102,16 @@ def explain(walk: Walk, send: Sequence[float], arrive: Sequence[float | None],
     probes = _probes(flags, from_client, seq_line, end_line)
     fl = np.asarray(flags, dtype=np.int64)
     syns = np.flatnonzero((fl & (SYN | ACK | RST)) == SYN).tolist()
-    answers = _Answers(send, from_client)
+    answers = SendTimes(send, from_client)
+    following = next_of_sender(from_client)
     for _ in range(MAX_REPAIRS):
         inference = walk(fates, frozenset(tolerate))
         conflict = inference.conflict
         if conflict is None:
             lost = (_unanswered(probes, fates, send, from_client, proved_by, inference, limit,
-                                answers)
+                                answers, following)
                     or _unanswered_syn(syns, fates, send, from_client, proved_by, flags,
-                                       limit, answers))
+                                       limit, answers, following))
             if lost is None:
                 return Explanation(inference, fates, repairs)
             k, reason = lost
@@ -151,36 +152,47 @@ def _probes(flags: Sequence[int], from_client: Sequence[bool], seq_line: Sequenc
     return np.flatnonzero(out).tolist()
 
 
-class _Answers:
+class SendTimes:
     """Each side's send times, sorted, made on first use (most streams never ask)."""
 
     def __init__(self, send: Sequence[float], from_client: Sequence[bool]) -> None:
         self._send, self._from_client = send, from_client
         self._by: dict[bool, list[float]] | None = None
 
-    def to(self, from_client: bool) -> list[float]:
-        """The send times of the side that answers segments sent by ``from_client``."""
+    def of(self, client: bool) -> list[float]:
+        """The send times of the client's segments (``client``) or the server's."""
         if self._by is None:
             t = np.asarray(self._send, dtype=np.float64)
             mine = np.asarray(self._from_client, dtype=bool)
-            self._by = {True: np.sort(t[~mine]).tolist(), False: np.sort(t[mine]).tolist()}
-        return self._by[from_client]
+            self._by = {True: np.sort(t[mine]).tolist(), False: np.sort(t[~mine]).tolist()}
+        return self._by[client]
+
+    def to(self, from_client: bool) -> list[float]:
+        """The send times of the side that answers segments sent by ``from_client``."""
+        return self.of(not from_client)
+
+    def between(self, client: bool, start: float, stop: float) -> bool:
+        """That side sent something after ``start`` and before ``stop``."""
+        at = self.of(client)
+        pos = bisect.bisect_right(at, start)
+        return pos < len(at) and at[pos] < stop
+
+
+def next_of_sender(from_client: Sequence[bool]) -> list[int]:
+    """Per segment, the next segment of the same sender (capture order), or -1."""
+    mine = np.asarray(from_client, dtype=bool)
+    out = np.full(mine.size, -1, np.int64)
+    for side in (True, False):
+        pos = np.flatnonzero(mine == side)
+        out[pos[:-1]] = pos[1:]
+    return out.tolist()
 
 
 def _unanswered(probes: list[int], fates: list[float | None], send: Sequence[float],
                 from_client: Sequence[bool], proved_by: Sequence[int],
-                inference: Inference, limit: float,
-                answers: _Answers) -> tuple[int, str] | None:
+                inference: Inference, limit: float, answers: SendTimes,
+                following: list[int]) -> tuple[int, str] | None:
     """The first probe rule 2a says was lost, and why; None when every one is fine."""
-    if not probes:
-        return None
-    # the prober's next segment: an answer before it would have been seen by then
-    next_send: dict[int, float] = {}
-    for k in probes:
-        j = next((j for j in range(k + 1, len(send)) if from_client[j] == from_client[k]),
-                 None)
-        if j is not None:
-            next_send[k] = send[j]
     for k in probes:
         arrived = fates[k]
         if arrived is None or proved_by[k] >= 0:
@@ -192,8 +204,9 @@ def _unanswered(probes: list[int], fates: list[float | None], send: Sequence[flo
         # an answer leaves after the probe did (the delays are estimates: not
         # necessarily after its estimated arrival) and within ``limit`` of its arrival
         pos = bisect.bisect_right(times, send[k])
-        later = next_send.get(k)
-        deadline = max(arrived + limit, later if later is not None else arrived)
+        # the prober's next segment: an answer before it would have been seen by then
+        later = send[following[k]] if following[k] >= 0 else arrived
+        deadline = max(arrived + limit, later)
         if pos < len(times) and times[pos] <= deadline:
             continue
         if pos > 0 and times[pos - 1] >= arrived - ANSWER_RATE:
@@ -205,17 +218,15 @@ def _unanswered(probes: list[int], fates: list[float | None], send: Sequence[flo
 
 def _unanswered_syn(syns: list[int], fates: list[float | None], send: Sequence[float],
                     from_client: Sequence[bool], proved_by: Sequence[int], flags: Sequence[int],
-                    limit: float, answers: _Answers) -> tuple[int, str] | None:
+                    limit: float, answers: SendTimes,
+                    following: list[int]) -> tuple[int, str] | None:
     """Rule 2b: the first SYN that arrived and that nothing answered."""
-    if not syns:
-        return None
     for k in syns:
         arrived = fates[k]
         if arrived is None or proved_by[k] >= 0:
             continue
-        after = next((j for j in range(k + 1, len(send)) if from_client[j] == from_client[k]),
-                     None)
-        if after is not None and flags[after] & (SYN | ACK | RST) != SYN:
+        after = following[k]
+        if after >= 0 and flags[after] & (SYN | ACK | RST) != SYN:
             continue          # its sender moved on: an answer came, uncaptured
         times = answers.to(from_client[k])
         pos = bisect.bisect_right(times, send[k])

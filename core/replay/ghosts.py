@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from core.replay.timing import unwrap
+from core.replay.evidence import unwrap
 from core.segment import Flag, Segment
 from core.states import Side
 from core.trace import SegmentRecord

@@ -30,7 +30,8 @@ Rules:
 8. With ``series``, each side's window bookkeeping is also kept as a series in time
    order (``Inference.series``): a new entry whenever an event changes that side's
    numbers, so SND.NXT never moves back. It costs a snapshot per event, so a replay
-   asks for it only when something draws the windows (:func:`core.replay.window_series`).
+   asks for it only when something draws the windows
+   (:class:`core.replay.columns.LazyWindowSeries`).
 """
 
 from __future__ import annotations
@@ -194,7 +195,6 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
     waiting: list[int] = []
     add_order, add_time = out.order.append, out.times.append
     fast, free = _FAST, _FREE
-    flushes = run.flushes
     row_at = [0] * n
     for e in order:
         time = at_list[e]
@@ -227,11 +227,7 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
             continue
         k = e - n
         if waiting:
-            point = len(flushes)
-            flushes.append((client.state, server.state, snapshot(client), snapshot(server)))
-            for w in waiting:
-                row_at[w] = point
-            waiting.clear()
+            run.flush(waiting, row_at)
         f = flags[k]
         if lost[k]:
             add_order((LOST, k))
@@ -271,7 +267,7 @@ def _flag_text(flags: int) -> str:
 
 
 class _Run:
-    __slots__ = ("client", "server", "out", "time_wait", "series", "flushes", "row_at")
+    __slots__ = ("client", "server", "out", "time_wait", "series", "flushes")
 
     def __init__(self, client: _Tcb, server: _Tcb, out: Inference, time_wait: float) -> None:
         self.client, self.server, self.out, self.time_wait = client, server, out, time_wait
@@ -281,7 +277,6 @@ class _Run:
         #: flush points in time order: both states and both sides' numbers
         self.flushes: list[tuple[TcpState, TcpState, tuple[int | None, ...],
                                  tuple[int | None, ...]]] = []
-        self.row_at: list[int] = []             # per segment: its flush point
 
     def note(self, tcb: _Tcb, time: float) -> None:
         """Rule 8: a new entry in ``tcb``'s series when its numbers changed."""
@@ -294,15 +289,14 @@ class _Run:
                 times.append(time)
                 values.append(now)
 
-    def flush(self, waiting: list[int], row_at: list[int] | None = None) -> None:
-        """Rule 5: the segments waiting took effect; their row is this point."""
+    def flush(self, waiting: list[int], row_at: list[int]) -> None:
+        """Rule 5: the segments waiting took effect; ``row_at`` (per segment) records
+        this point as theirs."""
         if not waiting:
             return
         point = len(self.flushes)
         self.flushes.append((self.client.state, self.server.state, snapshot(self.client),
                              snapshot(self.server)))
-        if row_at is None:
-            row_at = self.row_at
         for k in waiting:
             row_at[k] = point
         waiting.clear()

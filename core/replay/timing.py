@@ -25,10 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from core.replay.evidence import Lines, Proofs, unwrap
+from core.replay.evidence import Lines, Proofs
 from core.replay.roles import CapturePoint
-
-__all__ = ["EPSILON", "schedule", "unwrap"]
 
 Arr = np.ndarray[Any, np.dtype[Any]]
 SYN, FIN, ACK = 0x02, 0x01, 0x10
