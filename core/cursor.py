@@ -14,10 +14,10 @@ Rules:
 1. A fact at ``t`` includes everything that happened at exactly ``t``, as
    :meth:`core.trace.Timeline.state_at` does.
 2. Window bookkeeping comes from ``WindowChanged`` events when the Timeline records them
-   (a simulation: exact times, ``buffers_known``). Otherwise (a replay) it is the row of
-   the last segment that took effect (arrived, or was lost) at or before ``t``; a capture
-   does not show the buffers, so ``rcv_buffered`` and ``snd_queued`` are 0 meaning
-   "not known" and ``buffers_known`` is False.
+   (a simulation: exact times, ``buffers_known``). Otherwise (a replay) it is the
+   Timeline's window series (``Timeline.windows``: each side's numbers as they changed,
+   in time order); a capture does not show the buffers, so ``rcv_buffered`` and
+   ``snd_queued`` are 0 meaning "not known" and ``buffers_known`` is False.
 3. Queries bisect indexes built once per Timeline. A lazy Timeline (a replay) is never
    walked whole: only its events from the first TIME_WAIT on are read, once; recorded
    (tuple) events are scanned once.
@@ -29,16 +29,11 @@ from __future__ import annotations
 
 import bisect
 from collections import OrderedDict
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from core.segment import seq_diff
 from core.states import Side, TcpState, Timer, Trigger
 from core.trace import (
     Event,
-    SegmentArrived,
-    SegmentLost,
-    SegmentSent,
     StateChanged,
     Timeline,
     TimerStarted,
@@ -209,7 +204,7 @@ class Cursor:
                 return None
             return self._facts(side, t, times[pos - 1], snaps[pos - 1])
         series = self.timeline.windows
-        found = series.at(side, t) if series is not None else _row_window(self.timeline, side, t)
+        found = None if series is None else series.at(side, t)
         return None if found is None else self._facts(side, t, *found)
 
     def window_after(self, side: Side, index: int) -> WindowAt | None:
@@ -293,76 +288,6 @@ class Cursor:
             if countdown is not None and countdown.deadline > end:
                 end = countdown.deadline
         return end
-
-
-def _effect_before(events: Sequence[Event], pos: int, side: Side,
-                   sends: list[int]) -> int:
-    """Position of the last arrival or loss at or before ``pos`` (-1: none); the
-    segments ``side`` sent after it, up to ``pos``, are appended to ``sends``."""
-    while pos >= 0:
-        ev = events[pos]
-        if isinstance(ev, SegmentArrived | SegmentLost):
-            return pos
-        if isinstance(ev, SegmentSent) and ev.side is side:
-            sends.append(ev.index)
-        pos -= 1
-    return -1
-
-
-def _sends_early(timeline: Timeline, side: Side, pos: int) -> bool:
-    """Whether ``side`` sends between event ``pos`` and the next arrival or loss."""
-    events = timeline.events
-    for i in range(pos, len(events)):
-        ev = events[i]
-        if isinstance(ev, SegmentArrived | SegmentLost):
-            return False
-        if isinstance(ev, SegmentSent) and ev.side is side:
-            return True
-    return False
-
-
-def _row_window(timeline: Timeline, side: Side, t: float) -> tuple[float, WindowSnapshot] | None:
-    """A replay's bookkeeping of ``side`` at ``t`` and when it took effect (rule 2).
-
-    Row k is taken just before the next arrival or loss, or before a send that changes a
-    state (then without that send). So SND.NXT is rebuilt from the row before the arrival
-    and the segments ``side`` sent since, when the row holds sends made after ``t``; and
-    it is raised over what ``side`` sent since the arrival otherwise. The advertised
-    window is the row's, or the one before the arrival when ``side`` sent nothing since.
-    """
-    events, rows = timeline.events, timeline.rows
-    pos = bisect.bisect_right(events, t, key=_time) - 1
-    sent_since: list[int] = []
-    at = _effect_before(events, pos, side, sent_since)
-    if at < 0:
-        return None
-    effect = events[at]
-    assert isinstance(effect, SegmentArrived | SegmentLost)
-    snap = rows[effect.index].window(side)
-    if snap is None:
-        return None
-    nxt: int | None = snap.snd_nxt
-    rcv_wnd = snap.rcv_wnd
-    sends = sent_since
-    if _sends_early(timeline, side, pos + 1):
-        sent_before: list[int] = []
-        prev_at = _effect_before(events, at - 1, side, sent_before)
-        prev_effect = events[prev_at] if prev_at >= 0 else None
-        assert prev_effect is None or isinstance(prev_effect, SegmentArrived | SegmentLost)
-        prev = None if prev_effect is None else rows[prev_effect.index].window(side)
-        nxt = None if prev is None else prev.snd_nxt
-        sends = sent_since + ([] if prev is not None else sent_before)
-        if not sent_since and prev is not None:
-            rcv_wnd = prev.rcv_wnd
-    for k in sends:
-        end = timeline.segments[k].segment.end
-        if nxt is None or seq_diff(end, nxt) > 0:
-            nxt = end
-    if nxt is None or seq_diff(nxt, snap.snd_una) < 0:
-        nxt = snap.snd_una
-    if nxt == snap.snd_nxt and rcv_wnd == snap.rcv_wnd:
-        return effect.time, snap
-    return effect.time, replace(snap, snd_nxt=nxt, rcv_wnd=rcv_wnd)
 
 
 _CURSORS: OrderedDict[int, Cursor] = OrderedDict()

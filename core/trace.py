@@ -248,9 +248,6 @@ class WindowSeries:
         snap = self._values[side][pos - 1]
         return None if snap is None else (times[pos - 1], snap)
 
-    def changes(self, side: Side) -> int:
-        return len(self._times[side])
-
     def prepare(self) -> None:
         """Make the series now (a lazy one is made on first use)."""
 

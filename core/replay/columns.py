@@ -177,10 +177,6 @@ class LazyWindowSeries(WindowSeries):
         self.prepare()
         return super().at(side, time)
 
-    def changes(self, side: Side) -> int:
-        self.prepare()
-        return super().changes(side)
-
 
 class LazyRows(_Lazy[Row]):
     """Both sides' state and window bookkeeping after each segment."""

@@ -272,7 +272,7 @@ def test_lazy_timeline_is_bisected_not_walked(corpus: Path) -> None:
     events = CountingEvents(tl.events)
     lazy = Timeline(title=tl.title, client=tl.client, server=tl.server, segments=tl.segments,
                     events=events, initial=tl.initial, msl=tl.msl, rows=tl.rows,
-                    sparse=tl.state_changes())
+                    sparse=tl.state_changes(), windows=tl.windows)
     cur = Cursor(lazy)
     built = events.reads
     assert built < 50                                # the TIME_WAIT tail only
