@@ -67,7 +67,6 @@ def schedule(time: Arr, from_client: Arr, flags: Arr, lines: Lines, seg_len: Arr
     if proofs is not None:
         proved = np.flatnonzero(proofs.by >= 0)
         arrive[proved] = np.minimum(arrive[proved], send[proofs.by[proved]])
-        lost[proved] = False
     arrive[lost] = np.nan
     arrive = np.maximum(arrive, send)
     return send, arrive
