@@ -15,6 +15,8 @@ that could not have been sent without some copy of ``i`` having reached Y):
    of X alone carried them before ``m``, it arrived.
 4. **Ack coverage.** The first ACK of Y covering the end of ``i`` proves ``i`` arrived
    when ``i`` is the only captured segment of X carrying its first octet before that ACK.
+   An RST with ACK counts: its ACK number is its sender's RCV.NXT, or, from a port with
+   no connection, SEG.SEQ + SEG.LEN of the segment it answers (RFC 9293 3.10.7.1).
 5. **The state machine.** A SYN+ACK sent by Y after its own SYN (a simultaneous open)
    comes from SYN_RECEIVED: Y received X's SYN. When one captured SYN of X precedes it,
    that SYN arrived.
@@ -231,7 +233,7 @@ def _sacks(proofs: Proofs, mine: Arr, theirs: Arr, lines: Lines, carries: Arr,
 def _coverage(proofs: Proofs, mine: Arr, theirs: Arr, lines: Lines, carries: Arr,
               flags: Arr) -> None:
     """Rule 4: the first covering ACK, when no other copy of the first octet preceded it."""
-    acks = theirs[((flags[theirs] & ACK) != 0) & ((flags[theirs] & RST) == 0)]
+    acks = theirs[(flags[theirs] & ACK) != 0]
     senders = mine[carries[mine]]
     if not acks.size or not senders.size:
         return

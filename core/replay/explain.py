@@ -229,7 +229,8 @@ def _unanswered_syn(syns: list[int], fates: list[float | None], send: Sequence[f
         if after >= 0 and flags[after] & (SYN | ACK | RST) != SYN:
             continue          # its sender moved on: an answer came, uncaptured
         times = answers.to(from_client[k])
-        pos = bisect.bisect_right(times, send[k])
+        # at the SYN's receiver the answer may be stamped in the same microsecond
+        pos = bisect.bisect_left(times, send[k])
         if pos < len(times) and times[pos] <= arrived + limit:
             continue
         receiver = "server" if from_client[k] else "client"

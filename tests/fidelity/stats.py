@@ -52,6 +52,7 @@ class Stats:
     group_total: Counter[str] = field(default_factory=Counter)
     group_match: Counter[str] = field(default_factory=Counter)
     kinds: Counter[str] = field(default_factory=Counter)
+    unexplained: Counter[str] = field(default_factory=Counter)   # kinds of unflagged misses
     examples: dict[str, tuple[str, str]] = field(default_factory=dict)  # kind -> case, tap
     reports: dict[str, str] = field(default_factory=dict)               # kind -> report
     illegal: int = 0
@@ -115,6 +116,8 @@ class Stats:
             self.rules.update(tap.rules)
             for kind in dict.fromkeys(comparison.kinds):
                 self.kinds[kind] += 1
+                if not comparison.matches_either and not kind.startswith("order"):
+                    self.unexplained[kind] += 1
                 self.kind_scenarios.setdefault(kind, Counter())[case.scenario] += 1
                 # the example kept is the simplest case: fewest parameters, then shortest
                 size = (len(case.params), len(str(case)))
@@ -164,6 +167,8 @@ class Stats:
         for title, kinds in (("top mismatch kinds (states, losses)", part("states", "roles",
                                                                           "loss", "ghost")),
                              ("of which state sequences", part("states", "roles")),
+                             ("misses neither matched nor flagged (bugs, or doubts the "
+                              "replay does not flag)", self.unexplained),
                              ("arrival order (not part of a match)", part("order"))):
             lines.append(f"{title}, {len(kinds)} distinct (captures affected):")
             for kind, n in kinds.most_common(top):
