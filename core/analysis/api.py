@@ -46,7 +46,7 @@ def _analyze_stream(index: CaptureIndex, stream: int) -> StreamAnalysis:
         raise ValueError(f"stream {stream} is not in the capture")
     opts = read_options(index, rows)
     local = np.arange(rows.size)
-    copies = find_copies(p[rows])
+    copies = find_copies(p[rows], opts.tsval)
     head = p[rows[0]]
     earlier = p[p["stream"] < stream]
     a = (int(head["src"]), int(head["sport"]))
@@ -66,7 +66,7 @@ def analyze_capture(index: CaptureIndex) -> list[StreamAnalysis]:
     if n == 0:
         return []
     opts = read_options(index)
-    copies = find_copies(p)
+    copies = find_copies(p, opts.tsval)
     stream = p["stream"].astype(np.int64)
     order = np.argsort(stream, kind="stable")
     bounds = np.flatnonzero(np.diff(stream[order])) + 1

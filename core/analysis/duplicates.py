@@ -2,17 +2,21 @@
 
 Invariants:
 - A packet is a copy of an earlier one when both are in the same stream and direction,
-  with the same seq, ack, flags, payload length and raw window, captured on a different
-  interface, at most ``MAX_GAP_NS`` later.
-- Identical packets (a retransmission, a run of duplicate ACKs) are paired by the path
-  delay: each direction's delay is the median gap of its unambiguous pairs, and a copy
-  takes the unmatched earlier sighting whose gap is closest to it.
+  with the same seq, ack, flags, payload length, raw window and TCP timestamp (TSval,
+  or none), captured on a different interface, at most ``MAX_GAP_NS`` later
+  (``MAX_STAMPED_GAP_NS`` when it carries a TSval: a retransmission carries a new one,
+  so a stamped copy seen seconds later is the same packet held up in the network).
+- Identical packets (a retransmission without timestamps, a run of duplicate ACKs) are
+  paired by the path delay: each direction's delay is the median gap of its unambiguous
+  pairs, and a copy takes the unmatched earlier sighting whose gap is closest to it (on
+  a tie, the earlier sighting). Each group is paired in O(g log g).
 - A packet is either an original or a copy; an original has at most one copy;
   ``duplicate_of`` is -1 for originals. Captures with one interface have no copies.
 """
 
 from __future__ import annotations
 
+import bisect
 from typing import Any
 
 import numpy as np
@@ -21,11 +25,15 @@ Arr = np.ndarray[Any, np.dtype[Any]]
 
 #: Longest time between two sightings of one packet (path delay plus queueing).
 MAX_GAP_NS = 1_000_000_000
+#: The same for a packet with a TSval: up to twice Linux's TIME_WAIT (2MSL, 60 s).
+MAX_STAMPED_GAP_NS = 120_000_000_000
 _KEYS = ("stream", "src", "sport", "seq", "ack", "flags", "payload_len", "window")
 
 
-def find_copies(packets: Arr) -> Arr:
-    """``duplicate_of`` for every packet: the row of the first sighting, or -1."""
+def find_copies(packets: Arr, tsval: Arr | None = None) -> Arr:
+    """``duplicate_of`` for every packet: the row of the first sighting, or -1.
+    ``tsval`` (per packet, -1 when absent; ``core.analysis.options``) is part of a
+    packet's identity when given."""
     n = int(packets.shape[0])
     out = np.full(n, -1, np.int64)
     if n == 0:
@@ -33,43 +41,63 @@ def find_copies(packets: Arr) -> Arr:
     iface = packets["interface"].astype(np.int64)
     if int(iface.min()) == int(iface.max()):
         return out
-    order = np.lexsort([np.arange(n)] + [packets[k] for k in reversed(_KEYS)])
-    sp = packets[order]
+    stamp = (np.full(n, -1, np.int64) if tsval is None
+             else np.asarray(tsval, dtype=np.int64))
+    columns = [packets[k] for k in _KEYS] + [stamp]
+    order = np.lexsort([np.arange(n)] + columns[::-1])
     same = np.ones(n - 1, bool)
-    for k in _KEYS:
-        same &= sp[k][1:] == sp[k][:-1]
+    for col in columns:
+        c = col[order]
+        same &= c[1:] == c[:-1]
     starts = np.flatnonzero(np.concatenate([[True], ~same]))
     sizes = np.diff(np.append(starts, n))
     times = packets["time_ns"].astype(np.int64)
+    limit = np.where(stamp >= 0, MAX_STAMPED_GAP_NS, MAX_GAP_NS)
     direction = (packets["stream"].astype(np.int64), packets["src"].astype(np.int64),
                  packets["sport"].astype(np.int64))
     # Unambiguous pairs first: they give each direction's delay.
     pair = starts[sizes == 2]
     a, b = order[pair], order[pair + 1]
-    ok = (iface[a] != iface[b]) & (times[b] - times[a] <= MAX_GAP_NS)
+    gap = times[b] - times[a]
+    ok = (iface[a] != iface[b]) & (gap >= 0) & (gap <= limit[b])
     out[b[ok]] = a[ok]
     gaps: dict[tuple[int, int, int], list[int]] = {}
-    for row, gap in zip(b[ok].tolist(), (times[b[ok]] - times[a[ok]]).tolist(), strict=True):
+    for row, g in zip(b[ok].tolist(), gap[ok].tolist(), strict=True):
         gaps.setdefault((int(direction[0][row]), int(direction[1][row]),
-                         int(direction[2][row])), []).append(gap)
+                         int(direction[2][row])), []).append(g)
     delay = {k: float(np.median(v)) for k, v in gaps.items()}
-    every = float(np.median(times[b[ok]] - times[a[ok]])) if ok.any() else 0.0
+    every = float(np.median(gap[ok])) if ok.any() else 0.0
     for s, size in zip(starts[sizes > 2].tolist(), sizes[sizes > 2].tolist(), strict=True):
         members: list[int] = order[s:s + size].tolist()   # file order within the group
         key = (int(direction[0][members[0]]), int(direction[1][members[0]]),
                int(direction[2][members[0]]))
-        want = delay.get(key, every)
-        free: list[int] = []
-        for row in members:
-            best, best_err = -1, 0.0
-            for pos, cand in enumerate(free):
-                gap = int(times[row] - times[cand])
-                if iface[cand] != iface[row] and 0 <= gap <= MAX_GAP_NS:
-                    err = abs(gap - want)
-                    if best < 0 or err < best_err:
-                        best, best_err = pos, err
-            if best >= 0:
-                out[row] = free.pop(best)
-            else:
-                free.append(row)
+        _pair_group(members, times, iface, int(limit[members[0]]),
+                    delay.get(key, every), out)
     return out
+
+
+def _pair_group(members: list[int], times: Arr, iface: Arr, limit: int, want: float,
+                out: Arr) -> None:
+    """Pair one group of identical packets: each sighting, in file order, takes the
+    unmatched earlier sighting on another interface whose gap is closest to ``want``."""
+    free: dict[int, list[tuple[int, int]]] = {}     # interface -> sorted (time, row)
+    for row in members:
+        t, mine = int(times[row]), int(iface[row])
+        best: tuple[float, int, int, int] | None = None   # (error, time, row, interface)
+        for other, cands in free.items():
+            if other == mine or not cands:
+                continue
+            pos = bisect.bisect_left(cands, (int(t - want), -1))
+            for k in (pos - 1, pos):
+                if 0 <= k < len(cands):
+                    ct, crow = cands[k]
+                    if 0 <= t - ct <= limit:
+                        cand = (abs((t - ct) - want), ct, crow, other)
+                        if best is None or cand < best:
+                            best = cand
+        if best is not None:
+            cands = free[best[3]]
+            cands.pop(bisect.bisect_left(cands, (best[1], best[2])))
+            out[row] = best[2]
+        else:
+            bisect.insort(free.setdefault(mine, []), (t, row))
