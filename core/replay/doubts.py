@@ -195,7 +195,9 @@ def find_doubts(s: Stream, fates: list[float | None], inference: Inference,
             text=(f"either this {what} was lost (shown), or it arrived and the "
                   f"{_name(receiver)}'s {answer} was lost before the capture point: "
                   f"nothing the {_name(receiver)} sent in between was captured{hint}"),
-            alternative=alt))
+            alternative=alt,
+            # the other reading changes this copy only: a resend shown lost stays lost
+            alternative_lost=(again,) if fates[again] is None else ()))
     out += _forgotten(s, inference, initial)
     out.sort(key=lambda u: u.time)
     return out

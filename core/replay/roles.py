@@ -128,31 +128,47 @@ def _handshake(time: Arr, from_client: Arr, flags: Arr, seq: Arr,
 def _quickest_ack(time: Arr, data_from: Arr, seq: Arr, ack: Arr, end: Arr, seg_len: Arr,
                   flags: Arr) -> float | None:
     """The shortest time from a segment sent by one side to the first ACK covering it.
-    Only a first transmission counts: an ACK may cover a resent segment at once, the
-    original having arrived (a spurious resend, common under reordering)."""
+    Only a first transmission not resent before that ACK counts (Karn): an ACK may cover
+    a resent segment at once, the original having arrived (a spurious resend, common
+    under reordering), or answer a later copy. When no such sample exists (every SYN
+    resent before a closed port's RST answered), the last copy before the ACK counts,
+    as in the handshake: the quickest reading of the answer."""
     carries = np.flatnonzero(data_from & (seg_len > 0))
-    if carries.size:
-        line = unwrap(seq[carries])
-        ends = line + seg_len[carries]
-        before = np.maximum.accumulate(ends)
-        first = np.ones(carries.size, bool)
-        first[1:] = line[1:] >= before[:-1]
-        carries = carries[first]
     acks = np.flatnonzero(~data_from & ((flags & ACK) != 0))
     if not carries.size or not acks.size:
         return None
-    best: float | None = None
+    line = unwrap(seq[carries])
+    ends = line + seg_len[carries]
+    before = np.maximum.accumulate(ends)
+    first = np.ones(carries.size, bool)
+    first[1:] = line[1:] >= before[:-1]
+    # per first transmission (their lines increase): the resends of its octets
+    first_pos = np.flatnonzero(first)
+    resends: dict[int, list[int]] = {}
+    for r in np.flatnonzero(~first)[:5000].tolist():
+        lo = int(np.searchsorted(ends[first_pos], line[r], side="right"))
+        hi = int(np.searchsorted(line[first_pos], ends[r], side="left"))
+        for pos in range(lo, min(hi, lo + 64)):
+            resends.setdefault(pos, []).append(int(carries[r]))
+    clean: float | None = None
+    karn: float | None = None
     j = 0
     ack_values = ack[acks].astype(np.int64)
-    for i in carries[:2000].tolist():         # a sample is plenty
+    for pos, i in enumerate(carries[first_pos][:2000].tolist()):
         target = int(end[i])
         while j < acks.size and acks[j] <= i:
             j += 1
         k = j
         while k < acks.size and k < j + 64:
             if ((int(ack_values[k]) - target) & 0xFFFFFFFF) < 1 << 31:
-                gap = float(time[acks[k]] - time[i])
-                best = gap if best is None else min(best, gap)
+                answer = int(acks[k])
+                copies = [c for c in resends.get(pos, ()) if c < answer]
+                if not copies:
+                    gap = float(time[answer] - time[i])
+                    clean = gap if clean is None else min(clean, gap)
+                elif clean is None:
+                    gap = float(time[answer] - time[max(copies)])
+                    karn = gap if karn is None else min(karn, gap)
                 break
             k += 1
-    return best
+    return clean if clean is not None else karn
