@@ -36,7 +36,7 @@ from core.replay.doubts import Stream, find_doubts
 from core.replay.evidence import arrival_proofs, number_lines, old_copies
 from core.replay.explain import explain
 from core.replay.ghosts import Columns, find_ghosts
-from core.replay.infer import Inference, infer
+from core.replay.infer import UNANSWERED, Inference, infer
 from core.replay.roles import CapturePoint, client_is_a, estimate_capture_point
 from core.replay.timing import schedule
 from core.states import Side, TcpState
@@ -168,7 +168,8 @@ def _replay_stream(index: CaptureIndex, stream: int,
                delta_client=point.delta_client, delta_server=point.delta_server,
                same_host=point.merged or _same_host(index, sel[0])),
         arrive_list, inference, initial, walk,
-        {r.segment for r in explained.repairs if r.fate == "lost"})
+        {r.segment for r in explained.repairs if r.fate == "lost"},
+        [r.segment for r in explained.repairs if r.because.kind == UNANSWERED])
     arrive = np.array([np.nan if a is None else a for a in arrive_list], dtype=np.float64)
     timeline_index = np.empty(rows.size, np.int64)
     timeline_index[keep] = np.arange(keep.size)

@@ -20,6 +20,10 @@ state sequences:
    SACK: :mod:`core.replay.evidence`) and shows nothing the receiver sent between the
    first copy's arrival and the resend, the first copy may have arrived and the
    receiver's ACK been lost before the capture point: one loss either way.
+2a. **An unanswered probe or SYN.** A keep-alive or zero-window probe, or a SYN, that
+   nothing answered is shown lost (:mod:`core.replay.explain` rules 2a, 2b). When the
+   capture is not next to its receiver, it may as well have arrived and the answer been
+   lost before the capture point: one loss either way.
 3. **A forgotten connection.** An RST without ACK from a synchronized side answers from
    a TCP without the connection (a restarted host): it was CLOSED, or LISTEN if the
    service listens again; when it forgot the connection, the capture does not show.
@@ -100,8 +104,9 @@ def states_of(inference: Inference, initial: tuple[TcpState, TcpState],
 
 def find_doubts(s: Stream, fates: list[float | None], inference: Inference,
                 initial: tuple[TcpState, TcpState], walk: Walk,
-                repaired: set[int]) -> list[Uncertainty]:
-    """Module rules 1-3 for one explained stream."""
+                repaired: set[int], unanswered: Sequence[int] = ()) -> list[Uncertainty]:
+    """Module rules 1-3 for one explained stream; ``repaired`` are the segments a repair
+    made lost, ``unanswered`` those of them lost for want of an answer (rule 2a)."""
     n = len(fates)
     out: list[Uncertainty] = []
     walks = [0]
@@ -143,7 +148,9 @@ def find_doubts(s: Stream, fates: list[float | None], inference: Inference,
     resent = [k for k in range(n) if fates[k] is None and k not in repaired
               and s.end_line[k] > s.seq_line[k] and s.proved_by[k] < 0
               and not near[Side.SERVER if s.from_client[k] else Side.CLIENT]]
-    if not rsts and not resent:
+    silent = [k for k in unanswered if fates[k] is None and s.proved_by[k] < 0
+              and not near[Side.SERVER if s.from_client[k] else Side.CLIENT]]
+    if not rsts and not resent and not silent:
         return out + _forgotten(s, inference, initial)
     times = SendTimes(s.send, s.from_client)
 
@@ -198,6 +205,16 @@ def find_doubts(s: Stream, fates: list[float | None], inference: Inference,
             alternative=alt,
             # the other reading changes this copy only: a resend shown lost stays lost
             alternative_lost=(again,) if fates[again] is None else ()))
+    for k in silent:                                           # rule 2a
+        receiver = Side.SERVER if s.from_client[k] else Side.CLIENT
+        what = "SYN" if s.flags[k] & SYN else "probe"
+        answer = "answer (SYN+ACK, or RST)" if s.flags[k] & SYN else "ACK"
+        out.append(Uncertainty(
+            time=s.send[k], side=receiver, segments=(k,),
+            text=(f"either this {what} was lost (shown), or it arrived and the "
+                  f"{_name(receiver)}'s {answer} was lost before the capture point: "
+                  f"no answer was captured"),
+            alternative=other({k: s.send[k] + flight})))
     out += _forgotten(s, inference, initial)
     out.sort(key=lambda u: u.time)
     return out

@@ -53,6 +53,8 @@ class Stats:
     group_match: Counter[str] = field(default_factory=Counter)
     kinds: Counter[str] = field(default_factory=Counter)
     unexplained: Counter[str] = field(default_factory=Counter)   # kinds of unflagged misses
+    unexplained_examples: dict[str, tuple[str, str]] = field(default_factory=dict)
+    _unexplained_size: dict[str, tuple[int, int]] = field(default_factory=dict)
     examples: dict[str, tuple[str, str]] = field(default_factory=dict)  # kind -> case, tap
     reports: dict[str, str] = field(default_factory=dict)               # kind -> report
     illegal: int = 0
@@ -116,11 +118,15 @@ class Stats:
             self.rules.update(tap.rules)
             for kind in dict.fromkeys(comparison.kinds):
                 self.kinds[kind] += 1
+                size = (len(case.params), len(str(case)))
                 if not comparison.matches_either and not kind.startswith("order"):
                     self.unexplained[kind] += 1
+                    if (kind not in self.unexplained_examples
+                            or size < self._unexplained_size[kind]):
+                        self._unexplained_size[kind] = size
+                        self.unexplained_examples[kind] = (str(case), tap.tap)
                 self.kind_scenarios.setdefault(kind, Counter())[case.scenario] += 1
                 # the example kept is the simplest case: fewest parameters, then shortest
-                size = (len(case.params), len(str(case)))
                 if kind not in self.examples or size < self._example_size[kind]:
                     self._example_size[kind] = size
                     self.examples[kind] = (str(case), tap.tap)
@@ -172,7 +178,8 @@ class Stats:
                              ("arrival order (not part of a match)", part("order"))):
             lines.append(f"{title}, {len(kinds)} distinct (captures affected):")
             for kind, n in kinds.most_common(top):
-                case, tap = self.examples[kind]
+                case, tap = (self.unexplained_examples[kind] if kinds is self.unexplained
+                             else self.examples[kind])
                 where = ", ".join(f"{name} {k}" for name, k in
                                   self.kind_scenarios[kind].most_common(4))
                 lines.append(f"  {n:6}  {kind}\n          in: {where}\n          e.g. {case}")
