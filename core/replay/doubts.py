@@ -41,14 +41,12 @@ from dataclasses import dataclass
 
 from core.replay.explain import SendTimes
 from core.replay.infer import Inference
+from core.replay.roles import NEAR
 from core.states import Side, TcpState, Trigger
 from core.trace import StateChanged, Uncertainty
 
 SYN, FIN, RST, ACK = 0x02, 0x01, 0x04, 0x10
 MAX_WALKS = 16
-#: The capture point is "next to" a side when its delay to it is below this share of
-#: the one-way delay.
-NEAR = 0.2
 
 Walk = Callable[[list[float | None], frozenset[int]], Inference]
 

@@ -27,6 +27,9 @@ from core.replay.evidence import unwrap
 
 SYN, ACK, RST = 0x02, 0x10, 0x04
 WELL_KNOWN = 1024
+#: The capture point is "next to" a side when its delay to it is below this share of
+#: the one-way delay.
+NEAR = 0.2
 
 Arr = np.ndarray[Any, np.dtype[Any]]
 
@@ -65,14 +68,21 @@ class CapturePoint:
         total = self.one_way
         return 0.5 if total <= 0 else self.delta_client / total
 
+    def next_to(self, client: bool) -> bool:
+        """The capture point is next to the client (``client``) or the server: its delay
+        to that side is under ``NEAR`` of a measurable one-way delay."""
+        total = self.one_way
+        mine = self.delta_client if client else self.delta_server
+        return total > 0 and mine < NEAR * total
+
     def describe(self) -> str:
         if self.merged:
             return (f"captured at both ends: each segment's send and arrival were seen "
                     f"(one-way delay {self.one_way * 1e3:.3f} ms)")
         if self.one_way <= 0:
             return f"one-way delay not measurable ({self.method})"
-        where = ("next to the client" if self.position < 0.2 else
-                 "next to the server" if self.position > 0.8 else "mid-path")
+        where = ("next to the client" if self.next_to(True) else
+                 "next to the server" if self.next_to(False) else "mid-path")
         return (f"captured {where}: {self.delta_client * 1e3:.3f} ms from the client, "
                 f"{self.delta_server * 1e3:.3f} ms from the server ({self.method})")
 

@@ -11,8 +11,8 @@ Rules:
    peer sent anything that does not acknowledge it (a FIN that does not ACK the peer's
    FIN was sent before that FIN arrived).
 3. A segment with sequence space is lost when the same bytes are sent again before any
-   ACK covers them, unless the capture point is nearer the receiver than the sender
-   (there, what is seen has arrived), or the capture proves it arrived
+   ACK covers them, unless the capture point is next to the receiver (``CapturePoint.
+   next_to``; there, what is seen has arrived), or the capture proves it arrived
    (:mod:`core.replay.evidence`: timestamps, SACK, D-SACK, ack coverage, a simultaneous
    open); a proved segment arrives no later than the proving segment was sent.
 4. Per direction the link is first-in first-out: nothing arrives after a later segment
@@ -62,7 +62,7 @@ def schedule(time: Arr, from_client: Arr, flags: Arr, lines: Lines, seg_len: Arr
         _direction(np.flatnonzero(from_client == side), np.flatnonzero(
             (from_client != side) & ((flags & ACK) != 0)), np.flatnonzero(from_client != side),
             flags, s_seq, s_ack, end, seg_len, send, arrive, lost,
-            near_receiver=bool(np.all(d_recv[from_client == side] < d_send[from_client == side])),
+            near_receiver=point.next_to(not side),
             proved=None if proofs is None else proofs.by)
     if proofs is not None:
         proved = np.flatnonzero(proofs.by >= 0)
