@@ -132,7 +132,8 @@ def _replay_stream(index: CaptureIndex, stream: int,
                             opts.sack_edges, ack)
     at_receiver = None if copy_time is None else _seen_at_receiver(
         sel["interface"].astype(np.int64), fc, copy_time)
-    send, arrive = schedule(t, fc, fl, lines, seg_len, point, copy_time, proofs, at_receiver)
+    send, arrive = schedule(t, fc, fl, lines, seg_len, point, copy_time, proofs, at_receiver,
+                            opts.tsval)
     delayed = old_copies(fc, fl, seq, ack, length, sel["window"].astype(np.int64), lines.ack,
                          opts.tsval) if copy_time is None else np.full(keep.size, -1)
     held = np.flatnonzero(delayed >= 0)

@@ -194,7 +194,8 @@ def find_doubts(s: Stream, fates: list[float | None], inference: Inference,
         what = _what(s.flags[k])
         alt = other({k: s.send[k] + flight})
         hint = "" if s.timestamps else " (the capture has no timestamps to tell)"
-        answer = "answer (SYN+ACK, or RST)" if s.flags[k] & SYN else "ACK of it"
+        answer = ("answer (SYN+ACK, or RST)" if s.flags[k] & (SYN | ACK) == SYN
+                  else "ACK of it")
         out.append(Uncertainty(
             time=s.send[k], side=receiver, segments=(k, again),
             text=(f"either this {what} was lost (shown), or it arrived and the "

@@ -37,7 +37,7 @@ EPSILON = 1e-9
 def schedule(time: Arr, from_client: Arr, flags: Arr, lines: Lines, seg_len: Arr,
              point: CapturePoint, copy_time: Arr | None = None,
              proofs: Proofs | None = None,
-             at_receiver: Arr | None = None) -> tuple[Arr, Arr]:
+             at_receiver: Arr | None = None, tsval: Arr | None = None) -> tuple[Arr, Arr]:
     """``(send, arrive)`` per segment (capture order); ``arrive`` is nan when lost."""
     n = time.shape[0]
     d_send = np.where(from_client, point.delta_client, point.delta_server)
@@ -63,7 +63,7 @@ def schedule(time: Arr, from_client: Arr, flags: Arr, lines: Lines, seg_len: Arr
             (from_client != side) & ((flags & ACK) != 0)), np.flatnonzero(from_client != side),
             flags, s_seq, s_ack, end, seg_len, send, arrive, lost,
             near_receiver=point.next_to(not side),
-            proved=None if proofs is None else proofs.by)
+            proved=None if proofs is None else proofs.by, tsval=tsval)
     if proofs is not None:
         proved = np.flatnonzero(proofs.by >= 0)
         arrive[proved] = np.minimum(arrive[proved], send[proofs.by[proved]])
@@ -74,7 +74,7 @@ def schedule(time: Arr, from_client: Arr, flags: Arr, lines: Lines, seg_len: Arr
 
 def _direction(mine: Arr, acks: Arr, theirs: Arr, flags: Arr, s_seq: Arr, s_ack: Arr,
                end: Arr, seg_len: Arr, send: Arr, arrive: Arr, lost: Arr, *,
-               near_receiver: bool, proved: Arr | None) -> None:
+               near_receiver: bool, proved: Arr | None, tsval: Arr | None = None) -> None:
     """Rules 2-4 for the segments ``mine`` (one direction), against the peer's ``acks``."""
     if not mine.size:
         return
@@ -90,7 +90,7 @@ def _direction(mine: Arr, acks: Arr, theirs: Arr, flags: Arr, s_seq: Arr, s_ack:
     else:
         cover = np.full(carries.size, -1, np.int64)
     if not near_receiver and carries.size:
-        _mark_lost(carries, cover, s_seq, end, lost)
+        _mark_lost(carries, cover, s_seq, end, lost, send, flags, theirs, tsval)
         if proved is not None:
             lost[carries[proved[carries] >= 0]] = False
     has_cover = cover >= 0
@@ -136,8 +136,17 @@ def _ties(from_client: Arr, flags: Arr, lines: Lines, seg_len: Arr, send: Arr,
                 arrive[i] = max(arrive[i], send[k] + EPSILON)
 
 
-def _mark_lost(carries: Arr, cover: Arr, s_seq: Arr, end: Arr, lost: Arr) -> None:
-    """Rule 3: sent again (same start) before an ACK covered it."""
+#: An identical segment this soon after another, with nothing from the peer between, is
+#: the link's duplicate: no TCP resends that fast (Linux's quickest, a tail loss probe,
+#: waits 10 ms; a fast retransmit waits for the peer's duplicate ACKs). With timestamps,
+#: the same TSval says so at any distance: a resend carries a new one.
+LINK_COPY = 0.001
+
+
+def _mark_lost(carries: Arr, cover: Arr, s_seq: Arr, end: Arr, lost: Arr, send: Arr,
+               flags: Arr, theirs: Arr, tsval: Arr | None = None) -> None:
+    """Rule 3: sent again (same start) before an ACK covered it; a duplicate the link
+    made (``LINK_COPY``) is not a resend."""
     starts = s_seq[carries]
     order = np.lexsort((carries, starts))
     sorted_starts = starts[order]
@@ -147,5 +156,13 @@ def _mark_lost(carries: Arr, cover: Arr, s_seq: Arr, end: Arr, lost: Arr) -> Non
         here, again = order[pos], order[pos + 1]
         i, i2 = int(carries[here]), int(carries[again])
         covered_at = int(cover[here])
-        if covered_at < 0 or covered_at > i2:
-            lost[i] = True
+        if 0 <= covered_at <= i2:
+            continue
+        if end[i2] == end[i] and flags[i2] == flags[i]:
+            if tsval is not None and tsval[i] >= 0:
+                if tsval[i2] == tsval[i]:
+                    continue
+            elif (abs(send[i2] - send[i]) < LINK_COPY
+                    and not bool(((theirs > i) & (theirs < i2)).any())):
+                continue
+        lost[i] = True
