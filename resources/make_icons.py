@@ -17,12 +17,13 @@ HERE = Path(__file__).resolve().parent
 SVG = HERE / "icons" / "synack.svg"
 
 
-def png_path(size: int) -> Path:
-    return HERE / "icons" / f"synack-{size}.png"
+def png_path(size: int, folder: Path = HERE / "icons") -> Path:
+    return folder / f"synack-{size}.png"
 
 
-def render(sizes: tuple[int, ...] = SIZES) -> list[Path]:
-    """Write one PNG per size (transparent corners, antialiased); returns their paths."""
+def render(sizes: tuple[int, ...] = SIZES, folder: Path = HERE / "icons") -> list[Path]:
+    """Write one PNG per size into ``folder`` (transparent corners, antialiased);
+    returns their paths."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import Qt
     from PySide6.QtGui import QGuiApplication, QImage, QPainter
@@ -41,8 +42,8 @@ def render(sizes: tuple[int, ...] = SIZES) -> list[Path]:
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         renderer.render(painter)
         painter.end()
-        path = png_path(size)
-        if not image.save(str(path), "PNG"):
+        path = png_path(size, folder)
+        if not image.save(str(path)):
             raise SystemExit(f"{path}: could not write")
         written.append(path)
     return written
