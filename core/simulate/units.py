@@ -25,7 +25,7 @@ TIME_CORE_UNITS: dict[str, float] = {"s": 1.0, "ms": 1e-3}
 PROBABILITY = "probability"
 PERCENT = "%"
 _WITH_UNIT = re.compile(r"""\s*(?P<number>[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)
-                            \s*(?P<unit>[^\d\s.+-][^\s]*)\s*$""", re.VERBOSE)
+                            \s*(?P<unit>%|[^\W\d_]+)\s*""", re.VERBOSE)
 
 
 def split_unit(text: str) -> tuple[float, str] | None:
