@@ -22,7 +22,7 @@ test: lint
 	QT_QPA_PLATFORM=offscreen $(VENV)/bin/python -m pytest
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check core gui tests
+	$(VENV)/bin/ruff check core gui resources tests
 	$(VENV)/bin/mypy
 
 system-deps:

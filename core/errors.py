@@ -38,6 +38,13 @@ class ParameterError(SynAckError):
     """A parameter (MSL, window, MSS, ...) is out of its allowed range."""
 
 
+class ImplausibleParameter(ParameterError):
+    """A bare number that looks like a unit mistake (``delay=50``: 50 seconds, not ms).
+
+    The value itself is legal: a caller may accept it when the user insists (``--force``).
+    """
+
+
 class CaptureError(SynAckError):
     """A capture file could not be read: names the file, the byte offset and the problem."""
 

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QApplication, QLineEdit, QMenu, QMessageBox, QSpin
 
 from gui.playback import PlaybackController
 from gui.sequence_view import SequenceView
+from resources import EXAMPLES
 
 if TYPE_CHECKING:
     from gui.main_window import MainWindow
@@ -65,6 +66,13 @@ def build_menus(window: MainWindow) -> None:
     window.open_action = add(file_menu, "&Open capture\u2026", window._on_open,
                              QKeySequence.StandardKey.Open)
     window.recent_menu = file_menu.addMenu("Open &recent")
+    window.examples_menu = file_menu.addMenu("Open e&xample")
+    window.examples_menu.setToolTipsVisible(True)
+    for example in EXAMPLES:
+        action = window.examples_menu.addAction(example.title)
+        action.setToolTip(example.description)
+        action.setStatusTip(example.description)
+        action.triggered.connect(lambda _=False, e=example: window.open_example(e))
     file_menu.addSeparator()
     window.export_action = add(file_menu, "&Export PNG\u2026", window._on_export, "Ctrl+E",
                                tip="Export the whole diagram or the current view as PNG")

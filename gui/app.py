@@ -7,6 +7,7 @@ import sys
 from PySide6.QtWidgets import QApplication
 
 from core.trace import Timeline
+from gui.app_icon import app_icon
 from gui.main_window import MainWindow
 
 
@@ -17,6 +18,8 @@ def run_app(timeline: Timeline | None, argv: list[str] | None = None, *,
     app = QApplication.instance() or QApplication(argv or [sys.argv[0] or "synack"])
     app.setApplicationName("SynAck")
     app.setOrganizationName("SynAck")
+    QApplication.setDesktopFileName("synack")  # resources/synack.desktop, once installed
+    QApplication.setWindowIcon(app_icon())
     window = MainWindow(timeline, scenario=scenario)
     window.show()
     if path is not None:

@@ -65,12 +65,29 @@ def _source_timeline(args: argparse.Namespace) -> Timeline:
     if getattr(args, "file", None):
         return _open_stream(args.file, args.stream)[1].timeline
     if getattr(args, "scenario", None):
-        from core.simulate.params import parse_assignment
         from core.simulate.scenarios import get
-        overrides = dict(parse_assignment(item) for item in args.set or [])
+        overrides = dict(_assignment(item, getattr(args, "force", False))
+                         for item in args.set or [])
         return get(args.scenario).run(overrides)
     from core.demo import demo_timeline
     return demo_timeline()
+
+
+def _assignment(item: str, force: bool) -> tuple[str, object]:
+    """One ``--set`` value; a bare number that looks like a unit mistake names --force."""
+    from core.errors import ImplausibleParameter
+    from core.simulate.params import parse_assignment
+    try:
+        return parse_assignment(item, force=force)
+    except ImplausibleParameter as exc:
+        raise ImplausibleParameter(f"{exc} (or add --force)") from None
+
+
+SET_HELP = ("a scenario parameter, with its unit: delay=50ms, loss=5%%, server.mss=536 "
+            "(repeatable); a bare number is in seconds or a fraction 0..1 (synack simulate "
+            "--help lists every parameter and its unit)")
+FORCE_HELP = ("accept a bare number that looks like a unit mistake (delay=50 is 50 seconds, "
+              "more than a one-way delay plausibly is; delay=50s says so without --force)")
 
 
 def _add_source_options(parser: argparse.ArgumentParser) -> None:
@@ -78,8 +95,8 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stream", type=int, default=0, metavar="N",
                         help="which TCP stream of the capture (tshark's tcp.stream; default 0)")
     parser.add_argument("--scenario", metavar="NAME", help="run a simulated scenario instead")
-    parser.add_argument("--set", action="append", metavar="KEY=VALUE",
-                        help="a scenario parameter, e.g. loss=0.05 (repeatable)")
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE", help=SET_HELP)
+    parser.add_argument("--force", action="store_true", help=FORCE_HELP)
 
 
 def _render_png(timeline: Timeline, path: str, *, scale: float = 1.0,
@@ -278,11 +295,28 @@ def _run_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+SIMULATE_EPILOG = """\
+parameters for --set KEY=VALUE (* : also per side, as client.KEY or server.KEY):
+  Times take a unit: 500us, 40ms, 2s, 1min, 1h; probabilities take %: loss=5%.
+  A bare number is in the unit listed (s: seconds; 0..1: a fraction), so delay=50 means
+  50 seconds: a bare time above the 'bare <=' limit is refused as a likely unit mistake
+  (write 50ms, or 50s, or add --force), and loss=5 is refused (write 5%).
+  Optional keys take off (or none); iss and ts_offset take random.
+  example: synack simulate fast_retransmit --set delay=20ms --set loss=5% --set seed=4
+
+"""
+
+
 def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = sub.add_parser("simulate", help="run a scenario and print its segments")
+    from core.simulate.params import parameter_lines
+    parser = sub.add_parser(
+        "simulate", help="run a scenario and print its segments",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Run a scenario and print its segments (or write them as a capture).",
+        epilog=SIMULATE_EPILOG + "\n".join("  " + line for line in parameter_lines()))
     parser.add_argument("name", help="scenario name (see synack scenarios)")
-    parser.add_argument("--set", action="append", metavar="KEY=VALUE",
-                        help="a parameter, e.g. loss=0.05, server.mss=536 (repeatable)")
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE", help=SET_HELP)
+    parser.add_argument("--force", action="store_true", help=FORCE_HELP)
     parser.add_argument("--json", action="store_true", help="the Timeline as JSON")
     parser.add_argument("--pcap", metavar="OUT.pcap",
                         help="also write the exchange as a capture (seen at the client "

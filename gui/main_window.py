@@ -8,7 +8,9 @@ Rules:
   previous Timeline survives.
 - Captures load in a worker with a progress dialog (:mod:`gui.loader`); a bad file gives
   a dialog with core's message and the window keeps what it showed.
-- Recent files live in ``QSettings`` (key ``recent``, newest first, ``RECENT_MAX``).
+- Recent files live in ``QSettings`` (key ``recent``, newest first, ``RECENT_MAX``);
+  the bundled examples (File > Open example, :mod:`resources`) open through the same
+  loader but are not added to them.
 
 Signals:
     timeline_shown(object): a Timeline is now on screen.
@@ -37,6 +39,7 @@ from core.details import ReplaySource, segment_details
 from core.errors import SynAckError
 from core.trace import Timeline
 from gui.actions import build_menus
+from gui.app_icon import app_icon
 from gui.details_pane import DetailsPane
 from gui.export_dialog import ExportDialog
 from gui.loader import CaptureLoader, LoadedCapture, LoadProgressDialog
@@ -44,6 +47,7 @@ from gui.sequence_view import SequenceView
 from gui.sim_panel import SimulationPanel
 from gui.streams_panel import StreamsPanel
 from gui.timeline_panel import TimelinePanel
+from resources import Example, example_path
 
 RECENT_MAX = 10
 BOTTOM_HEIGHT = 250
@@ -61,6 +65,7 @@ class MainWindow(QMainWindow):
 
     # built by gui.actions.build_menus
     recent_menu: QMenu
+    examples_menu: QMenu
     open_action: QAction
     export_action: QAction
     compact_action: QAction
@@ -84,6 +89,8 @@ class MainWindow(QMainWindow):
         self.view: SequenceView | None = None
         self.panel: TimelinePanel | None = None
         self._timeline: Timeline | None = None
+        self._example_paths: set[str] = set()
+        self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
         self._build_docks()
         self.loader = CaptureLoader(self)
@@ -99,8 +106,9 @@ class MainWindow(QMainWindow):
         if timeline is not None:
             self.show_timeline(timeline)
         else:
-            hint = QLabel("Open a capture (Ctrl+O, or drop it here) or pick a scenario "
-                          "under Sources \u25b8 Simulation.")
+            hint = QLabel("Open a capture (Ctrl+O, or drop it here), try one under "
+                          "File \u25b8 Open example, or pick a scenario under "
+                          "Sources \u25b8 Simulation.")
             hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
             hint.setWordWrap(True)
             self.setCentralWidget(hint)
@@ -217,10 +225,21 @@ class MainWindow(QMainWindow):
         self._wanted_stream = stream
         self.loader.start(path)
 
+    def open_example(self, example: Example) -> None:
+        """Open one of the bundled example captures, as File > Open would."""
+        try:
+            path = str(example_path(example))
+        except OSError as exc:
+            self._error("Cannot open the example", str(exc))
+            return
+        self._example_paths.add(path)
+        self.open_capture(path, stream=example.stream)
+
     def _on_loaded(self, loaded: object) -> None:
         assert isinstance(loaded, LoadedCapture)
         self.capture = loaded
-        self._remember(loaded.path)
+        if loaded.path not in self._example_paths:
+            self._remember(loaded.path)
         self.streams.set_rows(loaded.rows, loaded.name, loaded.warnings)
         self.sources.setCurrentWidget(self.streams)
         for warning in loaded.warnings:

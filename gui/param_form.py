@@ -3,7 +3,7 @@
 Rules:
 1. Every editor holds a value in the unit the schema shows (``ms`` for short times, ``%``
    for probabilities); :meth:`ParamForm.overrides` hands core's units back (seconds,
-   probabilities), as ``--set`` takes them. An optional key's editor has one extra step
+   probabilities), as ``--set`` takes bare numbers. An optional key's editor has one extra step
    below its range that means ``None`` (its text is the schema's ``off``).
 2. The defaults are the scenario's effective values (``describe(scenario.params())``:
    preset, scenario defaults and the base ISNs); ``overrides`` lists only what differs
@@ -162,8 +162,9 @@ class _Editor:
 def _tooltip(info: ParamInfo) -> str:
     lines = [f"<b>{info.key}</b>: {info.text}."]
     if info.factor != 1.0:
-        lines.append(f"Shown in {info.shown_in}; core and <code>--set {info.key}=</code> "
-                     f"take {'seconds' if info.unit == 's' else 'a probability (0..1)'}.")
+        example, bare = ("40ms", "seconds") if info.unit == "s" else ("5%", "a fraction (0..1)")
+        lines.append(f"Shown in {info.shown_in}; <code>--set {info.key}=</code> takes a unit "
+                     f"({example}) or a bare number in {bare}.")
     elif info.unit:
         lines.append(f"In {info.unit}.")
     if info.per_side:

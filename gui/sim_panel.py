@@ -186,8 +186,8 @@ class SimulationPanel(QWidget):
         self.explanation.setPlaceholderText("Pick a scenario: its explanation shows here.")
         self.form = ParamForm()
         self.form.edited.connect(self._on_edited)
-        hint = QLabel("Short times in ms, long ones in s, chances in %; "
-                      "<code>--set</code> takes seconds and 0..1. Hover a name for its meaning.")
+        hint = QLabel("Short times in ms, long ones in s, chances in %; <code>--set</code> "
+                      "takes units too (50ms, 5%). Hover a name for its meaning.")
         hint.setWordWrap(True)
         hint.setObjectName("hint")
         hint.setStyleSheet(f"color: {MUTED};")

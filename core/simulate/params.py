@@ -10,6 +10,12 @@ millisecond clock for TSval, and it is the default, as Linux draws one per conne
 An unknown key or a value of the wrong type or range raises :class:`ParameterError`;
 numbers must be finite.
 
+Units (:mod:`core.simulate.units`): a value may carry its unit, ``delay=50ms``,
+``rto_min=0.2s``, ``jitter=500us``, ``loss=5%``, ``down=1s:2500ms``. A bare number is in
+core's unit (seconds, a fraction from 0 to 1); a bare time above its key's ``maximum``
+(``delay=50``: fifty seconds) raises :class:`ImplausibleParameter` unless forced, and a
+bare probability above 1 (``loss=5``) is refused, with a hint to write ``5%``.
+
 Layers (:func:`merge`): a later layer wins; within a layer, ``client.X`` beats ``X``; a
 plain ``X`` in a later layer also beats an earlier ``client.X``.
 
@@ -25,13 +31,15 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
+import textwrap
 from collections.abc import Mapping
 from typing import Any
 
 from core.config import EndpointConfig
-from core.errors import ParameterError
+from core.errors import ImplausibleParameter, ParameterError
 from core.segment import SEQ_MOD
 from core.simulate.link import DropRule, LinkConfig
+from core.simulate.units import PROBABILITY, parse_seconds, split_unit, unit_label, with_unit
 
 _ENDPOINT_TYPES: dict[str, type] = {
     "msl": float, "time_wait": float, "mss": int, "recv_buffer": int, "wscale": int,
@@ -162,7 +170,8 @@ SCHEMA: dict[str, ParamInfo] = {i.key: i for i in (
           "%", 0.0, 1.0),
     _info("drop", "special", "Drop given segments: SIDE:N (the Nth segment that side sends), "
           "comma-separated"),
-    _info("down", "special", "Link outages: START:END in seconds, comma-separated"),
+    _info("down", "special", "Link outages: START:END (seconds, or with units: 1s:2500ms), "
+          "comma-separated"),
     _info("preset", "special", "Default numbers: Linux's or RFC 9293's",
           choices=("linux", "rfc")),
     _info("until", "run", "Stop the run at this simulated time", "s", None, 0.001, 86400.0),
@@ -195,25 +204,67 @@ def _convert(key: str, kind: type, text: str) -> object:
         raise ParameterError(f"{key}: expected {kind.__name__}, got {text!r}") from None
 
 
-def parse_assignment(text: str) -> tuple[str, object]:
-    """``loss=0.05`` -> (``"loss"``, 0.05)."""
+def parse_assignment(text: str, *, force: bool = False) -> tuple[str, object]:
+    """``loss=0.05`` or ``loss=5%`` -> (``"loss"``, 0.05); ``delay=20ms`` -> (``"delay"``,
+    0.02). ``force`` accepts a bare time that looks like a unit mistake (module doc)."""
     key, sep, value = text.partition("=")
-    key = key.strip()
+    key, value = key.strip(), value.strip()
     if not sep:
         raise ParameterError(f"expected key=value, got {text!r}")
     base = key.split(".", 1)[1] if key.startswith(("client.", "server.")) else key
     if base in _ENDPOINT_TYPES:
-        return key, _convert(key, _ENDPOINT_TYPES[base], value.strip())
-    if key in _LINK_TYPES:
-        return key, _convert(key, _LINK_TYPES[key], value.strip())
-    if key in _RUN_TYPES:
-        until = _convert(key, _RUN_TYPES[key], value.strip())
-        if not isinstance(until, float) or until <= 0:
-            raise ParameterError(f"until must be > 0 s, got {value.strip()!r}")
-        return key, until
-    if key in _SPECIAL:
-        return key, value.strip()
-    raise ParameterError(f"unknown parameter {key!r}; known: {', '.join(known_keys())}")
+        kind = _ENDPOINT_TYPES[base]
+    elif key in _LINK_TYPES or key in _RUN_TYPES:
+        kind = {**_LINK_TYPES, **_RUN_TYPES}[key]
+    elif key in _SPECIAL:
+        return key, value
+    else:
+        raise ParameterError(f"unknown parameter {key!r}; known: {', '.join(known_keys())}")
+    info = SCHEMA[base]
+    parts = split_unit(value) if kind in (int, float) else None
+    if parts is not None:
+        result: object = with_unit(key, value, *parts, core_unit=info.unit, kind=kind)
+    else:
+        result = _convert(key, kind, value)
+        _check_bare(key, value, result, info, force)
+    if key in _RUN_TYPES and (not isinstance(result, float) or result <= 0):
+        raise ParameterError(f"until must be > 0 s, got {value!r}")
+    return key, result
+
+
+def _check_bare(key: str, text: str, value: object, info: ParamInfo, force: bool) -> None:
+    """Refuse a bare number that is surely meant in another unit (module doc)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return
+    if info.unit == PROBABILITY and value > 1:
+        raise ParameterError(f"{key}={text}: a probability without % is a fraction from 0 "
+                             f"to 1; write {key}={text}% for {text} percent")
+    if info.unit == "s" and info.maximum is not None and value > info.maximum and not force:
+        raise ImplausibleParameter(
+            f"{key}={text} would be {text} seconds (a bare number is in seconds), more than "
+            f"the {info.maximum:g} s {info.key} plausibly is; write {key}={text}ms for "
+            f"milliseconds, or {key}={text}s if you mean seconds")
+
+
+def parameter_lines(width: int = 98) -> list[str]:
+    """The schema as help text: a header, then one line per base key (``*``: per side)
+    with its unit and meaning, the meaning wrapped to ``width`` columns."""
+    rows = [("key", "unit", "meaning")]
+    for info in SCHEMA.values():
+        unit = {"drop": "SIDE:N,...", "down": "START:END,...", "preset": "linux|rfc"}.get(
+            info.key, unit_label(info.unit, info.kind))
+        if info.unit == "s" and info.maximum is not None:
+            unit += f", bare <= {info.maximum:g}"
+        rows.append((info.key + ("*" if info.per_side else ""), unit, info.text))
+    key_width = max(len(r[0]) for r in rows)
+    unit_width = max(len(r[1]) for r in rows)
+    indent = " " * (key_width + unit_width + 4)
+    lines = []
+    for key, unit, meaning in rows:
+        lines.extend(textwrap.wrap(meaning, width, initial_indent=
+                                   f"{key:<{key_width}}  {unit:<{unit_width}}  ",
+                                   subsequent_indent=indent))
+    return lines
 
 
 def merge(*layers: Mapping[str, object]) -> dict[str, object]:
@@ -241,9 +292,10 @@ def _ts_offset(side: str, seed: int) -> int:
 def _outage(text: str) -> tuple[float, float]:
     start, sep, end = text.partition(":")
     try:
-        outage = (float(start), float(end))
-    except ValueError:
-        raise ParameterError(f"down: expected START:END in seconds, got {text!r}") from None
+        outage = (parse_seconds("down", start.strip()), parse_seconds("down", end.strip()))
+    except ParameterError:
+        raise ParameterError(f"down: expected START:END in seconds (or with units, "
+                             f"1s:2500ms), got {text!r}") from None
     if not sep or not all(math.isfinite(t) and t >= 0 for t in outage):
         raise ParameterError(f"down: expected START:END in seconds, got {text!r}")
     return outage
