@@ -23,7 +23,10 @@ that could not have been sent without some copy of ``i`` having reached Y):
 6. **Old copies** (:func:`old_copies`). A segment identical to an earlier one of the same
    sender (numbers, flags, window) is that segment again, held up in the network, when
    it carries the same TSval, or an ACK number below one its sender already sent (a
-   sender's ACK numbers never go back): it left when the earlier one did.
+   sender's ACK numbers never go back): it left when the earlier one did. A segment
+   whose TSval is below one its sender already sent is old too (a sender's TSvals never
+   go back, RFC 7323 section 5.4): it left right after the sender's latest earlier
+   segment with a TSval not above its own.
 Everything is per captured segment, in capture (timeline) order; ``-1`` means no proof.
 Numbers are put on one line per side (``Lines``: 32-bit wrap-around removed) first.
 """
@@ -311,4 +314,29 @@ def old_copies(from_client: Arr, flags: Arr, seq: Arr, ack: Arr, length: Arr, wi
         stamped = (tsval[k] >= 0) & (tsval[k] == tsval[j])
         hit = stamped | behind[pos]
         out[k[hit]] = j[hit]
+    for side in (True, False):
+        _stale(np.flatnonzero((from_client == side) & (tsval >= 0)), tsval, out)
     return out
+
+
+def _stale(mine: Arr, tsval: Arr, out: Arr) -> None:
+    """Rule 6 by TSval alone: ``mine`` are one sender's stamped segments in capture
+    order; a TSval below the largest before it marks an old segment."""
+    if mine.size < 2:
+        return
+    ts = unwrap(tsval[mine])
+    before = np.maximum.accumulate(ts)
+    stale = np.zeros(mine.size, bool)
+    stale[1:] = ts[1:] < before[:-1]
+    if not stale.any():
+        return
+    fresh = np.flatnonzero(~stale)           # their TSvals never go down
+    fresh_ts = ts[fresh]
+    for pos in np.flatnonzero(stale).tolist():
+        k = int(mine[pos])
+        if out[k] >= 0:
+            continue                          # an identical copy: already placed
+        upto = int(np.searchsorted(fresh, pos))
+        at = int(np.searchsorted(fresh_ts[:upto], ts[pos], side="right")) - 1
+        if at >= 0:
+            out[k] = mine[fresh[at]]

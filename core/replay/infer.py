@@ -24,7 +24,9 @@ Rules:
    and is counted in ``Inference.anomalies``.
 7. A side only sends what its state allows (:func:`send_conflict`): a CLOSED side sends
    nothing but RST or a new SYN, a SYN+ACK comes from SYN_RECEIVED, nothing is resent
-   once the peer's ACK of it arrived, no SYN is sent once synchronized. A send its
+   once the peer's ACK of it arrived (data of more than one octet, or a FIN, wholly
+   below SND.UNA: the culprit is the ACK that moved SND.UNA; a one-octet keep-alive
+   probe ends at SND.UNA and is allowed), no SYN is sent once synchronized. A send its
    sender's inferred state forbids is a :class:`Conflict`: the fates the walk was given
    are wrong (:mod:`core.replay.explain` repairs them and walks again).
 8. With ``series``, each side's window bookkeeping is also kept as a series in time
@@ -73,7 +75,7 @@ SENT, ARRIVED, LOST, SPARSE = 0, 1, 2, 3
 class _Tcb:
     __slots__ = ("side", "state", "synced", "opening", "iss", "irs", "snd_una", "snd_nxt",
                  "snd_wnd", "rcv_nxt", "rcv_wnd", "fin_seq", "fin_received", "ooo", "shift",
-                 "cause", "syn_acked")
+                 "cause", "syn_acked", "una_by")
 
     def __init__(self, side: Side, state: TcpState, shift: int) -> None:
         self.side = side
@@ -93,6 +95,7 @@ class _Tcb:
         self.shift = shift                  # applied to this side's window field
         self.cause: int | None = None       # the arrival behind the last state change
         self.syn_acked = False              # it sent a SYN+ACK (answered a peer's SYN)
+        self.una_by: int | None = None      # the arrival that last moved SND.UNA
 
 
 
@@ -206,12 +209,22 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
             if waiting and (trigger is not None or (
                     sender.state is S.SYN_SENT and f & ACK and not f & (SYN | RST))):
                 run.flush(waiting, row_at)                   # this send reveals a change
-            kind = None if sender.state in free and not f & SYN else send_conflict(
-                sender.state, f, seq[k], length[k], sender.iss, sender.snd_una,
-                sender.cause, sender.syn_acked or sender.opening is not Opening.ACTIVE)
+            culprit = sender.cause
+            if sender.state in free and not f & SYN:
+                kind = None
+                una = sender.snd_una
+                if (length[k] > 1 or f & FIN) and una is not None and sender.una_by is not None:
+                    # a resend of octets an arrived ACK covered: no TCP sends that
+                    end = (seq[k] + length[k] + (1 if f & FIN else 0)) & _MASK
+                    if ((una - end) & _MASK) < 0x80000000:
+                        kind, culprit = TOO_FAR, sender.una_by
+            else:
+                kind = send_conflict(
+                    sender.state, f, seq[k], length[k], sender.iss, sender.snd_una,
+                    sender.cause, sender.syn_acked or sender.opening is not Opening.ACTIVE)
             if kind is not None:
                 conflict = Conflict(segment=k, side=sender.side, state=sender.state,
-                                    kind=kind, culprit=sender.cause,
+                                    kind=kind, culprit=culprit,
                                     reason=f"{sender.side.value} sends {_flag_text(f)} in "
                                            f"{sender.state.value}")
                 if stop_on_conflict and k not in tolerate:
@@ -245,6 +258,7 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
             if f & ACK and una is not None and receiver.snd_nxt is not None:
                 if acks_new(una, receiver.snd_nxt, ack[k]):
                     receiver.snd_una = ack[k]
+                    receiver.una_by = k
                 receiver.snd_wnd = window[k] << sender.shift
             if length[k]:
                 _Run.take_data(receiver, seq[k], length[k])
@@ -430,6 +444,7 @@ class _Run:
         elif action is Action.ACCEPT_ACK:
             if seg.has(Flag.ACK):
                 tcb.snd_una = seg.ack
+                tcb.una_by = k
                 tcb.snd_wnd = seg.window << (0 if seg.has(Flag.SYN) else peer.shift)
         elif action is Action.ACCEPT_DATA:
             self.take_data(tcb, seg.seq, seg.length)
