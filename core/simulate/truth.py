@@ -50,9 +50,10 @@ Uncaptured segments (lost before the tap) may be ghosts; a ghost matching none o
 (``Comparison.unseen_losses``).
 Uncertainty: ``Comparison.matches`` judges the reading the replay shows. Where the
 replay says the capture cannot decide (``Timeline.uncertain``), ``matches_either`` also
-accepts the other reading of one uncertainty: its ``alternative`` state sequences, and
-its losses (the shown ones, except that the uncertainty's segments shown lost arrive
-unless ``alternative_lost`` names them, and those it names are lost).
+accepts the other reading of one uncertainty, or of two independent ones (no side's
+states changed by both): their ``alternative`` state sequences, and their losses (the
+shown ones, except that an uncertainty's segments shown lost arrive unless
+``alternative_lost`` names them, and those it names are lost).
 """
 
 from __future__ import annotations
@@ -330,7 +331,7 @@ class Comparison:
     @property
     def matches_either(self) -> bool:
         """A match, or the truth is the other reading of an uncertainty the replay
-        flagged (one uncertainty at a time)."""
+        flagged (one uncertainty, or two independent ones)."""
         return self.matches or self.other_reading
 
 
@@ -451,17 +452,28 @@ class _Reading:
 
 
 def _alternatives(replayed: Timeline) -> list[_Reading]:
-    """The other reading of each flagged uncertainty: its sides' state sequences, and
-    its losses: the shown ones, but the uncertainty's segments shown lost arrive unless
-    ``alternative_lost`` names them, and those it names are lost."""
-    out = []
+    """The other readings the flagged uncertainties allow: each one's alone, and those of
+    two at a time (independent doubts: no side's states changed by both). A doubt's
+    reading has its sides' state sequences and its losses: the shown ones, but its
+    segments shown lost arrive unless ``alternative_lost`` names them, and those it
+    names are lost."""
     segments = replayed.segments
     shown_lost = {rec.index for rec in segments if rec.arrived is None}
-    for doubt in replayed.uncertain:
-        states = {side: state_sequence(replayed, side) for side in Side}
-        states.update(dict(doubt.alternative))
-        lost = ((shown_lost - (set(doubt.segments) - set(doubt.alternative_lost)))
-                | set(doubt.alternative_lost))
+    shown = {side: state_sequence(replayed, side) for side in Side}
+    doubts = list(replayed.uncertain)
+    choices = [[d] for d in doubts]
+    if 1 < len(doubts) <= 8:
+        choices += [[a, b] for i, a in enumerate(doubts) for b in doubts[i + 1:]
+                    if not {side for side, _ in a.alternative}
+                    & {side for side, _ in b.alternative}]
+    out = []
+    for chosen in choices:
+        states = dict(shown)
+        lost = set(shown_lost)
+        for doubt in chosen:
+            states.update(dict(doubt.alternative))
+            lost = ((lost - (set(doubt.segments) - set(doubt.alternative_lost)))
+                    | set(doubt.alternative_lost))
         frames = {segments[i].frame for i in lost if 0 <= i < len(segments)}
         out.append(_Reading(states=states, lost={f for f in frames if f is not None}))
     return out
