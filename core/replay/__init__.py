@@ -147,9 +147,12 @@ def _replay_stream(index: CaptureIndex, stream: int,
     columns = {"send": send_list, "from_client": fc_list, "flags": fl_list,
                "seq": seq.tolist(), "ack": ack.tolist(), "length": length.tolist(),
                "window": sel["window"].tolist()}
+    fins = _first_fins(fc, fl, seq, length)
+    early = _early_closes(fc, fl, seq, ack, fins)
 
     def walk(fates: list[float | None], tolerate: frozenset[int]) -> Inference:
-        return infer(**columns, arrive=fates, shifts=shifts, initial=initial,
+        return infer(**columns, arrive=fates, shifts=shifts, initial=initial, fins=fins,
+                     early_close=early,
                      time_wait=TIME_WAIT, stop_on_conflict=not point.merged,
                      tolerate=tolerate)
     explained = explain(walk, send_list, arrive_list, proofs.by.tolist(), fl_list, fc_list,
@@ -159,7 +162,8 @@ def _replay_stream(index: CaptureIndex, stream: int,
     final = list(arrive_list)
 
     def series() -> Series:
-        done = infer(**columns, arrive=final, shifts=shifts, initial=initial,
+        done = infer(**columns, arrive=final, shifts=shifts, initial=initial, fins=fins,
+                     early_close=early,
                      time_wait=TIME_WAIT, series=True)
         return done.series
     doubts = find_doubts(
@@ -197,6 +201,40 @@ def _replay_stream(index: CaptureIndex, stream: int,
                   + tuple(r.describe() for r in explained.repairs)
                   + tuple(f"tolerated: {c.reason} (segment {c.segment})"
                           for c in inference.tolerated))
+
+
+def _first_fins(fc: Arr, fl: Arr, seq: Arr, length: Arr) -> tuple[int | None, int | None]:
+    """The number the client's first captured FIN occupies, and the server's (None: none)."""
+    out: list[int | None] = []
+    for side in (True, False):
+        at = np.flatnonzero((fc == side) & ((fl & FIN) != 0) & ((fl & RST) == 0))
+        if at.size:
+            k = int(at[0])
+            out.append((int(seq[k]) + int(length[k]) + int((fl[k] & SYN) != 0)) & 0xFFFFFFFF)
+        else:
+            out.append(None)
+    return out[0], out[1]
+
+
+def _early_closes(fc: Arr, fl: Arr, seq: Arr, ack: Arr,
+                  fins: tuple[int | None, int | None]) -> dict[int, int]:
+    """Rule 2b of :mod:`core.replay.infer`: per side, its first segment numbered after its
+    first captured FIN and captured before it; when that segment ACKs the peer's first
+    FIN, the peer FIN's segment -> the revealing one."""
+    out: dict[int, int] = {}
+    for side, mine, theirs in ((True, fins[0], fins[1]), (False, fins[1], fins[0])):
+        if mine is None or theirs is None:
+            continue
+        own = (fc == side) & ((fl & RST) == 0)
+        first_fin = np.flatnonzero(own & ((fl & FIN) != 0))
+        after = np.flatnonzero(own & (seq == (mine + 1) & 0xFFFFFFFF) & ((fl & FIN) == 0))
+        after = after[after < first_fin[0]] if first_fin.size else after
+        peer_fin = np.flatnonzero((fc != side) & ((fl & (FIN | RST)) == FIN))
+        if after.size and peer_fin.size:
+            k = int(after[0])
+            if fl[k] & ACK and int(ack[k]) == (theirs + 1) & 0xFFFFFFFF:
+                out[int(peer_fin[0])] = k
+    return out
 
 
 def _same_host(index: CaptureIndex, first: Any) -> bool:

@@ -8,7 +8,9 @@ Rules:
    highest sequence number they reached so far. A segment that starts above ``hi`` skips
    ``[hi, seq)`` (tshark's ``lost_segment``); an ACK above ``hi`` acknowledges
    ``[hi, ack)`` (``ack_lost_segment``): either way those octets were sent, uncaptured,
-   and make one ghost (one per gap, whatever the MSS). The first number of a direction
+   and make one ghost (one per gap, whatever the MSS). A one-octet gap at the number a
+   captured FIN of the sender occupies (its resend) is a FIN (rule 1c). The first number
+   of a direction
    only starts its line. RST segments are no evidence (their numbers are often
    arbitrary), nor is a gap wider than ``MAX_GAP`` (garbage, not missing data).
 2. An ACK sent from SYN_SENT proves the peer's SYN+ACK (rule 4 of
@@ -172,6 +174,8 @@ def _gap_records(c: Columns, gaps: _Gaps, client: bool, one_way: float,
     mine = np.flatnonzero(c.from_client == client)
     base = _base(c, client)
     prev = np.searchsorted(mine, gaps.at, side="left") - 1
+    fin_at = mine[(c.flags[mine] & (FIN | RST)) == FIN]
+    fins = {(int(c.seq[k]) + int(c.seg_len[k]) - 1) & M for k in fin_at.tolist()}
     out = []
     for kind, k, start, end, cover, resent, p in zip(
             gaps.kind.tolist(), gaps.at.tolist(), gaps.start.tolist(), gaps.end.tolist(),
@@ -202,8 +206,13 @@ def _gap_records(c: Columns, gaps: _Gaps, client: bool, one_way: float,
                 why += f"; lost: sent again in frame {int(c.frame[resent])}"
         else:
             why = f"not captured: frame {frame} acknowledges bytes {a}:{b}"
-        seg = Segment(seq=start & M, ack=ack_no, flags=Flag.ACK if has_ack else Flag(0),
-                      window=win, length=end - start)
+        flags = Flag.ACK if has_ack else Flag(0)
+        length = end - start
+        if length == 1 and (start & M) in fins:
+            flags |= Flag.FIN           # rule 1c: the octet a captured FIN occupies
+            length = 0
+            why = why.replace(f"bytes {a}:{b}", "a FIN")
+        seg = Segment(seq=start & M, ack=ack_no, flags=flags, window=win, length=length)
         out.append((sent, k, SegmentRecord(index=0, sender=sender, segment=seg, sent=sent,
                                            arrived=arrived, labels=(why,), ghost=True)))
     return out

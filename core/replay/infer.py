@@ -8,6 +8,11 @@ Rules:
    without ACK is connect() (CLOSED -> SYN_SENT), a first FIN is close(), an RST from a
    synchronized state is an abort. Everything else a side sends is a consequence of what
    it received, already accounted for.
+2b. A segment numbered right after its sender's first captured FIN (``fins``), sent
+   before any FIN of its sender was, follows a FIN the capture missed (lost before the
+   capture point; the captured one is its resend): close() came before it. When that
+   segment ACKs the peer's FIN, close() came before that FIN arrived, as a FIN is ACKed
+   at once (``early_close``: the peer FIN's segment -> the revealing segment).
 3. An arrival is classified by RFC 9293 3.10.7 (:func:`core.classify.classify`) against
    what the receiver knows, and each trigger is looked up in the table. Segments that
    cannot change a state (data and ACKs in ESTABLISHED, FIN_WAIT_2, CLOSE_WAIT) take a
@@ -180,7 +185,9 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
           flags: list[int], seq: list[int], ack: list[int], length: list[int],
           window: list[int], shifts: tuple[int, int], initial: tuple[TcpState, TcpState],
           time_wait: float, stop_on_conflict: bool = False,
-          tolerate: frozenset[int] = frozenset(), series: bool = False) -> Inference:
+          tolerate: frozenset[int] = frozenset(), series: bool = False,
+          fins: tuple[int | None, int | None] = (None, None),
+          early_close: dict[int, int] | None = None) -> Inference:
     """Replay the segments through both sides' state machines (module rules). With
     ``stop_on_conflict``, the walk ends at the first send rule 7 forbids (unless it is in
     ``tolerate``) and returns it in ``Inference.conflict``."""
@@ -199,6 +206,8 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
     add_order, add_time = out.order.append, out.times.append
     fast, free = _FAST, _FREE
     row_at = [0] * n
+    # rule 2b: the number right after each side's first captured FIN (-1: none)
+    after_fin = [-1 if f is None else (f + 1) & _MASK for f in fins]
     for e in order:
         time = at_list[e]
         if e < n:
@@ -206,6 +215,11 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
             sender, receiver = (client, server) if from_client[k] else (server, client)
             f = flags[k]
             trigger = run.app_trigger(sender, f, seq[k])
+            if (seq[k] == after_fin[0 if from_client[k] else 1] and sender.fin_seq is None
+                    and not f & (SYN | RST | FIN) and sender.state in free):
+                # rule 2b: this segment follows a FIN the capture missed: close() came
+                trigger = Trigger.CLOSE
+                sender.fin_seq = (seq[k] - 1) & _MASK
             if waiting and (trigger is not None or (
                     sender.state is S.SYN_SENT and f & ACK and not f & (SYN | RST))):
                 run.flush(waiting, row_at)                   # this send reveals a change
@@ -250,6 +264,14 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
         add_order((ARRIVED, k))
         add_time(time)
         receiver, sender = (server, client) if from_client[k] else (client, server)
+        if early_close and k in early_close and receiver.fin_seq is None \
+                and receiver.state in free:
+            # rule 2b: the receiver's uncaptured FIN left before this FIN arrived
+            receiver.fin_seq = (after_fin[1 if from_client[k] else 0] - 1) & _MASK
+            if receiver.snd_nxt is None or seq_diff(after_fin[1 if from_client[k] else 0],
+                                                    receiver.snd_nxt) > 0:
+                receiver.snd_nxt = after_fin[1 if from_client[k] else 0]
+            run.fire(receiver, Trigger.CLOSE, time, early_close[k])
         if receiver.state in fast and not f & (SYN | FIN | RST):
             # rule 3's fast path, inline: numbers only; rule 8 only when they moved
             una = receiver.snd_una
