@@ -8,11 +8,16 @@ Rules:
 2. Errors the project raises on purpose (:class:`SynAckError`) end in one line
    ``synack: <message>`` and exit status 1; bad arguments exit 2 (argparse).
 3. A sub-command is one ``_add_<name>`` function that registers its parser and handler.
+4. Output never fails on a file name: names that are not valid in the locale's encoding
+   (bytes that are not UTF-8 reach Python as surrogate escapes) print with ``\\xNN``
+   for each such byte (``DISPLAY_ERRORS``), on stdout and stderr alike.
 """
 
 from __future__ import annotations
 
 import argparse
+import codecs
+import io
 import json
 import os
 import sys
@@ -30,6 +35,8 @@ if TYPE_CHECKING:
 from gui.display import display_problem
 
 Handler = Callable[[argparse.Namespace], int]
+#: The codec error handler of stdout and stderr (rule 4).
+DISPLAY_ERRORS = "synack-display"
 DEMO_PNG = "synack-demo.png"
 DEMO_SCENARIO = "close_client_first"   # core.demo runs it
 
@@ -51,8 +58,38 @@ def _open_stream(path: str, stream: int) -> tuple[CaptureIndex, Replay]:
     return index, replay_stream(index, stream)
 
 
+def _display_escape(exc: UnicodeError) -> tuple[str, int]:
+    """``\\xNN`` for a surrogate-escaped byte, ``\\uNNNN`` for other unprintables."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    out = []
+    for char in exc.object[exc.start:exc.end]:
+        code = ord(char)
+        if 0xDC80 <= code <= 0xDCFF:
+            out.append(f"\\x{code - 0xDC00:02x}")
+        else:
+            out.append(char.encode("ascii", "backslashreplace").decode("ascii"))
+    return "".join(out), exc.end
+
+
+codecs.register_error(DISPLAY_ERRORS, _display_escape)
+
+
+def _safe_output() -> None:
+    """stdout and stderr print any file name (rule 4)."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            try:
+                stream.reconfigure(errors=DISPLAY_ERRORS)
+            except (ValueError, OSError):     # detached or closed: nothing to print to
+                pass
+
+
 def _check_source(args: argparse.Namespace) -> None:
-    """A capture or a scenario, not both; ``--set`` only with a scenario."""
+    """A capture or a scenario, not both; ``--set`` only with a scenario; a file name
+    given must not be empty (``""`` would otherwise fall back to the demo)."""
+    if getattr(args, "file", None) == "":
+        raise SynAckError("the file name is empty: give a capture file, or none for the demo")
     if getattr(args, "file", None) and getattr(args, "scenario", None):
         raise SynAckError("give a capture file or --scenario, not both")
     if getattr(args, "set", None) and not getattr(args, "scenario", None):
@@ -311,6 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    _safe_output()
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     commands = {"gui", "export", "streams", "trace", "states", "scenarios", "simulate"}

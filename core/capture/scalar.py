@@ -7,7 +7,9 @@ Invariants:
 - A frame is exactly one of the ``C_*`` classes. Only ``C_TCP`` frames carry offsets;
   their 20-byte TCP header lies inside the captured bytes.
 - ``seg_len`` is the TCP segment length (header + payload) that the IP header gives,
-  clipped to the frame's wire length; the IP total length 0 (TSO) means "the frame".
+  clipped to the frame's wire length; the IP total length 0 (TSO) means "the frame", as in
+  tshark: its original length, unless that is over ``MAX_OFFLOAD`` (no NIC is handed
+  more; a broken record header), when the captured bytes are used (``tso_len``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,14 @@ _FRAGMENT = 44
 _AH = 51
 _MAX_EXT = 16
 _MAX_TCP_OFFSET = 0xFFFF
+#: The largest frame segmentation offload makes (Linux BIG TCP: 8 x 64 KiB).
+MAX_OFFLOAD = 8 * 65536
+
+
+def tso_len(wirelen: int, caplen: int) -> int:
+    """The frame length an IP length of 0 stands for (module invariants)."""
+    wire = max(wirelen, caplen)
+    return wire if wire <= MAX_OFFLOAD else caplen
 
 
 class FrameInfo(NamedTuple):
@@ -74,7 +84,7 @@ def decode_ipv4(frame: bytes, l3: int, wirelen: int) -> FrameInfo:
     if frame[l3 + 9] != IPPROTO_TCP:
         return OTHER
     avail = max(wirelen, caplen) - l3
-    seg_len = (avail if total == 0 else min(total, avail)) - ihl
+    seg_len = (tso_len(wirelen, caplen) - l3 if total == 0 else min(total, avail)) - ihl
     if seg_len < 20:
         return MALFORMED
     tcp = l3 + ihl
@@ -92,7 +102,7 @@ def decode_ipv6(frame: bytes, l3: int, wirelen: int) -> FrameInfo:
     plen = int.from_bytes(frame[l3 + 4:l3 + 6], "big")
     nxt = frame[l3 + 6]
     avail = max(wirelen, caplen) - l3 - 40
-    payload = avail if plen == 0 else min(plen, avail)    # 0: jumbogram or TSO
+    payload = tso_len(wirelen, caplen) - l3 - 40 if plen == 0 else min(plen, avail)  # TSO
     off = l3 + 40
     for _ in range(_MAX_EXT):
         if nxt == IPPROTO_TCP:
