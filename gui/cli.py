@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from core import __version__
 from core.errors import SynAckError
+from core.text import counted
 from core.trace import Timeline
 
 if TYPE_CHECKING:
@@ -187,7 +188,8 @@ def _run_streams(args: argparse.Namespace) -> int:
         print(json.dumps({"file": args.file, "streams": rows}, indent=1))
         return 0
     if not rows:
-        print(f"{args.file}: no TCP streams ({index.frames} frames, {index.non_tcp} not TCP)")
+        print(f"{args.file}: no TCP streams ({counted(index.frames, 'frame')}, "
+              f"{index.non_tcp} not TCP)")
         return 0
     header = ("stream", "client", "server", "packets", "bytes", "first", "last",
               "client state", "server state", "analysis")
@@ -293,7 +295,8 @@ def _run_simulate(args: argparse.Namespace) -> int:
                  "both": "pcapng, interface 0 at the client, 1 at the server"}.get(
                      tap.name, f"mid-path capture, {tap.name.removeprefix('mid:')} of the "
                      "way from the client")
-        print(f"wrote {Path(args.pcap).resolve()} ({len(truth.frames)} packets, {where})",
+        packets = counted(len(truth.frames), "packet")
+        print(f"wrote {Path(args.pcap).resolve()} ({packets}, {where})",
               file=sys.stderr if args.json else sys.stdout)
         if not args.json:
             return 0

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.errors import SynAckError
+from core.text import counted
 from gui.diagram_layout import DiagramLayout
 from gui.export import MAX_SCALE, MIN_SCALE, page_bands, render_layout, render_view, save_images
 from gui.sequence_view import SequenceView
@@ -114,7 +115,8 @@ class ExportDialog(QDialog):
             self.summary.setText(f"One image of {width} \u00d7 "
                                  f"{math.ceil(layout.height * scale)} px.")
         else:
-            self.summary.setText(f"{len(bands)} pages of {width} px wide (the diagram is "
+            self.summary.setText(f"{counted(len(bands), 'page')} of {width} px wide (the "
+                                 f"diagram is "
                                  f"{math.ceil(layout.height * scale):,} px tall): "
                                  "NAME.png, NAME-2.png, \u2026")
 

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 
 from core.details import ReplaySource, segment_details
 from core.errors import SynAckError
+from core.text import counted
 from core.trace import Timeline
 from gui.actions import build_menus
 from gui.details_pane import DetailsPane
@@ -178,8 +179,8 @@ class MainWindow(QMainWindow):
             return
         client, server = self.view.current_states()
         self.statusBar().showMessage(
-            f"{len(self._timeline)} segments \u00b7 at the cursor: client {client.value}, "
-            f"server {server.value}")
+            f"{counted(len(self._timeline), 'segment')} \u00b7 at the cursor: "
+            f"client {client.value}, server {server.value}")
 
     def _on_stepped(self, index: int) -> None:
         if index >= 0 and self.view is not None:

@@ -23,6 +23,7 @@ from core.capture.scalar import (
     C_OTHER,
     C_TCP,
     C_TRUNCATED,
+    C_UNDECODED,
     IPPROTO_TCP,
     IPV6_EXT,
     MAX_OFFLOAD,
@@ -192,5 +193,6 @@ def _tcp_headers(buf: U8, g: U8, data: Arr, rows: Arr, tcp: Arr) -> U8:
     return out
 
 
-__all__ = ["C_FRAGMENT", "C_MALFORMED", "C_OTHER", "C_TCP", "C_TRUNCATED", "Decoded",
+__all__ = ["C_FRAGMENT", "C_MALFORMED", "C_OTHER", "C_TCP", "C_TRUNCATED", "C_UNDECODED",
+           "Decoded",
            "decode_frames"]

@@ -29,6 +29,7 @@ from core.capture import linktypes
 from core.capture.index import MAX_RECORD, CaptureWarning, Interface
 from core.capture.records import Records, walk_blocks
 from core.capture.source import Source, be16, be32, gather_rows, le32
+from core.text import counted
 
 SHB = 0x0A0D0D0A
 IDB, OPB, SPB, EPB = 1, 2, 3, 6
@@ -65,7 +66,7 @@ def read_pcapng(src: Source) -> Records:
             break
     if pos < src.size:
         warnings.append(CaptureWarning(pos, f"the file ends inside a block header "
-                                            f"({src.size - pos} stray bytes)"))
+                                            f"({counted(src.size - pos, 'stray byte')})"))
     blocks = np.frombuffer(offsets, np.int64) if len(offsets) else np.zeros(0, np.int64)
     counts = np.diff(np.append(runs, blocks.shape[0]))
     order = np.repeat(np.array(orders, bool), counts)
@@ -97,7 +98,7 @@ def _blocks(src: Source, blocks: Arr, big: Arr, section: Arr,
         if int(length[-1]) > MAX_BLOCK:
             raise src.error(last, f"block length {int(length[-1])} is over {MAX_BLOCK} bytes")
         warnings.append(CaptureWarning(last, (
-            f"the file ends inside a block of {int(length[-1])} bytes at byte {last} "
+            f"the file ends inside a block of {counted(int(length[-1]), 'byte')} at byte {last} "
             f"(the file has {src.size - last}); the blocks before it were read")))
         blocks, head, kind, length = blocks[:-1], head[:-1], kind[:-1], length[:-1]
         big, section = big[:-1], section[:-1]
@@ -143,14 +144,14 @@ def _blocks(src: Source, blocks: Arr, big: Arr, section: Arr,
     over = np.flatnonzero((caplen > length[rows] - 32) & ~spb)
     if over.size:
         i = int(over[0])
-        raise src.error(int(blocks[rows[i]]), f"packet block says {int(caplen[i])} captured "
-                                              f"bytes, more than its length "
-                                              f"{int(length[rows[i]])} leaves")
+        said = counted(int(caplen[i]), "captured byte")
+        raise src.error(int(blocks[rows[i]]), f"packet block says {said}, more than its "
+                                              f"length {int(length[rows[i]])} leaves")
     huge = np.flatnonzero(caplen > MAX_RECORD)
     if huge.size:
         i = int(huge[0])
-        raise src.error(int(blocks[rows[i]]), f"packet of {int(caplen[i])} captured bytes, "
-                                              f"more than {MAX_RECORD}")
+        said = counted(int(caplen[i]), "captured byte")
+        raise src.error(int(blocks[rows[i]]), f"packet of {said}, more than {MAX_RECORD}")
     stamp = (_u32(ph, 12, pb).astype(np.uint64) << np.uint64(32)) | \
         _u32(ph, 16, pb).astype(np.uint64)
     resol = np.array([r for _, r, _ in ifaces] or [6], np.int64)[iface]
@@ -162,9 +163,9 @@ def _blocks(src: Source, blocks: Arr, big: Arr, section: Arr,
         time_ns[sel], outside[sel] = to_ns(stamp[sel], r, offset_s[sel])
     if outside.any():
         i = int(np.flatnonzero(outside)[0])
-        count = int(np.count_nonzero(outside))
+        outside_n = int(np.count_nonzero(outside))
         warnings.append(CaptureWarning(int(blocks[rows[i]]), (
-            f"{count} packet{'s' if count != 1 else ''} with a time outside 1970-01-01 .. "
+            f"{counted(outside_n, 'packet')} with a time outside 1970-01-01 .. "
             f"2262-04-11 (if_tsresol/if_tsoffset or the timestamp out of range); the first "
             f"is frame {i + 1}; shown at the nearest end of that range")))
     interfaces = tuple(i for i, _, _ in ifaces)
@@ -194,7 +195,8 @@ def _check(src: Source, blocks: Arr, head: Arr, kind: Arr, length: Arr, big: Arr
     short = np.flatnonzero(length < minimum)
     if short.size:
         i = int(short[0])
-        problems.append((i, 0, f"block of type 0x{int(kind[i]):x} is {int(length[i])} bytes, "
+        size = counted(int(length[i]), "byte")
+        problems.append((i, 0, f"block of type 0x{int(kind[i]):x} is {size}, "
                                f"shorter than its fixed fields"))
     shb = kind == SHB
     major = np.where(big, be16(head, 12), be16(head, 12).byteswap())
@@ -220,7 +222,8 @@ def _read_idb(src: Source, off: int, big: bool, number: int,
         if code == 0:
             break
         if pos + 4 + size > stop:
-            raise src.error(pos, f"interface option {code} of {size} bytes runs past its block")
+            raise src.error(pos, f"interface option {code} of {counted(size, 'byte')} runs "
+                                 "past its block")
         value = bytes(src.raw[pos + 4:pos + 4 + size])
         if code == _OPT_TSRESOL and size >= 1:
             resol = value[0]

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from core.capture.linktypes import L3_V4, L3_V6, link_l3_scalar
+from core.capture.linktypes import L3_DEEP, L3_V4, L3_V6, link_l3_scalar
 
 C_OTHER = 0        # not TCP over IP (ARP, UDP, ICMP, ...)
 C_TCP = 1
 C_FRAGMENT = 2     # an IP fragment: not reassembled, never read as TCP
 C_MALFORMED = 3    # broken link or IP header, or no room for a TCP header
 C_TRUNCATED = 4    # TCP whose 20-byte header was not captured (snap length)
+C_UNDECODED = 5    # more VLAN tags than tshark decodes: not read (counted as not TCP)
 
 IPPROTO_TCP = 6
 #: IPv6 extension headers we step over: hop-by-hop, routing, fragment, dest options,
@@ -55,6 +56,7 @@ OTHER = FrameInfo(C_OTHER)
 MALFORMED = FrameInfo(C_MALFORMED)
 FRAGMENT = FrameInfo(C_FRAGMENT)
 TRUNCATED = FrameInfo(C_TRUNCATED)
+UNDECODED = FrameInfo(C_UNDECODED)
 
 
 def decode_frame(frame: bytes, link_type: int, wirelen: int,
@@ -65,7 +67,7 @@ def decode_frame(frame: bytes, link_type: int, wirelen: int,
         return decode_ipv4(frame, l3, wirelen)
     if kind == L3_V6:
         return decode_ipv6(frame, l3, wirelen)
-    return OTHER if kind == 0 else MALFORMED
+    return OTHER if kind == 0 else UNDECODED if kind == L3_DEEP else MALFORMED
 
 
 def decode_ipv4(frame: bytes, l3: int, wirelen: int) -> FrameInfo:

@@ -21,6 +21,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from core.errors import CaptureError
+from core.text import counted
 
 U8 = np.ndarray[Any, np.dtype[np.uint8]]
 I64 = np.ndarray[Any, np.dtype[np.int64]]
@@ -41,7 +42,7 @@ class Source:
             if size == 0:
                 raise CaptureError(path, 0, "the file is empty")
             if size > max_bytes:
-                raise CaptureError(path, 0, f"the file is {size} bytes, over the "
+                raise CaptureError(path, 0, f"the file is {counted(size, 'byte')}, over the "
                                             f"{max_bytes}-byte limit")
             self._map = _map_file(fd, size)
         except OSError as exc:
@@ -117,19 +118,19 @@ def _map_file(fileno: int, size: int) -> mmap.mmap:
 def gather_rows(buf: U8, offsets: I64, width: int) -> U8:
     """``width`` bytes starting at each offset, as an (n, width) array (zero past the end)."""
     n = buf.shape[0]
-    count = offsets.shape[0]
+    rows_n = offsets.shape[0]
     limit = n - width
     if limit >= 0:
         view = as_strided(buf, shape=(limit + 1, width), strides=(1, 1), writeable=False)
-        if count == 0 or int(offsets.max()) <= limit:
+        if rows_n == 0 or int(offsets.max()) <= limit:
             return view[offsets]
-        out = np.zeros((count, width), np.uint8)
+        out = np.zeros((rows_n, width), np.uint8)
         inside = offsets <= limit
         out[inside] = view[offsets[inside]]
         rest = np.flatnonzero(~inside)
     else:
-        out = np.zeros((count, width), np.uint8)
-        rest = np.arange(count)
+        out = np.zeros((rows_n, width), np.uint8)
+        rest = np.arange(rows_n)
     for r in rest.tolist():
         start = int(offsets[r])
         chunk = buf[start:start + width]
