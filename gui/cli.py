@@ -168,8 +168,9 @@ def _add_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     parser = sub.add_parser("export", help="render the whole diagram to a PNG, no display needed")
     _add_source_options(parser)
     parser.add_argument("-o", "--output", required=True, metavar="OUT.png",
-                        help="the PNG to write; a diagram taller than 30,000 px continues "
-                             "in OUT-2.png, OUT-3.png, ...")
+                        help="the image to write, PNG (.png) or JPEG (.jpg, .jpeg); a "
+                             "diagram taller than 30,000 px continues in OUT-2.png, "
+                             "OUT-3.png, ...")
     parser.add_argument("--scale", type=float, default=100.0, metavar="PERCENT",
                         help="size of everything, 25 to 400 (default 100)")
     parser.add_argument("--compact", action="store_true",
