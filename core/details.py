@@ -43,6 +43,7 @@ from core.report import initial_numbers, window_shifts
 from core.segment import SEQ_MOD, Flag, Options, Segment, flags_text
 from core.simulate.judged import changes_of, tshark_labels
 from core.states import Side
+from core.text import counted
 from core.trace import SegmentLost, SegmentRecord, Timeline
 
 HEX_WIDTH = 16
@@ -384,7 +385,8 @@ def _header(timeline: Timeline, rec: SegmentRecord, f: _Facts) -> list[Field]:
               note="the next byte the sender expects, relative to the peer's ISS"),
         Field(name="raw", value=str(seg.ack), depth=1),
     ]
-    rows.append(Field(name="Header length", value=f"{hdr_len} bytes ({hdr_len // 4} words)",
+    words = counted(hdr_len // 4, "word")
+    rows.append(Field(name="Header length", value=f"{counted(hdr_len, 'byte')} ({words})",
                       note="20 fixed bytes plus the options", span=span(12, 13)))
     flags = int(seg.flags)
     named = [name.split("(")[1][:-1] for bit, name in reversed(_FLAG_ROWS) if flags & bit]
@@ -397,7 +399,7 @@ def _header(timeline: Timeline, rec: SegmentRecord, f: _Facts) -> list[Field]:
     rows += [Field(name="Window", value=str(seg.window), span=span(14, 16),
                    note="the 16-bit field as sent"),
              Field(name="Window scale", value=_scale_text(seg, f.shift), depth=1),
-             Field(name="Calculated window", value=f"{f.window} bytes", depth=1,
+             Field(name="Calculated window", value=counted(f.window, "byte"), depth=1,
                    note="field × scale: room the sender offers in its receive buffer")]
     if data and tcp is not None:
         rows += [Field(name="Checksum", value=f"0x{int.from_bytes(data[tcp + 16:tcp + 18]):04x}",
@@ -405,7 +407,7 @@ def _header(timeline: Timeline, rec: SegmentRecord, f: _Facts) -> list[Field]:
                  Field(name="Urgent pointer", value=str(int.from_bytes(data[tcp + 18:tcp + 20])),
                        note="meaningful only with URG", span=span(18, 20))]
     captured = max(0, min(seg.length, len(data) - (tcp or 0) - hdr_len)) if data else 0
-    rows.append(Field(name="Payload length", value=f"{seg.length} bytes",
+    rows.append(Field(name="Payload length", value=counted(seg.length, "byte"),
                       note=f"{captured} captured" if captured < seg.length else "",
                       span=span(hdr_len, hdr_len + captured) if captured else None))
     return rows
@@ -438,7 +440,7 @@ def _options(rec: SegmentRecord, f: _Facts) -> list[Field]:
             rows.append(Field(name="No-operation (NOP)", value="", span=(at, at + 1),
                               note="padding") if kind else
                         Field(name="End of option list (EOL)", value="", span=(at, at + 1),
-                              note=f"{len(raw) - pos - 1} more bytes of padding"))
+                              note=f"{counted(len(raw) - pos - 1, 'more byte')} of padding"))
             if kind == 0:
                 break
             pos += 1
@@ -458,7 +460,7 @@ def _options(rec: SegmentRecord, f: _Facts) -> list[Field]:
 def _option_rows(kind: int, body: bytes, opts: Options, f: _Facts,
                  span: tuple[int, int]) -> list[Field]:
     if kind == 2 and opts.mss is not None:
-        return [Field(name="Maximum segment size", value=f"{opts.mss} bytes", span=span)]
+        return [Field(name="Maximum segment size", value=counted(opts.mss, "byte"), span=span)]
     if kind == 3 and opts.wscale is not None:
         return [Field(name="Window scale", value=f"{opts.wscale} (multiply by "
                       f"{1 << min(opts.wscale, 14)})", span=span)]
@@ -498,7 +500,8 @@ def _layout(rec: SegmentRecord, f: _Facts) -> list[Field]:
     rows = [Field(name="Bytes", value=f.bytes_note)]
     if not f.frame:
         return rows
-    rows.append(Field(name="Length", value=f"{f.wire} bytes on the wire, {len(f.frame)} shown",
+    rows.append(Field(name="Length",
+                      value=f"{counted(f.wire, 'byte')} on the wire, {len(f.frame)} shown",
                       note="" if len(f.frame) >= f.wire else "cut by the capture's snap length"))
     tcp, hdr = f.tcp_offset, f.hdr_len
     if tcp is not None:

@@ -52,7 +52,7 @@ class CaptureError(SynAckError):
         self.path = path
         self.offset = offset
         self.problem = problem
-        super().__init__(f"{path}: at byte {offset}: {problem}")
+        super().__init__(f"{path}: at byte {offset}: {problem}" if path else problem)
 
 
 class Cancelled(SynAckError):

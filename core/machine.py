@@ -45,6 +45,7 @@ from core.tcpopts import (
     duplicate_range,
     sack_room,
 )
+from core.text import counted
 from core.trace import (
     AppCalled,
     AppNotified,
@@ -204,8 +205,8 @@ class Endpoint:
         taken = data[:self.send_room]
         result = None
         if record:
-            result = (f"{len(taken)} bytes queued" if len(taken) == len(data) else
-                      f"{len(taken)} of {len(data)} bytes queued (send buffer full)")
+            result = (f"{counted(len(taken), 'byte')} queued" if len(taken) == len(data) else
+                      f"{len(taken)} of {counted(len(data), 'byte')} queued (send buffer full)")
         self._call(now, T.SEND, taken, result=result)
         return len(taken)
 

@@ -8,11 +8,16 @@ Rules:
 2. Errors the project raises on purpose (:class:`SynAckError`) end in one line
    ``synack: <message>`` and exit status 1; bad arguments exit 2 (argparse).
 3. A sub-command is one ``_add_<name>`` function that registers its parser and handler.
+4. Output never fails on a file name: names that are not valid in the locale's encoding
+   (bytes that are not UTF-8 reach Python as surrogate escapes) print with ``\\xNN``
+   for each such byte (``DISPLAY_ERRORS``), on stdout and stderr alike.
 """
 
 from __future__ import annotations
 
 import argparse
+import codecs
+import io
 import json
 import os
 import sys
@@ -22,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from core import __version__
 from core.errors import SynAckError
+from core.text import counted
 from core.trace import Timeline
 
 if TYPE_CHECKING:
@@ -30,6 +36,8 @@ if TYPE_CHECKING:
 from gui.display import display_problem
 
 Handler = Callable[[argparse.Namespace], int]
+#: The codec error handler of stdout and stderr (rule 4).
+DISPLAY_ERRORS = "synack-display"
 DEMO_PNG = "synack-demo.png"
 DEMO_SCENARIO = "close_client_first"   # core.demo runs it
 
@@ -51,8 +59,38 @@ def _open_stream(path: str, stream: int) -> tuple[CaptureIndex, Replay]:
     return index, replay_stream(index, stream)
 
 
+def _display_escape(exc: UnicodeError) -> tuple[str, int]:
+    """``\\xNN`` for a surrogate-escaped byte, ``\\uNNNN`` for other unprintables."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    out = []
+    for char in exc.object[exc.start:exc.end]:
+        code = ord(char)
+        if 0xDC80 <= code <= 0xDCFF:
+            out.append(f"\\x{code - 0xDC00:02x}")
+        else:
+            out.append(char.encode("ascii", "backslashreplace").decode("ascii"))
+    return "".join(out), exc.end
+
+
+codecs.register_error(DISPLAY_ERRORS, _display_escape)
+
+
+def _safe_output() -> None:
+    """stdout and stderr print any file name (rule 4)."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            try:
+                stream.reconfigure(errors=DISPLAY_ERRORS)
+            except (ValueError, OSError):     # detached or closed: nothing to print to
+                pass
+
+
 def _check_source(args: argparse.Namespace) -> None:
-    """A capture or a scenario, not both; ``--set`` only with a scenario."""
+    """A capture or a scenario, not both; ``--set`` only with a scenario; a file name
+    given must not be empty (``""`` would otherwise fall back to the demo)."""
+    if getattr(args, "file", None) == "":
+        raise SynAckError("the file name is empty: give a capture file, or none for the demo")
     if getattr(args, "file", None) and getattr(args, "scenario", None):
         raise SynAckError("give a capture file or --scenario, not both")
     if getattr(args, "set", None) and not getattr(args, "scenario", None):
@@ -147,8 +185,9 @@ def _add_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     parser = sub.add_parser("export", help="render the whole diagram to a PNG, no display needed")
     _add_source_options(parser)
     parser.add_argument("-o", "--output", required=True, metavar="OUT.png",
-                        help="the PNG to write; a diagram taller than 30,000 px continues "
-                             "in OUT-2.png, OUT-3.png, ...")
+                        help="the image to write, PNG (.png) or JPEG (.jpg, .jpeg); a "
+                             "diagram taller than 30,000 px continues in OUT-2.png, "
+                             "OUT-3.png, ...")
     parser.add_argument("--scale", type=float, default=100.0, metavar="PERCENT",
                         help="size of everything, 25 to 400 (default 100)")
     parser.add_argument("--compact", action="store_true",
@@ -167,7 +206,8 @@ def _run_streams(args: argparse.Namespace) -> int:
         print(json.dumps({"file": args.file, "streams": rows}, indent=1))
         return 0
     if not rows:
-        print(f"{args.file}: no TCP streams ({index.frames} frames, {index.non_tcp} not TCP)")
+        print(f"{args.file}: no TCP streams ({counted(index.frames, 'frame')}, "
+              f"{index.non_tcp} not TCP)")
         return 0
     header = ("stream", "client", "server", "packets", "bytes", "first", "last",
               "client state", "server state", "analysis")
@@ -273,7 +313,8 @@ def _run_simulate(args: argparse.Namespace) -> int:
                  "both": "pcapng, interface 0 at the client, 1 at the server"}.get(
                      tap.name, f"mid-path capture, {tap.name.removeprefix('mid:')} of the "
                      "way from the client")
-        print(f"wrote {Path(args.pcap).resolve()} ({len(truth.frames)} packets, {where})",
+        packets = counted(len(truth.frames), "packet")
+        print(f"wrote {Path(args.pcap).resolve()} ({packets}, {where})",
               file=sys.stderr if args.json else sys.stdout)
         if not args.json:
             return 0
@@ -345,6 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    _safe_output()
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     commands = {"gui", "export", "streams", "trace", "states", "scenarios", "simulate"}

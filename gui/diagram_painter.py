@@ -31,6 +31,7 @@ from PySide6.QtGui import (
 
 from core.segment import flags_text
 from core.states import Side, TcpState
+from core.text import counted
 from core.trace import Timeline
 from gui import style
 from gui.diagram_layout import BADGE_GAP, LABEL_PAD, MARGIN, Arrow, Badge, DiagramLayout
@@ -145,7 +146,8 @@ class DiagramPainter:
             p.drawText(QPointF(MARGIN, lay.title_y + lay.fm_title.ascent()), tl.title)
             span = tl.end - tl.start
             subtitle = (f"client {tl.client.label}  \u21c4  server {tl.server.label}"
-                        f"   \u00b7   {len(tl.segments)} segments over {time_text(span)} ms")
+                        f"   \u00b7   {counted(len(tl.segments), 'segment')} over "
+                        f"{time_text(span)} ms")
             p.setPen(style.MUTED)
             p.setFont(self._text_font)
             p.drawText(QPointF(MARGIN, lay.subtitle_y + self._fm_text.ascent()), subtitle)

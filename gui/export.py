@@ -10,6 +10,9 @@ Rules:
 - ``scale`` multiplies every length (1.0 = what the window shows at 100 %).
 - PNGs are written with zlib level 1 (Qt quality 80): 8 % larger than the default level
   at under half its time on tall diagrams (bench/render.py).
+- The file name's suffix picks the format, the same for the CLI and the export dialog:
+  ``.png`` (or none) PNG, ``.jpg``/``.jpeg`` a real JPEG (quality ``JPEG_QUALITY``);
+  any other suffix is refused before anything is rendered (``image_format``).
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ from gui.diagram_painter import DiagramPainter, ensure_gui_application
 
 MAX_PAGE_HEIGHT = 30_000
 PNG_QUALITY = 80
+JPEG_QUALITY = 92
+#: Suffix (lower case) -> Qt image format; "" (no suffix) writes PNG.
+FORMATS = {"": "PNG", ".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
 MIN_SCALE, MAX_SCALE = 0.25, 4.0
 
 
@@ -163,6 +169,15 @@ def page_paths(path: str, count: int) -> list[str]:
     return [path] + [f"{stem}-{k}{ext or '.png'}" for k in range(2, count + 1)]
 
 
+def image_format(path: str) -> str:
+    """The Qt format for ``path`` by its suffix (module rules); ``ExportError`` if unknown."""
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix not in FORMATS:
+        raise ExportError(f"cannot write {path}: unknown image type {suffix!r}; "
+                          "use .png, .jpg or .jpeg")
+    return FORMATS[suffix]
+
+
 def _check_folder(target: str) -> None:
     folder = os.path.dirname(os.path.abspath(target))
     if not os.path.isdir(folder):
@@ -172,12 +187,14 @@ def _check_folder(target: str) -> None:
 def save_images(images: list[QImage], path: str | os.PathLike[str]) -> list[tuple[str, int, int]]:
     """Write ``images`` as ``path`` (and its page siblings); (path, width, height) each."""
     target = os.fspath(path)
+    kind = image_format(target)
     _check_folder(target)
+    quality = PNG_QUALITY if kind == "PNG" else JPEG_QUALITY
     written = []
     for name, image in zip(page_paths(target, len(images)), images, strict=True):
         # PySide6 6.11 stubs say bytes, the binding wants str
-        if not image.save(name, "PNG", PNG_QUALITY):  # type: ignore[call-overload]
-            raise ExportError(f"cannot write {name}: saving the PNG failed")
+        if not image.save(name, kind, quality):  # type: ignore[call-overload]
+            raise ExportError(f"cannot write {name}: saving the {kind} image failed")
         written.append((name, image.width(), image.height()))
     return written
 
@@ -188,7 +205,8 @@ def export_png(timeline: Timeline, path: str | os.PathLike[str], *, scale: float
     """Render the whole diagram to ``path`` (more pages beside it when tall); returns
     (path, width, height) of every file written."""
     target = os.fspath(path)
-    _check_folder(target)                 # before rendering, which may take seconds
+    image_format(target)                  # both before rendering, which may take seconds
+    _check_folder(target)
     try:
         images = render_pages(timeline, scale=scale, width=width, compact=compact,
                               absolute=absolute)

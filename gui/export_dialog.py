@@ -30,8 +30,18 @@ from PySide6.QtWidgets import (
 )
 
 from core.errors import SynAckError
+from core.text import counted
 from gui.diagram_layout import DiagramLayout
-from gui.export import MAX_SCALE, MIN_SCALE, page_bands, render_layout, render_view, save_images
+from gui.export import (
+    FORMATS,
+    MAX_SCALE,
+    MIN_SCALE,
+    image_format,
+    page_bands,
+    render_layout,
+    render_view,
+    save_images,
+)
 from gui.sequence_view import SequenceView
 
 
@@ -83,10 +93,13 @@ class ExportDialog(QDialog):
         self._on_changed()
 
     def _on_browse(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export diagram as PNG", self.path.text(),
-                                              "PNG images (*.png)")
+        path, chosen = QFileDialog.getSaveFileName(
+            self, "Export diagram", self.path.text(),
+            "PNG images (*.png);;JPEG images (*.jpg *.jpeg)")
         if path:
-            self.path.setText(path if path.lower().endswith(".png") else path + ".png")
+            known = os.path.splitext(path)[1].lower() in FORMATS
+            self.path.setText(path if known else path + (".jpg" if "JPEG" in chosen
+                                                         else ".png"))
 
     def _layout(self) -> DiagramLayout:
         """The exported layout (built once: the scale does not change it)."""
@@ -114,7 +127,8 @@ class ExportDialog(QDialog):
             self.summary.setText(f"One image of {width} \u00d7 "
                                  f"{math.ceil(layout.height * scale)} px.")
         else:
-            self.summary.setText(f"{len(bands)} pages of {width} px wide (the diagram is "
+            self.summary.setText(f"{counted(len(bands), 'page')} of {width} px wide (the "
+                                 f"diagram is "
                                  f"{math.ceil(layout.height * scale):,} px tall): "
                                  "NAME.png, NAME-2.png, \u2026")
 
@@ -122,6 +136,7 @@ class ExportDialog(QDialog):
         """Render and write with the current choices (raises SynAckError)."""
         scale = self.scale.value() / 100
         v = self._view
+        image_format(self.path.text())       # an unknown suffix fails before rendering
         try:
             if self.current.isChecked():
                 images = [render_view(v.diagram_layout(), v.visible_rect(), scale=scale,

@@ -43,6 +43,7 @@ from core.capture.index import CaptureIndex
 from core.errors import Cancelled, SynAckError
 from core.replay import Replay, replay_stream
 from core.replay.report import stream_rows
+from core.text import counted
 
 _log = logging.getLogger(__name__)
 
@@ -203,7 +204,7 @@ class CaptureLoader(QObject):
 
 def _amount(what: str, value: int) -> str:
     if what == READING:
-        return f"{value / 1e6:,.1f} MB" if value >= 100_000 else f"{value:,} bytes"
+        return f"{value / 1e6:,.1f} MB" if value >= 100_000 else counted(value, "byte", sep=",")
     return f"{value:,}"
 
 
@@ -263,7 +264,7 @@ class LoadProgressDialog(QDialog):
             self._show_timer.start()
         name = os.path.basename(self._loader.path)
         if what == STREAMS and done == 0:   # core analyses them all before the first replay
-            self.label.setText(f"{name}\nAnalysing {total:,} streams…")
+            self.label.setText(f"{name}\nAnalysing {counted(total, 'stream', sep=',')}…")
         else:
             self.label.setText(f"{name}\n{what}: {_amount(what, done)} of "
                                f"{_amount(what, total)}")

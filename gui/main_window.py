@@ -5,7 +5,8 @@ Rules:
   stream, a scenario, or the demo); it draws nothing itself.
 - Showing a Timeline builds one :class:`~gui.timeline_panel.TimelinePanel` (playback
   controller, transport, window bars, countdown) and a new diagram view; nothing of the
-  previous Timeline survives.
+  previous Timeline survives: its panel and view are disconnected and deleted, so
+  opening capture after capture keeps memory flat.
 - Captures load in a worker with a progress dialog (:mod:`gui.loader`); a bad file gives
   a dialog with core's message and the window keeps what it showed.
 - Recent files live in ``QSettings`` (key ``recent``, newest first, ``RECENT_MAX``);
@@ -37,6 +38,7 @@ from PySide6.QtWidgets import (
 
 from core.details import ReplaySource, segment_details
 from core.errors import SynAckError
+from core.text import counted
 from core.trace import Timeline
 from gui.actions import build_menus
 from gui.app_icon import app_icon
@@ -163,6 +165,7 @@ class MainWindow(QMainWindow):
         # wide content (a stream table, a long tcpdump line) must not squeeze the diagram;
         # once the new widgets are laid out
         QTimer.singleShot(0, self._fit_docks)
+        self._drop_panel()
         panel = TimelinePanel(timeline)
         controller = panel.controller
         controller.moved.connect(view.set_time)
@@ -177,6 +180,23 @@ class MainWindow(QMainWindow):
         self._on_moved(controller.time)
         self.timeline_shown.emit(timeline)
 
+    def _drop_panel(self) -> None:
+        """Delete the previous Timeline's panel (the dock does not: ``setWidget`` only
+        hides it), its controller stopped and disconnected first, so opening capture
+        after capture keeps memory flat; the old view goes with ``setCentralWidget``."""
+        old, self.panel = self.panel, None
+        if old is None:
+            return
+        old.controller.pause()
+        for signal in (old.controller.moved, old.controller.stepped):
+            try:
+                signal.disconnect()
+            except (RuntimeError, TypeError):     # nothing connected any more
+                pass
+        old.hide()
+        old.setParent(None)
+        old.deleteLater()
+
     def _fit_docks(self) -> None:
         self.resizeDocks([self.sources_dock, self.details_dock], list(SIDE_WIDTHS),
                          Qt.Orientation.Horizontal)
@@ -186,8 +206,8 @@ class MainWindow(QMainWindow):
             return
         client, server = self.view.current_states()
         self.statusBar().showMessage(
-            f"{len(self._timeline)} segments \u00b7 at the cursor: client {client.value}, "
-            f"server {server.value}")
+            f"{counted(len(self._timeline), 'segment')} \u00b7 at the cursor: "
+            f"client {client.value}, server {server.value}")
 
     def _on_stepped(self, index: int) -> None:
         if index >= 0 and self.view is not None:

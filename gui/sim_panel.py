@@ -60,6 +60,7 @@ from PySide6.QtWidgets import (
 from core.errors import ParameterError, SynAckError
 from core.simulate.params import build_configs
 from core.simulate.scenarios import SCENARIOS, Scenario
+from core.text import counted
 from core.trace import Timeline
 from gui.param_form import ParamForm
 
@@ -346,7 +347,7 @@ class SimulationPanel(QWidget):
 
 def _summary(timeline: Timeline) -> str:
     lost = sum(1 for r in timeline.segments if r.lost)
-    text = f"{len(timeline)} segments"
+    text = counted(len(timeline), "segment")
     if lost:
         text += f", {lost} lost"
     text += f", {timeline.end - timeline.start:.3g} s"

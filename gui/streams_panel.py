@@ -141,7 +141,7 @@ def _row(row: dict[str, Any]) -> _Row:
     keys = (int(row["stream"]), _endpoint_key(row["client"]), _endpoint_key(row["server"]),
             int(row["packets"]), int(row["bytes"]), duration, client, server,
             int(retransmissions), sum(labels.values()))
-    tips = {BYTES: f"{_count(row['bytes'])} bytes",
+    tips = {BYTES: f"{_count(row['bytes'])} byte{'' if row['bytes'] == 1 else 's'}",
             DURATION: f"{float(row['first']):.6f} s to {float(row['last']):.6f} s"}
     full = dict(row.get("analysis", {}))
     if full:

@@ -23,8 +23,10 @@ from core.capture.scalar import (
     C_OTHER,
     C_TCP,
     C_TRUNCATED,
+    C_UNDECODED,
     IPPROTO_TCP,
     IPV6_EXT,
+    MAX_OFFLOAD,
     decode_frame,
 )
 from core.capture.source import U8, be16, be32, gather_rows
@@ -76,8 +78,9 @@ def decode_frames(buf: U8, data: Arr, caplen: Arr, wirelen: Arr, link_type: int,
             ip = g[idx, c:c + _IP_WINDOW] if idx is not None else g[:, c:c + _IP_WINDOW]
             rows = idx if idx is not None else np.arange(n)
             cap = caplen[rows] - c
-            wire = np.maximum(wirelen[rows], caplen[rows]) - c
-            r_cls, r_tcp, r_seg, r_slow = decoder(ip, cap, wire)
+            wire = np.maximum(wirelen[rows], caplen[rows])
+            tso = np.where(wire <= MAX_OFFLOAD, wire, caplen[rows]) - c
+            r_cls, r_tcp, r_seg, r_slow = decoder(ip, cap, wire - c, tso)
             cls[rows] = r_cls
             tcp[rows] = r_tcp + c
             seg[rows] = r_seg
@@ -131,15 +134,16 @@ def _groups(sel: Arr, col: Arr) -> list[tuple[Arr | None, int]]:
     return [(np.flatnonzero(sel & (col == v)), int(v)) for v in present.tolist()]
 
 
-def _ipv4(ip: U8, cap: Arr, wire: Arr) -> tuple[Arr, Arr, Arr, Arr]:
-    """Class, TCP offset (from IP), segment length and "needs scalar" of IPv4 headers."""
+def _ipv4(ip: U8, cap: Arr, wire: Arr, tso: Arr) -> tuple[Arr, Arr, Arr, Arr]:
+    """Class, TCP offset (from IP), segment length and "needs scalar" of IPv4 headers;
+    ``tso`` is what an IP length of 0 stands for (``scalar.tso_len``)."""
     n = ip.shape[0]
     b0 = ip[:, 0]
     ihl = (b0 & 15).astype(np.int64) * 4
     total = be16(ip, 2).astype(np.int64)
     frag = (be16(ip, 6) & 0x3FFF) != 0
     proto = ip[:, 9]
-    eff = np.where(total == 0, wire, np.minimum(total, wire))
+    eff = np.where(total == 0, tso, np.minimum(total, wire))
     seg = eff - ihl
     cls = np.full(n, C_TCP, np.uint8)
     cls[cap < ihl + 20] = C_TRUNCATED
@@ -150,13 +154,12 @@ def _ipv4(ip: U8, cap: Arr, wire: Arr) -> tuple[Arr, Arr, Arr, Arr]:
     return cls, ihl, seg, np.zeros(n, bool)
 
 
-def _ipv6(ip: U8, cap: Arr, wire: Arr) -> tuple[Arr, Arr, Arr, Arr]:
+def _ipv6(ip: U8, cap: Arr, wire: Arr, tso: Arr) -> tuple[Arr, Arr, Arr, Arr]:
     """As ``_ipv4`` for IPv6; extension-header chains go to the scalar decoder."""
     n = ip.shape[0]
     plen = be16(ip, 4).astype(np.int64)
     nxt = ip[:, 6]
-    avail = wire - 40
-    seg = np.where(plen == 0, avail, np.minimum(plen, avail))
+    seg = np.where(plen == 0, tso - 40, np.minimum(plen, wire - 40))
     cls = np.full(n, C_TCP, np.uint8)
     cls[cap < 60] = C_TRUNCATED
     cls[seg < 20] = C_MALFORMED
@@ -190,5 +193,6 @@ def _tcp_headers(buf: U8, g: U8, data: Arr, rows: Arr, tcp: Arr) -> U8:
     return out
 
 
-__all__ = ["C_FRAGMENT", "C_MALFORMED", "C_OTHER", "C_TCP", "C_TRUNCATED", "Decoded",
+__all__ = ["C_FRAGMENT", "C_MALFORMED", "C_OTHER", "C_TCP", "C_TRUNCATED", "C_UNDECODED",
+           "Decoded",
            "decode_frames"]

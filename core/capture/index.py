@@ -15,11 +15,13 @@ Invariants:
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from core.capture.source import open_regular
 from core.errors import CaptureError
 
 PACKET_DTYPE = np.dtype([
@@ -117,12 +119,13 @@ class CaptureIndex:
         """The captured bytes of packet ``i`` (the whole frame, link header included)."""
         row = self.packets[i]
         offset, length = int(row["data_offset"]), int(row["caplen"])
+        fd = open_regular(self.path)        # never blocks on a FIFO put in its place
         try:
-            with open(self.path, "rb") as f:
-                f.seek(offset)
-                data = f.read(length)
+            data = os.pread(fd, length, offset)
         except OSError as exc:
             raise CaptureError(self.path, offset, f"cannot read the record: {exc}") from exc
+        finally:
+            os.close(fd)
         if len(data) != length:
             raise CaptureError(self.path, offset, "the file changed since it was indexed")
         return data

@@ -7,7 +7,10 @@ Invariants:
   captured length (such frames are ``L3_BAD``).
 - The kind is ``L3_V4``/``L3_V6`` for IP, ``L3_OTHER`` for anything else (ARP, ...),
   ``L3_BAD`` for a link header that was not captured or IP of the wrong version on a raw
-  link (tshark: "Bogus IP version", malformed).
+  link (tshark: "Bogus IP version", malformed), ``L3_DEEP`` for more than
+  ``MAX_VLAN_TAGS`` stacked VLAN tags (tshark: "Too many nested VLAN tags", not decoded).
+- VLAN tags (802.1Q, 802.1ad, QinQ 0x9100) stack to any depth a frame holds; tshark
+  decodes 20 and leaves the rest undecoded, and so do we (counted and reported).
 """
 
 from __future__ import annotations
@@ -42,10 +45,12 @@ L3_OTHER = 0
 L3_V4 = 4
 L3_V6 = 6
 L3_BAD = 250        # link header not captured, or IP of the wrong version on raw links
+L3_DEEP = 251       # more than MAX_VLAN_TAGS VLAN tags: not decoded (as tshark)
 L3_SLOW = 255       # undecided here: use link_l3_scalar
 
 VLAN_TPIDS = (0x8100, 0x88A8, 0x9100)
-_MAX_VLAN_TAGS = 8
+#: tshark's VLAN_MAX_NESTED_TAGS (packet-vlan.c): deeper stacks are left undecoded.
+MAX_VLAN_TAGS = 20
 _AF_INET = 2
 _AF_INET6 = (24, 28, 30)    # NetBSD/OpenBSD, FreeBSD, Darwin
 _ARC_IP_OLD = 240           # RFC 1051
@@ -171,15 +176,15 @@ def _scalar_et_chain(frame: bytes, et_col: int, l3: int) -> tuple[int, int]:
     if caplen < l3:
         return L3_BAD, 0
     et = int.from_bytes(frame[et_col:et_col + 2], "big")
-    for _ in range(_MAX_VLAN_TAGS):
-        if et not in VLAN_TPIDS:
-            break
+    tags = 0
+    while et in VLAN_TPIDS:             # ends: each tag takes 4 of the captured bytes
+        if tags == MAX_VLAN_TAGS:
+            return L3_DEEP, 0
         if caplen < l3 + 4:
             return L3_BAD, 0
         et = int.from_bytes(frame[l3 + 2:l3 + 4], "big")
         l3 += 4
-    else:
-        return L3_OTHER, 0              # an absurdly deep tag stack: not read
+        tags += 1
     if et < 0x0600:                     # 802.3 length field: LLC, maybe SNAP
         if frame[l3:l3 + 6] != _SNAP or caplen < l3 + 8:
             return L3_OTHER, 0

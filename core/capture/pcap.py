@@ -20,6 +20,7 @@ from core.capture.index import MAX_RECORD, CaptureWarning, Interface
 from core.capture.records import Records
 from core.capture.source import Source, gather_rows, u32
 from core.capture.speculate import walk_pcap
+from core.text import counted
 
 HEADER = 24
 #: magic bytes -> (big endian, nanosecond timestamps)
@@ -37,7 +38,7 @@ def read_pcap(src: Source) -> Records:
     big, nano = MAGICS[bytes(src.raw[:4])]
     if src.size < HEADER:
         raise src.error(src.size, f"the file ends inside the pcap file header "
-                                  f"({src.size} of {HEADER} bytes)")
+                                  f"({src.size} of {counted(HEADER, 'byte')})")
     order = ">" if big else "<"
     major, minor, _zone, _sigfigs, snaplen, network = struct.unpack(
         order + "HHiIII", src.raw[4:HEADER])
@@ -59,20 +60,21 @@ def read_pcap(src: Source) -> Records:
     if bad.size:
         i = int(bad[0])
         what = f"the snap length {snaplen}" if limit == snaplen else f"{MAX_RECORD} bytes"
-        raise src.error(int(offsets[i]), f"record {i + 1} claims {int(caplen[i])} captured "
-                                         f"bytes, more than {what}")
+        raise src.error(int(offsets[i]), f"record {i + 1} claims "
+                                         f"{counted(int(caplen[i]), 'captured byte')}, "
+                                         f"more than {what}")
     warnings: list[CaptureWarning] = []
     n = offsets.shape[0]
     if n and int(offsets[-1]) + 16 + int(caplen[-1]) > src.size:
         last = int(offsets[-1])
         warnings.append(CaptureWarning(last, (
-            f"the file ends inside record {n}: it needs {16 + int(caplen[-1])} bytes "
+            f"the file ends inside record {n}: it needs {counted(16 + int(caplen[-1]), 'byte')} "
             f"from byte {last}, the file has {src.size - last}; "
-            f"{n - 1} whole records were read")))
+            f"{counted(n - 1, 'whole record')} read")))
         n -= 1
     elif stop < src.size:
         warnings.append(CaptureWarning(stop, (
-            f"the file ends inside a record header ({src.size - stop} stray bytes "
+            f"the file ends inside a record header ({counted(src.size - stop, 'stray byte')} "
             f"after record {n})")))
     offsets, caplen, wirelen, head = offsets[:n], caplen[:n], wirelen[:n], head[:n]
 

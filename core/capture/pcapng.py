@@ -10,6 +10,9 @@ Invariants:
   earlier in its section; interfaces of unknown link types are kept but marked
   unsupported (their packets are counted, not decoded). At most 65535 interfaces.
 - Times honour ``if_tsresol`` (10^-n and 2^-n) and ``if_tsoffset``; SPBs have no time (0).
+  A time outside ``0 .. MAX_TIME_NS`` (1970-01-01 to 2262-04-11, what int64 ns hold) is
+  clamped to the nearest end and reported in one warning, so any two times of a capture
+  differ by a value that fits in int64 (no overflow downstream).
 - Work is linear in the number of blocks whatever the number of sections: blocks of all
   sections are validated together, each with its section's byte order.
 """
@@ -26,6 +29,7 @@ from core.capture import linktypes
 from core.capture.index import MAX_RECORD, CaptureWarning, Interface
 from core.capture.records import Records, walk_blocks
 from core.capture.source import Source, be16, be32, gather_rows, le32
+from core.text import counted
 
 SHB = 0x0A0D0D0A
 IDB, OPB, SPB, EPB = 1, 2, 3, 6
@@ -34,6 +38,9 @@ MAX_BLOCK = 16 * 1024 * 1024
 MAX_INTERFACES = 0xFFFF
 _MIN_LENGTH = {SHB: 28, IDB: 20, EPB: 32, OPB: 32, SPB: 16}
 _OPT_NAME, _OPT_TSRESOL, _OPT_TSOFFSET = 2, 9, 14
+#: The latest time an int64 of nanoseconds holds (2262-04-11T23:47:16.854775807Z).
+MAX_TIME_NS = 2**63 - 1
+_EDGE_NS = 2.0**20          # float estimates this near an end are decided exactly
 
 Arr = np.ndarray[Any, np.dtype[Any]]
 
@@ -59,7 +66,7 @@ def read_pcapng(src: Source) -> Records:
             break
     if pos < src.size:
         warnings.append(CaptureWarning(pos, f"the file ends inside a block header "
-                                            f"({src.size - pos} stray bytes)"))
+                                            f"({counted(src.size - pos, 'stray byte')})"))
     blocks = np.frombuffer(offsets, np.int64) if len(offsets) else np.zeros(0, np.int64)
     counts = np.diff(np.append(runs, blocks.shape[0]))
     order = np.repeat(np.array(orders, bool), counts)
@@ -91,7 +98,7 @@ def _blocks(src: Source, blocks: Arr, big: Arr, section: Arr,
         if int(length[-1]) > MAX_BLOCK:
             raise src.error(last, f"block length {int(length[-1])} is over {MAX_BLOCK} bytes")
         warnings.append(CaptureWarning(last, (
-            f"the file ends inside a block of {int(length[-1])} bytes at byte {last} "
+            f"the file ends inside a block of {counted(int(length[-1]), 'byte')} at byte {last} "
             f"(the file has {src.size - last}); the blocks before it were read")))
         blocks, head, kind, length = blocks[:-1], head[:-1], kind[:-1], length[:-1]
         big, section = big[:-1], section[:-1]
@@ -137,22 +144,30 @@ def _blocks(src: Source, blocks: Arr, big: Arr, section: Arr,
     over = np.flatnonzero((caplen > length[rows] - 32) & ~spb)
     if over.size:
         i = int(over[0])
-        raise src.error(int(blocks[rows[i]]), f"packet block says {int(caplen[i])} captured "
-                                              f"bytes, more than its length "
-                                              f"{int(length[rows[i]])} leaves")
+        said = counted(int(caplen[i]), "captured byte")
+        raise src.error(int(blocks[rows[i]]), f"packet block says {said}, more than its "
+                                              f"length {int(length[rows[i]])} leaves")
     huge = np.flatnonzero(caplen > MAX_RECORD)
     if huge.size:
         i = int(huge[0])
-        raise src.error(int(blocks[rows[i]]), f"packet of {int(caplen[i])} captured bytes, "
-                                              f"more than {MAX_RECORD}")
+        said = counted(int(caplen[i]), "captured byte")
+        raise src.error(int(blocks[rows[i]]), f"packet of {said}, more than {MAX_RECORD}")
     stamp = (_u32(ph, 12, pb).astype(np.uint64) << np.uint64(32)) | \
         _u32(ph, 16, pb).astype(np.uint64)
     resol = np.array([r for _, r, _ in ifaces] or [6], np.int64)[iface]
     offset_s = np.array([o for _, _, o in ifaces] or [0], np.int64)[iface]
     time_ns = np.zeros(rows.size, np.int64)
+    outside = np.zeros(rows.size, bool)
     for r in np.unique(resol[~spb]).tolist():
         sel = (resol == r) & ~spb
-        time_ns[sel] = to_ns(stamp[sel], r, offset_s[sel])
+        time_ns[sel], outside[sel] = to_ns(stamp[sel], r, offset_s[sel])
+    if outside.any():
+        i = int(np.flatnonzero(outside)[0])
+        outside_n = int(np.count_nonzero(outside))
+        warnings.append(CaptureWarning(int(blocks[rows[i]]), (
+            f"{counted(outside_n, 'packet')} with a time outside 1970-01-01 .. "
+            f"2262-04-11 (if_tsresol/if_tsoffset or the timestamp out of range); the first "
+            f"is frame {i + 1}; shown at the nearest end of that range")))
     interfaces = tuple(i for i, _, _ in ifaces)
     iface_big = big[is_idb]
     return Records(format="pcapng", block=blocks[rows], data=data, caplen=caplen,
@@ -180,7 +195,8 @@ def _check(src: Source, blocks: Arr, head: Arr, kind: Arr, length: Arr, big: Arr
     short = np.flatnonzero(length < minimum)
     if short.size:
         i = int(short[0])
-        problems.append((i, 0, f"block of type 0x{int(kind[i]):x} is {int(length[i])} bytes, "
+        size = counted(int(length[i]), "byte")
+        problems.append((i, 0, f"block of type 0x{int(kind[i]):x} is {size}, "
                                f"shorter than its fixed fields"))
     shb = kind == SHB
     major = np.where(big, be16(head, 12), be16(head, 12).byteswap())
@@ -206,7 +222,8 @@ def _read_idb(src: Source, off: int, big: bool, number: int,
         if code == 0:
             break
         if pos + 4 + size > stop:
-            raise src.error(pos, f"interface option {code} of {size} bytes runs past its block")
+            raise src.error(pos, f"interface option {code} of {counted(size, 'byte')} runs "
+                                 "past its block")
         value = bytes(src.raw[pos + 4:pos + 4 + size])
         if code == _OPT_TSRESOL and size >= 1:
             resol = value[0]
@@ -225,9 +242,16 @@ def _read_idb(src: Source, off: int, big: bool, number: int,
                       supported=supported), resol, offset_s)
 
 
-def to_ns(stamp: Arr, resol: int, offset_s: Arr | int) -> Arr:
-    """pcapng timestamps (units of 10^-n or 2^-n s) to int64 ns; wraps rather than raises."""
+def to_ns(stamp: Arr, resol: int, offset_s: Arr | int) -> tuple[Arr, Arr]:
+    """pcapng timestamps (units of 10^-n or 2^-n s) to int64 ns since the epoch.
+
+    Returns the times and a mask of those outside ``0 .. MAX_TIME_NS``, which are
+    clamped to that range. Arithmetic is modulo 2**64, exact for every in-range
+    result; a float estimate decides the range, and values near an end are decided
+    exactly (Python integers).
+    """
     exp = resol & 0x7F
+    units = float(2**exp if resol & 0x80 else 10**exp)
     with np.errstate(over="ignore"):
         if resol & 0x80:
             if exp <= 32:
@@ -243,5 +267,34 @@ def to_ns(stamp: Arr, resol: int, offset_s: Arr | int) -> Arr:
             ns = stamp // np.uint64(10 ** (exp - 9))
         else:
             ns = np.zeros_like(stamp)
-        out: Arr = ns.view(np.int64) + np.asarray(offset_s, np.int64) * np.int64(1_000_000_000)
-    return out
+        offset = np.broadcast_to(np.asarray(offset_s, np.int64), stamp.shape)
+        out: Arr = ns.view(np.int64) + offset * np.int64(1_000_000_000)
+    part_a = stamp.astype(np.float64) * (1e9 / units)
+    part_b = offset.astype(np.float64) * 1e9
+    estimate = part_a + part_b
+    slack = (np.abs(part_a) + np.abs(part_b)) * 2.0**-48 + _EDGE_NS   # float error bound
+    below, above = estimate < -slack, estimate > MAX_TIME_NS + slack
+    near = ~below & ~above & ((estimate > MAX_TIME_NS - slack)
+                              | ((estimate < slack) & (offset != 0)))   # else exact, >= 0
+    out[below], out[above] = 0, MAX_TIME_NS
+    outside = below | above
+    for k in np.flatnonzero(near).tolist():           # near an end: decide exactly
+        exact = _exact_ns(int(stamp[k]), resol, int(offset[k]))
+        outside[k] = not 0 <= exact <= MAX_TIME_NS
+        out[k] = min(max(exact, 0), MAX_TIME_NS)
+    return out, outside
+
+
+def _exact_ns(stamp: int, resol: int, offset_s: int) -> int:
+    """One timestamp in ns with Python integers (as ``to_ns`` rounds: down)."""
+    exp = resol & 0x7F
+    if resol & 0x80 and exp > 32:
+        ns = int(float(stamp) * (1e9 / 2.0**exp))
+    elif resol & 0x80:
+        ns = (stamp >> exp) * 1_000_000_000 + (((stamp & ((1 << exp) - 1)) * 1_000_000_000)
+                                               >> exp)
+    elif exp <= 28:
+        ns = stamp * 10 ** (9 - exp) if exp <= 9 else stamp // 10 ** (exp - 9)
+    else:
+        ns = 0
+    return ns + offset_s * 1_000_000_000

@@ -23,7 +23,14 @@ from typing import Any
 import numpy as np
 
 from core.capture.addresses import address_names, address_numbers
-from core.capture.decode import C_FRAGMENT, C_MALFORMED, C_OTHER, C_TRUNCATED, decode_frames
+from core.capture.decode import (
+    C_FRAGMENT,
+    C_MALFORMED,
+    C_OTHER,
+    C_TRUNCATED,
+    C_UNDECODED,
+    decode_frames,
+)
 from core.capture.index import (
     INFO_BAD_DOFF,
     INFO_NO_SEGLEN,
@@ -39,8 +46,10 @@ from core.capture.records import Records
 from core.capture.source import DEFAULT_MAX_BYTES, Source, be16, be32
 from core.capture.streams import assign_streams, conversation_order
 from core.errors import CaptureError
+from core.text import counted
 
 CHUNK = 1 << 17
+_CLASSES = C_UNDECODED + 1
 PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
 
 Arr = np.ndarray[Any, np.dtype[Any]]
@@ -73,7 +82,7 @@ def _read(src: Source, progress: Progress | None) -> CaptureIndex:
     elif magic == PCAPNG_MAGIC:
         rec = read_pcapng(src)
     elif src.size < 4:
-        raise src.error(0, f"the file is {src.size} bytes, too short for a capture")
+        raise src.error(0, f"the file is {counted(src.size, 'byte')}, too short for a capture")
     else:
         raise src.error(0, f"not a pcap or pcapng file (magic {magic.hex()})")
     return _index(src, rec, _Meter(src.size, rec.block, progress))
@@ -108,7 +117,7 @@ class _Fill:
     def __init__(self, capacity: int) -> None:
         self.pk = np.empty(capacity, PACKET_DTYPE)
         self.used = 0
-        self.counts = np.zeros(5, np.int64)
+        self.counts = np.zeros(_CLASSES, np.int64)
         self.first: dict[int, int] = {}         # class -> first record index
         self.v6: list[tuple[Arr, Arr, Arr]] = []  # (rows, src6, dst6) of IPv6 packets
 
@@ -159,7 +168,7 @@ def _index(src: Source, rec: Records, meter: _Meter) -> CaptureIndex:
         path=src.path, format=rec.format, packets=pk, addresses=names,
         interfaces=rec.interfaces, frames=frames,
         start_ns=int(rec.time_ns[0]) if frames else 0,
-        non_tcp=int(counts[C_OTHER]), fragments=int(counts[C_FRAGMENT]),
+        non_tcp=int(counts[C_OTHER] + counts[C_UNDECODED]), fragments=int(counts[C_FRAGMENT]),
         truncated=int(counts[C_TRUNCATED]), malformed=int(counts[C_MALFORMED]),
         unsupported=unsupported, warnings=warnings)
 
@@ -187,8 +196,8 @@ def _decode_chunk(src: Source, rec: Records, rows: Arr, link: int, big: bool,
                   fill: _Fill) -> None:
     data, caplen = rec.data[rows], rec.caplen[rows]
     dec = decode_frames(src.buf, data, caplen, rec.wirelen[rows], link, big)
-    fill.counts += np.bincount(dec.cls, minlength=5)[:5]
-    for c in (C_FRAGMENT, C_MALFORMED, C_TRUNCATED):
+    fill.counts += np.bincount(dec.cls, minlength=_CLASSES)[:_CLASSES]
+    for c in (C_FRAGMENT, C_MALFORMED, C_TRUNCATED, C_UNDECODED):
         if c not in fill.first:
             hit = np.flatnonzero(dec.cls == c)
             if hit.size:
@@ -231,13 +240,16 @@ def _decode_chunk(src: Source, rec: Records, rows: Arr, link: int, big: bool,
 
 def _summaries(rec: Records, parts: _Fill) -> list[CaptureWarning]:
     out = []
-    texts = {C_FRAGMENT: "IP fragments (not reassembled, not read as TCP)",
-             C_MALFORMED: "frames with broken link or IP headers",
-             C_TRUNCATED: "TCP frames whose 20-byte TCP header was not captured"}
-    for c, text in texts.items():
-        count = int(parts.counts[c])
-        if count:
+    texts = {C_FRAGMENT: ("IP fragment", "IP fragments", "(not reassembled, not read as TCP)"),
+             C_MALFORMED: ("frame", "frames", "with broken link or IP headers"),
+             C_TRUNCATED: ("TCP frame", "TCP frames",
+                           "whose 20-byte TCP header was not captured"),
+             C_UNDECODED: ("frame", "frames", "with more than 20 stacked VLAN tags (not "
+                                              "decoded, as in tshark)")}
+    for c, (one, many, text) in texts.items():
+        n = int(parts.counts[c])
+        if n:
             i = parts.first[c]
-            out.append(CaptureWarning(int(rec.block[i]),
-                                      f"{count} {text}; the first is frame {i + 1}"))
+            out.append(CaptureWarning(int(rec.block[i]), f"{counted(n, one, many)} {text}; "
+                                                         f"the first is frame {i + 1}"))
     return out

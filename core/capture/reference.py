@@ -27,6 +27,7 @@ from core.capture.index import (
     CaptureWarning,
     Interface,
 )
+from core.capture.scalar import tso_len
 from core.capture.streams import StreamTracker
 from core.errors import CaptureError
 
@@ -93,6 +94,7 @@ def _decode(link: int, data: bytes, wirelen: int) -> dict[str, Any] | str:
     ip = layer
     l3 = len(data) - len(ip.original)
     wire = max(wirelen, len(data)) - l3
+    tso = tso_len(wirelen, len(data)) - l3      # what an IP length of 0 stands for
     if isinstance(ip, IP):
         ihl = ip.ihl * 4
         if ip.version != 4 or ihl < 20 or (ip.len and ip.len < ihl) or len(ip.original) < 20:
@@ -101,13 +103,12 @@ def _decode(link: int, data: bytes, wirelen: int) -> dict[str, Any] | str:
             return "fragment"
         if ip.proto != 6:
             return "other"
-        seg = (wire if ip.len == 0 else min(ip.len, wire)) - ihl
+        seg = (tso if ip.len == 0 else min(ip.len, wire)) - ihl
         upper, nxt, tcp_offset = ip.payload, 6, l3 + ihl
     else:
         if ip.version != 6 or len(ip.original) < 40:
             return "malformed"
-        avail = wire - 40
-        seg = avail if ip.plen == 0 else min(ip.plen, avail)
+        seg = tso - 40 if ip.plen == 0 else min(ip.plen, wire - 40)
         upper, nxt, tcp_offset = ip.payload, ip.nh, l3 + 40
         while type(upper).__name__ in _EXT_HEADERS:
             if isinstance(upper, IPv6ExtHdrFragment) and (upper.offset or upper.m):

@@ -7,20 +7,23 @@ Invariants:
 - A frame is exactly one of the ``C_*`` classes. Only ``C_TCP`` frames carry offsets;
   their 20-byte TCP header lies inside the captured bytes.
 - ``seg_len`` is the TCP segment length (header + payload) that the IP header gives,
-  clipped to the frame's wire length; the IP total length 0 (TSO) means "the frame".
+  clipped to the frame's wire length; the IP total length 0 (TSO) means "the frame", as in
+  tshark: its original length, unless that is over ``MAX_OFFLOAD`` (no NIC is handed
+  more; a broken record header), when the captured bytes are used (``tso_len``).
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from core.capture.linktypes import L3_V4, L3_V6, link_l3_scalar
+from core.capture.linktypes import L3_DEEP, L3_V4, L3_V6, link_l3_scalar
 
 C_OTHER = 0        # not TCP over IP (ARP, UDP, ICMP, ...)
 C_TCP = 1
 C_FRAGMENT = 2     # an IP fragment: not reassembled, never read as TCP
 C_MALFORMED = 3    # broken link or IP header, or no room for a TCP header
 C_TRUNCATED = 4    # TCP whose 20-byte header was not captured (snap length)
+C_UNDECODED = 5    # more VLAN tags than tshark decodes: not read (counted as not TCP)
 
 IPPROTO_TCP = 6
 #: IPv6 extension headers we step over: hop-by-hop, routing, fragment, dest options,
@@ -30,6 +33,14 @@ _FRAGMENT = 44
 _AH = 51
 _MAX_EXT = 16
 _MAX_TCP_OFFSET = 0xFFFF
+#: The largest frame segmentation offload makes (Linux BIG TCP: 8 x 64 KiB).
+MAX_OFFLOAD = 8 * 65536
+
+
+def tso_len(wirelen: int, caplen: int) -> int:
+    """The frame length an IP length of 0 stands for (module invariants)."""
+    wire = max(wirelen, caplen)
+    return wire if wire <= MAX_OFFLOAD else caplen
 
 
 class FrameInfo(NamedTuple):
@@ -45,6 +56,7 @@ OTHER = FrameInfo(C_OTHER)
 MALFORMED = FrameInfo(C_MALFORMED)
 FRAGMENT = FrameInfo(C_FRAGMENT)
 TRUNCATED = FrameInfo(C_TRUNCATED)
+UNDECODED = FrameInfo(C_UNDECODED)
 
 
 def decode_frame(frame: bytes, link_type: int, wirelen: int,
@@ -55,7 +67,7 @@ def decode_frame(frame: bytes, link_type: int, wirelen: int,
         return decode_ipv4(frame, l3, wirelen)
     if kind == L3_V6:
         return decode_ipv6(frame, l3, wirelen)
-    return OTHER if kind == 0 else MALFORMED
+    return OTHER if kind == 0 else UNDECODED if kind == L3_DEEP else MALFORMED
 
 
 def decode_ipv4(frame: bytes, l3: int, wirelen: int) -> FrameInfo:
@@ -74,7 +86,7 @@ def decode_ipv4(frame: bytes, l3: int, wirelen: int) -> FrameInfo:
     if frame[l3 + 9] != IPPROTO_TCP:
         return OTHER
     avail = max(wirelen, caplen) - l3
-    seg_len = (avail if total == 0 else min(total, avail)) - ihl
+    seg_len = (tso_len(wirelen, caplen) - l3 if total == 0 else min(total, avail)) - ihl
     if seg_len < 20:
         return MALFORMED
     tcp = l3 + ihl
@@ -92,7 +104,7 @@ def decode_ipv6(frame: bytes, l3: int, wirelen: int) -> FrameInfo:
     plen = int.from_bytes(frame[l3 + 4:l3 + 6], "big")
     nxt = frame[l3 + 6]
     avail = max(wirelen, caplen) - l3 - 40
-    payload = avail if plen == 0 else min(plen, avail)    # 0: jumbogram or TSO
+    payload = tso_len(wirelen, caplen) - l3 - 40 if plen == 0 else min(plen, avail)  # TSO
     off = l3 + 40
     for _ in range(_MAX_EXT):
         if nxt == IPPROTO_TCP:

@@ -5,18 +5,23 @@ Invariants:
 - ``gather_rows`` returns exactly ``width`` bytes per offset; bytes past the end of the
   file read as zero, so callers may over-read and must mask with the captured length.
 - Every failure to open or map the file becomes one ``CaptureError``.
+- Only regular files are read: a named pipe, a device (``/dev/zero``), a directory or a
+  socket is refused before any read, and opening never blocks (``O_NONBLOCK``), so a
+  FIFO with no writer cannot hang the reader (see ``open_regular``).
 """
 
 from __future__ import annotations
 
 import mmap
 import os
+import stat
 from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from core.errors import CaptureError
+from core.text import counted
 
 U8 = np.ndarray[Any, np.dtype[np.uint8]]
 I64 = np.ndarray[Any, np.dtype[np.int64]]
@@ -31,17 +36,19 @@ class Source:
 
     def __init__(self, path: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.path = path
+        fd = open_regular(path)
         try:
-            with open(path, "rb") as f:
-                size = os.fstat(f.fileno()).st_size
-                if size == 0:
-                    raise CaptureError(path, 0, "the file is empty")
-                if size > max_bytes:
-                    raise CaptureError(path, 0, f"the file is {size} bytes, over the "
-                                                f"{max_bytes}-byte limit")
-                self._map = _map_file(f.fileno(), size)
+            size = os.fstat(fd).st_size
+            if size == 0:
+                raise CaptureError(path, 0, "the file is empty")
+            if size > max_bytes:
+                raise CaptureError(path, 0, f"the file is {counted(size, 'byte')}, over the "
+                                            f"{max_bytes}-byte limit")
+            self._map = _map_file(fd, size)
         except OSError as exc:
             raise CaptureError(path, 0, f"cannot read the file: {exc.strerror or exc}") from exc
+        finally:
+            os.close(fd)
         self.size = len(self._map)
         self.buf: U8 = np.frombuffer(self._map, dtype=np.uint8)
 
@@ -68,6 +75,38 @@ class Source:
         self.close()
 
 
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISSOCK, "a socket"))
+
+
+def open_regular(path: str) -> int:
+    """A read-only descriptor of ``path``, which must be a regular file.
+
+    The open never blocks (``O_NONBLOCK``: a FIFO without a writer would otherwise wait
+    forever); anything but a regular file is closed again and refused with a
+    ``CaptureError`` naming what it is. The caller closes the descriptor.
+    """
+    if not path:
+        raise CaptureError(path, 0, "the file name is empty")
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise CaptureError(path, 0, f"cannot read the file: {exc.strerror or exc}") from exc
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError as exc:
+        os.close(fd)
+        raise CaptureError(path, 0, f"cannot read the file: {exc.strerror or exc}") from exc
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = next((name for test, name in _KINDS if test(mode)), "not a plain file")
+        raise CaptureError(path, 0, f"not a regular file: it is {kind}; a capture must "
+                                    "be a regular pcap or pcapng file")
+    return fd
+
+
 def _map_file(fileno: int, size: int) -> mmap.mmap:
     """Map read-only; pre-fault the pages of files that fit easily in memory (Linux)."""
     populate = getattr(mmap, "MAP_POPULATE", 0)
@@ -79,19 +118,19 @@ def _map_file(fileno: int, size: int) -> mmap.mmap:
 def gather_rows(buf: U8, offsets: I64, width: int) -> U8:
     """``width`` bytes starting at each offset, as an (n, width) array (zero past the end)."""
     n = buf.shape[0]
-    count = offsets.shape[0]
+    rows_n = offsets.shape[0]
     limit = n - width
     if limit >= 0:
         view = as_strided(buf, shape=(limit + 1, width), strides=(1, 1), writeable=False)
-        if count == 0 or int(offsets.max()) <= limit:
+        if rows_n == 0 or int(offsets.max()) <= limit:
             return view[offsets]
-        out = np.zeros((count, width), np.uint8)
+        out = np.zeros((rows_n, width), np.uint8)
         inside = offsets <= limit
         out[inside] = view[offsets[inside]]
         rest = np.flatnonzero(~inside)
     else:
-        out = np.zeros((count, width), np.uint8)
-        rest = np.arange(count)
+        out = np.zeros((rows_n, width), np.uint8)
+        rest = np.arange(rows_n)
     for r in rest.tolist():
         start = int(offsets[r])
         chunk = buf[start:start + width]

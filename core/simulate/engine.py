@@ -34,6 +34,7 @@ from core.simulate.link import Fate, Link, LinkConfig
 from core.simulate.program import Step
 from core.states import Side, TcpState, Trigger
 from core.table import Opening
+from core.text import counted
 from core.trace import AppCalled, AppNotified, StateChanged, Timeline
 
 MAX_EVENTS = 2_000_000
@@ -260,8 +261,9 @@ class Simulation(Pair):
         endpoint = self.endpoints[side]
         if Trigger.SEND not in endpoint.allowed_calls():
             runner.blocked = None
+            size = counted(runner.size, "byte")
             self._app_result(side, "send", f"{failure(endpoint)} "
-                             f"({runner.size - len(runner.rest)} of {runner.size} bytes queued)")
+                             f"({runner.size - len(runner.rest)} of {size} queued)")
             return
         room = endpoint.send_room
         if not room:

@@ -28,7 +28,7 @@ LETTERS = [(0x01, "F"), (0x02, "S"), (0x04, "R"), (0x08, "P"), (0x10, "."), (0x2
 #: reports the cut record (exit status 2) and calls beep-oobr's frame 1 malformed.
 EXPECTED_WARNINGS = {
     "kernel/broken_truncated_midrecord.pcap": [(867, "ends inside record 11")],
-    "public/beep-oobr.pcap": [(24, "1 frames with broken link or IP headers")],
+    "public/beep-oobr.pcap": [(24, "1 frame with broken link or IP headers;")],
 }
 
 

@@ -4,8 +4,16 @@ Seeds are every corpus file plus a few hand-made pcap/pcapng files (so pcapng fr
 mangled too even without the corpus). Mutations, from one fixed seed: bit flips, cuts,
 length fields set to extremes, header-byte scribbles, inserted/deleted bytes, splices.
 Each case has a time budget (SIGALRM) and a memory budget (tracemalloc peak). The normal
-suite runs ``DEFAULT_CASES``; ``SYNACK_FUZZ_CASES=N`` runs N (long mode) and
-``SYNACK_FUZZ_SEED=S`` picks another fixed seed.
+suite runs ``DEFAULT_CASES``; ``SYNACK_FUZZ_LONG=1`` runs ``LONG_CASES`` (long mode: every
+failure is collected and a summary printed instead of stopping at the first);
+``SYNACK_FUZZ_CASES=N`` runs N and ``SYNACK_FUZZ_SEED=S`` picks another fixed seed.
+
+Shapes from issue 11 are in the seeds and mutations: timestamp extremes (if_tsresol,
+if_tsoffset, stamps past 2262, zero), IP lengths of 0 (TSO) with any original length,
+VLAN stacks deeper than tshark decodes; every other case is read under a file name that
+is not UTF-8, and every ``NON_REGULAR_EVERY`` cases a FIFO, a device or a directory must
+be refused at once. Every ``REPLAY_EVERY``-th file that reads is also analysed and
+replayed (``stream_rows``), as every command does.
 """
 
 from __future__ import annotations
@@ -25,11 +33,17 @@ import pytest
 
 from core.capture import CaptureIndex, read_capture
 from core.errors import CaptureError
+from core.replay.report import stream_rows
 from tests.capture import builders as b
 from tests.conftest import CORPUS
 
 DEFAULT_CASES = 2100
+LONG_CASES = 100_000
+NON_REGULAR_EVERY = 500
+REPLAY_EVERY = 4
+REPLAY_MAX_PACKETS = 3000
 SECONDS_PER_CASE = 2.0
+STAMPS = (0, 1, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 0xF4240, 0x3B9ACA00)
 EXTREMES = (0, 1, 3, 11, 12, 15, 16, 17, 28, 32, 0xFFFF, 0x10000, 0x40000, 0x40001,
             0x7FFFFFFF, 0x80000000, 0xFFFFFFF0, 0xFFFFFFFF)
 
@@ -39,7 +53,23 @@ def synthetic_seeds() -> dict[str, bytes]:
     v6 = b.ether(b.ipv6("2001:db8::1", "2001:db8::2", b.tcp(), ext=[(0, b"")]), b.ETH_IPV6)
     vlan = b.ether(b.ipv4("10.0.0.1", "10.0.0.2", b.tcp(options=b"\x02\x04\x05\xb4")),
                    vlans=[0x88A8, 0x8100])
+    tso = b.ether(b.ipv4("10.0.0.1", "10.0.0.2", b.tcp(flags=0x18, payload=b"x" * 30),
+                         total=0))
+    tso6 = b.ether(b.ipv6("2001:db8::1", "2001:db8::2", b.tcp(flags=0x18, payload=b"y" * 9),
+                          plen=0), b.ETH_IPV6)
+    deep = [b.ether(b.ipv4("10.0.0.1", "10.0.0.2", b.tcp()), vlans=[0x8100, 0x88A8] * k)
+            for k in (2, 10, 11, 40)]
+    ns9, bin2 = b.option(9, b"\x09"), b.option(9, b"\x80")
+    offset = b.option(14, struct.pack("<q", -2**40))
     return {
+        "pcapng-times": b"".join([
+            b.shb(), b.idb(1, options=ns9), b.idb(1, options=bin2 + offset), b.idb(1),
+            b.epb(frames[0], 0, 2**63 + 7), b.epb(frames[1], 1, 2**64 - 1),
+            b.epb(frames[2], 2, 9_500_000_000 * 10**6), b.epb(frames[3], 0, 0),
+            b.epb(frames[4], 2, 0)]),
+        "pcap-tso": b.pcap([(tso, 0xFFFFFFFF), (tso, 1500), tso, (tso, 20), (tso6, 0xFFFFFFF0),
+                            (tso6, 9000), tso6]),
+        "pcap-vlan-deep": b.pcap(deep + frames),
         "pcap-be-nano": b.pcap(frames + [v6, vlan], big=True, nano=True),
         "pcap-null": b.pcap([b.null(b.ipv4("10.0.0.1", "10.0.0.2", b.tcp()), 2)], link=0),
         "pcapng-multi": b"".join([
@@ -86,8 +116,25 @@ def _offsets(data: bytes) -> list[tuple[int, str]]:
 def mutate(data: bytes, rnd: random.Random) -> tuple[bytes, str]:
     buf = bytearray(data)
     kind = rnd.choice(["flip", "flip", "cut", "length", "length", "scribble", "insert",
-                       "delete", "splice"])
-    if kind == "flip":
+                       "delete", "splice", "stamp", "iplen0"])
+    if kind == "stamp":
+        starts = _offsets(data)
+        if not starts:
+            return mutate(data, rnd)
+        off, fmt = rnd.choice(starts)
+        fields = [0, 4] if fmt.startswith("pcap") else [12, 16]
+        value = rnd.choice(STAMPS)
+        if off + max(fields) + 4 <= len(buf):
+            struct.pack_into(fmt[-1] + "I", buf, off + rnd.choice(fields), value)
+    elif kind == "iplen0":
+        hits = [m for m in (buf.find(b"\x45\x00", rnd.randrange(len(buf))),
+                            buf.find(b"\x60\x00\x00\x00", rnd.randrange(len(buf)))) if m >= 0]
+        if not hits:
+            return mutate(data, rnd)
+        at = rnd.choice(hits)
+        field = at + (2 if buf[at] == 0x45 else 4)
+        buf[field:field + 2] = b"\x00\x00"
+    elif kind == "flip":
         for _ in range(rnd.randint(1, 8)):
             i = rnd.randrange(len(buf))
             buf[i] ^= 1 << rnd.randrange(8)
@@ -157,38 +204,106 @@ def check_invariants(ix: CaptureIndex, size: int) -> None:
         len(ix) == ix.frames
 
 
+def _non_regular(tmp_path: Path, case: int) -> str:
+    choice = case // NON_REGULAR_EVERY % 3
+    if choice == 0:
+        fifo = tmp_path / f"fifo-{case}"
+        os.mkfifo(fifo)
+        return str(fifo)
+    if choice == 1 and os.path.exists("/dev/zero"):
+        return "/dev/zero"
+    return str(tmp_path)
+
+
+class _Stats:
+    """What a run measured, for the long mode's summary."""
+
+    def __init__(self) -> None:
+        self.outcome = {"ok": 0, "error": 0, "refused": 0, "replayed": 0}
+        self.failures: list[str] = []
+        self.slowest = (0.0, "")
+        self.peak = (0, 0, "")             # bytes, file size, case
+        self.ratio = (0.0, "")             # peak / size over files of at least 64 KiB
+
+    def measured(self, seconds: float, peak: int, size: int, what: str) -> None:
+        if seconds > self.slowest[0]:
+            self.slowest = (seconds, what)
+        if peak > self.peak[0]:
+            self.peak = (peak, size, what)
+        if size >= 65536 and peak / size > self.ratio[0]:
+            self.ratio = (peak / size, what)
+
+    def summary(self, cases: int, elapsed: float) -> str:
+        return (f"fuzz: {cases} cases in {elapsed:.1f} s: {self.outcome}; "
+                f"{len(self.failures)} failures; slowest case {self.slowest[0]:.3f} s "
+                f"({self.slowest[1]}); peak traced memory {self.peak[0] / 2**20:.1f} MiB "
+                f"({self.peak[2]}); largest peak/size over files >= 64 KiB "
+                f"{self.ratio[0]:.2f}x ({self.ratio[1]})")
+
+
+def _one_case(path: Path, data: bytes, what: str, stats: _Stats, replay: bool) -> int:
+    """Read (and maybe replay) one file; returns the read's traced memory peak.
+
+    The replay runs untraced: tracemalloc slows Python-heavy code tenfold, and the memory
+    budget is the reader's."""
+    tracemalloc.start()
+    try:
+        with time_budget(SECONDS_PER_CASE, what):
+            try:
+                ix = read_capture(path)
+            except CaptureError as exc:
+                assert exc.path == str(path) and 0 <= exc.offset <= max(len(data), 1), what
+                assert "internal" not in exc.problem, f"{what}: {exc}"
+                stats.outcome["error"] += 1
+                return tracemalloc.get_traced_memory()[1]
+            check_invariants(ix, len(data))
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    stats.outcome["ok"] += 1
+    if replay and 0 < len(ix) <= REPLAY_MAX_PACKETS:
+        with time_budget(SECONDS_PER_CASE, f"{what}, replaying"):
+            stream_rows(ix)
+        stats.outcome["replayed"] += 1
+    return peak
+
+
 def test_fuzz_mutations_read_or_raise_capture_error(tmp_path: Path) -> None:
-    cases = int(os.environ.get("SYNACK_FUZZ_CASES", DEFAULT_CASES))
+    long_mode = os.environ.get("SYNACK_FUZZ_LONG", "") not in ("", "0")
+    cases = int(os.environ.get("SYNACK_FUZZ_CASES", LONG_CASES if long_mode else DEFAULT_CASES))
     rnd = random.Random(int(os.environ.get("SYNACK_FUZZ_SEED", "20261121")))
     pool = seeds()
     names = sorted(pool)
-    path = tmp_path / "fuzz.cap"
-    outcome = {"ok": 0, "error": 0}
+    paths = (tmp_path / "fuzz.cap", tmp_path / os.fsdecode(b"fuzz-\xff\xe9.cap"))
+    stats = _Stats()
     started = time.perf_counter()
-    tracemalloc.start()
-    try:
-        for case in range(cases):
-            name = names[case % len(names)]
-            data, kind = mutate(pool[name], rnd)
-            path.write_bytes(data)
-            what = f"case {case}: {kind} of {name} ({len(data)} bytes)"
-            tracemalloc.reset_peak()
-            with time_budget(SECONDS_PER_CASE, what):
-                try:
-                    ix = read_capture(path)
-                except CaptureError as exc:
-                    assert exc.path == str(path) and 0 <= exc.offset <= max(len(data), 1), what
-                    assert "internal" not in exc.problem, f"{what}: {exc}"
-                    outcome["error"] += 1
-                else:
-                    check_invariants(ix, len(data))
-                    outcome["ok"] += 1
-            peak = tracemalloc.get_traced_memory()[1]
+    for case in range(cases):
+        if case % NON_REGULAR_EVERY == NON_REGULAR_EVERY - 1:
+            special = _non_regular(tmp_path, case)
+            with time_budget(SECONDS_PER_CASE, f"case {case}: {special}"):
+                with pytest.raises(CaptureError, match="not a regular file"):
+                    read_capture(special)
+            stats.outcome["refused"] += 1
+        name = names[case % len(names)]
+        data, kind = mutate(pool[name], rnd)
+        path = paths[case % 2]
+        path.write_bytes(data)
+        what = f"case {case}: {kind} of {name} ({len(data)} bytes)"
+        begun = time.perf_counter()
+        try:
+            peak = _one_case(path, data, what, stats, case % REPLAY_EVERY == 0)
             assert peak < 64 * len(data) + 32 * 2**20, f"{what}: peak {peak} bytes"
-    finally:
-        tracemalloc.stop()
-    elapsed = time.perf_counter() - started
-    print(f"fuzz: {cases} cases in {elapsed:.1f} s: {outcome}")
+        except Exception as exc:  # noqa: BLE001 - long mode collects every failure
+            if not long_mode:
+                raise
+            stats.failures.append(f"{what}: {type(exc).__name__}: {exc}")
+            continue
+        stats.measured(time.perf_counter() - begun, peak, len(data), what)
+    print(stats.summary(cases, time.perf_counter() - started))
+    for failure in stats.failures[:50]:
+        print("  ", failure)
+    assert not stats.failures
+    outcome = stats.outcome
     assert outcome["ok"] > cases // 10 and outcome["error"] > cases // 10
 
 
