@@ -138,7 +138,7 @@ def _replay_stream(index: CaptureIndex, stream: int,
                          opts.tsval) if copy_time is None else np.full(keep.size, -1)
     held = np.flatnonzero(delayed >= 0)
     if held.size:                        # rule 6 of evidence: they left with the original
-        send[held] = send[delayed[held]]
+        send[held] = _left_at(held, delayed[held], send, fc, opts.tsval)
     shifts = _window_shifts(analysis.win_scale, a_is_client)
     initial = _initial_states(fc, fl)
     arrive_list: list[float | None] = [None if a != a else a for a in arrive.tolist()]
@@ -201,6 +201,25 @@ def _replay_stream(index: CaptureIndex, stream: int,
                   + tuple(r.describe() for r in explained.repairs)
                   + tuple(f"tolerated: {c.reason} (segment {c.segment})"
                           for c in inference.tolerated))
+
+
+def _left_at(held: Arr, earlier: Arr, send: Arr, fc: Arr, tsval: Arr) -> Arr:
+    """When each old segment (``held``, evidence rule 6) left: with its ``earlier`` one
+    when they share a TSval (or carry none); otherwise at the point its TSval takes
+    between that one's and the sender's next larger one (linear in the TSval)."""
+    out = send[earlier].copy()
+    for pos, (k, j) in enumerate(zip(held.tolist(), earlier.tolist(), strict=True)):
+        ts_k, ts_j = int(tsval[k]), int(tsval[j])
+        if ts_k < 0 or ts_j < 0 or ts_k == ts_j:
+            continue
+        mine = np.flatnonzero((fc == fc[j]) & (np.arange(fc.size) > j) & (tsval >= 0))
+        later = mine[((tsval[mine] - ts_k) % (1 << 32)).astype(np.int64) < (1 << 31)]
+        later = later[tsval[later] != ts_k]
+        if later.size:
+            m = int(later[0])
+            share = ((ts_k - ts_j) % (1 << 32)) / max(1, (int(tsval[m]) - ts_j) % (1 << 32))
+            out[pos] = send[j] + min(1.0, share) * max(0.0, float(send[m] - send[j]))
+    return out
 
 
 def _first_fins(fc: Arr, fl: Arr, seq: Arr, length: Arr) -> tuple[int | None, int | None]:
