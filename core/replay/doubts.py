@@ -24,6 +24,11 @@ state sequences:
    nothing answered is shown lost (:mod:`core.replay.explain` rules 2a, 2b). When the
    capture is not next to its receiver, it may as well have arrived and the answer been
    lost before the capture point: one loss either way.
+2b. **The ACK before the FIN.** A pure ACK that took its receiver from FIN_WAIT_1 to
+   FIN_WAIT_2, when its sender's next segment is a FIN acknowledging as much that
+   arrived (or copies shown lost, then such a FIN): had the ACK been lost (not next to its receiver), the FIN would have done
+   the same, and FIN_WAIT_1 gone straight to TIME_WAIT. No loss is seen either way
+   (a pure ACK is not resent), so both are said.
 3. **A forgotten connection.** An RST without ACK from a synchronized side answers from
    a TCP without the connection (a restarted host): it was CLOSED, or LISTEN if the
    service listens again; when it forgot the connection, the capture does not show.
@@ -148,6 +153,7 @@ def find_doubts(s: Stream, fates: list[float | None], inference: Inference,
               and not near[Side.SERVER if s.from_client[k] else Side.CLIENT]]
     silent = [k for k in unanswered if fates[k] is None and s.proved_by[k] < 0
               and not near[Side.SERVER if s.from_client[k] else Side.CLIENT]]
+    out += _ack_before_fin(s, fates, inference, near, other)
     if not rsts and not resent and not silent:
         return out + _forgotten(s, inference, initial)
     times = SendTimes(s.send, s.from_client)
@@ -216,6 +222,44 @@ def find_doubts(s: Stream, fates: list[float | None], inference: Inference,
             alternative=other({k: s.send[k] + flight})))
     out += _forgotten(s, inference, initial)
     out.sort(key=lambda u: u.time)
+    return out
+
+
+def _ack_before_fin(s: Stream, fates: list[float | None], inference: Inference,
+                    near: dict[Side, bool],
+                    other: Callable[[dict[int, float | None]],
+                                    tuple[tuple[Side, tuple[TcpState, ...]], ...]]
+                    ) -> list[Uncertainty]:
+    """Rule 2b."""
+    out = []
+    for ev in inference.sparse:
+        if not (isinstance(ev, StateChanged) and ev.old is TcpState.FIN_WAIT_1
+                and ev.new is TcpState.FIN_WAIT_2 and ev.segment is not None):
+            continue
+        k = ev.segment
+        if (s.flags[k] & (SYN | FIN | RST) or s.end_line[k] > s.seq_line[k]
+                or fates[k] is None or near[ev.side]):
+            continue
+        j = None            # the sender's next segment, past copies of it shown lost
+        for m in range(k + 1, len(fates)):
+            if s.from_client[m] != s.from_client[k]:
+                continue
+            if not s.flags[m] & FIN or s.ack_line[m] != s.ack_line[k]:
+                break
+            if fates[m] is not None:
+                j = m
+                break
+        if j is None:
+            continue
+        alt = other({k: None})
+        if alt:
+            out.append(Uncertainty(
+                time=ev.time, side=ev.side, segments=(k,),
+                text=(f"either this ACK reached the {_name(ev.side)} (FIN_WAIT_2 until the "
+                      f"FIN, shown), or it was lost and the FIN that follows it carried the "
+                      f"same acknowledgment (FIN_WAIT_1 straight to TIME_WAIT): a lost ACK "
+                      f"is not resent, so the capture looks the same"),
+                alternative=alt, alternative_lost=(k,)))
     return out
 
 

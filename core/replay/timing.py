@@ -126,14 +126,23 @@ TIE = 1e-6
 def _ties(from_client: Arr, flags: Arr, lines: Lines, seg_len: Arr, send: Arr,
           arrive: Arr) -> None:
     """Rule 2 for measured times: a SYN or FIN that arrives at the very instant its
-    receiver sends a segment not acknowledging it arrived just after that send."""
+    receiver sends a segment not acknowledging it arrived just after that send, and the
+    receiver's segments of that instant that acknowledge it left just after it arrived."""
     special = np.flatnonzero(((flags & (SYN | FIN)) != 0) & ~np.isnan(arrive))
     for i in special.tolist():
         peer = from_client != from_client[i]
         near = np.flatnonzero(peer & (np.abs(send - arrive[i]) <= TIE))
+        answers = []
         for k in near.tolist():
             if not flags[k] & ACK or lines.ack[k] < lines.seq[i] + seg_len[i]:
                 arrive[i] = max(arrive[i], send[k] + EPSILON)
+            else:
+                answers.append(k)
+        # ... and one that acknowledges it, sent in that instant, left after it arrived
+        for k in answers:
+            if send[k] <= arrive[i]:
+                send[k] = arrive[i] + EPSILON
+                arrive[k] = max(arrive[k], send[k])
 
 
 #: An identical segment this soon after another, with nothing from the peer between, is
