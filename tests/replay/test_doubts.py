@@ -19,7 +19,7 @@ from core.replay.report import trace_lines, trace_to_dict
 from core.simulate.params import parse_assignment
 from core.simulate.scenarios import get
 from core.states import Side, TcpState
-from core.trace import Timeline
+from core.trace import Timeline, Uncertainty
 
 S = TcpState
 
@@ -36,13 +36,19 @@ def states(tl: Timeline, side: Side) -> list[TcpState]:
         c.new for c in tl.state_changes(side)]
 
 
+def fin_doubt(tl: Timeline) -> Uncertainty:
+    """The one doubt about a FIN (others, such as the ACK before the FIN, may be said)."""
+    (doubt,) = [u for u in tl.uncertain if u.text.startswith("either this FIN")]
+    return doubt
+
+
 def test_the_fin_or_its_ack_is_said_next_to_the_server(tmp_path: Path) -> None:
     """The issue's example: the last ACK is lost, captured next to the server, without
     timestamps. The FIN's resend is all the capture shows: either the FIN or the client's
     ACK of it was lost. The replay shows one and says both."""
     r = replayed(tmp_path, "time_wait_lost_ack", "server", timestamps="off")
     tl = r.timeline
-    (doubt,) = tl.uncertain
+    doubt = fin_doubt(tl)
     assert doubt.text.startswith("either this FIN was lost (shown), or it arrived and the "
                                  "client's ACK of it was lost before the capture point")
     assert "no timestamps" in doubt.text
@@ -54,8 +60,10 @@ def test_the_fin_or_its_ack_is_said_next_to_the_server(tmp_path: Path) -> None:
     lines = list(trace_lines(read_capture(str(tmp_path / "cap.pcap")), r))
     assert any(line.strip().startswith("? uncertain: either this FIN") for line in lines)
     data = trace_to_dict(read_capture(str(tmp_path / "cap.pcap")), r)
-    assert data["uncertain"][0]["frames"] == [tl.segments[i].frame for i in doubt.segments]
-    assert [s["uncertain"] for s in data["segments"]].count(True) == 2
+    frames = [tl.segments[i].frame for i in doubt.segments]
+    assert frames in [u["frames"] for u in data["uncertain"]]
+    flagged = {s["frame"] for s in data["segments"] if s["uncertain"]}
+    assert set(frames) <= flagged
     index = read_capture(str(tmp_path / "cap.pcap"))
     details = segment_details(tl, first_fin, capture=ReplaySource(index=index, replay=r))
     assert details.doubts == (doubt.text,)
@@ -66,9 +74,27 @@ def test_timestamps_that_name_only_the_resent_fin_do_not_decide(tmp_path: Path) 
     SEG.SEQ is not above Last.ACK.sent): that proves the resend arrived, not whether
     the first FIN did, so the doubt stays, without the no-timestamps hint."""
     tl = replayed(tmp_path, "time_wait_lost_ack", "server").timeline
-    (doubt,) = tl.uncertain
+    doubt = fin_doubt(tl)
     assert doubt.text.startswith("either this FIN was lost (shown)")
     assert "no timestamps" not in doubt.text
+
+
+def test_the_ack_before_the_fin_is_said_away_from_its_receiver(tmp_path: Path) -> None:
+    """The server ACKs the client's FIN, then sends its own FIN carrying the same
+    acknowledgment. Captured next to the server, the ACK may have been lost on its way
+    to the client with nothing to show for it (a pure ACK is not resent): the client
+    then went from FIN_WAIT_1 straight to TIME_WAIT. Next to the client, it is decided."""
+    tl = replayed(tmp_path, "close_client_first", "server").timeline
+    (doubt,) = [u for u in tl.uncertain if u.text.startswith("either this ACK")]
+    (k,) = doubt.segments
+    ack = tl.segments[k]
+    assert ack.sender is Side.SERVER and not ack.lost
+    assert doubt.side is Side.CLIENT and doubt.alternative_lost == (k,)
+    assert states(tl, Side.CLIENT)[-3:] == [S.FIN_WAIT_1, S.FIN_WAIT_2, S.TIME_WAIT]
+    alternative = dict(doubt.alternative)[Side.CLIENT]
+    assert list(alternative[-2:]) == [S.FIN_WAIT_1, S.TIME_WAIT]
+    near = replayed(tmp_path, "close_client_first", "client").timeline
+    assert not [u for u in near.uncertain if u.text.startswith("either this ACK")]
 
 
 def test_captures_at_both_ends_decide(tmp_path: Path) -> None:
