@@ -26,8 +26,9 @@ state sequences:
    lost before the capture point: one loss either way.
 2b. **The ACK before the FIN.** A pure ACK that took its receiver from FIN_WAIT_1 to
    FIN_WAIT_2, when its sender's next segment is a FIN acknowledging as much that
-   arrived (or copies shown lost, then such a FIN): had the ACK been lost (not next to its receiver), the FIN would have done
-   the same, and FIN_WAIT_1 gone straight to TIME_WAIT. No loss is seen either way
+   arrived (or copies shown lost, then such a FIN): had the ACK been lost (not next to
+   its receiver), the FIN would have done the same, and FIN_WAIT_1 gone straight to
+   TIME_WAIT. No loss is seen either way
    (a pure ACK is not resent), so both are said.
 3. **A forgotten connection.** An RST without ACK from a synchronized side answers from
    a TCP without the connection (a restarted host): it was CLOSED, or LISTEN if the
