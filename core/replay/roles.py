@@ -27,6 +27,8 @@ from core.replay.evidence import unwrap
 
 SYN, ACK, RST = 0x02, 0x10, 0x04
 WELL_KNOWN = 1024
+#: First transmissions sampled for the quickest ACK: a sample is plenty.
+_SAMPLE = 2000
 #: The capture point is "next to" a side when its delay to it is below this share of
 #: the one-way delay.
 NEAR = 0.2
@@ -155,16 +157,20 @@ def _quickest_ack(time: Arr, data_from: Arr, seq: Arr, ack: Arr, end: Arr, seg_l
     # per first transmission (their lines increase): the resends of its octets
     first_pos = np.flatnonzero(first)
     resends: dict[int, list[int]] = {}
-    for r in np.flatnonzero(~first)[:5000].tolist():
-        lo = int(np.searchsorted(ends[first_pos], line[r], side="right"))
-        hi = int(np.searchsorted(line[first_pos], ends[r], side="left"))
-        for pos in range(lo, min(hi, lo + 64)):
-            resends.setdefault(pos, []).append(int(carries[r]))
+    again = np.flatnonzero(~first)
+    if again.size:
+        los = np.searchsorted(ends[first_pos], line[again], side="right")
+        his = np.searchsorted(line[first_pos], ends[again], side="left")
+        near = los < _SAMPLE                # resends of the first transmissions sampled
+        for r, lo, hi in zip(carries[again[near]].tolist(), los[near].tolist(),
+                             his[near].tolist(), strict=True):
+            for pos in range(lo, min(hi, lo + 64, _SAMPLE)):
+                resends.setdefault(pos, []).append(r)
     clean: float | None = None
     karn: float | None = None
     j = 0
     ack_values = ack[acks].astype(np.int64)
-    for pos, i in enumerate(carries[first_pos][:2000].tolist()):
+    for pos, i in enumerate(carries[first_pos][:_SAMPLE].tolist()):
         target = int(end[i])
         while j < acks.size and acks[j] <= i:
             j += 1
