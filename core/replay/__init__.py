@@ -32,7 +32,7 @@ from core.capture.index import CaptureIndex
 from core.errors import SynAckError
 from core.gcpause import paused
 from core.replay.columns import LazyEvents, LazyRows, LazySegments, LazyWindowSeries, Series
-from core.replay.doubts import Stream, find_doubts
+from core.replay.doubts import Stream, closed_early, find_doubts
 from core.replay.evidence import arrival_proofs, number_lines, old_copies
 from core.replay.explain import explain
 from core.replay.ghosts import Columns, find_ghosts
@@ -135,7 +135,7 @@ def _replay_stream(index: CaptureIndex, stream: int,
     send, arrive = schedule(t, fc, fl, lines, seg_len, point, copy_time, proofs, at_receiver,
                             opts.tsval)
     delayed = old_copies(fc, fl, seq, ack, length, sel["window"].astype(np.int64), lines.ack,
-                         opts.tsval) if copy_time is None else np.full(keep.size, -1)
+                         opts.tsval, t) if copy_time is None else np.full(keep.size, -1)
     held = np.flatnonzero(delayed >= 0)
     if held.size:                        # rule 6 of evidence: they left with the original
         send[held] = _left_at(held, delayed[held], send, fc, opts.tsval)
@@ -152,7 +152,6 @@ def _replay_stream(index: CaptureIndex, stream: int,
 
     def walk(fates: list[float | None], tolerate: frozenset[int]) -> Inference:
         return infer(**columns, arrive=fates, shifts=shifts, initial=initial, fins=fins,
-                     early_close=early,
                      time_wait=TIME_WAIT, stop_on_conflict=not point.merged,
                      tolerate=tolerate)
     explained = explain(walk, send_list, arrive_list, proofs.by.tolist(), fl_list, fc_list,
@@ -163,7 +162,6 @@ def _replay_stream(index: CaptureIndex, stream: int,
 
     def series() -> Series:
         done = infer(**columns, arrive=final, shifts=shifts, initial=initial, fins=fins,
-                     early_close=early,
                      time_wait=TIME_WAIT, series=True)
         return done.series
     doubts = find_doubts(
@@ -175,6 +173,12 @@ def _replay_stream(index: CaptureIndex, stream: int,
         arrive_list, inference, initial, walk,
         {r.segment for r in explained.repairs if r.fate == "lost"},
         [r.segment for r in explained.repairs if r.because.kind == UNANSWERED])
+    if early:                   # infer rule 2b: when the uncaptured FIN left is unknown
+        other = infer(**columns, arrive=final, shifts=shifts, initial=initial, fins=fins,
+                      early_close=early, time_wait=TIME_WAIT,
+                      tolerate=frozenset(range(len(final))))
+        doubts = sorted(doubts + closed_early(inference, other, initial, early, fc_list),
+                        key=lambda u: u.time)
     arrive = np.array([np.nan if a is None else a for a in arrive_list], dtype=np.float64)
     timeline_index = np.empty(rows.size, np.int64)
     timeline_index[keep] = np.arange(keep.size)
@@ -239,7 +243,10 @@ def _early_closes(fc: Arr, fl: Arr, seq: Arr, ack: Arr,
                   fins: tuple[int | None, int | None]) -> dict[int, int]:
     """Rule 2b of :mod:`core.replay.infer`: per side, its first segment numbered after its
     first captured FIN and captured before it; when that segment ACKs the peer's first
-    FIN, the peer FIN's segment -> the revealing one."""
+    FIN, the peer FIN's segment -> the revealing one: the uncaptured FIN may have left
+    before the peer's FIN arrived (a simultaneous close), or after (the FIN carrying the
+    ACK of the peer's); the replay shows the second and says the first
+    (:func:`core.replay.doubts.closed_early`)."""
     out: dict[int, int] = {}
     for side, mine, theirs in ((True, fins[0], fins[1]), (False, fins[1], fins[0])):
         if mine is None or theirs is None:

@@ -30,6 +30,10 @@ state sequences:
    its receiver), the FIN would have done the same, and FIN_WAIT_1 gone straight to
    TIME_WAIT. No loss is seen either way
    (a pure ACK is not resent), so both are said.
+2c. **When an uncaptured FIN left.** A side's FIN the capture missed (its later
+   segments are numbered after it) and which ACKs the peer's FIN: it left after that
+   FIN arrived, carrying its ACK (CLOSE_WAIT -> LAST_ACK, shown), or before (a
+   simultaneous close: FIN_WAIT_1 -> CLOSING) (:func:`closed_early`).
 3. **A forgotten connection.** An RST without ACK from a synchronized side answers from
    a TCP without the connection (a restarted host): it was CLOSED, or LISTEN if the
    service listens again; when it forgot the connection, the capture does not show.
@@ -261,6 +265,31 @@ def _ack_before_fin(s: Stream, fates: list[float | None], inference: Inference,
                       f"same acknowledgment (FIN_WAIT_1 straight to TIME_WAIT): a lost ACK "
                       f"is not resent, so the capture looks the same"),
                 alternative=alt, alternative_lost=(k,)))
+    return out
+
+
+def closed_early(inference: Inference, other: Inference,
+                 initial: tuple[TcpState, TcpState], early: dict[int, int],
+                 from_client: Sequence[bool]) -> list[Uncertainty]:
+    """Rule 2c: ``other`` is the walk with the uncaptured FINs sent before the peer's FIN
+    arrived (``early``: the peer FIN's segment -> the segment that reveals the FIN)."""
+    out = []
+    for peer_fin, revealing in early.items():
+        side = Side.CLIENT if from_client[revealing] else Side.SERVER
+        mine, theirs = states_of(inference, initial, side), states_of(other, initial, side)
+        if mine == theirs:
+            continue
+        peer = side.peer
+        time = next((ev.time for ev in other.sparse if isinstance(ev, StateChanged)
+                     and ev.side is side and ev.new is TcpState.FIN_WAIT_1), 0.0)
+        out.append(Uncertainty(
+            time=time, side=side, segments=(revealing,),
+            text=(f"the {_name(side)}'s FIN was not captured (this segment is numbered "
+                  f"after it): either it left after the {_name(peer)}'s FIN arrived, "
+                  f"carrying its ACK (CLOSE_WAIT, LAST_ACK: shown), or before (a "
+                  f"simultaneous close: FIN_WAIT_1, CLOSING)"),
+            alternative=((side, theirs),)))
+        del peer_fin
     return out
 
 

@@ -24,9 +24,9 @@ that could not have been sent without some copy of ``i`` having reached Y):
    sender (numbers, flags, window) is that segment again, held up in the network, when
    it carries the same TSval, or an ACK number below one its sender already sent (a
    sender's ACK numbers never go back): it left when the earlier one did. A segment
-   whose TSval is below one its sender already sent is old too (a sender's TSvals never
-   go back, RFC 7323 section 5.4): it left right after the sender's latest earlier
-   segment with a TSval not above its own.
+   whose TSval is below one its sender already sent, seen more than ``STALE`` after the
+   sender's latest earlier segment with a TSval not above its own, is old too (a
+   sender's TSvals never go back, RFC 7323 section 5.4): it left right after that one.
 Everything is per captured segment, in capture (timeline) order; ``-1`` means no proof.
 Numbers are put on one line per side (``Lines``: 32-bit wrap-around removed) first.
 """
@@ -45,6 +45,9 @@ M32 = 1 << 32
 HALF = 1 << 31
 #: Segments sharing one TSval beyond this many are a burst: no one of them is named.
 _MAX_GROUP = 4
+#: An old segment by its TSval alone (rule 6) is seen at least this long (seconds) after
+#: the segment it left after: held up in the network, not merely reordered.
+STALE = 1.0
 
 
 def unwrap(values: Arr) -> Arr:
@@ -282,7 +285,7 @@ def _simultaneous_open(proofs: Proofs, mine: Arr, theirs: Arr, flags: Arr,
 
 
 def old_copies(from_client: Arr, flags: Arr, seq: Arr, ack: Arr, length: Arr, window: Arr,
-               ack_line: Arr, tsval: Arr) -> Arr:
+               ack_line: Arr, tsval: Arr, time: Arr | None = None) -> Arr:
     """Rule 6: per captured segment, the earlier segment it is a delayed copy of, or -1."""
     n = from_client.shape[0]
     out = np.full(n, -1, np.int64)
@@ -314,14 +317,17 @@ def old_copies(from_client: Arr, flags: Arr, seq: Arr, ack: Arr, length: Arr, wi
         stamped = (tsval[k] >= 0) & (tsval[k] == tsval[j])
         hit = stamped | behind[pos]
         out[k[hit]] = j[hit]
-    for side in (True, False):
-        _stale(np.flatnonzero((from_client == side) & (tsval >= 0)), tsval, out)
+    if time is not None:
+        for side in (True, False):
+            _stale(np.flatnonzero((from_client == side) & (tsval >= 0)), tsval, time, out)
     return out
 
 
-def _stale(mine: Arr, tsval: Arr, out: Arr) -> None:
+def _stale(mine: Arr, tsval: Arr, time: Arr, out: Arr) -> None:
     """Rule 6 by TSval alone: ``mine`` are one sender's stamped segments in capture
-    order; a TSval below the largest before it marks an old segment."""
+    order; a TSval below the largest before it marks an old segment, when it was seen
+    more than ``STALE`` after the segment it is placed after (nearer, it is reordering,
+    which the timing's per-direction rules place)."""
     if mine.size < 2:
         return
     ts = unwrap(tsval[mine])
@@ -338,5 +344,5 @@ def _stale(mine: Arr, tsval: Arr, out: Arr) -> None:
             continue                          # an identical copy: already placed
         upto = int(np.searchsorted(fresh, pos))
         at = int(np.searchsorted(fresh_ts[:upto], ts[pos], side="right")) - 1
-        if at >= 0:
+        if at >= 0 and time[k] - time[mine[fresh[at]]] > STALE:
             out[k] = mine[fresh[at]]

@@ -10,9 +10,10 @@ Rules:
    it received, already accounted for.
 2b. A segment numbered right after its sender's first captured FIN (``fins``), sent
    before any FIN of its sender was, follows a FIN the capture missed (lost before the
-   capture point; the captured one is its resend): close() came before it. When that
-   segment ACKs the peer's FIN, close() came before that FIN arrived, as a FIN is ACKed
-   at once (``early_close``: the peer FIN's segment -> the revealing segment).
+   capture point; the captured one is its resend): close() came before it. With
+   ``early_close`` (the peer FIN's segment -> the revealing segment), close() came
+   before that FIN arrived instead: the other reading when that segment ACKs the
+   peer's FIN (a FIN may carry the ACK of the peer's, so the capture cannot tell).
 3. An arrival is classified by RFC 9293 3.10.7 (:func:`core.classify.classify`) against
    what the receiver knows, and each trigger is looked up in the table. Segments that
    cannot change a state (data and ACKs in ESTABLISHED, FIN_WAIT_2, CLOSE_WAIT) take a
