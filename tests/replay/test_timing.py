@@ -7,6 +7,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from core.capture import read_capture
@@ -97,3 +98,32 @@ def test_merged_capture_measures_sends_and_arrivals(corpus: Path) -> None:
         ranks = [order[s[side].value] for s in seen]
         assert ranks == sorted(ranks)
     assert [s.value for s in seen[-1]] == ["TIME_WAIT", "TIME_WAIT"]
+
+
+def test_a_stale_tsval_marks_an_old_segment_only_when_held_up() -> None:
+    """Evidence rule 6 by TSval alone: a segment whose TSval is below one its sender
+    already sent left earlier. Seen seconds later it was held up in the network and is
+    placed after its sender's segment of the nearest TSval; seen within a second it is
+    mere reordering, left to the timing rules."""
+    from core.replay.evidence import old_copies
+    fc = np.array([False, False, False, False])
+    flags = np.full(4, 0x18)
+    seq = np.array([100, 105, 110, 105])
+    ack = np.full(4, 7)
+    length = np.full(4, 5)
+    window = np.full(4, 100)
+    ack_line = np.full(4, 7)
+    tsval = np.array([1000, 1001, 1200, 1001])
+    late = np.array([0.0, 0.001, 0.2, 5.0])
+    assert old_copies(fc, flags, seq, ack, length, window, ack_line, tsval,
+                      late).tolist() == [-1, -1, -1, 1]
+    soon = np.array([0.0, 0.001, 0.2, 0.3])
+    # the same TSval and numbers as segment 1: still its copy (the identical-copy rule)
+    assert old_copies(fc, flags, seq, ack, length, window, ack_line, tsval,
+                      soon).tolist() == [-1, -1, -1, 1]
+    other = seq.copy()
+    other[3] = 115                       # numbered apart: reordering, not a copy
+    assert old_copies(fc, flags, other, ack, length, window, ack_line, tsval,
+                      soon).tolist() == [-1, -1, -1, -1]
+    assert old_copies(fc, flags, other, ack, length, window, ack_line, tsval,
+                      late).tolist() == [-1, -1, -1, 1]

@@ -1,0 +1,65 @@
+"""Single differential cases that once went wrong, each at the tap where it did.
+
+Each was found by the fidelity bench (``bench/fidelity.py``, its ``e.g.`` lines) and
+names the rule that now gets it right. ``exact``: states and losses as the simulator's
+truth; ``either``: the capture cannot decide, and the replay flags the truth as the
+other reading of its doubts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.fidelity.harness import Case, run_case
+
+CASES = [
+    # evidence: a closed port's RST acknowledges the SYN it answers (next to the server)
+    ("closed_port delay=0.08 seed=1558432411", "server", "exact"),
+    # Karn: a SYN resent before the RST gives no round-trip sample (client side)
+    ("closed_port delay=0.005 loss=0.3 seed=1694071740", "client", "either"),
+    # the resent SYN's first copy: lost, or its RST was (two independent doubts)
+    ("time_wait_old_duplicate delay=0.001 drop=server:1 seed=763367563", "client", "either"),
+    # an unanswered keep-alive probe: lost, or its ACK was
+    ("keepalive delay=0.08 loss=0.1 seed=495062030", "client", "either"),
+    # mid-path is not next to the receiver: a SYN+ACK seen and resent was lost
+    ("handshake delay=0.03 delay_back=0.0005 mss=1460 drop=server:1 seed=881634340",
+     "mid", "exact"),
+    # a link duplicate of the same TSval is no resend
+    ("hello_ok delay=0.005 sack=off duplicate=0.3 drop=server:1 seed=2022186289",
+     "mid", "either"),
+    # data resent after the ACK covering it would have arrived: that ACK was lost
+    ("flow_control delay=0.001 delay_back=0.004 loss=0.2 seed=1884426569", "server", "exact"),
+    # an old duplicate (stale TSval) held up 5 s is not a send from CLOSED
+    ("time_wait_old_duplicate delay=0.03 loss=0.2 seed=1146610558", "client", "either"),
+    # ... and seen at both ends, it pairs with its original even 5 s apart
+    ("time_wait_old_duplicate delay=0.01 seed=485204404", "both", "either"),
+    # an uncaptured FIN: the server's ACK is numbered after it (simultaneous close)
+    ("simultaneous_close delay=0.01 jitter=0.008 drop=server:2 seed=1068960748",
+     "client", "either"),
+    # a SYN+ACK and the ACK answering it in the same microsecond, at both ends
+    ("bind_eaddrinuse delay=0.005 jitter=0.008 seed=2049087898", "both", "exact"),
+    # the ACK before the FIN: FIN_WAIT_2 for an instant, or straight to TIME_WAIT
+    ("close_server_first delay=0.005 loss=0.05 drop=server:5 seed=1917719639",
+     "client", "either"),
+]
+
+
+def _case(text: str) -> Case:
+    name, *words = text.split()
+    params = tuple(w for w in words if not w.startswith("seed="))
+    seed = int(next(w for w in words if w.startswith("seed="))[5:])
+    return Case(name, params, seed)
+
+
+@pytest.mark.parametrize(("text", "tap", "expect"), CASES)
+def test_case(text: str, tap: str, expect: str, tmp_path: Path) -> None:
+    result = run_case(_case(text), str(tmp_path))
+    (found,) = [t for t in result.taps if t.tap == tap]
+    assert found.comparison is not None, result.report()
+    assert not found.illegal, result.report()
+    if expect == "exact":
+        assert found.comparison.matches, result.report()
+    else:
+        assert found.comparison.matches_either, result.report()
