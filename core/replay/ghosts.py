@@ -90,7 +90,7 @@ def find_ghosts(c: Columns, *, one_way: float,
     start_time = float(np.nanmin(c.send))
     made: list[tuple[float, int, SegmentRecord]] = []
     for client in (True, False):
-        gaps = _reordered_out(c, _gaps(c, client))
+        gaps = _reordered_out(c, _gaps(c, client), client)
         if gaps.at.size:
             made += _gap_records(c, gaps, client, one_way, start_time)
     done: set[int] = set()
@@ -149,17 +149,28 @@ def _gaps(c: Columns, client: bool) -> _Gaps:
     return _Gaps(np.where(is_y[at], SKIPPED, ACKED), g_pos, g_start, g_end, cover, resent)
 
 
-def _reordered_out(c: Columns, gaps: _Gaps) -> _Gaps:
-    """Rule 1b: a skipped gap whose first octet comes later in a segment stamped no later
-    than the one that skipped it (TSval) was not resent: that segment is the original,
-    overtaken on the way (reordered), so there is no ghost."""
+def _reordered_out(c: Columns, gaps: _Gaps, client: bool) -> _Gaps:
+    """Rule 1b: a skipped gap whose first octet comes later (at any time) in a segment
+    stamped no later than the one that skipped it (TSval) was not resent: that segment
+    is the original, overtaken on the way (reordered, or held up for long), so there is
+    no ghost."""
     if c.tsval is None or not gaps.at.size:
         return gaps
-    has = gaps.resent >= 0
-    resent = np.where(has, gaps.resent, 0)
-    ts_resent, ts_at = c.tsval[resent], c.tsval[gaps.at]
-    late = has & (gaps.kind == SKIPPED) & (ts_resent >= 0) & (ts_at >= 0) & (
-        ((ts_at - ts_resent) % (1 << 32)) < (1 << 31))
+    late = np.zeros(gaps.at.size, bool)
+    starts = gaps.start & M
+    asked = (gaps.kind == SKIPPED) & (c.tsval[gaps.at] >= 0)
+    if not asked.any():
+        return gaps
+    # the sender's stamped segments starting where an asked gap does, by number (one pass)
+    cand = np.flatnonzero((c.from_client == client) & (c.tsval >= 0)
+                          & np.isin(c.seq, starts[asked]))
+    where: dict[int, list[int]] = {}
+    for k, number in zip(cand.tolist(), c.seq[cand].tolist(), strict=True):
+        where.setdefault(int(number), []).append(k)
+    for g in np.flatnonzero(asked).tolist():
+        at, ts_at = int(gaps.at[g]), int(c.tsval[gaps.at[g]])
+        there = [k for k in where.get(int(starts[g]), ()) if k > at]
+        late[g] = any(((ts_at - int(c.tsval[k])) % (1 << 32)) < (1 << 31) for k in there)
     if not late.any():
         return gaps
     keep = ~late
