@@ -28,6 +28,11 @@ smallest change that removes it:
    ``limit``, was dropped: lost on the way, or by the listener itself (a full accept
    queue), which leaves the listener in LISTEN. Unless its sender moved on (its next
    segment is not that SYN again): then an answer came that the capture missed.
+2c. **A prompted ACK.** A side in TIME_WAIT sends only in answer to an arrival (the
+   peer's FIN again, or any segment: RFC 9293 3.10.7.4). A pure ACK it sends with no
+   arrival at it in the ``limit`` before answers a segment of the peer's that this very
+   ACK proves arrived (a D-SACK, a timestamp echo): that segment was held up in the
+   network and arrived just before the ACK. Without such a proof nothing is moved.
 3. Every repair is recorded (``Explanation.repairs``) with the reason, and the walk runs
    again; after ``MAX_REPAIRS`` the rest are tolerated and counted as anomalies. A
    conflict that no repair removes is tolerated: the walk goes on through it.
@@ -47,12 +52,14 @@ import numpy as np
 from core.replay.infer import (
     MISSING_SYN,
     MISSING_SYN_ACK,
+    PROMPTED,
     TOO_FAR,
     UNANSWERED,
     Conflict,
     Inference,
 )
 from core.states import Side, TcpState
+from core.trace import StateChanged
 
 SYN, ACK, RST, FIN = 0x02, 0x10, 0x04, 0x01
 MAX_REPAIRS = 64
@@ -113,7 +120,18 @@ def explain(walk: Walk, send: Sequence[float], arrive: Sequence[float | None],
                     or _unanswered_syn(syns, fates, send, from_client, proved_by, flags,
                                        limit, answers, following))
             if lost is None:
-                return Explanation(inference, fates, repairs)
+                held = _prompted(fates, send, from_client, flags, seq_line, end_line,
+                                 inference, limit, proved_by)
+                if held is None:
+                    return Explanation(inference, fates, repairs)
+                j, k = held
+                fates[j] = max(send[j], send[k] - EPSILON)
+                repairs.append(Repair(segment=j, fate="arrived later", because=Conflict(
+                    segment=k, side=Side.CLIENT if from_client[k] else Side.SERVER,
+                    state=TcpState.TIME_WAIT, kind=PROMPTED, culprit=j,
+                    reason=(f"{'client' if from_client[k] else 'server'} sends an ACK from "
+                            f"TIME_WAIT with nothing arriving to prompt it"))))
+                continue
             k, reason = lost
             fates[k] = None
             repairs.append(Repair(segment=k, fate="lost", because=Conflict(
@@ -236,6 +254,42 @@ def _unanswered_syn(syns: list[int], fates: list[float | None], send: Sequence[f
         receiver = "server" if from_client[k] else "client"
         return k, (f"nothing answered this SYN: the {receiver} dropped it (a full accept "
                    f"queue) or it was lost on the way")
+    return None
+
+
+def _prompted(fates: list[float | None], send: Sequence[float], from_client: Sequence[bool],
+              flags: Sequence[int], seq_line: Sequence[int], end_line: Sequence[int],
+              inference: Inference, limit: float,
+              proved_by: Sequence[int]) -> tuple[int, int] | None:
+    """Rule 2c: (the peer segment that arrived, the ACK it prompted), or None. Only the
+    pure ACKs sent while their sender was in TIME_WAIT are looked at."""
+    spans: list[tuple[bool, float, float]] = []
+    opened: dict[Side, float] = {}
+    for ev in inference.sparse:
+        if isinstance(ev, StateChanged):
+            if ev.new is TcpState.TIME_WAIT:
+                opened[ev.side] = ev.time
+            elif ev.old is TcpState.TIME_WAIT and ev.side in opened:
+                spans.append((ev.side is Side.CLIENT, opened.pop(ev.side), ev.time))
+    spans += [(side is Side.CLIENT, t, float("inf")) for side, t in opened.items()]
+    if not spans or not seq_line:
+        return None
+    t = np.asarray(send, dtype=np.float64)
+    fc = np.asarray(from_client, dtype=bool)
+    fl = np.asarray(flags, dtype=np.int64)
+    pure = ((fl & (SYN | FIN | RST)) == 0) & ((fl & ACK) != 0) & (
+        np.asarray(end_line) == np.asarray(seq_line))
+    arrived = np.array(fates, dtype=np.float64)          # None -> nan
+    proof = np.asarray(proved_by, dtype=np.int64)
+    for client, t_in, t_out in spans:
+        for k in np.flatnonzero(pure & (fc == client) & (t >= t_in) & (t < t_out)).tolist():
+            peer = fc != client
+            window = peer & (arrived >= t[k] - limit) & (arrived <= t[k])
+            if window.any():
+                continue
+            named = np.flatnonzero(peer & (proof == k) & ~(arrived >= t[k] - limit))
+            if named.size:
+                return int(named[-1]), k
     return None
 
 

@@ -134,8 +134,8 @@ class Inference:
     tolerated: list[Conflict] = field(default_factory=list)
 
 
-TOO_FAR, MISSING_SYN, MISSING_SYN_ACK, UNANSWERED = (
-    "too far", "missing SYN", "missing SYN+ACK", "unanswered probe")
+TOO_FAR, MISSING_SYN, MISSING_SYN_ACK, UNANSWERED, PROMPTED = (
+    "too far", "missing SYN", "missing SYN+ACK", "unanswered probe", "prompted")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

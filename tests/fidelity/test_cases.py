@@ -3,7 +3,8 @@
 Each was found by the fidelity bench (``bench/fidelity.py``, its ``e.g.`` lines) and
 names the rule that now gets it right. ``exact``: states and losses as the simulator's
 truth; ``either``: the capture cannot decide, and the replay flags the truth as the
-other reading of its doubts.
+other reading of its doubts; ``ordered``: ``either``, and every arrival in its true
+order.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ CASES = [
      "client", "either"),
     # a SYN+ACK and the ACK answering it in the same microsecond, at both ends
     ("bind_eaddrinuse delay=0.005 jitter=0.008 seed=2049087898", "both", "exact"),
+    # a TIME_WAIT re-ACK whose D-SACK names an old duplicate: it arrived just before
+    ("time_wait_old_duplicate delay=0.08 drop=server:6 seed=450553128", "server", "ordered"),
     # the ACK before the FIN: FIN_WAIT_2 for an instant, or straight to TIME_WAIT
     ("close_server_first delay=0.005 loss=0.05 drop=server:5 seed=1917719639",
      "client", "either"),
@@ -63,3 +66,5 @@ def test_case(text: str, tap: str, expect: str, tmp_path: Path) -> None:
         assert found.comparison.matches, result.report()
     else:
         assert found.comparison.matches_either, result.report()
+    if expect == "ordered":
+        assert found.comparison.order_ok, result.report()
