@@ -178,7 +178,11 @@ def _quickest_ack(time: Arr, data_from: Arr, seq: Arr, ack: Arr, end: Arr, seg_l
         while k < acks.size and k < j + 64:
             if ((int(ack_values[k]) - target) & 0xFFFFFFFF) < 1 << 31:
                 answer = int(acks[k])
-                copies = [c for c in resends.get(pos, ()) if c < answer]
+                # a resend repeats the segment's SYN and ACK flags: the SYN+ACK of a
+                # simultaneous open is another segment, not a copy of the SYN
+                shape = int(flags[i]) & (SYN | ACK)
+                copies = [c for c in resends.get(pos, ())
+                          if c < answer and int(flags[c]) & (SYN | ACK) == shape]
                 if not copies:
                     gap = float(time[answer] - time[i])
                     clean = gap if clean is None else min(clean, gap)

@@ -127,3 +127,21 @@ def test_a_stale_tsval_marks_an_old_segment_only_when_held_up() -> None:
                       soon).tolist() == [-1, -1, -1, -1]
     assert old_copies(fc, flags, other, ack, length, window, ack_line, tsval,
                       late).tolist() == [-1, -1, -1, 1]
+
+
+def test_a_simultaneous_open_mid_path_keeps_both_delays(tmp_path: Path) -> None:
+    """A simultaneous open's SYN+ACK is no resend of its sender's SYN, so Karn's rule
+    does not discard the SYN's round trip: captured mid-path, each side is 5 ms away and
+    the SYNs cross (each leaves before the other's arrives)."""
+    from core.capture.taps import TapPoint, write_capture
+    from core.simulate.scenarios import get
+    path = tmp_path / "so.pcap"
+    write_capture(get("simultaneous_open").run({"delay": 0.005}), str(path), TapPoint.mid())
+    replay = replay_stream(read_capture(str(path)), 0)
+    assert replay.point.delta_client == pytest.approx(0.0025, abs=1e-4)
+    assert replay.point.delta_server == pytest.approx(0.0025, abs=1e-4)
+    client_syn, server_syn = (next(r for r in replay.timeline.segments
+                                   if r.sender is side and r.segment.flags == Flag.SYN)
+                              for side in (Side.CLIENT, Side.SERVER))
+    assert server_syn.arrived is not None and client_syn.arrived is not None
+    assert client_syn.sent < server_syn.arrived and server_syn.sent < client_syn.arrived
