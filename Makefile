@@ -8,10 +8,11 @@
 PYTHON ?= python3
 VENV   := .venv
 STAMP  := $(VENV)/.installed-stamp
-# Qt offscreen and xcb, a CJK font for Chinese labels, tshark (tests check our captures)
+# Qt offscreen and xcb, a CJK font for Chinese labels, tshark (tests check our captures),
+# desktop-file-validate (tests check resources/synack.desktop)
 DEBS   := libgl1 libegl1 libxkbcommon0 libfontconfig1 libglib2.0-0 libdbus-1-3 \
           libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 \
-          fonts-wqy-microhei tshark
+          fonts-wqy-microhei tshark desktop-file-utils
 
 .PHONY: run test lint system-deps clean
 
