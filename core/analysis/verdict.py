@@ -41,8 +41,10 @@ Invariants:
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any
 
 import numpy as np
@@ -416,11 +418,22 @@ def _echo_in_time(e: int, k: int, fates: Fates | None) -> bool:
 
 def _by_arrival(pk: Packets, sent: dict[tuple[bool, int], list[int]], resent: list[int],
                 fates: Fates, prove: Any) -> None:
+    """A retransmission's first earlier transmission (``_earlier``) that arrived proves it.
+    Per (sender, seq), the transmissions that arrived and their running longest length:
+    the first as long as ``k`` is a bisection away (a segment resent thousands of times
+    made the scan of every earlier transmission quadratic)."""
+    arrived = fates.arrive == fates.arrive          # not nan
+    firsts: dict[tuple[bool, int], tuple[list[int], list[int]]] = {}
     for k in resent:
-        for o in _earlier(pk, sent, k):
-            if float(fates.arrive[o]) == float(fates.arrive[o]):
-                prove(k, "arrival", (
-                    f"The earlier transmission in frame {int(pk.frame[o])} arrived "
-                    f"(at {float(fates.arrive[o]):.6f} s), so this retransmission of its "
-                    f"{_bytes(pk, k)} was not needed."))
-                break
+        key = (bool(pk.from_a[k]), int(pk.seq[k]))
+        if key not in firsts:
+            rows = [o for o in sent.get(key, []) if arrived[o]]
+            firsts[key] = (rows, list(accumulate((int(pk.length[o]) for o in rows), max)))
+        rows, longest = firsts[key]
+        i = bisect_left(longest, int(pk.length[k]))
+        if i < len(rows) and rows[i] < k:
+            o = rows[i]
+            prove(k, "arrival", (
+                f"The earlier transmission in frame {int(pk.frame[o])} arrived "
+                f"(at {float(fates.arrive[o]):.6f} s), so this retransmission of its "
+                f"{_bytes(pk, k)} was not needed."))
