@@ -41,8 +41,10 @@ Invariants:
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any
 
 import numpy as np
@@ -327,12 +329,6 @@ def _spurious(pk: Packets, tshark: Sequence[tuple[str, ...]], fates: Fates | Non
         _by_arrival(pk, sent, resent, fates, prove)
 
 
-def _earlier(pk: Packets, sent: dict[tuple[bool, int], list[int]], k: int) -> list[int]:
-    """Earlier transmissions of retransmission ``k``: same sender and seq, as long."""
-    return [o for o in sent.get((bool(pk.from_a[k]), int(pk.seq[k])), [])
-            if o < k and pk.length[o] >= pk.length[k]]
-
-
 def _bytes(pk: Packets, k: int) -> str:
     start = int(pk.rel_seq[k])
     return f"bytes {start}–{start + int(pk.length[k])}"
@@ -380,20 +376,35 @@ def _by_tsecr(pk: Packets, sent: dict[tuple[bool, int], list[int]], resent: list
     for side in (True, False):
         vals, counts = np.unique(pk.tsval[has_ts & (pk.from_a == side)], return_counts=True)
         unique[side] = set(vals[counts == 1].tolist())
-    wanted = {(k, o) for k in resent for o in _earlier(pk, sent, k)
-              if int(pk.tsval[o]) in unique[bool(pk.from_a[k])]}
-    if not wanted:
+    # per (sender, seq) of a retransmission: its transmissions with a unique TSval, then
+    # only those echoed after they were sent (pairing every retransmission with every
+    # earlier transmission first was quadratic in the resends of one segment)
+    tsval = pk.tsval
+    useful = {key: [o for o in sent.get(key, []) if int(tsval[o]) in unique[key[0]]]
+              for key in dict.fromkeys((bool(pk.from_a[k]), int(pk.seq[k])) for k in resent)}
+    values = np.array(sorted({int(tsval[o]) for rows in useful.values() for o in rows}),
+                      np.int64)
+    if not values.size:
         return
-    values = np.array(sorted({int(pk.tsval[o]) for _, o in wanted}), np.int64)
     echoes: dict[tuple[bool, int], list[int]] = {}   # (echoing side, TSecr) -> positions
     for e in np.flatnonzero(np.isin(pk.tsecr, values) & ~pk.copy).tolist():
         echoes.setdefault((bool(pk.from_a[e]), int(pk.tsecr[e])), []).append(e)
-    for k, o in sorted(wanted):
+    for (side, seq), rows in useful.items():
+        useful[side, seq] = [o for o in rows
+                             if echoes.get((not side, int(tsval[o])), [-1])[-1] > o]
+    for k in resent:
         side = bool(pk.from_a[k])
-        for e in echoes.get((not side, int(pk.tsval[o])), []):
-            if e > o and _echo_in_time(e, k, fates):
+        need = int(pk.length[k])
+        for o in useful[side, int(pk.seq[k])]:       # earlier first
+            if o >= k:
+                break
+            if int(pk.length[o]) < need:
+                continue
+            e = next((e for e in echoes[not side, int(tsval[o])]
+                      if e > o and _echo_in_time(e, k, fates)), -1)
+            if e >= 0:
                 prove(k, "tsecr", (
-                    f"Frame {int(pk.frame[e])} echoes TSecr {int(pk.tsval[o])}, the "
+                    f"Frame {int(pk.frame[e])} echoes TSecr {int(tsval[o])}, the "
                     f"timestamp of frame {int(pk.frame[o])} alone, and was sent before "
                     f"this retransmission could arrive: frame {int(pk.frame[o])}'s "
                     f"{_bytes(pk, k)} had arrived, so this retransmission was not "
@@ -416,11 +427,23 @@ def _echo_in_time(e: int, k: int, fates: Fates | None) -> bool:
 
 def _by_arrival(pk: Packets, sent: dict[tuple[bool, int], list[int]], resent: list[int],
                 fates: Fates, prove: Any) -> None:
+    """A retransmission's first earlier transmission (same sender and seq, at least as
+    long) that arrived proves it.
+    Per (sender, seq), the transmissions that arrived and their running longest length:
+    the first as long as ``k`` is a bisection away (a segment resent thousands of times
+    made the scan of every earlier transmission quadratic)."""
+    arrived = fates.arrive == fates.arrive          # not nan
+    firsts: dict[tuple[bool, int], tuple[list[int], list[int]]] = {}
     for k in resent:
-        for o in _earlier(pk, sent, k):
-            if float(fates.arrive[o]) == float(fates.arrive[o]):
-                prove(k, "arrival", (
-                    f"The earlier transmission in frame {int(pk.frame[o])} arrived "
-                    f"(at {float(fates.arrive[o]):.6f} s), so this retransmission of its "
-                    f"{_bytes(pk, k)} was not needed."))
-                break
+        key = (bool(pk.from_a[k]), int(pk.seq[k]))
+        if key not in firsts:
+            rows = [o for o in sent.get(key, []) if arrived[o]]
+            firsts[key] = (rows, list(accumulate((int(pk.length[o]) for o in rows), max)))
+        rows, longest = firsts[key]
+        i = bisect_left(longest, int(pk.length[k]))
+        if i < len(rows) and rows[i] < k:
+            o = rows[i]
+            prove(k, "arrival", (
+                f"The earlier transmission in frame {int(pk.frame[o])} arrived "
+                f"(at {float(fates.arrive[o]):.6f} s), so this retransmission of its "
+                f"{_bytes(pk, k)} was not needed."))

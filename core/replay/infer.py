@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.classify import Receiver, acks_new, classify
+from core.replay.ooo import OutOfOrder
 from core.segment import Flag, Segment, flags_text, seq_add, seq_diff
 from core.states import Action, Side, TcpState, Timer, Trigger
 from core.table import Opening, Row, lookup
@@ -97,7 +98,7 @@ class _Tcb:
         self.rcv_wnd = 0
         self.fin_seq: int | None = None
         self.fin_received = False
-        self.ooo: dict[int, int] = {}       # out-of-order data: start -> end
+        self.ooo = OutOfOrder()             # out-of-order data: start -> end
         self.shift = shift                  # applied to this side's window field
         self.cause: int | None = None       # the arrival behind the last state change
         self.syn_acked = False              # it sent a SYN+ACK (answered a peer's SYN)
@@ -496,24 +497,11 @@ class _Run:
             return
         ahead = seq_diff(seq, nxt)
         if ahead > 0:
-            known = tcb.ooo.get(seq)
-            if known is None or seq_diff(end, known) > 0:
-                tcb.ooo[seq] = end
+            tcb.ooo.hold(seq, end, nxt)
             return
         if seq_diff(end, nxt) <= 0:
             return
-        nxt = end
-        while tcb.ooo:
-            moved = False
-            for start in list(tcb.ooo):
-                if seq_diff(start, nxt) <= 0:
-                    stop = tcb.ooo.pop(start)
-                    if seq_diff(stop, nxt) > 0:
-                        nxt = stop
-                    moved = True
-            if not moved:
-                break
-        tcb.rcv_nxt = nxt
+        tcb.rcv_nxt = tcb.ooo.release(end) if tcb.ooo else end
 
     # ------------------------------------------------------------------ changes
     def row(self, tcb: _Tcb, trigger: Trigger, k: int) -> Row | None:
