@@ -176,10 +176,21 @@ def _shared(starts: Arr, ends: Arr) -> Arr:
     return out
 
 
+def _repeats(by_start: Arr, sorted_starts: Arr) -> Arr:
+    """Per sender position: an earlier-captured segment starts at the same number."""
+    out = np.zeros(by_start.size, bool)
+    out[by_start[1:]] = sorted_starts[1:] == sorted_starts[:-1]   # stable: capture order
+    return out
+
+
 def _copies_before(i: int, limit: int, senders: Arr, starts: Arr, ends: Arr,
-                   by_start: Arr, sorted_starts: Arr, widest: int) -> int:
+                   by_start: Arr, sorted_starts: Arr, widest: int, repeats: Arr) -> int:
     """How many of our segments other than ``i`` (sender position) carry its first octet
-    and were captured before segment ``limit``."""
+    and were captured before segment ``limit`` (which comes after ``i``); 1 at once when
+    an earlier segment starts where ``i`` does (``repeats``): the callers only ask
+    whether there is none, and g identical resends would otherwise cost g squared."""
+    if repeats[i]:
+        return 1
     s = int(starts[i])
     lo = int(np.searchsorted(sorted_starts, s - widest, side="left"))
     hi = int(np.searchsorted(sorted_starts, s, side="right"))
@@ -198,6 +209,7 @@ def _sacks(proofs: Proofs, mine: Arr, theirs: Arr, lines: Lines, carries: Arr,
     starts, ends = lines.seq[senders], lines.end[senders]
     by_start = np.argsort(starts, kind="stable")
     sorted_starts = starts[by_start]
+    repeats = _repeats(by_start, sorted_starts)
     widest = int((ends - starts).max())
     shared = _shared(starts, ends)
     for m in reporters.tolist():
@@ -232,7 +244,7 @@ def _sacks(proofs: Proofs, mine: Arr, theirs: Arr, lines: Lines, carries: Arr,
             cand = cand[proofs.by[senders[cand]] < 0]
             for pos in cand.tolist():
                 if not shared[pos] or _copies_before(pos, m, senders, starts, ends, by_start,
-                                                     sorted_starts, widest) == 0:
+                                                     sorted_starts, widest, repeats) == 0:
                     proofs.prove(int(senders[pos]), m, "SACK")
 
 
@@ -262,11 +274,12 @@ def _coverage(proofs: Proofs, mine: Arr, theirs: Arr, lines: Lines, carries: Arr
         return
     by_start = np.argsort(starts, kind="stable")
     sorted_starts = starts[by_start]
+    repeats = _repeats(by_start, sorted_starts)
     widest = int((ends - starts).max())
     for pos in rest.tolist():
         c = int(cover[pos])
         if _copies_before(pos, c, senders, starts, ends, by_start, sorted_starts,
-                          widest) == 0:
+                          widest, repeats) == 0:
             proofs.prove(int(senders[pos]), c, "ack")
 def _simultaneous_open(proofs: Proofs, mine: Arr, theirs: Arr, flags: Arr,
                        lines: Lines) -> None:
