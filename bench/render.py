@@ -20,7 +20,7 @@ Usage::
 5. Whole commands: ``synack export`` of long streams (bench/replay.py's generator,
    ``--lengths`` segments) and of the 2,242-segment corpus capture, each run as a
    process and timed whole (start-up, reading, replay, painting, PNG), with its peak
-   RSS (``os.wait4``); with ``--before DIR`` (a checkout of an older commit, e.g.
+   RSS (GNU time, /usr/bin/time); with ``--before DIR`` (a checkout of an older commit, e.g.
    ``git worktree add /tmp/export-base 6943409``) the same commands on that code side
    by side (``--before-max`` segments at most: the code before held every page, 4.7 GB
    at 20,000 segments). Targets: 1,000 segments <= 2 s, 2,242 <= 4 s, memory flat.
@@ -67,6 +67,7 @@ from gui.sequence_view import SequenceView  # noqa: E402
 
 WIDTH, HEIGHT = 1920, 1080
 ROOT = Path(__file__).resolve().parents[1]
+TIME = "/usr/bin/time"          # GNU time (Debian package "time")
 CORPUS = ROOT.parent / "shared" / "corpus" / "kernel" / "loss5_delay20_bulk_server.pcap"
 
 
@@ -146,45 +147,46 @@ def best_of(fn: Callable[[], object], repeat: int = 3) -> float:
 
 
 def png_levels(folder: Path) -> None:
-    """Part 4: zlib levels of Qt's PNG writer and of gui/png.py on one 2000x20000 page."""
+    """Part 4: zlib levels of Qt's PNG writer and of gui/png.py on one 2000x20000 page,
+    then gui/png.py on a denser page (the capture at 100 %, as ``synack export`` draws it)."""
     tl = replay_stream(read_capture(str(CORPUS)), 0).timeline
     layout = DiagramLayout(tl, show_title=True)
-    page = render_pages(tl, scale=2000 / layout.width, max_height=20_000)[0]
     out = str(folder / "level.png")
-    print(f"PNG of one {page.width()}x{page.height()} page of {CORPUS.name} (best of 3)")
-    print(f"  {'writer':34s} {'level':>5s} {'time':>7s} {'bytes':>12s}")
 
     def row(writer: str, level: str, seconds: float) -> None:
         print(f"  {writer:34s} {level:>5s} {seconds:6.2f}s {os.path.getsize(out):12,d}")
 
-    # Qt maps quality q to zlib level (100 - q) * 9 / 91; -1 is libpng's default (6)
-    for quality, level in ((-1, "dflt"), (100, "0"), (89, "1"), (79, "2"), (69, "3"),
-                           (39, "6")):
-        row("Qt QImage.save (adaptive filters)", level,
-            best_of(lambda q=quality: page.save(out, "PNG", q)))  # type: ignore[call-overload]
-    for threads in (1, 2):
-        for level in (1, 2, 3, 6):
-            row(f"gui/png.py, filter none, {threads} thread{'s' * (threads > 1)}",
-                str(level), best_of(lambda lv=level, th=threads: write_png(page, out, lv, th)))
+    for scale, height, qt in ((2000 / layout.width, 20_000, True), (1.0, 30_000, False)):
+        page = render_pages(tl, scale=scale, max_height=height)[1 if scale == 1 else 0]
+        print(f"PNG of one {page.width()}x{page.height()} page of {CORPUS.name} (best of 3)")
+        print(f"  {'writer':34s} {'level':>5s} {'time':>7s} {'bytes':>12s}")
+        # Qt maps quality q to zlib level (100 - q) * 9 / 91; -1 is libpng's default (6)
+        for quality, level in ((-1, "dflt"), (100, "0"), (89, "1"), (79, "2"), (69, "3"),
+                               (39, "6")) if qt else ():
+            row("Qt QImage.save (adaptive filters)", level,
+                best_of(lambda q=quality, i=page: i.save(out, "PNG", q)))  # type: ignore[misc]
+        for threads in (1, 2):
+            for level in (1, 2, 3, 6):
+                row(f"gui/png.py, filter none, {threads} thread{'s' * (threads > 1)}",
+                    str(level),
+                    best_of(lambda lv=level, th=threads, i=page: write_png(i, out, lv, th)))
 
 
 def run_command(code: Path, source: Path, out: Path) -> tuple[float, float, int, int]:
     """``synack export SOURCE -o OUT`` on the code in ``code``: (wall s, CPU s, peak RSS
-    kB, pages)."""
+    kB, pages). Timed by GNU time: a child forked from this (large) process would count
+    this process's pages in its peak RSS, which survives exec."""
     env = {"PATH": "/usr/bin:/bin", "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(code)}
     for old in out.parent.glob("*.png"):
         old.unlink()
-    start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "gui.cli", "export", str(source), "-o",
-                             str(out)], cwd=code, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    err = proc.stderr.read().decode() if proc.stderr else ""
-    if proc.returncode != 0:
-        raise RuntimeError(f"{code}: synack export {source.name} failed: {err.strip()}")
-    return (wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss,
+    report = out.parent / "time.txt"
+    run = subprocess.run([TIME, "-f", "%e %U %S %M", "-o", str(report), sys.executable, "-m",
+                          "gui.cli", "export", str(source), "-o", str(out)], cwd=code, env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if run.returncode != 0:
+        raise RuntimeError(f"{code}: synack export {source.name} failed: {run.stderr.strip()}")
+    wall, user, system, rss = report.read_text().split()[-4:]
+    return (float(wall), float(user) + float(system), int(rss),
             len(list(out.parent.glob("*.png"))))
 
 

@@ -13,8 +13,8 @@ Rules:
   while asking for the next defeats that (``enumerate``/``zip`` over the pages would:
   they hold the last item while fetching the next).
 - PNGs are written by :mod:`gui.png` (filter none, zlib level ``gui.png.LEVEL``): the
-  same pixels as Qt's writer at a third of its time and a smaller file on diagram
-  pages (bench/render.py prints the table).
+  same pixels as Qt's writer, on a 2000x20000 page in 0.6 s on one thread instead of
+  2.2 s (Qt's default level; 1.5 s at level 1) and 19 % smaller (bench/render.py).
 - The file name's suffix picks the format, the same for the CLI and the export dialog:
   ``.png`` (or none) PNG, ``.jpg``/``.jpeg`` a real JPEG (quality ``JPEG_QUALITY``);
   any other suffix is refused before anything is rendered (``image_format``).

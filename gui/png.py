@@ -7,8 +7,9 @@ Rules:
 - Every row uses PNG filter 0 (none), deflated at ``LEVEL``. On diagram pages (white,
   thin antialiased lines, text) that is smaller than libpng's adaptive filters *and*
   faster: Qt's writer spends most of its time choosing filters (1.2 s on a 2000x20000
-  page with no compression at all). bench/render.py prints the table that chose
-  ``LEVEL``.
+  page with no compression at all). Levels 2 and 3 make files 2 and 4-5 % smaller than
+  level 1 but take 10-30 % longer (most on dense pages, whose deflate is an export's
+  largest cost); level 6 twice as long for 9 %. bench/render.py prints the table.
 - Strips of ``STRIP_ROWS`` rows are deflated on up to ``THREADS`` threads (zlib lets go
   of the GIL), each primed with the 32 KiB before it and ended on a byte boundary
   (``Z_SYNC_FLUSH``), as pigz does: the bytes written are the same whatever the number
