@@ -3,6 +3,7 @@
 Usage::
 
     .venv/bin/python bench/render.py [--segments 100000] [--export 1000] [--frames 40]
+        [--parts frames,export,zlib,commands] [--before DIR] [--lengths 1000,20000,100000]
 
 1. Replays the long stream of bench/replay.py (generated once, cached) and lays it out.
 2. Frame time at 1920x1080: the window's diagram view (one painter, visible rows only)
@@ -13,6 +14,16 @@ Usage::
 3. Export: a simulated bulk transfer of about ``--export`` segments written to PNG
    (layout + painting + PNG encoding; target: at most 2 s), then Qt's default PNG
    compression for comparison.
+4. PNG levels: one 2000x20000 page of a dense capture written by Qt's writer at its
+   default and at zlib levels 0..6 (Qt's ``quality``), and by gui/png.py at levels 1..6
+   on one thread and two: time (best of 3) and bytes.
+5. Whole commands: ``synack export`` of long streams (bench/replay.py's generator,
+   ``--lengths`` segments) and of the 2,242-segment corpus capture, each run as a
+   process and timed whole (start-up, reading, replay, painting, PNG), with its peak
+   RSS (GNU time, /usr/bin/time); with ``--before DIR`` (a checkout of an older commit, e.g.
+   ``git worktree add /tmp/export-base 6943409``) the same commands on that code side
+   by side (``--before-max`` segments at most: the code before held every page, 4.7 GB
+   at 20,000 segments). Targets: 1,000 segments <= 2 s, 2,242 <= 4 s, memory flat.
 Prints median and worst times; best of a few runs where noted.
 """
 
@@ -21,9 +32,11 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -49,9 +62,13 @@ from core.trace import Timeline  # noqa: E402
 from gui.diagram_layout import DiagramLayout  # noqa: E402
 from gui.export import export_png, render_pages  # noqa: E402
 from gui.labels import record_label  # noqa: E402
+from gui.png import write_png  # noqa: E402
 from gui.sequence_view import SequenceView  # noqa: E402
 
 WIDTH, HEIGHT = 1920, 1080
+ROOT = Path(__file__).resolve().parents[1]
+TIME = "/usr/bin/time"          # GNU time (Debian package "time")
+CORPUS = ROOT.parent / "shared" / "corpus" / "kernel" / "loss5_delay20_bulk_server.pcap"
 
 
 def frame_times(view: SequenceView, frames: int) -> list[float]:
@@ -120,14 +137,115 @@ def summary(times: list[float]) -> str:
     return f"median {statistics.median(ms):6.2f} ms, worst {max(ms):6.2f} ms"
 
 
+def best_of(fn: Callable[[], object], repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def png_levels(folder: Path) -> None:
+    """Part 4: zlib levels of Qt's PNG writer and of gui/png.py on one 2000x20000 page,
+    then gui/png.py on a denser page (the capture at 100 %, as ``synack export`` draws it)."""
+    tl = replay_stream(read_capture(str(CORPUS)), 0).timeline
+    layout = DiagramLayout(tl, show_title=True)
+    out = str(folder / "level.png")
+
+    def row(writer: str, level: str, seconds: float) -> None:
+        print(f"  {writer:34s} {level:>5s} {seconds:6.2f}s {os.path.getsize(out):12,d}")
+
+    for scale, height, qt in ((2000 / layout.width, 20_000, True), (1.0, 30_000, False)):
+        page = render_pages(tl, scale=scale, max_height=height)[1 if scale == 1 else 0]
+        print(f"PNG of one {page.width()}x{page.height()} page of {CORPUS.name} (best of 3)")
+        print(f"  {'writer':34s} {'level':>5s} {'time':>7s} {'bytes':>12s}")
+        # Qt maps quality q to zlib level (100 - q) * 9 / 91; -1 is libpng's default (6)
+        for quality, level in ((-1, "dflt"), (100, "0"), (89, "1"), (79, "2"), (69, "3"),
+                               (39, "6")) if qt else ():
+            row("Qt QImage.save (adaptive filters)", level,
+                best_of(lambda q=quality, i=page: i.save(out, "PNG", q)))  # type: ignore[misc]
+        for threads in (1, 2):
+            for level in (1, 2, 3, 6):
+                row(f"gui/png.py, filter none, {threads} thread{'s' * (threads > 1)}",
+                    str(level),
+                    best_of(lambda lv=level, th=threads, i=page: write_png(i, out, lv, th)))
+
+
+def run_command(code: Path, source: Path, out: Path) -> tuple[float, float, int, int]:
+    """``synack export SOURCE -o OUT`` on the code in ``code``: (wall s, CPU s, peak RSS
+    kB, pages). Timed by GNU time: a child forked from this (large) process would count
+    this process's pages in its peak RSS, which survives exec."""
+    env = {"PATH": "/usr/bin:/bin", "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(code)}
+    for old in out.parent.glob("*.png"):
+        old.unlink()
+    report = out.parent / "time.txt"
+    run = subprocess.run([TIME, "-f", "%e %U %S %M", "-o", str(report), sys.executable, "-m",
+                          "gui.cli", "export", str(source), "-o", str(out)], cwd=code, env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if run.returncode != 0:
+        raise RuntimeError(f"{code}: synack export {source.name} failed: {run.stderr.strip()}")
+    wall, user, system, rss = report.read_text().split()[-4:]
+    return (float(wall), float(user) + float(system), int(rss),
+            len(list(out.parent.glob("*.png"))))
+
+
+def whole_commands(folder: Path, lengths: list[int], before: Path | None,
+                   before_max: int) -> None:
+    """Part 5: the whole ``synack export`` process, before and after, side by side."""
+    sources = [(f"{n:,} segments (generated)", cached_stream(folder, n), n) for n in lengths]
+    sources.insert(1, (f"{CORPUS.name}", CORPUS, 2242))
+    print("synack export, the whole process: wall time, CPU time (user + system) and peak "
+          "RSS" + (f" (before: {before})" if before else ""))
+    print(f"  {'source':36s} {'pages':>5s} {'before: wall, CPU, RSS':>28s} "
+          f"{'after: wall, CPU, RSS':>28s}  target")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "x.png"
+        for name, path, count in sources:
+            old = "-"
+            if before is not None and count <= before_max:
+                wall, cpu, rss, _ = run_command(before, path, out)
+                old = f"{wall:6.2f} s {cpu:6.2f} s {rss / 1024:6.0f} MB"
+            elif before is not None:
+                old = "not run"
+            wall, cpu, rss, pages = run_command(ROOT, path, out)
+            target = {1000: 2.0, 2242: 4.0}.get(count)
+            verdict = "" if target is None else \
+                f"<= {target:g} s {'ok' if wall <= target else 'MISSED'}"
+            print(f"  {name:36s} {pages:5d} {old:>28s} {wall:6.2f} s {cpu:6.2f} s "
+                  f"{rss / 1024:6.0f} MB  {verdict}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--segments", type=int, default=100_000)
     parser.add_argument("--export", type=int, default=1000)
     parser.add_argument("--frames", type=int, default=40)
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "synack-bench")
+    parser.add_argument("--parts", default="frames,export,zlib,commands",
+                        help="which parts to run (comma-separated)")
+    parser.add_argument("--before", type=Path, help="a checkout of older code to compare")
+    parser.add_argument("--before-max", type=int, default=20_000,
+                        help="longest stream to export with the code before")
+    parser.add_argument("--lengths", default="1000,20000,100000",
+                        help="segments of the generated streams to export whole")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     app = QApplication.instance() or QApplication([sys.argv[0]])
+    if "frames" in parts:
+        frames(args, app)
+    if "export" in parts:
+        export(args)
+    with tempfile.TemporaryDirectory() as folder:
+        if "zlib" in parts:
+            png_levels(Path(folder))
+    if "commands" in parts:
+        whole_commands(args.dir, [int(n) for n in args.lengths.split(",")], args.before,
+                       args.before_max)
+
+
+def frames(args: argparse.Namespace, app: QApplication) -> None:
+    """Parts 1 and 2: frame times in the window, and the QGraphicsScene alternative."""
     path = cached_stream(args.dir, args.segments)
     timeline = replay_stream(read_capture(str(path)), 0).timeline
 
@@ -152,6 +270,9 @@ def main() -> None:
     print(f"  QGraphicsScene, {count:,} arrows as items: build {build * 1e3:.0f} ms; "
           f"frame {summary(times)}")
 
+
+def export(args: argparse.Namespace) -> None:
+    """Part 3: export of a simulated bulk transfer, in process."""
     tl = bulk_timeline(args.export)
     print(f"export of a simulated bulk transfer of {len(tl):,} segments")
     with tempfile.TemporaryDirectory() as folder:
@@ -175,7 +296,7 @@ def main() -> None:
             image.save(str(Path(folder) / f"d{k}.png"), "PNG")  # type: ignore[call-overload]
         default = time.perf_counter() - start
         print(f"  timed: layout + painting {painted:.2f} s; PNG at Qt's default compression "
-              f"{default:.2f} s (ours: zlib level 1)")
+              f"{default:.2f} s (ours: gui/png.py)")
 
 
 if __name__ == "__main__":

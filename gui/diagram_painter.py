@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import sys
+from typing import NamedTuple
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import (
@@ -69,6 +70,19 @@ def _faint(color: QColor) -> QColor:
     return out
 
 
+class _Label(NamedTuple):
+    """An arrow's label in three coloured parts with their widths, and the arrow's colour,
+    whether it is a ghost, and its mark."""
+
+    flags: str
+    rest: str
+    notes: str
+    widths: tuple[float, ...]
+    color: QColor
+    ghost: bool
+    mark: style.Mark | None
+
+
 class DiagramPainter:
     """Paints one layout; holds fonts and metrics so painting allocates little."""
 
@@ -81,7 +95,7 @@ class DiagramPainter:
         self._mark_font = style.badge_font()
         self._fm_label = QFontMetricsF(self._label_font)
         self._fm_text = QFontMetricsF(self._text_font)
-        self._labels: dict[int, tuple[str, str, str, QColor, bool]] = {}
+        self._labels: dict[int, _Label] = {}
         self._doubtful, self._doubtful_states = _doubts(layout.timeline)
 
     def paint(self, p: QPainter, clip: QRectF, *, cursor: float | None = None,
@@ -320,10 +334,10 @@ class DiagramPainter:
                    mark.letter)
 
     def _paint_arrow(self, p: QPainter, arrow: Arrow, done: float) -> None:
-        rec = self.layout.record(arrow.index)
-        color = style.kind_color(style.flag_kind(rec.segment))
+        label = self._label_parts(arrow.index)
+        color = label.color
         a, b = QPointF(arrow.x0, arrow.y0), QPointF(arrow.x1, arrow.y1)
-        dashed = rec.ghost
+        dashed = label.ghost
         if done < 1.0:  # the rest of the path, faint (not antialiased: half the cost)
             p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
             self._arrow_shape(p, a, b, _faint(color), head=not arrow.lost, dashed=dashed)
@@ -345,7 +359,7 @@ class DiagramPainter:
         a, b = QPointF(arrow.x0, arrow.y0), QPointF(arrow.x1, arrow.y1)
         if arrow.lost:
             self._cross(p, b, style.LOST if done >= 1.0 else _faint(style.LOST))
-        mark = style.mark_of(self.layout.record(arrow.index).labels)
+        mark = self._label_parts(arrow.index).mark
         doubt = not arrow.ghost and arrow.index in self._doubtful
         if mark is None and not doubt:
             return
@@ -358,8 +372,9 @@ class DiagramPainter:
                              mid.y())
             self._mark(p, beside, style.UNCERTAIN, faint=done <= 0.0)
 
-    def _label_parts(self, index: int) -> tuple[str, str, str, QColor, bool]:
-        """(flags, rest, notes, flag colour, ghost) of one label, elided to fit; cached."""
+    def _label_parts(self, index: int) -> _Label:
+        """One arrow's label, elided to fit, and what else painting it asks of its record;
+        cached (painting a row asks three times, and frames repaint the same rows)."""
         parts = self._labels.get(index)
         if parts is None:
             lay = self.layout
@@ -372,8 +387,10 @@ class DiagramPainter:
             notes = fm.elidedText(notes, Qt.TextElideMode.ElideRight, max(0.0, room * 0.6))
             rest = fm.elidedText(rest, Qt.TextElideMode.ElideRight,
                                  max(0.0, room - fm.horizontalAdvance(notes)))
-            parts = (flags, rest, notes, style.kind_color(style.flag_kind(rec.segment)),
-                     rec.ghost)
+            parts = _Label(flags, rest, notes,
+                           tuple(fm.horizontalAdvance(t) for t in (flags, rest, notes)),
+                           style.kind_color(style.flag_kind(rec.segment)), rec.ghost,
+                           style.mark_of(rec.labels))
             if len(self._labels) > LABEL_CACHE:
                 self._labels.clear()
             self._labels[index] = parts
@@ -382,8 +399,7 @@ class DiagramPainter:
     def _paint_label(self, p: QPainter, arrow: Arrow, *, faint: bool) -> None:
         """Label in the band just above the arrow's tail, flags in the arrow's colour."""
         fm = self._fm_label
-        flags, rest, notes, kind, ghost = self._label_parts(arrow.index)
-        widths = [fm.horizontalAdvance(t) for t in (flags, rest, notes)]
+        flags, rest, notes, widths, kind, ghost, _ = self._label_parts(arrow.index)
         total = sum(widths)
         x = arrow.x0 + LABEL_PAD if arrow.x1 > arrow.x0 else arrow.x0 - LABEL_PAD - total
         baseline = arrow.y0 - 4.0 - fm.descent()

@@ -37,8 +37,8 @@ from gui.export import (
     MAX_SCALE,
     MIN_SCALE,
     image_format,
+    iter_pages,
     page_bands,
-    render_layout,
     render_view,
     save_images,
 )
@@ -139,13 +139,13 @@ class ExportDialog(QDialog):
         image_format(self.path.text())       # an unknown suffix fails before rendering
         try:
             if self.current.isChecked():
-                images = [render_view(v.diagram_layout(), v.visible_rect(), scale=scale,
-                                      cursor=v.cursor_time, selected=v.selected)]
-            else:
-                images = render_layout(self._layout(), scale=scale)
+                return save_images([render_view(v.diagram_layout(), v.visible_rect(),
+                                                scale=scale, cursor=v.cursor_time,
+                                                selected=v.selected)], self.path.text())
+            # the whole diagram: each page painted, written and dropped before the next
+            return save_images(iter_pages(self._layout(), scale=scale), self.path.text())
         except ValueError as exc:
             raise SynAckError(f"cannot render the diagram: {exc}") from exc
-        return save_images(images, self.path.text())
 
     def _on_save(self) -> None:
         QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
