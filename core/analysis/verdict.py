@@ -351,16 +351,26 @@ def dsack_mask(pk: Packets) -> Arr:
 
 def _by_dsack(pk: Packets, sent: dict[tuple[bool, int], list[int]], resent: list[int],
               prove: Any) -> None:
+    """Each D-SACK proves the latest retransmission before it of exactly its octets, once
+    (per (sender, left, right) a sorted pool of the retransmissions still unproven: a
+    segment resent r times and D-SACKed d times cost r x d before)."""
     waiting = set(resent)
+    pools: dict[tuple[bool, int, int], list[int]] = {}
+    for (side, left), rows in sent.items():
+        for k in rows:
+            if k in waiting:
+                pools.setdefault((side, left, (left + int(pk.length[k])) & _M), []).append(k)
+    for pool in pools.values():
+        pool.sort()
     for a in np.flatnonzero(dsack_mask(pk)).tolist():
         left, right = int(pk.sack_edges[a, 0, 0]), int(pk.sack_edges[a, 0, 1])
-        side = bool(pk.from_a[a])
-        match = [k for k in sent.get((not side, left), []) if k < a and k in waiting
-                 and (left + int(pk.length[k])) & _M == right]
-        if not match:
+        pool = pools.get((not bool(pk.from_a[a]), left, right))
+        if not pool:
             continue
-        k = match[-1]
-        waiting.remove(k)
+        at = bisect_left(pool, a) - 1
+        if at < 0:
+            continue
+        k = pool.pop(at)
         prove(k, "dsack", (
             f"Frame {int(pk.frame[a])} carries a D-SACK (RFC 2883) for exactly these "
             f"{_bytes(pk, k)}: the receiver got them twice, so an earlier copy had arrived "

@@ -18,9 +18,11 @@ from core.analysis.verdict import (
     Fates,
     Verdict,
     _by_arrival,
+    _by_dsack,
     _by_tsecr,
     _bytes,
     _echo_in_time,
+    dsack_mask,
     is_dsack,
     judge,
     judge_stream,
@@ -331,3 +333,41 @@ def test_a_segment_resent_thousands_of_times_is_judged_quickly() -> None:
               lambda k, rule, why: proven.append(k))
     assert time.perf_counter() - start < 2.0
     assert proven == []
+
+
+def _old_by_dsack(pk: Any, sent: dict[tuple[bool, int], list[int]], resent: list[int],
+                  prove: Any) -> None:
+    """``_by_dsack`` before issue 11 (a scan of the segment's transmissions per D-SACK)."""
+    waiting = set(resent)
+    for a in np.flatnonzero(dsack_mask(pk)).tolist():
+        left, right = int(pk.sack_edges[a, 0, 0]), int(pk.sack_edges[a, 0, 1])
+        side = bool(pk.from_a[a])
+        match = [k for k in sent.get((not side, left), []) if k < a and k in waiting
+                 and (left + int(pk.length[k])) & 0xFFFFFFFF == right]
+        if not match:
+            continue
+        k = match[-1]
+        waiting.remove(k)
+        prove(k, "dsack", f"frame {int(pk.frame[a])}")
+
+
+def test_dsack_rule_proves_what_the_former_scan_proved() -> None:
+    rnd = random.Random(7)
+    proofs = 0
+    for _ in range(400):
+        pk, sent, resent, _ = _resends(rnd, rnd.randrange(1, 60))
+        n = len(pk.frame)
+        pk.flags = np.full(n, 0x10, np.int64)
+        pk.ack = np.full(n, 400, np.int64)
+        pk.sack_blocks = np.array([rnd.choice((0, 1, 1, 2)) for _ in range(n)], np.int8)
+        edges = np.zeros((n, 4, 2), np.int64)
+        for i in range(n):
+            left = rnd.choice((100, 200, 300))
+            edges[i, 0] = (left, left + rnd.choice((50, 100, 100)))
+            edges[i, 1] = (left - 100, left + 200)
+        pk.sack_edges = edges
+        new = [(k, rule) for k, rule, _ in _proofs(_by_dsack, pk, sent, resent)]
+        old = [(k, rule) for k, rule, _ in _proofs(_old_by_dsack, pk, sent, resent)]
+        assert new == old
+        proofs += len(new)
+    assert proofs > 100
