@@ -364,13 +364,13 @@ def _by_dsack(pk: Packets, sent: dict[tuple[bool, int], list[int]], resent: list
         pool.sort()
     for a in np.flatnonzero(dsack_mask(pk)).tolist():
         left, right = int(pk.sack_edges[a, 0, 0]), int(pk.sack_edges[a, 0, 1])
-        pool = pools.get((not bool(pk.from_a[a]), left, right))
-        if not pool:
+        found = pools.get((not bool(pk.from_a[a]), left, right))
+        if not found:
             continue
-        at = bisect_left(pool, a) - 1
+        at = bisect_left(found, a) - 1
         if at < 0:
             continue
-        k = pool.pop(at)
+        k = found.pop(at)
         prove(k, "dsack", (
             f"Frame {int(pk.frame[a])} carries a D-SACK (RFC 2883) for exactly these "
             f"{_bytes(pk, k)}: the receiver got them twice, so an earlier copy had arrived "
