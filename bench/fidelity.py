@@ -32,18 +32,8 @@ from tests.fidelity.harness import Case, generate, run_all, run_case  # noqa: E4
 
 def _one(text: str) -> str:
     """The full report of one case written as ``NAME key=value ... seed=S``."""
-    name, *words = text.split()
-    seed = 1
-    params = []
-    for word in words:
-        if word.startswith("seed="):
-            seed = int(word[5:])
-        elif not word.startswith("["):
-            params.append(word)
-        else:
-            break  # "[drop: ...]" closes a case as the summary prints it
     with tempfile.TemporaryDirectory() as folder:
-        return run_case(Case(name, tuple(params), seed), folder).report()
+        return run_case(Case.parse(text), folder).report()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -147,8 +147,10 @@ def _replay_stream(index: CaptureIndex, stream: int,
     columns = {"send": send_list, "from_client": fc_list, "flags": fl_list,
                "seq": seq.tolist(), "ack": ack.tolist(), "length": length.tolist(),
                "window": sel["window"].tolist()}
-    fins = _first_fins(fc, fl, seq, length)
-    early = _early_closes(fc, fl, seq, ack, fins)
+    firsts = _first_fins(fc, fl, seq, length)
+    fins = (None if firsts[0] is None else firsts[0][1],
+            None if firsts[1] is None else firsts[1][1])
+    early = _early_closes(fc, fl, seq, ack, firsts)
 
     def walk(fates: list[float | None], tolerate: frozenset[int]) -> Inference:
         return infer(**columns, arrive=fates, shifts=shifts, initial=initial, fins=fins,
@@ -226,21 +228,25 @@ def _left_at(held: Arr, earlier: Arr, send: Arr, fc: Arr, tsval: Arr) -> Arr:
     return out
 
 
-def _first_fins(fc: Arr, fl: Arr, seq: Arr, length: Arr) -> tuple[int | None, int | None]:
-    """The number the client's first captured FIN occupies, and the server's (None: none)."""
-    out: list[int | None] = []
+Fin = tuple[int, int] | None     # a side's first captured FIN: (segment, number it takes)
+
+
+def _first_fins(fc: Arr, fl: Arr, seq: Arr, length: Arr) -> tuple[Fin, Fin]:
+    """The client's first captured FIN and the server's (None: none)."""
+    out: list[Fin] = []
     for side in (True, False):
         at = np.flatnonzero((fc == side) & ((fl & FIN) != 0) & ((fl & RST) == 0))
         if at.size:
             k = int(at[0])
-            out.append((int(seq[k]) + int(length[k]) + int((fl[k] & SYN) != 0)) & 0xFFFFFFFF)
+            out.append((k, (int(seq[k]) + int(length[k]) + int((fl[k] & SYN) != 0))
+                        & 0xFFFFFFFF))
         else:
             out.append(None)
     return out[0], out[1]
 
 
-def _early_closes(fc: Arr, fl: Arr, seq: Arr, ack: Arr,
-                  fins: tuple[int | None, int | None]) -> dict[int, int]:
+def _early_closes(fc: Arr, fl: Arr, seq: Arr, ack: Arr, firsts: tuple[Fin, Fin]
+                  ) -> dict[int, int]:
     """Rule 2b of :mod:`core.replay.infer`: per side, its first segment numbered after its
     first captured FIN and captured before it; when that segment ACKs the peer's first
     FIN, the peer FIN's segment -> the revealing one: the uncaptured FIN may have left
@@ -248,18 +254,17 @@ def _early_closes(fc: Arr, fl: Arr, seq: Arr, ack: Arr,
     ACK of the peer's); the replay shows the second and says the first
     (:func:`core.replay.doubts.closed_early`)."""
     out: dict[int, int] = {}
-    for side, mine, theirs in ((True, fins[0], fins[1]), (False, fins[1], fins[0])):
+    for side, mine, theirs in ((True, firsts[0], firsts[1]), (False, firsts[1], firsts[0])):
         if mine is None or theirs is None:
             continue
-        own = (fc == side) & ((fl & RST) == 0)
-        first_fin = np.flatnonzero(own & ((fl & FIN) != 0))
-        after = np.flatnonzero(own & (seq == (mine + 1) & 0xFFFFFFFF) & ((fl & FIN) == 0))
-        after = after[after < first_fin[0]] if first_fin.size else after
-        peer_fin = np.flatnonzero((fc != side) & ((fl & (FIN | RST)) == FIN))
-        if after.size and peer_fin.size:
+        first_fin, number = mine
+        after = np.flatnonzero((fc == side) & ((fl & (FIN | RST)) == 0)
+                               & (seq == (number + 1) & 0xFFFFFFFF))
+        after = after[after < first_fin]
+        if after.size:
             k = int(after[0])
-            if fl[k] & ACK and int(ack[k]) == (theirs + 1) & 0xFFFFFFFF:
-                out[int(peer_fin[0])] = k
+            if fl[k] & ACK and int(ack[k]) == (theirs[1] + 1) & 0xFFFFFFFF:
+                out[theirs[0]] = k
     return out
 
 

@@ -274,7 +274,7 @@ def closed_early(inference: Inference, other: Inference,
     """Rule 2c: ``other`` is the walk with the uncaptured FINs sent before the peer's FIN
     arrived (``early``: the peer FIN's segment -> the segment that reveals the FIN)."""
     out = []
-    for peer_fin, revealing in early.items():
+    for revealing in early.values():
         side = Side.CLIENT if from_client[revealing] else Side.SERVER
         mine, theirs = states_of(inference, initial, side), states_of(other, initial, side)
         if mine == theirs:
@@ -289,7 +289,6 @@ def closed_early(inference: Inference, other: Inference,
                   f"carrying its ACK (CLOSE_WAIT, LAST_ACK: shown), or before (a "
                   f"simultaneous close: FIN_WAIT_1, CLOSING)"),
             alternative=((side, theirs),)))
-        del peer_fin
     return out
 
 

@@ -171,7 +171,7 @@ def _mark_lost(carries: Arr, cover: Arr, s_seq: Arr, end: Arr, lost: Arr, send: 
             if tsval is not None and tsval[i] >= 0:
                 if tsval[i2] == tsval[i]:
                     continue
-            elif (abs(send[i2] - send[i]) < LINK_COPY
-                    and not bool(((theirs > i) & (theirs < i2)).any())):
+            elif (abs(send[i2] - send[i]) < LINK_COPY       # nothing from the peer between
+                    and np.searchsorted(theirs, i, "right") == np.searchsorted(theirs, i2)):
                 continue
         lost[i] = True

@@ -77,6 +77,22 @@ class Case:
     seed: int
     drop_target: str = ""      # what the scripted drop aims at in the clean run
 
+    @classmethod
+    def parse(cls, text: str) -> Case:
+        """A case written as the summary prints it: ``NAME key=value ... seed=S``, with
+        an optional ``[drop: ...]`` tail (ignored)."""
+        name, *words = text.split()
+        seed = 1
+        params = []
+        for word in words:
+            if word.startswith("seed="):
+                seed = int(word[5:])
+            elif not word.startswith("["):
+                params.append(word)
+            else:
+                break
+        return cls(name, tuple(params), seed)
+
     def overrides(self) -> dict[str, object]:
         out: dict[str, object] = dict(parse_assignment(p) for p in self.params)
         out["seed"] = self.seed

@@ -40,6 +40,14 @@ FAMILIES: dict[str, str] = {
 }
 
 
+def _simplest(sizes: dict[str, tuple[int, int]], kind: str, size: tuple[int, int]) -> bool:
+    """Record ``size`` for ``kind`` when it is the first or smaller than the one kept."""
+    if kind in sizes and size >= sizes[kind]:
+        return False
+    sizes[kind] = size
+    return True
+
+
 @dataclass(slots=True)
 class Stats:
     """Counts over many case results (``add`` them, then read or ``summary()``)."""
@@ -118,17 +126,14 @@ class Stats:
             self.rules.update(tap.rules)
             for kind in dict.fromkeys(comparison.kinds):
                 self.kinds[kind] += 1
+                # the example kept is the simplest case: fewest parameters, then shortest
                 size = (len(case.params), len(str(case)))
                 if not comparison.matches_either and not kind.startswith("order"):
                     self.unexplained[kind] += 1
-                    if (kind not in self.unexplained_examples
-                            or size < self._unexplained_size[kind]):
-                        self._unexplained_size[kind] = size
+                    if _simplest(self._unexplained_size, kind, size):
                         self.unexplained_examples[kind] = (str(case), tap.tap)
                 self.kind_scenarios.setdefault(kind, Counter())[case.scenario] += 1
-                # the example kept is the simplest case: fewest parameters, then shortest
-                if kind not in self.examples or size < self._example_size[kind]:
-                    self._example_size[kind] = size
+                if _simplest(self._example_size, kind, size):
                     self.examples[kind] = (str(case), tap.tap)
                     self.reports[kind] = result.report()
 

@@ -49,16 +49,9 @@ CASES = [
 ]
 
 
-def _case(text: str) -> Case:
-    name, *words = text.split()
-    params = tuple(w for w in words if not w.startswith("seed="))
-    seed = int(next(w for w in words if w.startswith("seed="))[5:])
-    return Case(name, params, seed)
-
-
 @pytest.mark.parametrize(("text", "tap", "expect"), CASES)
 def test_case(text: str, tap: str, expect: str, tmp_path: Path) -> None:
-    result = run_case(_case(text), str(tmp_path))
+    result = run_case(Case.parse(text), str(tmp_path))
     (found,) = [t for t in result.taps if t.tap == tap]
     assert found.comparison is not None, result.report()
     assert not found.illegal, result.report()
