@@ -36,7 +36,7 @@ from core.replay.doubts import Stream, closed_early, find_doubts
 from core.replay.evidence import arrival_proofs, number_lines, old_copies
 from core.replay.explain import explain
 from core.replay.ghosts import Columns, find_ghosts
-from core.replay.infer import UNANSWERED, Inference, infer
+from core.replay.infer import ELIMINATED, UNANSWERED, Inference, infer
 from core.replay.roles import CapturePoint, client_is_a, estimate_capture_point
 from core.replay.timing import schedule
 from core.states import Side, TcpState
@@ -158,7 +158,7 @@ def _replay_stream(index: CaptureIndex, stream: int,
                      tolerate=tolerate)
     explained = explain(walk, send_list, arrive_list, proofs.by.tolist(), fl_list, fc_list,
                         point.one_way, lines.seq.tolist(), lines.end.tolist(),
-                        copies=held.tolist())
+                        copies=held.tolist(), dsack=proofs.dsack.tolist())
     inference, arrive_list = explained.inference, explained.arrive
     final = list(arrive_list)
 
@@ -174,7 +174,9 @@ def _replay_stream(index: CaptureIndex, stream: int,
                same_host=point.merged or _same_host(index, sel[0])),
         arrive_list, inference, initial, walk,
         {r.segment for r in explained.repairs if r.fate == "lost"},
-        [r.segment for r in explained.repairs if r.because.kind == UNANSWERED])
+        [r.segment for r in explained.repairs if r.because.kind == UNANSWERED],
+        [(r.segment, r.because.segment) for r in explained.repairs
+         if r.because.kind == ELIMINATED])
     if early:                   # infer rule 2b: when the uncaptured FIN left is unknown
         other = infer(**columns, arrive=final, shifts=shifts, initial=initial, fins=fins,
                       early_close=early, time_wait=TIME_WAIT,

@@ -34,6 +34,10 @@ state sequences:
    segments are numbered after it) and which ACKs the peer's FIN: it left after that
    FIN arrived, carrying its ACK (CLOSE_WAIT -> LAST_ACK, shown), or before (a
    simultaneous close: FIN_WAIT_1 -> CLOSING) (:func:`closed_early`).
+2d. **Which held-up segment.** A pure ACK from TIME_WAIT answers an arrival; when it
+   names none (no D-SACK, no timestamp echo), the one peer segment shown lost is drawn
+   arriving just before it (:mod:`core.replay.explain` rule 2c), but another peer
+   segment held up in the network would explain it as well, with that one lost.
 3. **A forgotten connection.** An RST without ACK from a synchronized side answers from
    a TCP without the connection (a restarted host): it was CLOSED, or LISTEN if the
    service listens again; when it forgot the connection, the capture does not show.
@@ -112,9 +116,12 @@ def states_of(inference: Inference, initial: tuple[TcpState, TcpState],
 
 def find_doubts(s: Stream, fates: list[float | None], inference: Inference,
                 initial: tuple[TcpState, TcpState], walk: Walk,
-                repaired: set[int], unanswered: Sequence[int] = ()) -> list[Uncertainty]:
+                repaired: set[int], unanswered: Sequence[int] = (),
+                eliminated: Sequence[tuple[int, int]] = ()) -> list[Uncertainty]:
     """Module rules 1-3 for one explained stream; ``repaired`` are the segments a repair
-    made lost, ``unanswered`` those of them lost for want of an answer (rule 2a)."""
+    made lost, ``unanswered`` those of them lost for want of an answer (rule 2a),
+    ``eliminated`` the (segment, TIME_WAIT ACK) a repair made prompt it with no proof
+    (rule 2d)."""
     n = len(fates)
     out: list[Uncertainty] = []
     walks = [0]
@@ -150,6 +157,15 @@ def find_doubts(s: Stream, fates: list[float | None], inference: Inference,
                       f"TIME_WAIT (RFC 1337) and waits out its 2MSL: the capture looks the "
                       f"same"),
                 alternative=alt))
+    for j, k in eliminated:                                    # rule 2d
+        sender = Side.CLIENT if s.from_client[j] else Side.SERVER
+        out.append(Uncertainty(
+            time=s.send[k], side=sender.peer, segments=(j,),
+            text=(f"either this {_what(s.flags[j])} was held up in the network and "
+                  f"prompted the {_name(sender.peer)}'s ACK from TIME_WAIT (shown: one "
+                  f"loss fewer), or it was lost and another {_name(sender)} segment, held "
+                  f"up, did: the ACK does not name the segment it answers"),
+            alternative=other({j: None}), alternative_lost=(j,)))
     rsts = [k for k in range(n) if s.flags[k] & RST and fates[k] is not None
             and k not in assassins
             and not near[Side.SERVER if s.from_client[k] else Side.CLIENT]]

@@ -32,7 +32,9 @@ smallest change that removes it:
    peer's FIN again, or any segment: RFC 9293 3.10.7.4). A pure ACK it sends with no
    arrival at it in the ``limit`` before answers a segment of the peer's that this very
    ACK proves arrived (a D-SACK, a timestamp echo): that segment was held up in the
-   network and arrived just before the ACK. Without such a proof nothing is moved.
+   network and arrived just before the ACK. When the ACK names no segment at all, the one
+   segment of the peer's (data, SYN or FIN) drawn lost is that segment: anything that reaches a side
+   passed an on-path capture point. With two or more candidates nothing is moved.
 3. Every repair is recorded (``Explanation.repairs``) with the reason, and the walk runs
    again; after ``MAX_REPAIRS`` the rest are tolerated and counted as anomalies. A
    conflict that no repair removes is tolerated: the walk goes on through it.
@@ -50,6 +52,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.replay.infer import (
+    ELIMINATED,
     MISSING_SYN,
     MISSING_SYN_ACK,
     PROMPTED,
@@ -98,10 +101,12 @@ class Explanation:
 def explain(walk: Walk, send: Sequence[float], arrive: Sequence[float | None],
             proved_by: Sequence[int], flags: Sequence[int], from_client: Sequence[bool],
             flight: float, seq_line: Sequence[int] = (),
-            end_line: Sequence[int] = (), copies: Sequence[int] = ()) -> Explanation:
+            end_line: Sequence[int] = (), copies: Sequence[int] = (),
+            dsack: Sequence[bool] = ()) -> Explanation:
     """Module rules 1-3; ``walk(arrive, tolerate)`` runs :func:`core.replay.infer.infer`
     stopping at conflicts, ``flight`` is the estimated one-way delay, ``copies`` are
-    delayed copies of earlier segments (their sender's state then allowed them)."""
+    delayed copies of earlier segments (their sender's state then allowed them), ``dsack``
+    tells which segments carry a D-SACK block."""
     fates = list(arrive)
     tolerate: set[int] = set(copies)
     repairs: list[Repair] = []
@@ -121,14 +126,15 @@ def explain(walk: Walk, send: Sequence[float], arrive: Sequence[float | None],
                                        limit, answers, following))
             if lost is None:
                 held = _prompted(fates, send, from_client, flags, seq_line, end_line,
-                                 inference, limit, proved_by)
+                                 inference, limit, proved_by, dsack)
                 if held is None:
                     return Explanation(inference, fates, repairs)
-                j, k = held
+                j, k, proven = held
                 fates[j] = max(send[j], send[k] - EPSILON)
                 repairs.append(Repair(segment=j, fate="arrived later", because=Conflict(
                     segment=k, side=Side.CLIENT if from_client[k] else Side.SERVER,
-                    state=TcpState.TIME_WAIT, kind=PROMPTED, culprit=j,
+                    state=TcpState.TIME_WAIT, kind=PROMPTED if proven else ELIMINATED,
+                    culprit=j,
                     reason=(f"{'client' if from_client[k] else 'server'} sends an ACK from "
                             f"TIME_WAIT with nothing arriving to prompt it"))))
                 continue
@@ -260,9 +266,11 @@ def _unanswered_syn(syns: list[int], fates: list[float | None], send: Sequence[f
 def _prompted(fates: list[float | None], send: Sequence[float], from_client: Sequence[bool],
               flags: Sequence[int], seq_line: Sequence[int], end_line: Sequence[int],
               inference: Inference, limit: float,
-              proved_by: Sequence[int]) -> tuple[int, int] | None:
-    """Rule 2c: (the peer segment that arrived, the ACK it prompted), or None. Only the
-    pure ACKs sent while their sender was in TIME_WAIT are looked at."""
+              proved_by: Sequence[int],
+              dsack: Sequence[bool] = ()) -> tuple[int, int, bool] | None:
+    """Rule 2c: (the peer segment that arrived, the ACK it prompted, whether the ACK proves
+    it), or None. Only the pure ACKs sent while their sender was in TIME_WAIT are looked
+    at."""
     spans: list[tuple[bool, float, float]] = []
     opened: dict[Side, float] = {}
     for ev in inference.sparse:
@@ -281,6 +289,8 @@ def _prompted(fates: list[float | None], send: Sequence[float], from_client: Seq
         np.asarray(end_line) == np.asarray(seq_line))
     arrived = np.array(fates, dtype=np.float64)          # None -> nan
     proof = np.asarray(proved_by, dtype=np.int64)
+    rst = (fl & RST) != 0
+    needs = ((fl & (SYN | FIN)) != 0) | (np.asarray(end_line) > np.asarray(seq_line))
     for client, t_in, t_out in spans:
         for k in np.flatnonzero(pure & (fc == client) & (t >= t_in) & (t < t_out)).tolist():
             peer = fc != client
@@ -289,7 +299,14 @@ def _prompted(fates: list[float | None], send: Sequence[float], from_client: Seq
                 continue
             named = np.flatnonzero(peer & (proof == k) & ~(arrived >= t[k] - limit))
             if named.size:
-                return int(named[-1]), k
+                return int(named[-1]), k, True
+            # no proof names one: every segment that reaches a side passed an on-path
+            # capture point, so the only peer segment drawn lost that needed an answer
+            # is the one (one fewer loss); two or more leave it undecided
+            unheard = np.flatnonzero(peer & np.isnan(arrived) & (t < t[k]) & ~rst & needs)
+            names = (peer & (proof == k)).any() or (len(dsack) > k and dsack[k])
+            if unheard.size == 1 and not names:
+                return int(unheard[0]), k, False
     return None
 
 

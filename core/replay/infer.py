@@ -135,8 +135,9 @@ class Inference:
     tolerated: list[Conflict] = field(default_factory=list)
 
 
-TOO_FAR, MISSING_SYN, MISSING_SYN_ACK, UNANSWERED, PROMPTED = (
-    "too far", "missing SYN", "missing SYN+ACK", "unanswered probe", "prompted")
+TOO_FAR, MISSING_SYN, MISSING_SYN_ACK, UNANSWERED, PROMPTED, ELIMINATED = (
+    "too far", "missing SYN", "missing SYN+ACK", "unanswered probe", "prompted",
+    "prompted, by elimination")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -14,7 +14,8 @@ Rules:
    ACK covers them, unless the capture point is next to the receiver (``CapturePoint.
    next_to``; there, what is seen has arrived), or the capture proves it arrived
    (:mod:`core.replay.evidence`: timestamps, SACK, D-SACK, ack coverage, a simultaneous
-   open); a proved segment arrives no later than the proving segment was sent.
+   open); a proved segment arrives no later than the proving segment was sent, and the
+   proving segment is sent after it (no later than it was seen).
 4. Per direction the link is first-in first-out: nothing arrives after a later segment
    of the same direction.
 """
@@ -66,7 +67,11 @@ def schedule(time: Arr, from_client: Arr, flags: Arr, lines: Lines, seg_len: Arr
             proved=None if proofs is None else proofs.by, tsval=tsval)
     if proofs is not None:
         proved = np.flatnonzero(proofs.by >= 0)
-        arrive[proved] = np.minimum(arrive[proved], send[proofs.by[proved]])
+        by = proofs.by[proved]
+        # the proving segment left after the proved one arrived: where the delay estimate
+        # puts it earlier (jitter), it left as late as its sighting allows
+        np.maximum.at(send, by, np.minimum(time[by], send[proved] + 2 * EPSILON))
+        arrive[proved] = np.minimum(arrive[proved], send[by])
     arrive[lost] = np.nan
     arrive = np.maximum(arrive, send)
     return send, arrive

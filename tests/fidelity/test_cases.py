@@ -46,6 +46,18 @@ CASES = [
     # the ACK before the FIN: FIN_WAIT_2 for an instant, or straight to TIME_WAIT
     ("close_server_first delay=0.005 loss=0.05 drop=server:5 seed=1917719639",
      "client", "either"),
+    # a TIME_WAIT re-ACK naming nothing (no SACK): the one server segment drawn lost
+    # arrived late and prompted it, or another one held up did
+    ("time_wait_old_duplicate delay=0.03 sack=off seed=1269637725", "server", "either"),
+    ("time_wait_old_duplicate delay=0.001 drop=server:1 seed=763367563", "server", "either"),
+    # ... but a re-ACK whose D-SACK names bytes several copies carry moves none
+    ("time_wait_old_duplicate delay=0.01 delay_back=0.004 delayed_ack=off loss=0.3 "
+     "reorder=0.15 reorder_delay=0.005 jitter=0.008 seed=1853456590", "mid", "exact"),
+    # a segment proving another's arrival left after it, whatever the jittered delay says
+    ("close_server_first delay=0.005 mss=1460 delayed_ack=off timestamps=off jitter=0.008 "
+     "drop=server:5 seed=1320711111", "client", "exact"),
+    ("simultaneous_open delay=0.001 mss=1460 delayed_ack=off iss=random loss=0.3 "
+     "seed=330951340", "server", "exact"),
 ]
 
 
