@@ -196,6 +196,8 @@ class Uncertainty:
     alternative: tuple[tuple[Side, tuple[TcpState, ...]], ...] = ()
     #: captured segments lost under the other reading
     alternative_lost: tuple[int, ...] = ()
+    #: ghosts (``Timeline.ghosts`` indices) never sent under the other reading
+    alternative_unsent: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -190,12 +190,15 @@ def _replay_stream(index: CaptureIndex, stream: int,
         pos = {int(r): i for i, r in enumerate(rows.tolist())}
         dup = np.flatnonzero(copies >= 0)
         timeline_index[dup] = [timeline_index[pos[int(c)]] for c in copies[dup].tolist()]
+    reordered: list[Uncertainty] = []
     ghosts = find_ghosts(Columns(
         from_client=fc, flags=fl, seq=seq, ack=ack, seg_len=seg_len,
         window=sel["window"].astype(np.int64), frame=sel["frame"].astype(np.int64),
         send=send, arrive=arrive, rel_seq=analysis.rel_seq[keep],
         rel_ack=analysis.rel_ack[keep], tsval=opts.tsval), one_way=point.one_way,
-        unseen_syn_acks=inference.unseen_syn_acks)
+        unseen_syn_acks=inference.unseen_syn_acks, doubts=reordered)
+    if reordered:
+        doubts = sorted(doubts + reordered, key=lambda u: u.time)
     verdict = judge_stream(index, analysis, replay_fates(keep, rows.size, send, arrive),
                            trust_arrivals=True, options=every)
     timeline = _timeline(index, stream, rows[keep], sel, fc_list, send_list, arrive_list,

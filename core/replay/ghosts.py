@@ -22,6 +22,12 @@ Rules:
    no later than the first ACK that covers it (nor, when skipped, than the segment that
    skipped it). It is lost when its first octet is sent again, captured, before any ACK
    covers it (as :mod:`core.replay.timing` rule 3); an acknowledged one always arrived.
+3a. Without timestamps, a skipped gap whose first octet is captured later (the resend
+   of rule 3) may as well be the first copy, overtaken on the way: one loss against
+   none. Only feedback can make a sender resend early: when no peer segment sent after
+   the skipping one arrived could have reached the sender before that copy left, and
+   less than ``RTO_MIN`` passed, it was not resent: no ghost. Otherwise the ghost stays
+   (lost, resent) with a doubt: "either ... or reordered" (``doubts``).
 4. Ghosts are ordered by send time; ``index`` is the position in that order, ``frame``
    is None, the ack and window come from the nearest captured packet of the sender
    (0 when there is none), and ``labels[0]`` says which frame proves the ghost.
@@ -40,13 +46,15 @@ import numpy as np
 from core.replay.evidence import unwrap
 from core.segment import Flag, Segment
 from core.states import Side
-from core.trace import SegmentRecord
+from core.trace import SegmentRecord, Uncertainty
 
 Arr = np.ndarray[Any, np.dtype[Any]]
 M = 0xFFFFFFFF
 FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
 #: A gap wider than this is taken for garbage numbers, not for missing octets.
 MAX_GAP = 1 << 30
+#: The shortest retransmission timeout a sender uses (Linux's TCP_RTO_MIN, 200 ms).
+RTO_MIN = 0.2
 SKIPPED, ACKED = 0, 1
 
 
@@ -80,15 +88,16 @@ class _Gaps:
     resent: Arr             # timeline index of a captured resend before cover, or -1
 
 
-def find_ghosts(c: Columns, *, one_way: float,
-                unseen_syn_acks: Sequence[int] = ()) -> list[SegmentRecord]:
+def find_ghosts(c: Columns, *, one_way: float, unseen_syn_acks: Sequence[int] = (),
+                doubts: list[Uncertainty] | None = None) -> list[SegmentRecord]:
     """The ghosts of one replayed stream (module rules); ``one_way`` is the estimated
-    one-way delay, ``unseen_syn_acks`` the segments that prove an uncaptured SYN+ACK."""
+    one-way delay, ``unseen_syn_acks`` the segments that prove an uncaptured SYN+ACK;
+    rule 3a's doubts are appended to ``doubts``."""
     n = int(c.send.shape[0])
     if n == 0:
         return []
     start_time = float(np.nanmin(c.send))
-    made: list[tuple[float, int, SegmentRecord]] = []
+    made: list[tuple[float, int, SegmentRecord, int]] = []
     for client in (True, False):
         gaps = _reordered_out(c, _gaps(c, client), client)
         if gaps.at.size:
@@ -98,9 +107,13 @@ def find_ghosts(c: Columns, *, one_way: float,
         syn_ack = (int(c.ack[k]) - 1) & M
         if syn_ack not in done:
             done.add(syn_ack)
-            made.append(_syn_ack_record(c, k, one_way, start_time))
+            made.append((*_syn_ack_record(c, k, one_way, start_time), -1))
     made.sort(key=lambda item: (item[0], item[1]))
-    return [replace(rec, index=i) for i, (_, _, rec) in enumerate(made)]
+    out = [replace(rec, index=i) for i, (_, _, rec, _) in enumerate(made)]
+    if doubts is not None:
+        doubts += [_reorder_doubt(rec, again) for rec, (_, _, _, again)
+                   in zip(out, made, strict=True) if again >= 0]
+    return out
 
 
 def _gaps(c: Columns, client: bool) -> _Gaps:
@@ -179,8 +192,9 @@ def _reordered_out(c: Columns, gaps: _Gaps, client: bool) -> _Gaps:
 
 
 def _gap_records(c: Columns, gaps: _Gaps, client: bool, one_way: float,
-                 start_time: float) -> list[tuple[float, int, SegmentRecord]]:
-    """Rules 3-4 for the ghosts of one direction."""
+                 start_time: float) -> list[tuple[float, int, SegmentRecord, int]]:
+    """Rules 3-4 for the ghosts of one direction: (sent, proving segment, ghost, the
+    segment that may be its first copy reordered (rule 3a) or -1)."""
     sender = Side.CLIENT if client else Side.SERVER
     mine = np.flatnonzero(c.from_client == client)
     base = _base(c, client)
@@ -210,9 +224,15 @@ def _gap_records(c: Columns, gaps: _Gaps, client: bool, one_way: float,
         ack_no, win, has_ack = _numbers(c, source, k)
         a, b = (start - base) & M, (end - base) & M
         frame = int(c.frame[k])
+        doubt = -1
         if kind == SKIPPED:
             why = f"not captured: frame {frame} skips bytes {a}:{b}"
             if resent >= 0:
+                stamped = c.tsval is not None and int(c.tsval[resent]) >= 0
+                if not stamped:
+                    if not _could_resend(c, k, resent, sent, one_way):
+                        continue                        # rule 3a: the first copy, late
+                    doubt = resent
                 arrived = None
                 why += f"; lost: sent again in frame {int(c.frame[resent])}"
         else:
@@ -225,8 +245,34 @@ def _gap_records(c: Columns, gaps: _Gaps, client: bool, one_way: float,
             why = why.replace(f"bytes {a}:{b}", "a FIN")
         seg = Segment(seq=start & M, ack=ack_no, flags=flags, window=win, length=length)
         out.append((sent, k, SegmentRecord(index=0, sender=sender, segment=seg, sent=sent,
-                                           arrived=arrived, labels=(why,), ghost=True)))
+                                           arrived=arrived, labels=(why,), ghost=True),
+                    doubt))
     return out
+
+
+def _could_resend(c: Columns, k: int, resent: int, sent: float, one_way: float) -> bool:
+    """Rule 3a: could the sender have resent, at ``resent``, the octets segment ``k``
+    skipped (first sent at ``sent``)? After ``RTO_MIN``, or once a peer segment sent after
+    ``k`` arrived can have reached it (estimates get a quarter flight of slack)."""
+    left = float(c.send[resent])
+    if left - sent >= RTO_MIN:
+        return True
+    slack = max(0.25 * one_way, 1e-3)
+    got = float(c.arrive[k]) if c.arrive[k] == c.arrive[k] else float(c.send[k]) + one_way
+    peer = (c.from_client != c.from_client[k]) & ((c.flags & RST) == 0)
+    back = c.arrive[peer]
+    back = np.where(np.isnan(back), np.inf, back)
+    return bool(np.any((c.send[peer] >= got - slack) & (back <= left + slack)))
+
+
+def _reorder_doubt(ghost: SegmentRecord, again: int) -> Uncertainty:
+    """Rule 3a's doubt about ``ghost``, resent (or not) by the Timeline's segment ``again``."""
+    return Uncertainty(
+        time=ghost.sent, side=ghost.sender.peer, segments=(again,),
+        text=("either the first copy of these bytes was lost before the capture point and "
+              "this is its resend (shown), or this is that first copy, overtaken on the "
+              "way (reordered): the capture has no timestamps to tell"),
+        alternative_unsent=(ghost.index,))
 
 
 def _syn_ack_record(c: Columns, k: int, one_way: float,

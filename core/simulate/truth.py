@@ -53,7 +53,8 @@ replay says the capture cannot decide (``Timeline.uncertain``), ``matches_either
 accepts the other reading of one uncertainty, or of two independent ones (no side's
 states changed by both): their ``alternative`` state sequences, and their losses (the
 shown ones, except that an uncertainty's segments shown lost arrive unless
-``alternative_lost`` names them, and those it names are lost).
+``alternative_lost`` names them, and those it names are lost), and the ghosts
+``alternative_unsent`` names were never sent, so they match nothing.
 """
 
 from __future__ import annotations
@@ -394,12 +395,14 @@ def compare(truth: Truth, replayed: Timeline) -> Comparison:
             kinds.append(f"loss [{truth.tap} tap]: {what} arrived, replay: lost")
             details.append(f"frame {frame} ({what}): arrived, replay: lost")
     false_ghosts = 0
+    invented: set[int] = set()
     shapes = {(r.sender, r.segment.seq, r.segment.flags & _SHAPE, r.segment.length)
               for r in truth.unseen}
     for ghost in replayed.ghosts:
         seg = ghost.segment
         if (theirs(ghost.sender), seg.seq, seg.flags & _SHAPE, seg.length) not in shapes:
             false_ghosts += 1
+            invented.add(ghost.index)
             losses_ok = False
             kinds.append(f"ghost [{truth.tap} tap]: {_seg_text(ghost, swapped)} matches no "
                          "uncaptured segment")
@@ -422,9 +425,8 @@ def compare(truth: Truth, replayed: Timeline) -> Comparison:
             details.append(f"{sender.value} arrivals: truth frames {list(want_order)}, "
                            f"replay {list(got_order)}")
     other = False
-    if not (states_ok and losses_ok) and not false_ghosts and (
-            not swapped or truth.both_opened):
-        other = any(_reading_matches(truth, reading, theirs)
+    if not (states_ok and losses_ok) and (not swapped or truth.both_opened):
+        other = any(_reading_matches(truth, reading, theirs, frozenset(invented))
                     for reading in _alternatives(replayed))
     if other:
         details.append("an uncertainty the replay flagged has the truth as its other reading")
@@ -449,6 +451,7 @@ def _lost_wrong(truth: Truth, said_lost: set[int]) -> list[int]:
 class _Reading:
     states: dict[Side, tuple[TcpState, ...]]   # replay sides
     lost: set[int]                             # frames
+    unsent: frozenset[int] = frozenset()       # ghosts (indices) that were never sent
 
 
 def _alternatives(replayed: Timeline) -> list[_Reading]:
@@ -470,19 +473,22 @@ def _alternatives(replayed: Timeline) -> list[_Reading]:
     for chosen in choices:
         states = dict(shown)
         lost = set(shown_lost)
+        unsent: set[int] = set()
         for doubt in chosen:
+            unsent |= set(doubt.alternative_unsent)
             states.update(dict(doubt.alternative))
             lost = ((lost - (set(doubt.segments) - set(doubt.alternative_lost)))
                     | set(doubt.alternative_lost))
         frames = {segments[i].frame for i in lost if 0 <= i < len(segments)}
-        out.append(_Reading(states=states, lost={f for f in frames if f is not None}))
+        out.append(_Reading(states=states, lost={f for f in frames if f is not None},
+                            unsent=frozenset(unsent)))
     return out
 
 
-def _reading_matches(truth: Truth, reading: _Reading,
-                     theirs: Callable[[Side], Side]) -> bool:
+def _reading_matches(truth: Truth, reading: _Reading, theirs: Callable[[Side], Side],
+                     false_ghosts: frozenset[int] = frozenset()) -> bool:
     return (all(truth.states(side) == reading.states[theirs(side)] for side in Side)
-            and not _lost_wrong(truth, reading.lost))
+            and not _lost_wrong(truth, reading.lost) and false_ghosts <= reading.unsent)
 
 
 __all__ = ["RECEIVER_DROPPED", "Comparison", "Sighting", "Truth", "captured_truth",

@@ -58,6 +58,9 @@ CASES = [
      "drop=server:5 seed=1320711111", "client", "exact"),
     ("simultaneous_open delay=0.001 mss=1460 delayed_ack=off iss=random loss=0.3 "
      "seed=330951340", "server", "exact"),
+    # without timestamps, octets a segment skipped that come later: resent or reordered
+    ("out_of_order delay=0.005 timestamps=off seed=1469887244", "server", "either"),
+    ("out_of_order delay=0.005 timestamps=off seed=1469887244", "mid", "exact"),
 ]
 
 

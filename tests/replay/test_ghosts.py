@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import struct
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from core.replay import replay_stream
 from core.replay.ghosts import Columns, find_ghosts
 from core.segment import Flag, Segment
 from core.states import Side, TcpState
-from core.trace import Peer, SegmentRecord, Timeline
+from core.trace import Peer, SegmentRecord, Timeline, Uncertainty
 
 M = 0xFFFFFFFF
 
@@ -224,3 +225,32 @@ def test_rst_numbers_are_not_evidence() -> None:
     c = columns([(True, A, 1000, 7, 100), (False, RST, 7, 99_999, 0),
                  (True, RST, 50_000, 7, 0)])
     assert find_ghosts(c, one_way=0.1) == []
+
+
+def test_unstamped_first_copy_overtaken_before_any_feedback_is_no_ghost() -> None:
+    """Rule 3a: the skipped octets come 10 ms later, before any ACK could have reached the
+    sender and well within the shortest RTO: the first copy, reordered, not a resend."""
+    send = np.array([0.0, 0.001, 0.011, 0.05])
+    c = replace(columns([(True, A, 1000, 7, 100), (True, A, 1200, 7, 100),
+                         (True, A, 1100, 7, 100), (False, A, 7, 1300, 0)]),
+                send=send, arrive=send + 0.02)
+    doubts: list[Uncertainty] = []
+    assert find_ghosts(c, one_way=0.02, doubts=doubts) == [] and doubts == []
+
+
+def test_unstamped_resend_after_feedback_keeps_the_ghost_and_doubts_it() -> None:
+    """Rule 3a: a dup ACK reached the sender before the octets came: a resend (shown, the
+    ghost lost) or the first copy reordered (the doubt, without that ghost)."""
+    send = np.array([0.0, 0.001, 0.021, 0.045, 0.06])
+    c = replace(columns([(True, A, 1000, 7, 100), (True, A, 1200, 7, 100),
+                         (False, A, 7, 1000, 0), (True, A, 1100, 7, 100),
+                         (False, A, 7, 1300, 0)]),
+                send=send, arrive=send + 0.02)
+    doubts: list[Uncertainty] = []
+    [g] = find_ghosts(c, one_way=0.02, doubts=doubts)
+    assert g.lost
+    [u] = doubts
+    assert u.segments == (3,) and u.alternative_unsent == (0,) and "reordered" in u.text
+    stamped = replace(c, tsval=np.array([10, 11, 30, 40, 50]))
+    doubts.clear()
+    assert len(find_ghosts(stamped, one_way=0.02, doubts=doubts)) == 1 and doubts == []
