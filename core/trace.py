@@ -198,6 +198,8 @@ class Uncertainty:
     alternative_lost: tuple[int, ...] = ()
     #: ghosts (``Timeline.ghosts`` indices) never sent under the other reading
     alternative_unsent: tuple[int, ...] = ()
+    #: captured segments the other reading leaves open (arrived or lost, it looks the same)
+    alternative_open: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

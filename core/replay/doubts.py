@@ -221,16 +221,22 @@ def find_doubts(s: Stream, fates: list[float | None], inference: Inference,
         what = _what(s.flags[k])
         alt = other({k: s.send[k] + flight})
         hint = "" if s.timestamps else " (the capture has no timestamps to tell)"
-        answer = ("answer (SYN+ACK, or RST)" if s.flags[k] & (SYN | ACK) == SYN
-                  else "ACK of it")
+        syn = s.flags[k] & (SYN | ACK) == SYN
+        answer = "answer (SYN+ACK, or RST)" if syn else "ACK of it"
+        # a listener that got the first SYN resends its SYN+ACK on its own timer, so
+        # whether the resent SYN arrived too is not told by what follows
+        undecided = syn and fates[again] is not None and s.proved_by[again] < 0
+        tail = (f"; the resent {what} then arrived or was lost, the capture looks the same"
+                if undecided else "")
         out.append(Uncertainty(
             time=s.send[k], side=receiver, segments=(k, again),
             text=(f"either this {what} was lost (shown), or it arrived and the "
                   f"{_name(receiver)}'s {answer} was lost before the capture point: "
-                  f"nothing the {_name(receiver)} sent in between was captured{hint}"),
+                  f"nothing the {_name(receiver)} sent in between was captured{hint}{tail}"),
             alternative=alt,
             # the other reading changes this copy only: a resend shown lost stays lost
-            alternative_lost=(again,) if fates[again] is None else ()))
+            alternative_lost=(again,) if fates[again] is None else (),
+            alternative_open=(again,) if undecided else ()))
     for k in silent:                                           # rule 2a
         receiver = Side.SERVER if s.from_client[k] else Side.CLIENT
         what = "SYN" if s.flags[k] & SYN else "probe"

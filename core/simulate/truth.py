@@ -53,8 +53,9 @@ replay says the capture cannot decide (``Timeline.uncertain``), ``matches_either
 accepts the other reading of one uncertainty, or of two independent ones (no side's
 states changed by both): their ``alternative`` state sequences, and their losses (the
 shown ones, except that an uncertainty's segments shown lost arrive unless
-``alternative_lost`` names them, and those it names are lost), and the ghosts
-``alternative_unsent`` names were never sent, so they match nothing.
+``alternative_lost`` names them, and those it names are lost; ``alternative_open``
+names those either fate fits), and the ghosts ``alternative_unsent`` names were never
+sent, so they match nothing.
 """
 
 from __future__ import annotations
@@ -452,6 +453,7 @@ class _Reading:
     states: dict[Side, tuple[TcpState, ...]]   # replay sides
     lost: set[int]                             # frames
     unsent: frozenset[int] = frozenset()       # ghosts (indices) that were never sent
+    open: frozenset[int] = frozenset()         # frames lost or arrived: either is right
 
 
 def _alternatives(replayed: Timeline) -> list[_Reading]:
@@ -474,21 +476,26 @@ def _alternatives(replayed: Timeline) -> list[_Reading]:
         states = dict(shown)
         lost = set(shown_lost)
         unsent: set[int] = set()
+        undecided: set[int] = set()
         for doubt in chosen:
             unsent |= set(doubt.alternative_unsent)
+            undecided |= set(doubt.alternative_open)
             states.update(dict(doubt.alternative))
             lost = ((lost - (set(doubt.segments) - set(doubt.alternative_lost)))
                     | set(doubt.alternative_lost))
         frames = {segments[i].frame for i in lost if 0 <= i < len(segments)}
         out.append(_Reading(states=states, lost={f for f in frames if f is not None},
-                            unsent=frozenset(unsent)))
+                            unsent=frozenset(unsent), open=frozenset(
+                                segments[i].frame for i in undecided
+                                if 0 <= i < len(segments) and segments[i].frame is not None)))
     return out
 
 
 def _reading_matches(truth: Truth, reading: _Reading, theirs: Callable[[Side], Side],
                      false_ghosts: frozenset[int] = frozenset()) -> bool:
     return (all(truth.states(side) == reading.states[theirs(side)] for side in Side)
-            and not _lost_wrong(truth, reading.lost) and false_ghosts <= reading.unsent)
+            and not set(_lost_wrong(truth, reading.lost)) - reading.open
+            and false_ghosts <= reading.unsent)
 
 
 __all__ = ["RECEIVER_DROPPED", "Comparison", "Sighting", "Truth", "captured_truth",
