@@ -486,8 +486,8 @@ def _alternatives(replayed: Timeline) -> list[_Reading]:
         frames = {segments[i].frame for i in lost if 0 <= i < len(segments)}
         out.append(_Reading(states=states, lost={f for f in frames if f is not None},
                             unsent=frozenset(unsent), open=frozenset(
-                                segments[i].frame for i in undecided
-                                if 0 <= i < len(segments) and segments[i].frame is not None)))
+                                f for i in undecided if 0 <= i < len(segments)
+                                and (f := segments[i].frame) is not None)))
     return out
 
 
