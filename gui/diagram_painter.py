@@ -197,15 +197,20 @@ class DiagramPainter:
         fm = self._fm_text
         x0 = MARGIN + lay.legend_caption_width
         line_h = lay.legend_line
-        for row, caption in enumerate(("Segments", "Marks", "States")):
-            y = lay.legend_y + row * line_h + line_h / 2
-            p.setFont(self._text_font)
-            p.setPen(style.MUTED)
-            p.drawText(QPointF(MARGIN, y - fm.height() / 2 + fm.ascent()), caption)
-        y = lay.legend_y + line_h / 2
         sw = lay.legend_swatch
-        for dx, key, text in lay.legend_kinds:
-            x = x0 + dx
+
+        def mid(line: int) -> float:
+            return lay.legend_y + line * line_h + line_h / 2
+
+        def text(x: float, y: float, words: str, color: QColor) -> None:
+            p.setFont(self._text_font)
+            p.setPen(color)
+            p.drawText(QPointF(x, y - fm.height() / 2 + fm.ascent()), words)
+
+        for line, caption in lay.legend_captions:
+            text(MARGIN, mid(line), caption, style.MUTED)
+        for item in lay.legend:
+            x, y, key = x0 + item.x, mid(item.line), item.key
             if isinstance(key, style.FlagKind):
                 self._arrow_shape(p, QPointF(x, y), QPointF(x + sw, y), style.kind_color(key),
                                   head=True)
@@ -213,24 +218,18 @@ class DiagramPainter:
                 self._arrow_shape(p, QPointF(x, y), QPointF(x + sw - 6, y), style.MUTED,
                                   head=False)
                 self._cross(p, QPointF(x + sw - 6, y), style.LOST)
-            else:
+            elif key == "ghost":
                 self._arrow_shape(p, QPointF(x, y), QPointF(x + sw, y), style.MUTED,
                                   head=True, dashed=True)
-            p.setFont(self._text_font)
-            p.setPen(style.INK)
-            p.drawText(QPointF(x + sw + 6, y - fm.height() / 2 + fm.ascent()), text)
-        y += line_h
-        for dx, mark in lay.legend_marks:
-            x = x0 + dx
-            self._mark(p, QPointF(x + style.MARK_SIZE / 2, y), mark)
-            p.setFont(self._text_font)
-            p.setPen(style.INK)
-            p.drawText(QPointF(x + style.MARK_SIZE + 6, y - fm.height() / 2 + fm.ascent()),
-                       mark.meaning)
-        y += line_h
-        for dx, phase, w in lay.legend_phases:
-            self._badge_box(p, QRectF(x0 + dx, y - lay.badge_height / 2, w, lay.badge_height),
-                            phase, phase.value)
+            elif isinstance(key, style.Mark):
+                self._mark(p, QPointF(x + style.MARK_SIZE / 2, y), key)
+                text(x + style.MARK_SIZE + 6, y, item.text, style.INK)
+                continue
+            elif isinstance(key, style.Phase):
+                self._badge_box(p, QRectF(x, y - lay.badge_height / 2, item.width,
+                                          lay.badge_height), key, key.value)
+                continue
+            text(x + sw + 6, y, item.text, style.INK)
 
     # ------------------------------------------------------------ axis, lanes
     def _paint_axis(self, p: QPainter, top: float, bottom: float) -> None:

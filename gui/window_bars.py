@@ -6,6 +6,10 @@ Rules:
   window, with SND.UNA, SND.NXT and SND.UNA+SND.WND marked. The window (or what is in
   flight, if more) takes the middle half of the bar: a quarter of acknowledged space
   before it, a quarter of the space beyond it after.
+- Sized to the content: the plot is as tall as two sides' labels and bars need
+  (:func:`plot_height`, from the font) and no taller; x is in widget pixels, so the side's
+  name and state keep their column and the bars take the rest at any width. The legend
+  is a wrapped line of text under the plot.
 - Receive bar: buffered (waiting for the application) | free, and free is the window the
   side advertises. A capture does not show the buffered octets: the bar then says so
   instead of drawing a 0.
@@ -19,21 +23,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pyqtgraph as pg  # type: ignore[import-untyped]
-from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QPen
-from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget
+import math
+
+from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtGui import QBrush, QColor, QFontMetricsF, QPen, QResizeEvent
+from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from core.cursor import Cursor, WindowAt
-from core.states import Side
+from core.states import Side, TcpState
 from core.trace import Timeline
 from gui import style
 
-# Layout in plot units: x in [0, 1] is the widget's width; each side is one unit tall
-# (client above server) and the legend sits below zero.
-SEND_X = (0.15, 0.60)
-RECV_X = (0.665, 0.99)
-BAR_Y = (0.38, 0.70)            # within a side's unit
-Y_RANGE = (-0.42, 2.02)
+# Layout: x in widget pixels; y in plot units, each side one unit tall (client above
+# server). The name column is as wide as the longest state; the send bar takes
+# SEND_SHARE of the rest, the receive bar what is left after a gap.
+BAR_Y = (0.36, 0.72)            # within a side's unit
+Y_RANGE = (0.0, 2.04)
+UNIT_LINES = 4.3                # a side's unit in text lines: label, bar, label, gap
+SEND_SHARE = 0.57
+BAR_GAP = 26.0
+RIGHT_PAD = 10.0
+MIN_WIDTH = 400
 _BASE = {Side.CLIENT: 1.0, Side.SERVER: 0.0}
 _NO_PEN = QPen(Qt.PenStyle.NoPen)
 
@@ -59,9 +69,38 @@ class SendSpan:
         return cls(lo=max(0, una - margin), una=una, nxt=nxt, edge=edge,
                    hi=max(edge, nxt) + margin)
 
-    def x(self, value: int) -> float:
-        left, right = SEND_X
+    def x(self, value: int, send_x: tuple[float, float] = (0.0, 1.0)) -> float:
+        """Where ``value`` sits on a bar spanning ``send_x``."""
+        left, right = send_x
         return left + (value - self.lo) / (self.hi - self.lo) * (right - left)
+
+
+def plot_height() -> int:
+    """Pixels the plot needs: two sides of ``UNIT_LINES`` lines of the label font."""
+    line = QFontMetricsF(style.axis_font()).height()
+    return math.ceil((Y_RANGE[1] - Y_RANGE[0]) * UNIT_LINES * line)
+
+
+def name_column() -> float:
+    """Width of the side's name-and-state column (the longest state)."""
+    fm = QFontMetricsF(style.axis_font())
+    return max(fm.horizontalAdvance(s.value) for s in TcpState) + 16.0
+
+
+@dataclass(frozen=True, slots=True)
+class BarGeometry:
+    """Where the bars go, in widget pixels, at one plot width."""
+
+    send: tuple[float, float]
+    recv: tuple[float, float]
+
+    @classmethod
+    def of(cls, width: float) -> BarGeometry:
+        left = name_column()
+        room = max(width - left - RIGHT_PAD - BAR_GAP, 100.0)
+        send = (left, left + room * SEND_SHARE)
+        return cls(send=send, recv=(send[1] + BAR_GAP, send[1] + BAR_GAP
+                                    + room * (1 - SEND_SHARE)))
 
 
 def _text(anchor: tuple[float, float], color: QColor, *, bold: bool = False,
@@ -101,11 +140,15 @@ class _SideItems:
                      self.title, self.una, self.edge, self.nxt, self.recv_caption,
                      self.recv_flag, self.send_flag, self.recv_values, self.note):
             plot.addItem(item)
-        self.title.setPos(0.005, self.base + 0.54)
-        self.recv_caption.setPos(RECV_X[0], self.y(BAR_Y[1] + 0.03))
-        self.recv_flag.setPos((RECV_X[0] + RECV_X[1]) / 2, self.base + sum(BAR_Y) / 2)
-        self.recv_values.setPos(RECV_X[0], self.y(BAR_Y[0] - 0.03))
-        self.note.setPos((SEND_X[0] + RECV_X[1]) / 2, self.base + 0.54)
+        self.place(BarGeometry.of(900.0))
+
+    def place(self, geo: BarGeometry) -> None:
+        """Put the items that do not move with the numbers where ``geo`` says."""
+        self.title.setPos(4.0, self.base + sum(BAR_Y) / 2)
+        self.recv_caption.setPos(geo.recv[0], self.y(BAR_Y[1] + 0.03))
+        self.recv_flag.setPos(sum(geo.recv) / 2, self.base + sum(BAR_Y) / 2)
+        self.recv_values.setPos(geo.recv[0], self.y(BAR_Y[0] - 0.05))
+        self.note.setPos((geo.send[0] + geo.recv[1]) / 2, self.base + sum(BAR_Y) / 2)
 
     def y(self, frac: float) -> float:
         return self.base + frac
@@ -133,21 +176,60 @@ class WindowBars(QWidget):
         plot.setMenuEnabled(False)
         plot.setMouseEnabled(x=False, y=False)
         plot.getViewBox().setDefaultPadding(0.0)
-        plot.setRange(xRange=(0.0, 1.0), yRange=Y_RANGE, padding=0.0)
+        self._width = 900.0
+        self._geo = BarGeometry.of(self._width)
+        plot.setRange(xRange=(0.0, self._width), yRange=Y_RANGE, padding=0.0)
         plot.getViewBox().disableAutoRange()
         plot.layout.setContentsMargins(0, 0, 0, 0)
         self._items = {side: _SideItems(plot, side) for side in Side}
-        self._legend = _text((0.0, 0.5), style.INK)
-        self._legend.setHtml(_legend_html())
-        self._legend.setPos(SEND_X[0], -0.22)
-        plot.addItem(self._legend)
+        self.plot_widget.setFixedHeight(plot_height())
+        self.plot_widget.setMinimumWidth(MIN_WIDTH)
+        self.plot_widget.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.plot_widget.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.legend = QLabel(_legend_html())
+        self.legend.setObjectName("windowLegend")
+        self.legend.setFont(style.axis_font())
+        self.legend.setWordWrap(True)
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
+        self.legend.setStyleSheet(f"color: {style.INK.name()}; background: "
+                                  f"{style.BACKGROUND.name()}; padding: 2px 4px 4px "
+                                  f"{round(name_column())}px;")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
         layout.addWidget(self.plot_widget)
-        self.setMinimumSize(720, 150)
+        layout.addWidget(self.legend)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Maximum)
+        self.setAutoFillBackground(True)
+        pal = self.palette()
+        pal.setColor(self.backgroundRole(), style.BACKGROUND)
+        self.setPalette(pal)
         for side in Side:
             self._draw(side, None)
         self.set_time(timeline.start)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt override)
+        return QSize(720, plot_height() + self.legend.sizeHint().height())
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt override)
+        return QSize(MIN_WIDTH, plot_height() + self.legend.minimumSizeHint().height())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        width = float(max(self.plot_widget.width(), 1))
+        if abs(width - self._width) < 0.5:
+            return
+        self._width = width
+        self._geo = BarGeometry.of(width)
+        self.plot_widget.getPlotItem().setRange(xRange=(0.0, width), yRange=Y_RANGE,
+                                                padding=0.0)
+        for side in Side:
+            self._items[side].place(self._geo)
+            self._draw(side, self._facts[side])
+
+    def geometry_used(self) -> BarGeometry:
+        """Where the bars are drawn now (widget pixels)."""
+        return self._geo
 
     @property
     def timeline(self) -> Timeline:
@@ -208,38 +290,43 @@ class WindowBars(QWidget):
 
     def _draw_send(self, items: _SideItems, facts: WindowAt) -> dict[str, Value]:
         span = SendSpan.of(facts)
+        bar = self._geo.send
+
+        def x(value: int) -> float:
+            return span.x(value, bar)
+
         parts = [(span.lo, span.una, style.WINDOW_ACKED),
                  (span.una, span.nxt, style.WINDOW_IN_FLIGHT),
                  (span.nxt, max(span.nxt, span.edge), style.WINDOW_USABLE),
                  (max(span.nxt, span.edge), span.hi, style.WINDOW_BEYOND)]
         parts = [(a, b, c) for a, b, c in parts if b > a]
         y0, y1 = items.y(BAR_Y[0]), items.y(BAR_Y[1])
-        _set_bars(items.send, [(span.x(a), span.x(b), c) for a, b, c in parts], y0, y1)
+        _set_bars(items.send, [(x(a), x(b), c) for a, b, c in parts], y0, y1)
         marks = [span.una, span.nxt] + ([span.edge] if facts.peer_window_known else [])
-        xs = [span.x(m) for m in marks for _ in (0, 1)]
+        xs = [x(m) for m in marks for _ in (0, 1)]
         ys = [items.y(y) for _ in marks for y in (BAR_Y[0] - 0.05, BAR_Y[1] + 0.03)]
         items.ticks.setData(xs, ys)
         blocked = facts.send_blocked
-        _set_frame(items.send_frame, span.x(span.lo), span.x(span.hi), y0, y1, blocked)
+        _set_frame(items.send_frame, x(span.lo), x(span.hi), y0, y1, blocked)
         items.una.setText(f"UNA {span.una}")
         # near the bar's left end the label reads rightwards, clear of the side's name
-        items.una.setAnchor((0.0 if span.x(span.una) < SEND_X[0] + 0.06 else 1.0, 1.0))
-        items.una.setPos(span.x(span.una), items.y(BAR_Y[1] + 0.03))
+        items.una.setAnchor((0.0 if x(span.una) < bar[0] + 0.06 * (bar[1] - bar[0]) else 1.0, 1.0))
+        items.una.setPos(x(span.una), items.y(BAR_Y[1] + 0.03))
         items.nxt.setText(f"NXT {span.nxt}")
-        items.nxt.setPos(span.x(span.nxt), items.y(BAR_Y[0] - 0.05))
+        items.nxt.setPos(x(span.nxt), items.y(BAR_Y[0] - 0.05))
         if facts.peer_window_known:
             items.edge.setText(f"UNA+WND {span.edge}")
             items.edge.setColor(style.ZERO_WINDOW if blocked else style.INK)
             items.edge.setAnchor((0.0, 1.0))
-            items.edge.setPos(span.x(span.edge), items.y(BAR_Y[1] + 0.03))
+            items.edge.setPos(x(span.edge), items.y(BAR_Y[1] + 0.03))
         else:                       # no edge to mark: the note ends at the bar's end
             items.edge.setText("peer's window not known yet")
             items.edge.setColor(style.MUTED)
             items.edge.setAnchor((1.0, 1.0))
-            items.edge.setPos(SEND_X[1], items.y(BAR_Y[1] + 0.03))
+            items.edge.setPos(bar[1], items.y(BAR_Y[1] + 0.03))
         # the flag sits on the space beyond the window, clear of the markers
         _set_flag(items.send_flag, "ZERO WINDOW: blocked" if blocked else "")
-        items.send_flag.setPos((span.x(max(span.nxt, span.edge)) + SEND_X[1]) / 2,
+        items.send_flag.setPos((x(max(span.nxt, span.edge)) + bar[1]) / 2,
                                items.y(sum(BAR_Y) / 2))
         snap = facts.snapshot
         return {"una": span.una, "nxt": span.nxt,
@@ -256,7 +343,7 @@ class WindowBars(QWidget):
         free = snap.rcv_wnd
         buffered = snap.rcv_buffered if facts.buffers_known else 0
         capacity = max(buffered + free, 1)
-        left, right = RECV_X
+        left, right = self._geo.recv
 
         def x(value: int) -> float:
             return left + value / capacity * (right - left)

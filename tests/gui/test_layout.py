@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QRectF
 from PySide6.QtGui import QImage, QPainter
@@ -179,3 +180,35 @@ def test_badges_follow_each_sides_states_in_order(tmp_path: Path, compact: bool,
             assert shown == entered, (scenario, side)
             ys = [b.y for b in lay.badges if b.side is side]
             assert ys == sorted(ys)
+
+
+@pytest.mark.parametrize("scenario", ["simultaneous_close", "simultaneous_open",
+                                      "time_wait_lost_ack", "close_client_first"])
+def test_compact_badges_sit_where_their_states_took_effect(qtbot: QtBot, scenario: str) -> None:
+    """Compact mode: each side's badges in the order its states were entered, each on
+    the row of its time (the send of that side at that instant, or a row of its own),
+    none pushed away from its row."""
+    tl = get(scenario).run()
+    lay = DiagramLayout(tl, compact=True)
+    for side in Side:
+        mine = [b for b in lay.badges if b.side is side]
+        entered = [tl.initial[0] if side is Side.CLIENT else tl.initial[1]] + [
+            c.new for c in tl.state_changes(side)]
+        assert [b.state for b in mine] == entered
+        ys = [b.y for b in mine]
+        assert ys == sorted(ys) and len(set(ys)) == len(ys)
+    for badge in lay.badges:
+        assert badge.y == badge.anchor, badge              # not pushed off its row
+        if badge.y == lay.initial_y:
+            continue
+        row = int(np.argmin(np.abs(lay.row_y - badge.y)))
+        assert lay.row_y[row] == pytest.approx(badge.y)
+        assert lay.row_t[row] == pytest.approx(badge.time)  # the row of its time
+    # a side's own send at the change's instant carries its badge (close() and its FIN)
+    fins = [i for i, r in enumerate(tl.segments) if r.segment.flags & Flag.FIN]
+    for i in fins:
+        rec = tl.segments[i]
+        change = next((c for c in tl.state_changes(rec.sender) if c.time == rec.sent), None)
+        if change is not None:
+            badge = next(b for b in lay.badges if b.side is rec.sender and b.time == rec.sent)
+            assert badge.y == pytest.approx(lay.arrow(i).y0)
