@@ -135,6 +135,7 @@ class DiagramLayout:
         self.absolute = absolute
         self.ghosts = timeline.ghosts
         self.count = len(timeline.segments)
+        self._sends_at: dict[tuple[bool, float], int] | None = None
         found = initial_numbers(timeline)
         self.iss: dict[Side, int | None] = (
             {side: 0 for side in Side} if absolute else {side: found.get(side) for side in Side})
@@ -190,14 +191,15 @@ class DiagramLayout:
         """Compact mode: the segment on whose row change ``ev`` goes, the first its side
         sent at the very time of the change (connect() and its SYN, a FIN and its close,
         an arrival and the segment answering it), or None."""
-        if self._sends_at is None:
+        sends = self._sends_at
+        if sends is None:
             cols = self.cols
-            sends: dict[tuple[bool, float], int] = {}
+            sends = {}
             for i, (client, t) in enumerate(zip(cols.from_client.tolist(), cols.sent.tolist(),
                                                 strict=True)):
                 sends.setdefault((bool(client), float(t)), i)
             self._sends_at = sends
-        return self._sends_at.get((ev.side is Side.CLIENT, ev.time))
+        return sends.get((ev.side is Side.CLIENT, ev.time))
 
     def _orphan_changes(self, event_times: FloatArray) -> list[StateChanged]:
         """State changes that get a row of their own: timed, those caused by no segment at
@@ -217,7 +219,6 @@ class DiagramLayout:
         cols = self.cols
         n = len(cols)
         self._changes = self.timeline.state_changes()
-        self._sends_at: dict[tuple[bool, float], int] | None = None
         arrived = ~np.isnan(cols.arrived)
         idx = np.arange(n, dtype=np.int64)
         if self.compact:

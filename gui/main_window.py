@@ -12,6 +12,20 @@ Rules:
 - Recent files live in ``QSettings`` (key ``recent``, newest first, ``RECENT_MAX``);
   the bundled examples (File > Open example, :mod:`resources`) open through the same
   loader but are not added to them.
+- The diagram gets the space: the side docks take the full height (the playback dock
+  sits under the diagram only), the playback dock is as tall as its content, and below
+  ``NARROW_BELOW`` px the details go under the sources in one column, so at 1024 px the
+  diagram still has room for both lanes. Every dock can be hidden and brought back from
+  the View menu (Alt+1..3); View > Reset layout restores the default for the width.
+- The layout (geometry and docks) is saved in ``QSettings`` on close (``window/*``) and
+  restored on start. While the user has not moved, floated or closed a dock, the window
+  keeps choosing the default arrangement for its width.
+- Selection and details follow the playback cursor: whenever the cursor moves (step,
+  seek, play, scrubber), the segment at the cursor is selected and its details shown
+  (at most every ``DETAILS_EVERY_MS`` while playing); a click selects another segment
+  until the cursor moves again.
+- Each Sources tab shows its own diagram: switching to Simulation shows the last
+  scenario run, switching back to Capture the stream last shown.
 
 Signals:
     timeline_shown(object): a Timeline is now on screen.
@@ -23,8 +37,15 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+    QResizeEvent,
+)
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -52,9 +73,11 @@ from gui.timeline_panel import TimelinePanel
 from resources import Example, example_path
 
 RECENT_MAX = 10
-BOTTOM_HEIGHT = 250
-VIEW_MIN_WIDTH = 640
-SIDE_WIDTHS = (360, 380)      # sources dock, details dock
+VIEW_MIN_WIDTH = 400
+DEFAULT_SIZE = QSize(1500, 950)
+NARROW_BELOW = 1280           # narrower windows stack sources over details, on the left
+LAYOUT_VERSION = 1            # saveState/restoreState version; bump when docks change
+DETAILS_EVERY_MS = 120        # details follow a playing cursor at most this often
 CAPTURE_FILTER = "Captures (*.pcap *.pcapng *.cap *.pcap.gz);;All files (*)"
 
 
@@ -92,6 +115,15 @@ class MainWindow(QMainWindow):
         self.panel: TimelinePanel | None = None
         self._timeline: Timeline | None = None
         self._example_paths: set[str] = set()
+        self._scenario_timeline: Timeline | None = None
+        self._capture_shown: tuple[object, Timeline, ReplaySource, int | None] | None = None
+        self._followed: int | None = None
+        self._details_timer = QTimer(self)
+        self._details_timer.setSingleShot(True)
+        self._details_timer.timeout.connect(self._on_details_due)
+        self._arranging = False
+        self.auto_layout = True
+        self._narrow = False
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
         self._build_docks()
@@ -102,7 +134,7 @@ class MainWindow(QMainWindow):
         self.loader.cancelled.connect(self._on_cancelled)
         build_menus(self)
         self._refresh_recent()
-        self.resize(1500, 950)
+        self._restore_layout()
         self._quiet_runs = 0
         self._wanted_stream: int | None = None
         if timeline is not None:
@@ -116,6 +148,7 @@ class MainWindow(QMainWindow):
             self.setCentralWidget(hint)
         if scenario is not None:
             self._quiet_runs = 1          # the panel's run of it repeats ``timeline``
+            self._scenario_timeline = timeline
             self.sources.setCurrentWidget(self.simulation)
             self.simulation.select(scenario)
 
@@ -128,6 +161,13 @@ class MainWindow(QMainWindow):
         self.sources = QTabWidget()
         self.sources.addTab(self.streams, "Capture")
         self.sources.addTab(self.simulation, "Simulation")
+        self.sources.currentChanged.connect(self._on_sources_tab)
+        # the side docks own the bottom corners: the playback dock sits under the diagram
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks
+                            | QMainWindow.DockOption.AllowNestedDocks
+                            | QMainWindow.DockOption.AllowTabbedDocks)
         self.sources_dock = self._dock("Sources", self.sources,
                                        Qt.DockWidgetArea.LeftDockWidgetArea)
         self.details = DetailsPane()
@@ -141,9 +181,117 @@ class MainWindow(QMainWindow):
         dock.setObjectName(title)
         dock.setWidget(widget)
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)
         self.addDockWidget(area, dock)
+        dock.dockLocationChanged.connect(self._on_dock_moved)
+        dock.topLevelChanged.connect(self._on_dock_moved)
         return dock
+
+    def docks(self) -> tuple[QDockWidget, QDockWidget, QDockWidget]:
+        return (self.sources_dock, self.details_dock, self.bottom_dock)
+
+    # ----------------------------------------------------------------- layout
+    @property
+    def narrow(self) -> bool:
+        """The details dock sits under the sources (the narrow arrangement)."""
+        return self._narrow
+
+    def arrange_docks(self, width: int | None = None) -> None:
+        """The default arrangement for a window ``width`` px wide (module rules)."""
+        width = self.width() if width is None else width
+        self._arranging = True
+        try:
+            for dock in self.docks():
+                dock.setFloating(False)
+            self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.sources_dock)
+            self._narrow = width < NARROW_BELOW
+            if self._narrow:
+                self.splitDockWidget(self.sources_dock, self.details_dock,
+                                     Qt.Orientation.Vertical)
+            else:
+                self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.details_dock)
+            self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.bottom_dock)
+            for dock in self.docks():
+                dock.show()
+        finally:
+            self._arranging = False
+        self._size_docks(width)
+        QTimer.singleShot(0, self._size_docks)     # once the new widgets are laid out
+
+    def _size_docks(self, width: int | None = None) -> None:
+        """Side columns in proportion to the width, the playback dock as tall as its
+        content, the sources a little shorter than the details when stacked."""
+        width = self.width() if width is None else width
+        horizontal = Qt.Orientation.Horizontal
+        if self._narrow:
+            self.resizeDocks([self.sources_dock], [_clamp(0.30 * width, 280, 360)], horizontal)
+            tall = max(self.height() - 60, 300)
+            self.resizeDocks([self.sources_dock, self.details_dock],
+                             [round(tall * 0.45), round(tall * 0.55)], Qt.Orientation.Vertical)
+        else:
+            self.resizeDocks([self.sources_dock, self.details_dock],
+                             [_clamp(0.21 * width, 280, 380), _clamp(0.23 * width, 300, 440)],
+                             horizontal)
+        panel = self.bottom_dock.widget()
+        if panel is not None and panel.sizeHint().height() > 0:
+            self.resizeDocks([self.bottom_dock], [panel.sizeHint().height()],
+                             Qt.Orientation.Vertical)
+
+    def reset_layout(self) -> None:
+        """View > Reset layout: the default arrangement for this width, kept adapting."""
+        self.auto_layout = True
+        self.arrange_docks()
+
+    def _on_dock_moved(self, *_: object) -> None:
+        if not self._arranging:
+            self.auto_layout = False
+
+    def on_dock_toggled(self) -> None:
+        """A dock was hidden or shown from the View menu: the user's layout from now on."""
+        self.auto_layout = False
+
+    def _restore_layout(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        state = self.settings.value("window/state")
+        if isinstance(geometry, QByteArray) and self.restoreGeometry(geometry):
+            pass
+        else:
+            self.resize(self._default_size())
+        restored = False
+        if isinstance(state, QByteArray):
+            self._arranging = True
+            try:
+                restored = self.restoreState(state, LAYOUT_VERSION)
+            finally:
+                self._arranging = False
+        if restored:
+            self._narrow = (self.dockWidgetArea(self.details_dock)
+                            == self.dockWidgetArea(self.sources_dock))
+            self.auto_layout = _truthy(self.settings.value("window/auto_layout", True))
+        else:
+            self.arrange_docks(self.width())
+
+    def _default_size(self) -> QSize:
+        """DEFAULT_SIZE, or the screen's free area less room for the frame if smaller."""
+        screen = self.screen()
+        if screen is None:
+            return DEFAULT_SIZE
+        free = screen.availableGeometry()
+        return QSize(min(DEFAULT_SIZE.width(), free.width() - 8),
+                     min(DEFAULT_SIZE.height(), free.height() - 40))
+
+    def save_layout(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
+        self.settings.setValue("window/auto_layout", self.auto_layout)
+        self.settings.sync()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        width = event.size().width()
+        if self.auto_layout and (width < NARROW_BELOW) != self._narrow:
+            self.arrange_docks(width)
 
     # --------------------------------------------------------------- timeline
     @property
@@ -162,9 +310,9 @@ class MainWindow(QMainWindow):
         view.setMinimumWidth(VIEW_MIN_WIDTH)
         self.setCentralWidget(view)
         self.view = view
-        # wide content (a stream table, a long tcpdump line) must not squeeze the diagram;
-        # once the new widgets are laid out
-        QTimer.singleShot(0, self._fit_docks)
+        self._followed = None
+        if self.replay_source is not None:
+            self._capture_shown = (self.capture, timeline, self.replay_source, self.stream)
         self._drop_panel()
         panel = TimelinePanel(timeline)
         controller = panel.controller
@@ -172,7 +320,8 @@ class MainWindow(QMainWindow):
         controller.moved.connect(self._on_moved)
         controller.stepped.connect(self._on_stepped)
         self.bottom_dock.setWidget(panel)
-        self.resizeDocks([self.bottom_dock], [BOTTOM_HEIGHT], Qt.Orientation.Vertical)
+        self.resizeDocks([self.bottom_dock], [panel.sizeHint().height()],
+                         Qt.Orientation.Vertical)
         self.panel = panel
         self.details.show_details(None)
         view.set_time(controller.time)
@@ -197,10 +346,6 @@ class MainWindow(QMainWindow):
         old.setParent(None)
         old.deleteLater()
 
-    def _fit_docks(self) -> None:
-        self.resizeDocks([self.sources_dock, self.details_dock], list(SIDE_WIDTHS),
-                         Qt.Orientation.Horizontal)
-
     def _on_moved(self, time: float) -> None:
         if self.view is None or self._timeline is None:
             return
@@ -208,10 +353,32 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(
             f"{counted(len(self._timeline), 'segment')} \u00b7 at the cursor: "
             f"client {client.value}, server {server.value}")
+        if self.panel is not None:
+            self._follow_cursor(self.panel.controller.segment_at_cursor())
 
     def _on_stepped(self, index: int) -> None:
-        if index >= 0 and self.view is not None:
-            self.view.set_selected(index)
+        if index >= 0:
+            self._follow_cursor(index)
+
+    def _follow_cursor(self, index: int) -> None:
+        """Select the segment at the cursor and show its details (module rules)."""
+        if index == self._followed or self.view is None:
+            return
+        self._followed = index
+        self.view.set_selected(index if index >= 0 else None)
+        playing = self.panel is not None and self.panel.controller.playing
+        if playing:
+            if not self._details_timer.isActive():
+                self._details_timer.start(DETAILS_EVERY_MS)
+        else:
+            self._details_timer.stop()
+            self._on_details_due()
+
+    def _on_details_due(self) -> None:
+        index = self._followed
+        if index is None or index < 0:
+            self.details.show_details(None)
+        else:
             self._show_details(index)
 
     def _on_segment_clicked(self, index: int) -> None:
@@ -233,10 +400,28 @@ class MainWindow(QMainWindow):
             self._quiet_runs -= 1
             return
         if isinstance(timeline, Timeline):
-            self.sources.setCurrentWidget(self.simulation)
+            self._scenario_timeline = timeline
             self.replay_source = None
             self.stream = None
-            self.show_timeline(timeline)
+            self.sources.setCurrentWidget(self.simulation)   # shows it if the tab changes
+            if self._timeline is not timeline:
+                self.show_timeline(timeline)
+
+    def _on_sources_tab(self, _index: int) -> None:
+        """Each tab shows its own diagram (module rules)."""
+        if self.sources.currentWidget() is self.simulation:
+            timeline = self._scenario_timeline
+            if timeline is None:
+                self.statusBar().showMessage("Pick a scenario to see its diagram", 10_000)
+            elif timeline is not self._timeline:
+                self.replay_source = None
+                self.stream = None
+                self.show_timeline(timeline)
+        elif self._capture_shown is not None:
+            capture, timeline, source, stream = self._capture_shown
+            if capture is self.capture and timeline is not self._timeline:
+                self.replay_source, self.stream = source, stream
+                self.show_timeline(timeline)
 
     def open_capture(self, path: str, *, stream: int | None = None) -> None:
         """Load ``path`` in the background (progress dialog, Cancel), then show
@@ -369,6 +554,7 @@ class MainWindow(QMainWindow):
             self.open_capture(files[0])
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
+        self.save_layout()
         if self.panel is not None:
             self.panel.controller.pause()
         self.loader.cancel()
@@ -389,3 +575,12 @@ class MainWindow(QMainWindow):
 
     def actions_with_keys(self) -> list[QAction]:
         return [a for a in self.findChildren(QAction) if not a.shortcut().isEmpty()]
+
+
+def _clamp(value: float, low: int, high: int) -> int:
+    return round(min(max(value, low), high))
+
+
+def _truthy(value: object) -> bool:
+    """A QSettings boolean (INI files give it back as text)."""
+    return value not in (False, "false", "0", 0, None)

@@ -4,17 +4,21 @@ Rules:
 - One panel per Timeline: it creates the :class:`~gui.playback.PlaybackController` and
   every view under it subscribes to the controller's ``moved`` signal here, so the
   cursor, the bars and the countdown never disagree.
+- As tall as its content and no taller (the window bars' height): the space goes to the
+  diagram. The countdown takes a column of ``COUNTDOWN_WIDTH`` beside the bars.
 """
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QSizePolicy, QVBoxLayout, QWidget
 
 from core.trace import Timeline
 from gui.playback import PlaybackController
 from gui.time_wait import TimeWaitCountdown
 from gui.transport import TransportBar
 from gui.window_bars import WindowBars
+
+COUNTDOWN_WIDTH = (220, 420)   # least and most
 
 
 class TimelinePanel(QWidget):
@@ -33,10 +37,15 @@ class TimelinePanel(QWidget):
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(2)
         column.addWidget(self.transport)
+        self.countdown.setMinimumWidth(COUNTDOWN_WIDTH[0])
+        self.countdown.setMaximumWidth(COUNTDOWN_WIDTH[1])
+        self.countdown.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)
         row = QHBoxLayout()
+        row.setSpacing(0)
         row.addWidget(self.bars, 3)
         row.addWidget(self.countdown, 1)
-        column.addLayout(row, 1)
+        column.addLayout(row)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.controller.moved.connect(self.bars.set_time)
         self.controller.moved.connect(self.countdown.set_time)
         self.bars.set_time(self.controller.time)
