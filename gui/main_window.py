@@ -25,7 +25,9 @@ Rules:
   (at most every ``DETAILS_EVERY_MS`` while playing); a click selects another segment
   until the cursor moves again.
 - Each Sources tab shows its own diagram: switching to Simulation shows the last
-  scenario run, switching back to Capture the stream last shown.
+  scenario run, switching back to Capture the stream last shown. Stacked (narrow), the
+  column's height goes mostly to the scenario list and form on the Simulation tab, to
+  the details on the Capture tab.
 
 Signals:
     timeline_shown(object): a Timeline is now on screen.
@@ -226,9 +228,7 @@ class MainWindow(QMainWindow):
         horizontal = Qt.Orientation.Horizontal
         if self._narrow:
             self.resizeDocks([self.sources_dock], [_clamp(0.30 * width, 280, 360)], horizontal)
-            tall = max(self.height() - 60, 300)
-            self.resizeDocks([self.sources_dock, self.details_dock],
-                             [round(tall * 0.45), round(tall * 0.55)], Qt.Orientation.Vertical)
+            self._split_column()
         else:
             self.resizeDocks([self.sources_dock, self.details_dock],
                              [_clamp(0.21 * width, 280, 380), _clamp(0.23 * width, 300, 440)],
@@ -237,6 +237,15 @@ class MainWindow(QMainWindow):
         if panel is not None and panel.sizeHint().height() > 0:
             self.resizeDocks([self.bottom_dock], [panel.sizeHint().height()],
                              Qt.Orientation.Vertical)
+
+    def _split_column(self) -> None:
+        """Narrow arrangement: the column's height shared by what the user looks at, the
+        scenario list and its form (Simulation) or the segment's details (Capture)."""
+        tall = max(self.height() - 60, 300)
+        share = 0.62 if self.sources.currentWidget() is self.simulation else 0.42
+        self.resizeDocks([self.sources_dock, self.details_dock],
+                         [round(tall * share), round(tall * (1 - share))],
+                         Qt.Orientation.Vertical)
 
     def reset_layout(self) -> None:
         """View > Reset layout: the default arrangement for this width, kept adapting."""
@@ -409,6 +418,8 @@ class MainWindow(QMainWindow):
 
     def _on_sources_tab(self, _index: int) -> None:
         """Each tab shows its own diagram (module rules)."""
+        if self._narrow and self.auto_layout:
+            self._split_column()
         if self.sources.currentWidget() is self.simulation:
             timeline = self._scenario_timeline
             if timeline is None:

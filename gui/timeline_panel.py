@@ -18,7 +18,7 @@ from gui.time_wait import TimeWaitCountdown
 from gui.transport import TransportBar
 from gui.window_bars import WindowBars
 
-COUNTDOWN_WIDTH = (220, 420)   # least and most
+COUNTDOWN_WIDTH = (200, 420)   # least and most
 
 
 class TimelinePanel(QWidget):

@@ -63,7 +63,7 @@ class TransportBar(QWidget):
         self.slider.setToolTip("Drag to move the playback cursor")
         row.addWidget(self.slider, 1)
         self.time_label = QLabel(self)
-        self.time_label.setMinimumWidth(170)
+        self.time_label.setMinimumWidth(140)
         self.time_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         row.addWidget(self.time_label)
         self.speed_box = QComboBox(self)
