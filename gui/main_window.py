@@ -242,7 +242,7 @@ class MainWindow(QMainWindow):
         """Narrow arrangement: the column's height shared by what the user looks at, the
         scenario list and its form (Simulation) or the segment's details (Capture)."""
         tall = max(self.height() - 60, 300)
-        share = 0.62 if self.sources.currentWidget() is self.simulation else 0.42
+        share = 0.66 if self.sources.currentWidget() is self.simulation else 0.42
         self.resizeDocks([self.sources_dock, self.details_dock],
                          [round(tall * share), round(tall * (1 - share))],
                          Qt.Orientation.Vertical)
@@ -391,6 +391,8 @@ class MainWindow(QMainWindow):
             self._show_details(index)
 
     def _on_segment_clicked(self, index: int) -> None:
+        self._followed = index          # the cursor's next move selects its own again
+        self._details_timer.stop()
         self._show_details(index)
 
     def _show_details(self, index: int) -> None:

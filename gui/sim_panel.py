@@ -76,7 +76,7 @@ ERROR_COLOR = "#B2182B"
 MUTED = "#5F5F5F"
 NAME_ROLE = Qt.ItemDataRole.UserRole
 SUMMARY_ROLE = Qt.ItemDataRole.UserRole + 1
-LIST_SHARE = 4
+LIST_SHARE = 5
 PART_MIN = 48
 
 

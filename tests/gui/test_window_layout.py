@@ -137,3 +137,59 @@ def test_fit_width_keeps_the_text_size(qtbot: QtBot, tmp_path: Path) -> None:
     fit = next(a for a in window.actions_with_keys() if a.shortcut().toString() == "Ctrl+9")
     fit.trigger()
     assert window.view is not None and window.view.zoom == 1.0
+
+
+@pytest.mark.parametrize("size", [(1024, 768), (1600, 1000)], ids=["1024x768", "1600x1000"])
+def test_more_than_three_scenarios_are_in_view(qtbot: QtBot, tmp_path: Path,
+                                               size: tuple[int, int]) -> None:
+    window = _window(qtbot, _settings(tmp_path), size)
+    window.sources.setCurrentWidget(window.simulation)
+    qtbot.wait(300)
+    listing = window.simulation.scenario_list
+    inside = listing.viewport().rect()
+    whole = [i for i in range(listing.count())
+             if inside.contains(listing.visualItemRect(listing.item(i)))]
+    assert len(whole) >= 4
+    line = listing.fontMetrics().height()
+    assert listing.visualItemRect(listing.item(0)).height() <= 2 * line + 12  # two lines
+
+
+def test_each_sources_tab_shows_its_own_diagram(qtbot: QtBot, tmp_path: Path) -> None:
+    window = _window(qtbot, _settings(tmp_path), (1600, 1000))
+    _open_example(qtbot, window)
+    captured = window.timeline
+    assert captured is not None and window.replay_source is not None
+    with qtbot.wait_signal(window.timeline_shown, timeout=20_000):
+        window.simulation.select("flow_control")
+    simulated = window.timeline
+    assert simulated is not captured and window.replay_source is None
+    with qtbot.wait_signal(window.timeline_shown):
+        window.sources.setCurrentWidget(window.streams)
+    assert window.timeline is captured and window.replay_source is not None
+    assert window.stream == 0
+    with qtbot.wait_signal(window.timeline_shown):
+        window.sources.setCurrentWidget(window.simulation)
+    assert window.timeline is simulated
+
+
+def test_selection_and_details_follow_the_cursor(qtbot: QtBot, tmp_path: Path) -> None:
+    window = _window(qtbot, _settings(tmp_path), (1600, 1000))
+    _open_example(qtbot, window, 1)
+    assert window.panel is not None and window.view is not None
+    controller = window.panel.controller
+    for fraction in (0.1, 0.3, 0.5):              # the scrubber seeks: no step signal
+        controller.seek_fraction(fraction)
+        at = controller.segment_at_cursor()
+        assert at >= 0 and window.view.selected == at
+        assert window.details.details is not None and window.details.details.index == at
+    window.view.set_selected(3)                   # a click selects another one ...
+    window._on_segment_clicked(3)
+    assert window.details.details is not None and window.details.details.index == 3
+    controller.step_forward()                     # ... until the cursor moves again
+    assert window.view.selected == controller.segment_at_cursor() != 3
+    controller.set_speed(10.0)
+    controller.play()
+    controller.advance(0.05)                      # while playing, details catch up soon
+    qtbot.wait_until(lambda: window.details.details is not None
+                     and window.details.details.index == controller.segment_at_cursor())
+    controller.pause()
