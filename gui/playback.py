@@ -106,8 +106,9 @@ class PlaybackController(QObject):
         """The scrubber's knots: times and their positions in [0, 1] (module rules)."""
         knots = np.unique(np.array([self._start, *self._stops, self._end], dtype=np.float64))
         gaps = np.diff(knots)
+        self._knot_t: list[float] = [self._start]
+        self._knot_f: list[float] = [0.0]
         if not len(gaps):
-            self._knot_t, self._knot_f = [self._start], [0.0]
             return
         cols = segment_columns(self._timeline)
         ends = np.concatenate([cols.sent, cols.arrived[~np.isnan(cols.arrived)]])
@@ -126,8 +127,8 @@ class PlaybackController(QObject):
             share = min(span, room) / span if span > 0 else 0.0
             weights[tail] = np.maximum(gaps[tail] * share, floor)
         place = np.concatenate([[0.0], np.cumsum(weights)])
-        self._knot_t: list[float] = knots.tolist()
-        self._knot_f: list[float] = (place / place[-1]).tolist()
+        self._knot_t = knots.tolist()
+        self._knot_f = (place / place[-1]).tolist()
 
     # ------------------------------------------------------------ properties
     @property
