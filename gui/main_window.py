@@ -554,7 +554,13 @@ class MainWindow(QMainWindow):
     def _on_export(self) -> None:
         if self.view is None:
             return
-        ExportDialog(self.view, self).open()
+        folder = self.settings.value("export/folder")
+        dialog = ExportDialog(self.view, self,
+                              folder=folder if isinstance(folder, str)
+                              and os.path.isdir(folder) else None)
+        dialog.accepted.connect(lambda: self.settings.setValue(
+            "export/folder", os.path.dirname(os.path.abspath(dialog.path.text()))))
+        dialog.open()
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt override)
         if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):

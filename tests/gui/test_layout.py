@@ -212,3 +212,22 @@ def test_compact_badges_sit_where_their_states_took_effect(qtbot: QtBot, scenari
         if change is not None:
             badge = next(b for b in lay.badges if b.side is rec.sender and b.time == rec.sent)
             assert badge.y == pytest.approx(lay.arrow(i).y0)
+
+
+def test_time_captions_are_never_repeated_with_another_precision(qtbot: QtBot) -> None:
+    """"1 518.0" beside "1 518" read as two instants: one precision per value, and the
+    axis never repeats a caption (an example capture with microsecond steps)."""
+    assert time_text(1.51796) == time_text(1.518) == "1\u2009518"
+    assert time_text(0.012995) == "12.99" and time_text(0.0129999) == "13"
+    assert time_text(-1e-9) == "0" and time_text(0.1) == "100"
+    from core.capture import read_capture
+    from core.replay import replay_stream
+    from resources import EXAMPLES, example_path
+    for example in EXAMPLES:
+        tl = replay_stream(read_capture(str(example_path(example))), example.stream).timeline
+        for compact in (False, True):
+            lay = DiagramLayout(tl, compact=compact)
+            texts = [t.text for t in lay.ticks_between(0, lay.height)]
+            values = [float(t.replace("\u2009", "")) for t in texts]
+            assert all(not t.endswith(".0") and not t.endswith(".") for t in texts)
+            assert all(a < b for a, b in zip(values, values[1:], strict=False)), texts
