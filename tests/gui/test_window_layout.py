@@ -113,7 +113,8 @@ def test_the_default_settings_are_not_the_users(qtbot: QtBot) -> None:
     """A window made without settings (as the app does) writes under the tests' folder."""
     window = MainWindow()
     qtbot.add_widget(window)
-    assert "synack-test-settings-" in window.settings.fileName()
+    from tests.qt_settings import PREFIX
+    assert PREFIX in window.settings.fileName()
 
 
 def test_the_diagram_refits_when_a_dock_is_resized(qtbot: QtBot, tmp_path: Path) -> None:
