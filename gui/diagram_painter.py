@@ -173,6 +173,7 @@ class DiagramPainter:
         """Role and address of each lane from ``y`` down; with ``states``, each side's
         current state as a badge beside its role (the window's sticky header)."""
         lay, tl = self.layout, self.layout.timeline
+        boxes = self.heading_badges(y)
         for side, role in ((Side.CLIENT, "Client"), (Side.SERVER, "Server")):
             x = lay.lane_x(side)
             p.setFont(style.heading_font())
@@ -187,10 +188,24 @@ class DiagramPainter:
             p.drawText(QPointF(left, y + lay.fm_heading.height() + self._fm_text.ascent()), label)
             if states is not None:
                 state = states[0] if side is Side.CLIENT else states[1]
-                bw, bh = lay.badge_width, lay.badge_height
-                bx = x + w / 2 + 8 if side is Side.CLIENT else x - w / 2 - 8 - bw
-                by = y + (lay.fm_heading.height() - bh) / 2
-                self._badge_box(p, QRectF(bx, by, bw, bh), style.phase_of(state), state.value)
+                self._badge_box(p, boxes[side], style.phase_of(state), state.value)
+
+    def heading_badges(self, y: float) -> dict[Side, QRectF]:
+        """Where the sticky header's state badges go: beside each role, between the two
+        roles when both fit there, else outside them (close lanes in a narrow window)."""
+        lay = self.layout
+        bw, bh = lay.badge_width, lay.badge_height
+        halves = {side: lay.fm_heading.horizontalAdvance(role) / 2
+                  for side, role in ((Side.CLIENT, "Client"), (Side.SERVER, "Server"))}
+        inside = lay.lane_gap - sum(halves.values()) - 32 >= 2 * bw
+        out: dict[Side, QRectF] = {}
+        for side, half in halves.items():
+            x = lay.lane_x(side)
+            rightwards = (side is Side.CLIENT) == inside
+            bx = x + half + 8 if rightwards else x - half - 8 - bw
+            bx = min(max(bx, 2.0), lay.width - 2.0 - bw)
+            out[side] = QRectF(bx, y + (lay.fm_heading.height() - bh) / 2, bw, bh)
+        return out
 
     def _paint_legend(self, p: QPainter) -> None:
         lay = self.layout

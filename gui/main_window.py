@@ -242,7 +242,7 @@ class MainWindow(QMainWindow):
         """Narrow arrangement: the column's height shared by what the user looks at, the
         scenario list and its form (Simulation) or the segment's details (Capture)."""
         tall = max(self.height() - 60, 300)
-        share = 0.66 if self.sources.currentWidget() is self.simulation else 0.42
+        share = 0.7 if self.sources.currentWidget() is self.simulation else 0.42
         self.resizeDocks([self.sources_dock, self.details_dock],
                          [round(tall * share), round(tall * (1 - share))],
                          Qt.Orientation.Vertical)

@@ -231,3 +231,18 @@ def test_time_captions_are_never_repeated_with_another_precision(qtbot: QtBot) -
             values = [float(t.replace("\u2009", "")) for t in texts]
             assert all(not t.endswith(".0") and not t.endswith(".") for t in texts)
             assert all(a < b for a, b in zip(values, values[1:], strict=False)), texts
+
+
+@pytest.mark.parametrize("width", [None, 700.0, 601.5])
+def test_the_sticky_header_badges_never_overlap(qtbot: QtBot, width: float | None) -> None:
+    """In a narrow window the lanes come close: the current-state badges of the sticky
+    header move outside the roles instead of covering each other."""
+    timeline = get("flow_control").run()
+    layout = DiagramLayout(timeline, show_title=False,
+                           width=max(width, DiagramLayout(timeline).min_width) if width
+                           else None)
+    boxes = DiagramPainter(layout).heading_badges(layout.heading_y)
+    client, server = boxes[Side.CLIENT], boxes[Side.SERVER]
+    assert client.right() + 4 <= server.left()
+    for box in boxes.values():
+        assert 0 <= box.left() and box.right() <= layout.width
