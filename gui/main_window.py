@@ -12,14 +12,11 @@ Rules:
 - Recent files live in ``QSettings`` (key ``recent``, newest first, ``RECENT_MAX``);
   the bundled examples (File > Open example, :mod:`resources`) open through the same
   loader but are not added to them.
-- The diagram gets the space: the side docks take the full height (the playback dock
-  sits under the diagram only), the playback dock is as tall as its content, and below
-  ``NARROW_BELOW`` px the details go under the sources in one column, so at 1024 px the
-  diagram still has room for both lanes. Every dock can be hidden and brought back from
-  the View menu (Alt+1..3); View > Reset layout restores the default for the width.
-- The layout (geometry and docks) is saved in ``QSettings`` on close (``window/*``) and
-  restored on start. While the user has not moved, floated or closed a dock, the window
-  keeps choosing the default arrangement for its width.
+- The diagram gets the space: :mod:`gui.dock_layout` arranges the docks (side docks the
+  full height, the playback dock as tall as its content under the diagram, details under
+  the sources in narrow windows), saves and restores the layout with ``QSettings``.
+  Every dock can be hidden and brought back from the View menu (Alt+1..3); View > Reset
+  layout restores the default for the width.
 - Selection and details follow the playback cursor: whenever the cursor moves (step,
   seek, play, scrubber), the segment at the cursor is selected and its details shown
   (at most every ``DETAILS_EVERY_MS`` while playing); a click selects another segment
@@ -39,7 +36,7 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -66,6 +63,7 @@ from core.trace import Timeline
 from gui.actions import build_menus
 from gui.app_icon import app_icon
 from gui.details_pane import DetailsPane
+from gui.dock_layout import DockLayout
 from gui.export_dialog import ExportDialog
 from gui.loader import CaptureLoader, LoadedCapture, LoadProgressDialog
 from gui.sequence_view import SequenceView
@@ -76,9 +74,6 @@ from resources import Example, example_path
 
 RECENT_MAX = 10
 VIEW_MIN_WIDTH = 400
-DEFAULT_SIZE = QSize(1500, 950)
-NARROW_BELOW = 1280           # narrower windows stack sources over details, on the left
-LAYOUT_VERSION = 1            # saveState/restoreState version; bump when docks change
 DETAILS_EVERY_MS = 120        # details follow a playing cursor at most this often
 CAPTURE_FILTER = "Captures (*.pcap *.pcapng *.cap *.pcap.gz);;All files (*)"
 
@@ -123,9 +118,6 @@ class MainWindow(QMainWindow):
         self._details_timer = QTimer(self)
         self._details_timer.setSingleShot(True)
         self._details_timer.timeout.connect(self._on_details_due)
-        self._arranging = False
-        self.auto_layout = True
-        self._narrow = False
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
         self._build_docks()
@@ -136,7 +128,7 @@ class MainWindow(QMainWindow):
         self.loader.cancelled.connect(self._on_cancelled)
         build_menus(self)
         self._refresh_recent()
-        self._restore_layout()
+        self.dock_layout.restore()
         self._quiet_runs = 0
         self._wanted_stream: int | None = None
         if timeline is not None:
@@ -164,12 +156,6 @@ class MainWindow(QMainWindow):
         self.sources.addTab(self.streams, "Capture")
         self.sources.addTab(self.simulation, "Simulation")
         self.sources.currentChanged.connect(self._on_sources_tab)
-        # the side docks own the bottom corners: the playback dock sits under the diagram
-        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks
-                            | QMainWindow.DockOption.AllowNestedDocks
-                            | QMainWindow.DockOption.AllowTabbedDocks)
         self.sources_dock = self._dock("Sources", self.sources,
                                        Qt.DockWidgetArea.LeftDockWidgetArea)
         self.details = DetailsPane()
@@ -177,6 +163,9 @@ class MainWindow(QMainWindow):
                                        Qt.DockWidgetArea.RightDockWidgetArea)
         self.bottom_dock = self._dock("Playback", QWidget(),
                                       Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.dock_layout = DockLayout(
+            self, self.settings, self.docks(),
+            sources_first=lambda: self.sources.currentWidget() is self.simulation)
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -186,8 +175,6 @@ class MainWindow(QMainWindow):
                          | QDockWidget.DockWidgetFeature.DockWidgetFloatable
                          | QDockWidget.DockWidgetFeature.DockWidgetClosable)
         self.addDockWidget(area, dock)
-        dock.dockLocationChanged.connect(self._on_dock_moved)
-        dock.topLevelChanged.connect(self._on_dock_moved)
         return dock
 
     def docks(self) -> tuple[QDockWidget, QDockWidget, QDockWidget]:
@@ -197,110 +184,27 @@ class MainWindow(QMainWindow):
     @property
     def narrow(self) -> bool:
         """The details dock sits under the sources (the narrow arrangement)."""
-        return self._narrow
+        return self.dock_layout.narrow
+
+    @property
+    def auto_layout(self) -> bool:
+        """The window still picks the default arrangement for its width."""
+        return self.dock_layout.auto
 
     def arrange_docks(self, width: int | None = None) -> None:
-        """The default arrangement for a window ``width`` px wide (module rules)."""
-        width = self.width() if width is None else width
-        self._arranging = True
-        try:
-            for dock in self.docks():
-                dock.setFloating(False)
-            self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.sources_dock)
-            self._narrow = width < NARROW_BELOW
-            if self._narrow:
-                self.splitDockWidget(self.sources_dock, self.details_dock,
-                                     Qt.Orientation.Vertical)
-            else:
-                self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.details_dock)
-            self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.bottom_dock)
-            for dock in self.docks():
-                dock.show()
-        finally:
-            self._arranging = False
-        self._size_docks(width)
-        QTimer.singleShot(0, self._size_docks)     # once the new widgets are laid out
-
-    def _size_docks(self, width: int | None = None) -> None:
-        """Side columns in proportion to the width, the playback dock as tall as its
-        content, the sources a little shorter than the details when stacked."""
-        width = self.width() if width is None else width
-        horizontal = Qt.Orientation.Horizontal
-        if self._narrow:
-            self.resizeDocks([self.sources_dock], [_clamp(0.30 * width, 280, 360)], horizontal)
-            self._split_column()
-        else:
-            self.resizeDocks([self.sources_dock, self.details_dock],
-                             [_clamp(0.21 * width, 280, 380), _clamp(0.23 * width, 300, 440)],
-                             horizontal)
-        panel = self.bottom_dock.widget()
-        if panel is not None and panel.sizeHint().height() > 0:
-            self.resizeDocks([self.bottom_dock], [panel.sizeHint().height()],
-                             Qt.Orientation.Vertical)
-
-    def _split_column(self) -> None:
-        """Narrow arrangement: the column's height shared by what the user looks at, the
-        scenario list and its form (Simulation) or the segment's details (Capture)."""
-        tall = max(self.height() - 60, 300)
-        share = 0.7 if self.sources.currentWidget() is self.simulation else 0.42
-        self.resizeDocks([self.sources_dock, self.details_dock],
-                         [round(tall * share), round(tall * (1 - share))],
-                         Qt.Orientation.Vertical)
+        self.dock_layout.arrange(width)
 
     def reset_layout(self) -> None:
         """View > Reset layout: the default arrangement for this width, kept adapting."""
-        self.auto_layout = True
-        self.arrange_docks()
-
-    def _on_dock_moved(self, *_: object) -> None:
-        if not self._arranging:
-            self.auto_layout = False
+        self.dock_layout.reset()
 
     def on_dock_toggled(self) -> None:
         """A dock was hidden or shown from the View menu: the user's layout from now on."""
-        self.auto_layout = False
-
-    def _restore_layout(self) -> None:
-        geometry = self.settings.value("window/geometry")
-        state = self.settings.value("window/state")
-        if isinstance(geometry, QByteArray) and self.restoreGeometry(geometry):
-            pass
-        else:
-            self.resize(self._default_size())
-        restored = False
-        if isinstance(state, QByteArray):
-            self._arranging = True
-            try:
-                restored = self.restoreState(state, LAYOUT_VERSION)
-            finally:
-                self._arranging = False
-        if restored:
-            self._narrow = (self.dockWidgetArea(self.details_dock)
-                            == self.dockWidgetArea(self.sources_dock))
-            self.auto_layout = _truthy(self.settings.value("window/auto_layout", True))
-        else:
-            self.arrange_docks(self.width())
-
-    def _default_size(self) -> QSize:
-        """DEFAULT_SIZE, or the screen's free area less room for the frame if smaller."""
-        screen = self.screen()
-        if screen is None:
-            return DEFAULT_SIZE
-        free = screen.availableGeometry()
-        return QSize(min(DEFAULT_SIZE.width(), free.width() - 8),
-                     min(DEFAULT_SIZE.height(), free.height() - 40))
-
-    def save_layout(self) -> None:
-        self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
-        self.settings.setValue("window/auto_layout", self.auto_layout)
-        self.settings.sync()
+        self.dock_layout.auto = False
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt override)
         super().resizeEvent(event)
-        width = event.size().width()
-        if self.auto_layout and (width < NARROW_BELOW) != self._narrow:
-            self.arrange_docks(width)
+        self.dock_layout.resized(event.size().width())
 
     # --------------------------------------------------------------- timeline
     @property
@@ -329,8 +233,7 @@ class MainWindow(QMainWindow):
         controller.moved.connect(self._on_moved)
         controller.stepped.connect(self._on_stepped)
         self.bottom_dock.setWidget(panel)
-        self.resizeDocks([self.bottom_dock], [panel.sizeHint().height()],
-                         Qt.Orientation.Vertical)
+        self.dock_layout.fit_bottom()
         self.panel = panel
         self.details.show_details(None)
         view.set_time(controller.time)
@@ -420,8 +323,7 @@ class MainWindow(QMainWindow):
 
     def _on_sources_tab(self, _index: int) -> None:
         """Each tab shows its own diagram (module rules)."""
-        if self._narrow and self.auto_layout:
-            self._split_column()
+        self.dock_layout.source_tab_changed()
         if self.sources.currentWidget() is self.simulation:
             timeline = self._scenario_timeline
             if timeline is None:
@@ -573,7 +475,7 @@ class MainWindow(QMainWindow):
             self.open_capture(files[0])
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
-        self.save_layout()
+        self.dock_layout.save()
         if self.panel is not None:
             self.panel.controller.pause()
         self.loader.cancel()
@@ -595,11 +497,3 @@ class MainWindow(QMainWindow):
     def actions_with_keys(self) -> list[QAction]:
         return [a for a in self.findChildren(QAction) if not a.shortcut().isEmpty()]
 
-
-def _clamp(value: float, low: int, high: int) -> int:
-    return round(min(max(value, low), high))
-
-
-def _truthy(value: object) -> bool:
-    """A QSettings boolean (INI files give it back as text)."""
-    return value not in (False, "false", "0", 0, None)
