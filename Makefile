@@ -12,7 +12,7 @@ STAMP  := $(VENV)/.installed-stamp
 # desktop-file-validate (tests check resources/synack.desktop)
 DEBS   := libgl1 libegl1 libxkbcommon0 libfontconfig1 libglib2.0-0 libdbus-1-3 \
           libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 \
-          fonts-wqy-microhei tshark desktop-file-utils
+          fonts-wqy-microhei tshark desktop-file-utils xvfb openbox libxtst6
 
 .PHONY: run test lint system-deps clean
 

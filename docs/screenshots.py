@@ -5,7 +5,9 @@
 - ``window-*.png``: the real main window under Xvfb (started here on a free display
   unless DISPLAY is already set), grabbed from the X screen: the demo mid-close, a lossy
   capture (needs the corpus), a replayed simultaneous close in TIME_WAIT past the end of
-  the capture, and the zero-window scenario (``flow_control``) with the bars flagged.
+  the capture, and the zero-window scenario (``flow_control``) with the bars flagged;
+  ``window-1024x768.png``: the bundled lossy example on a 1024x768 screen (the narrow
+  arrangement: details under the sources).
 """
 
 from __future__ import annotations
@@ -51,9 +53,15 @@ SHOTS: tuple[tuple[str, str, str], ...] = (
     ("window-simultaneous-close", "capture:simultaneous_close_client.pcap", "end-20"),
     ("window-zero-window", "scenario:flow_control", "at:0.857"),
 )
+#: shots on a small screen: (file name, bundled example file, where the cursor goes)
+SMALL = (1024, 768)
+SMALL_SHOTS: tuple[tuple[str, str, str], ...] = (
+    ("window-1024x768", "example:lossy_transfer.pcap", "at:0.03"),
+)
 
 
-def grab_main_window() -> None:
+def grab_main_window(screen: tuple[int, int] = SCREEN,
+                     shots: tuple[tuple[str, str, str], ...] = SHOTS) -> None:
     """Runs with DISPLAY set: show each source in the window, grab it from the screen."""
     from PySide6.QtCore import QEventLoop, QSettings, QTimer
     from PySide6.QtWidgets import QApplication
@@ -65,7 +73,7 @@ def grab_main_window() -> None:
     settings = QSettings(str(DOCS / ".screenshots.ini"), QSettings.Format.IniFormat)
     window = MainWindow(demo_timeline(), settings=settings, scenario="close_client_first")
     window.move(0, 0)
-    window.resize(SCREEN[0], SCREEN[1])
+    window.resize(screen[0], screen[1])
     window.show()
 
     def wait(ms: int) -> None:
@@ -74,7 +82,7 @@ def grab_main_window() -> None:
         loop.exec()
 
     wait(800)
-    for name, source, place in SHOTS:
+    for name, source, place in shots:
         kind, _, what = source.partition(":")
         if kind == "capture":
             path = CORPUS / what
@@ -82,6 +90,10 @@ def grab_main_window() -> None:
                 print(f"skipped docs/{name}.png: {path} is not here")
                 continue
             window.open_capture(str(path))
+        elif kind == "example":
+            from resources import EXAMPLES
+            window.open_example(next(e for e in EXAMPLES if e.file == what))
+            what = what.rsplit(".", 1)[0]
         else:
             window.simulation.select(what)
         for _ in range(100):
@@ -117,21 +129,21 @@ def _free_display() -> int:
     return number
 
 
-def main_window_under_xvfb() -> None:
+def main_window_under_xvfb(screen: tuple[int, int] = SCREEN, flag: str = "--window") -> None:
     env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
     if env.get("DISPLAY"):
-        subprocess.run([sys.executable, __file__, "--window"], check=True, env=env)
+        subprocess.run([sys.executable, __file__, flag], check=True, env=env)
         return
     number = _free_display()
     xvfb = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0",
-                             f"{SCREEN[0]}x{SCREEN[1]}x24", "-nolisten", "tcp"],
+                             f"{screen[0]}x{screen[1]}x24", "-nolisten", "tcp"],
                             stderr=subprocess.DEVNULL)
     try:
         for _ in range(100):  # a dev script may wait for the server to come up
             if Path(f"/tmp/.X11-unix/X{number}").exists():
                 break
             time.sleep(0.05)
-        subprocess.run([sys.executable, __file__, "--window"], check=True,
+        subprocess.run([sys.executable, __file__, flag], check=True,
                        env={**env, "DISPLAY": f":{number}"})
     finally:
         xvfb.terminate()
@@ -142,6 +154,9 @@ if __name__ == "__main__":
     sys.path.insert(0, str(ROOT))
     if sys.argv[1:] == ["--window"]:
         grab_main_window()
+    elif sys.argv[1:] == ["--small"]:
+        grab_main_window(SMALL, SMALL_SHOTS)
     else:
         export_diagrams()
         main_window_under_xvfb()
+        main_window_under_xvfb(SMALL, "--small")

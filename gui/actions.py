@@ -98,8 +98,16 @@ def build_menus(window: MainWindow) -> None:
     add(view_menu, "&Actual size", view(lambda v: v.zoom_reset()), "Ctrl+0")
     add(view_menu, "Fit &width", view(lambda v: v.zoom_to_fit_width()), "Ctrl+9")
     view_menu.addSeparator()
-    for dock in (window.sources_dock, window.details_dock, window.bottom_dock):
-        view_menu.addAction(dock.toggleViewAction())
+    for number, dock in enumerate(window.docks(), 1):
+        toggle = dock.toggleViewAction()
+        toggle.setText(f"{dock.windowTitle()} panel")
+        toggle.setShortcut(QKeySequence(f"Alt+{number}"))
+        toggle.setStatusTip(f"Show or hide the {dock.windowTitle().lower()} panel")
+        toggle.triggered.connect(lambda _=False: window.on_dock_toggled())
+        view_menu.addAction(toggle)
+        window.addAction(toggle)
+    add(view_menu, "&Reset layout", window.reset_layout,
+        tip="Put every panel back where it starts, sized for this window")
 
     play_menu = bar.addMenu("&Playback")
     window.play_action = add(play_menu, "&Play / pause", playback(lambda c: c.toggle()), "Space")

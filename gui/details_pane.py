@@ -278,12 +278,14 @@ class DetailsPane(QWidget):
             self._on_current_item_changed(item, None)
 
     def _size_hex(self, lines: int) -> None:
-        """Give the dump the height of its lines (at most ``_HEX_LINES``), the rest to the tree."""
+        """Give the dump the height of its lines (at most ``_HEX_LINES`` and a third of the
+        room: the fields come first), the rest to the tree."""
         spacing = QFontMetrics(self._hex.font()).lineSpacing()
         want = (self._bytes_caption.sizeHint().height() + 2 * self._hex.frameWidth() + 16
                 + spacing * max(2, min(lines, _HEX_LINES)))
         total = sum(self._splitter.sizes()) or self._splitter.height()
-        self._splitter.setSizes([max(total - want, total // 2), min(want, total // 2)])
+        self._splitter.setSizes([max(total - want, total - total // 3),
+                                 min(want, total // 3)])
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
         if (watched is self._hex.viewport() and event.type() == QEvent.Type.Resize

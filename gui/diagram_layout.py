@@ -14,7 +14,14 @@ Rules:
   axis marks the break. So arrows slope by their travel time, and no two labels overlap
   whatever the timing: a label sits in the band just above its own send row.
 - Compact mode (as Wireshark's Flow Graph): one row per segment in send order, evenly
-  spaced, arrows level.
+  spaced, arrows level. A side's state change sits on the row of the segment that side
+  sent at that very time (its SYN after connect(), the ACK answering an arrival); any
+  other (an arrival nothing answered at once, a timer) gets a thin row of its own at
+  its time, before the sends of that instant, so each side's badges read down the lane
+  in the order its states were entered, each at the row where it took effect.
+- Width: the lanes sit as far apart as the labels (and the legend) want; a narrower
+  layout (``max_width``, the window's) brings them closer, down to ``MIN_LANE_GAP``,
+  eliding labels, and flows the legend onto more lines.
 - A badge never covers another of the same lane: a crowded one moves down and its
   connector points back at the row where the change happened.
 - Lookups for painting (``*_between``) are bisections over y-sorted arrays, so a frame
@@ -42,13 +49,14 @@ MARGIN = 24.0
 LABEL_PAD = 10.0          # from a lane to the first character of a label
 BADGE_PAD_X = 6.0
 BADGE_GAP = 8.0           # between a badge and its lane
-MIN_LANE_GAP = 360.0
+MIN_LANE_GAP = 240.0
 MAX_LANE_GAP = 720.0
 DELAY_ROWS = 2.5          # a median one-way delay spans this many row gaps
 MAX_GAP_ROWS = 4.0        # a longer pause is drawn this long, with a break mark
 ARRIVAL_GAP = 10.0        # least gap above an arrival row (it carries no label)
 LABEL_SAMPLE = 400        # labels measured to choose the lane distance
 SEND, ARRIVE, BADGE = 1, 0, 2
+EARLY_BADGE = -1          # compact: a change not caused by a send, before sends at its time
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
@@ -92,6 +100,19 @@ class LaneSpan:
 
 
 @dataclass(frozen=True, slots=True)
+class LegendItem:
+    """One legend entry: ``kind`` is "segment", "mark" or "phase"; ``key`` the FlagKind,
+    "lost", "ghost", Mark or Phase; at ``x`` from the legend's item column, on ``line``."""
+
+    kind: str
+    key: object
+    text: str
+    width: float
+    line: int = 0
+    x: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class Tick:
     """A time-axis caption at row ``y``; ``break_before`` marks a compressed pause."""
 
@@ -114,6 +135,7 @@ class DiagramLayout:
         self.absolute = absolute
         self.ghosts = timeline.ghosts
         self.count = len(timeline.segments)
+        self._sends_at: dict[tuple[bool, float], int] | None = None
         found = initial_numbers(timeline)
         self.iss: dict[Side, int | None] = (
             {side: 0 for side in Side} if absolute else {side: found.get(side) for side in Side})
@@ -165,8 +187,25 @@ class DiagramLayout:
         typical = float(np.median(delays)) if delays.size else 1.0
         return DELAY_ROWS * self.row_gap / max(typical, 1e-9)
 
+    def _send_row_of(self, ev: StateChanged) -> int | None:
+        """Compact mode: the segment on whose row change ``ev`` goes, the first its side
+        sent at the very time of the change (connect() and its SYN, a FIN and its close,
+        an arrival and the segment answering it), or None."""
+        sends = self._sends_at
+        if sends is None:
+            cols = self.cols
+            sends = {}
+            for i, (client, t) in enumerate(zip(cols.from_client.tolist(), cols.sent.tolist(),
+                                                strict=True)):
+                sends.setdefault((bool(client), float(t)), i)
+            self._sends_at = sends
+        return sends.get((ev.side is Side.CLIENT, ev.time))
+
     def _orphan_changes(self, event_times: FloatArray) -> list[StateChanged]:
-        """State changes caused by no segment at a time when no segment event happened."""
+        """State changes that get a row of their own: timed, those caused by no segment at
+        a time when no segment event happened; compact, all but those a send caused."""
+        if self.compact:
+            return [ev for ev in self._changes if self._send_row_of(ev) is None]
         out = []
         for ev in self._changes:
             if ev.segment is not None and ev.segment < len(self.cols):
@@ -194,7 +233,9 @@ class DiagramLayout:
         sorted_times = np.sort(seg_times)
         orphans = self._orphan_changes(sorted_times)
         times = np.concatenate([seg_times, np.array([o.time for o in orphans], dtype=np.float64)])
-        kind = np.concatenate([seg_kind, np.full(len(orphans), BADGE, dtype=np.int64)])
+        kind = np.concatenate([seg_kind, np.full(len(orphans),
+                                                 EARLY_BADGE if self.compact else BADGE,
+                                                 dtype=np.int64)])
         ref = np.concatenate([seg_ref, np.arange(len(orphans), dtype=np.int64)])
         order = np.lexsort((ref, kind, times))
         t, k, r = times[order], kind[order], ref[order]
@@ -227,7 +268,7 @@ class DiagramLayout:
         self.row_t: FloatArray = t
         self._row_broken = np.concatenate([[False], broken]) if len(t) else np.zeros(0, bool)
         orphan_y = {id(orphans[int(r[pos])]): float(y[pos])
-                    for pos in np.flatnonzero(k == BADGE).tolist()}
+                    for pos in np.flatnonzero((k == BADGE) | (k == EARLY_BADGE)).tolist()}
         self._badges(orphan_y)
         last_row = float(y[-1]) if len(y) else self.initial_y
         self.rows_bottom = last_row + self.row_gap * 1.5
@@ -239,19 +280,21 @@ class DiagramLayout:
             (self.initial_y, Side.SERVER, tl.initial[1], tl.start)]
         for ev in self._changes:
             y = orphan_y.get(id(ev))
+            if y is None and self.compact:
+                row = self._send_row_of(ev)
+                y = None if row is None else float(self._sent_y[row])
             if y is None and ev.segment is not None and ev.segment < len(cols):
                 s = ev.segment
                 if not self.compact and cols.arrived[s] == ev.time:
                     y = float(self._end_y[s])
-                elif cols.sent[s] == ev.time or self.compact:
+                elif cols.sent[s] == ev.time:
                     y = float(self._sent_y[s])
             if y is None:
                 y = self._row_y_at(ev.time)
             raw.append((y, ev.side, ev.new, ev.time))
         # each side's badges in the order its states were entered (the changes' order:
-        # by time, ties as they happened), each at or below its row: in compact mode a
-        # change's row is its segment's send row, and rows at one instant need not be
-        # in the order their changes happened
+        # by time, ties as they happened), each at or below its row (rows at one instant
+        # need not be in the order their changes happened)
         raw.sort(key=lambda b: b[3])
         least = self.badge_height + 2.0
         last: dict[Side, float] = {}
@@ -294,8 +337,8 @@ class DiagramLayout:
                 raise ValueError(f"width {width:g} is too small; "
                                  f"the diagram needs at least {self.min_width:g} px")
             self.lane_gap = width - fixed
-        elif max_width is not None and self.min_width <= max_width < self.natural_width:
-            self.lane_gap = max_width - fixed
+        elif max_width is not None and max_width < self.natural_width:
+            self.lane_gap = max(max_width, self.min_width) - fixed
         else:
             self.lane_gap = natural
         self.axis_right = MARGIN + self.axis_width
@@ -303,35 +346,53 @@ class DiagramLayout:
         self.server_x = self.client_x + self.lane_gap
         self.width = self.server_x + BADGE_GAP + self.badge_width + MARGIN
         self.label_max_width = self.lane_gap - 2 * LABEL_PAD - 16.0
+        self._flow_legend()
 
     def _legend_items(self) -> None:
-        """Three legend lines: segment kinds, marks of analysis labels, state phases."""
+        """The legend's entries in three groups (segment kinds, marks of analysis labels,
+        state phases) and its width on three lines."""
         fm = self.fm_text
         swatch = 26.0
         kinds: list[tuple[object, str]] = [(k, k.value) for k in style.FlagKind]
         kinds += [("lost", "lost"), ("ghost", "not captured")]
-        x = 0.0
-        self.legend_kinds: list[tuple[float, object, str]] = []
-        for key, text in kinds:
-            self.legend_kinds.append((x, key, text))
-            x += swatch + 6.0 + fm.horizontalAdvance(text) + 18.0
-        line1 = x
-        x = 0.0
-        self.legend_marks: list[tuple[float, style.Mark]] = []
+        segments = [LegendItem("segment", key, text, swatch + 6.0 + fm.horizontalAdvance(text))
+                    for key, text in kinds]
         shown = style.MARKS + ((style.UNCERTAIN,) if self.timeline.uncertain else ())
-        for mark in shown:
-            self.legend_marks.append((x, mark))
-            x += style.MARK_SIZE + 6.0 + fm.horizontalAdvance(mark.meaning) + 18.0
-        line2 = x
-        self.legend_phases: list[tuple[float, style.Phase, float]] = []
-        x = 0.0
-        for phase in style.Phase:
-            w = self.fm_badge.horizontalAdvance(phase.value) + 2 * BADGE_PAD_X
-            self.legend_phases.append((x, phase, w))
-            x += w + 10.0
+        marks = [LegendItem("mark", mark, mark.meaning,
+                            style.MARK_SIZE + 6.0 + fm.horizontalAdvance(mark.meaning))
+                 for mark in shown]
+        phases = [LegendItem("phase", phase, phase.value,
+                             self.fm_badge.horizontalAdvance(phase.value) + 2 * BADGE_PAD_X)
+                  for phase in style.Phase]
+        self._legend_groups = (("Segments", segments, 18.0), ("Marks", marks, 18.0),
+                               ("States", phases, 10.0))
         self.legend_swatch = swatch
         self.legend_caption_width = fm.horizontalAdvance("Segments") + 12.0
-        self.legend_width = self.legend_caption_width + max(line1, line2, x) + 2 * MARGIN
+        longest = max(sum(item.width + gap for item in items) for _, items, gap
+                      in self._legend_groups)
+        self.legend_width = self.legend_caption_width + longest + 2 * MARGIN
+
+    def _flow_legend(self) -> None:
+        """Place the legend's entries in this layout's width: each group starts a line
+        under its caption and wraps onto more lines when the layout is narrower."""
+        room = self.width - 2 * MARGIN - self.legend_caption_width
+        line = 0
+        self.legend_captions: list[tuple[int, str]] = []
+        self.legend: list[LegendItem] = []
+        for caption, items, gap in self._legend_groups:
+            self.legend_captions.append((line, caption))
+            x = 0.0
+            for item in items:
+                if x > 0 and x + item.width > room:
+                    line, x = line + 1, 0.0
+                self.legend.append(LegendItem(item.kind, item.key, item.text, item.width,
+                                              line, x))
+                x += item.width + gap
+            line += 1
+        self.legend_lines = line
+        # (x, mark) of the marks, in legend order (tests, and the mark glyphs' order)
+        self.legend_marks: list[tuple[float, style.Mark]] = [
+            (item.x, item.key) for item in self.legend if isinstance(item.key, style.Mark)]
 
     # ------------------------------------------------------------------- finish
     def _finish(self) -> None:
@@ -344,7 +405,7 @@ class DiagramLayout:
             top += self.fm_text.height() + 12.0
         self.legend_y = top
         self.legend_line = self.badge_height + 6.0
-        top += 3 * self.legend_line + 10.0
+        top += self.legend_lines * self.legend_line + 10.0
         self.heading_y = top
         top += self.fm_heading.height() + self.fm_text.height() + 6.0
         self.lanes_top = top

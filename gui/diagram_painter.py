@@ -173,6 +173,7 @@ class DiagramPainter:
         """Role and address of each lane from ``y`` down; with ``states``, each side's
         current state as a badge beside its role (the window's sticky header)."""
         lay, tl = self.layout, self.layout.timeline
+        boxes = self.heading_badges(y)
         for side, role in ((Side.CLIENT, "Client"), (Side.SERVER, "Server")):
             x = lay.lane_x(side)
             p.setFont(style.heading_font())
@@ -187,25 +188,44 @@ class DiagramPainter:
             p.drawText(QPointF(left, y + lay.fm_heading.height() + self._fm_text.ascent()), label)
             if states is not None:
                 state = states[0] if side is Side.CLIENT else states[1]
-                bw, bh = lay.badge_width, lay.badge_height
-                bx = x + w / 2 + 8 if side is Side.CLIENT else x - w / 2 - 8 - bw
-                by = y + (lay.fm_heading.height() - bh) / 2
-                self._badge_box(p, QRectF(bx, by, bw, bh), style.phase_of(state), state.value)
+                self._badge_box(p, boxes[side], style.phase_of(state), state.value)
+
+    def heading_badges(self, y: float) -> dict[Side, QRectF]:
+        """Where the sticky header's state badges go: beside each role, between the two
+        roles when both fit there, else outside them (close lanes in a narrow window)."""
+        lay = self.layout
+        bw, bh = lay.badge_width, lay.badge_height
+        halves = {side: lay.fm_heading.horizontalAdvance(role) / 2
+                  for side, role in ((Side.CLIENT, "Client"), (Side.SERVER, "Server"))}
+        inside = lay.lane_gap - sum(halves.values()) - 32 >= 2 * bw
+        out: dict[Side, QRectF] = {}
+        for side, half in halves.items():
+            x = lay.lane_x(side)
+            rightwards = (side is Side.CLIENT) == inside
+            bx = x + half + 8 if rightwards else x - half - 8 - bw
+            bx = min(max(bx, 2.0), lay.width - 2.0 - bw)
+            out[side] = QRectF(bx, y + (lay.fm_heading.height() - bh) / 2, bw, bh)
+        return out
 
     def _paint_legend(self, p: QPainter) -> None:
         lay = self.layout
         fm = self._fm_text
         x0 = MARGIN + lay.legend_caption_width
         line_h = lay.legend_line
-        for row, caption in enumerate(("Segments", "Marks", "States")):
-            y = lay.legend_y + row * line_h + line_h / 2
-            p.setFont(self._text_font)
-            p.setPen(style.MUTED)
-            p.drawText(QPointF(MARGIN, y - fm.height() / 2 + fm.ascent()), caption)
-        y = lay.legend_y + line_h / 2
         sw = lay.legend_swatch
-        for dx, key, text in lay.legend_kinds:
-            x = x0 + dx
+
+        def mid(line: int) -> float:
+            return lay.legend_y + line * line_h + line_h / 2
+
+        def text(x: float, y: float, words: str, color: QColor) -> None:
+            p.setFont(self._text_font)
+            p.setPen(color)
+            p.drawText(QPointF(x, y - fm.height() / 2 + fm.ascent()), words)
+
+        for line, caption in lay.legend_captions:
+            text(MARGIN, mid(line), caption, style.MUTED)
+        for item in lay.legend:
+            x, y, key = x0 + item.x, mid(item.line), item.key
             if isinstance(key, style.FlagKind):
                 self._arrow_shape(p, QPointF(x, y), QPointF(x + sw, y), style.kind_color(key),
                                   head=True)
@@ -213,24 +233,18 @@ class DiagramPainter:
                 self._arrow_shape(p, QPointF(x, y), QPointF(x + sw - 6, y), style.MUTED,
                                   head=False)
                 self._cross(p, QPointF(x + sw - 6, y), style.LOST)
-            else:
+            elif key == "ghost":
                 self._arrow_shape(p, QPointF(x, y), QPointF(x + sw, y), style.MUTED,
                                   head=True, dashed=True)
-            p.setFont(self._text_font)
-            p.setPen(style.INK)
-            p.drawText(QPointF(x + sw + 6, y - fm.height() / 2 + fm.ascent()), text)
-        y += line_h
-        for dx, mark in lay.legend_marks:
-            x = x0 + dx
-            self._mark(p, QPointF(x + style.MARK_SIZE / 2, y), mark)
-            p.setFont(self._text_font)
-            p.setPen(style.INK)
-            p.drawText(QPointF(x + style.MARK_SIZE + 6, y - fm.height() / 2 + fm.ascent()),
-                       mark.meaning)
-        y += line_h
-        for dx, phase, w in lay.legend_phases:
-            self._badge_box(p, QRectF(x0 + dx, y - lay.badge_height / 2, w, lay.badge_height),
-                            phase, phase.value)
+            elif isinstance(key, style.Mark):
+                self._mark(p, QPointF(x + style.MARK_SIZE / 2, y), key)
+                text(x + style.MARK_SIZE + 6, y, item.text, style.INK)
+                continue
+            elif isinstance(key, style.Phase):
+                self._badge_box(p, QRectF(x, y - lay.badge_height / 2, item.width,
+                                          lay.badge_height), key, key.value)
+                continue
+            text(x + sw + 6, y, item.text, style.INK)
 
     # ------------------------------------------------------------ axis, lanes
     def _paint_axis(self, p: QPainter, top: float, bottom: float) -> None:

@@ -15,6 +15,10 @@ Rules:
 - PNGs are written by :mod:`gui.png` (filter none, zlib level ``gui.png.LEVEL``): the
   same pixels as Qt's writer, on a 2000x20000 page in 0.6 s on one thread instead of
   2.2 s (Qt's default level; 1.5 s at level 1) and 19 % smaller (bench/render.py).
+- Sizes are known before painting: :func:`page_sizes` and :func:`view_size` give the
+  pixels :func:`iter_pages` and :func:`render_view` will paint (the dialog shows them).
+- A default file name comes from what is shown (:func:`export_name`): the capture and
+  stream, or the scenario.
 - The file name's suffix picks the format, the same for the CLI and the export dialog:
   ``.png`` (or none) PNG, ``.jpg``/``.jpeg`` a real JPEG (quality ``JPEG_QUALITY``);
   any other suffix is refused before anything is rendered (``image_format``).
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -84,14 +89,26 @@ def _continuation_height(layout: DiagramLayout) -> float:
     return MARGIN + layout.fm_text.height() + 6.0 + (layout.lanes_top - layout.heading_y)
 
 
+def band_size(layout: DiagramLayout, band: Band, scale: float) -> tuple[int, int]:
+    """The pixels of the page painting ``band`` of ``layout`` at ``scale``."""
+    head = 0.0 if band.top <= 0.0 else _continuation_height(layout)
+    return (math.ceil(layout.width * scale),
+            math.ceil((band.bottom - band.top + head) * scale))
+
+
+def page_sizes(layout: DiagramLayout, scale: float,
+               max_height: int = MAX_PAGE_HEIGHT) -> list[tuple[int, int]]:
+    """(width, height) of every page :func:`iter_pages` paints, before painting any."""
+    return [band_size(layout, band, scale) for band in page_bands(layout, scale, max_height)]
+
+
 def _render_band(painter_: DiagramPainter, band: Band, scale: float, *, page: int,
                  pages: int, cursor: float | None = None,
                  selected: int | None = None) -> QImage:
     lay = painter_.layout
     first = band.top <= 0.0
     head = 0.0 if first else _continuation_height(lay)
-    width = math.ceil(lay.width * scale)
-    height = math.ceil((band.bottom - band.top + head) * scale)
+    width, height = band_size(lay, band, scale)
     image = QImage(width, height, QImage.Format.Format_RGB32)
     if image.isNull():
         raise ValueError(f"cannot allocate a {width}x{height} image")
@@ -156,18 +173,31 @@ def render_timeline(timeline: Timeline, width: int | None = None) -> QImage:
     return pages[0]
 
 
-def render_view(layout: DiagramLayout, rect: QRectF, *, scale: float = 1.0,
-                cursor: float | None = None, selected: int | None = None) -> QImage:
-    """What the window shows in ``rect`` (layout coordinates), headed by the title and
-    the lanes' roles, at ``scale``."""
-    ensure_gui_application()
-    shown = DiagramLayout(layout.timeline, show_title=True, compact=layout.compact,
-                          absolute=layout.absolute)
-    painter_ = DiagramPainter(shown)
+def _view_band(layout: DiagramLayout, rect: QRectF) -> tuple[DiagramLayout, Band]:
+    """The export layout of a view (its width, the title lines on top) and the band of it
+    that shows ``rect`` of the view's layout."""
+    shown = DiagramLayout(layout.timeline, width=layout.width, show_title=True,
+                          compact=layout.compact, absolute=layout.absolute)
     dy = shown.lanes_top - layout.lanes_top      # the export layout has a title on top
     top = max(rect.top() + dy, 0.0)
-    band = Band(top, min(rect.bottom() + dy, shown.height))
-    title_band = top <= 0.0
+    return shown, Band(top, min(max(rect.bottom() + dy, top + 1.0), shown.height))
+
+
+def view_size(layout: DiagramLayout, rect: QRectF, *, scale: float = 1.0) -> tuple[int, int]:
+    """(width, height) of the image :func:`render_view` paints for ``rect``."""
+    ensure_gui_application()
+    shown, band = _view_band(layout, rect)
+    return band_size(shown, band, scale)
+
+
+def render_view(layout: DiagramLayout, rect: QRectF, *, scale: float = 1.0,
+                cursor: float | None = None, selected: int | None = None) -> QImage:
+    """What the window shows in ``rect`` (layout coordinates), as wide as the window's
+    layout, headed by the title and the lanes' roles, at ``scale``."""
+    ensure_gui_application()
+    shown, band = _view_band(layout, rect)
+    painter_ = DiagramPainter(shown)
+    title_band = band.top <= 0.0
     image = _render_band(painter_, band, scale, page=1, pages=1, cursor=cursor,
                          selected=selected)
     if not title_band:
@@ -182,6 +212,24 @@ def render_view(layout: DiagramLayout, rect: QRectF, *, scale: float = 1.0,
         finally:
             p.end()
     return image
+
+
+def export_name(title: str, suffix: str = ".png") -> str:
+    """A file name for a diagram titled ``title``: ``capture-stream2.png`` for a capture's
+    stream (``capture.pcap · stream 2``), ``flow_control.png`` for a scenario
+    (``Scenario: flow_control``), ``demo.png`` for the demo, else the title's words."""
+    match = re.fullmatch(r"(.+?)(?:\.pcapng|\.pcap|\.cap)?(?:\.gz)?\s*\u00b7\s*stream (\d+)",
+                         title.strip())
+    if match:
+        stem = f"{match.group(1)}-stream{match.group(2)}"
+    elif title.lower().startswith("scenario:"):
+        stem = title.split(":", 1)[1]
+    elif title.lower().startswith("demo"):
+        stem = "demo"
+    else:
+        stem = title
+    stem = re.sub(r"[^\w.-]+", "_", stem.strip()).strip("._") or "synack"
+    return stem[:80] + suffix
 
 
 def page_path(path: str, page: int) -> str:

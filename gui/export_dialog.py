@@ -3,12 +3,16 @@
 Rules:
 - The dialog only collects choices and calls :mod:`gui.export`; rendering happens there.
 - A tall diagram becomes several pages (``OUT.png``, ``OUT-2.png``, ...); the dialog
-  says so before writing, with the number of pages and each page's size.
+  says so before writing, with the number of pages and each page's size, computed by
+  the code that paints them (:func:`gui.export.page_sizes`, :func:`gui.export.view_size`),
+  so what it announces is what is written.
+- The file is named after what is shown (``gui.export.export_name``), in the folder of
+  the last export (``QSettings`` key ``export/folder`` when the window has settings),
+  else the current folder.
 """
 
 from __future__ import annotations
 
-import math
 import os
 
 from PySide6.QtCore import Qt
@@ -36,11 +40,13 @@ from gui.export import (
     FORMATS,
     MAX_SCALE,
     MIN_SCALE,
+    export_name,
     image_format,
     iter_pages,
-    page_bands,
+    page_sizes,
     render_view,
     save_images,
+    view_size,
 )
 from gui.sequence_view import SequenceView
 
@@ -51,7 +57,9 @@ class ExportDialog(QDialog):
     Signals: none (``QDialog.accepted`` after a successful write).
     """
 
-    def __init__(self, view: SequenceView, parent: QWidget | None = None) -> None:
+    def __init__(self, view: SequenceView, parent: QWidget | None = None, *,
+                 folder: str | None = None) -> None:
+        """``folder``: where the file goes (default: the current folder)."""
         super().__init__(parent)
         self.setWindowTitle("Export PNG")
         self._view = view
@@ -73,7 +81,8 @@ class ExportDialog(QDialog):
         self.scale.setSuffix(" %")
         self.scale.setValue(100)
         form.addRow("Scale", self.scale)
-        self.path = QLineEdit(os.path.join(os.getcwd(), "synack.png"))
+        self.path = QLineEdit(os.path.join(folder or os.getcwd(),
+                                           export_name(view.timeline.title)))
         browse = QPushButton("Browse\u2026")
         browse.clicked.connect(self._on_browse)
         row = QHBoxLayout()
@@ -109,28 +118,30 @@ class ExportDialog(QDialog):
                                                 absolute=v.absolute)
         return self._export_layout
 
-    def _on_changed(self, *_: object) -> None:
+    def estimate(self) -> list[tuple[int, int]]:
+        """(width, height) of every image the current choices write (``ValueError`` when
+        the scale makes pages too short)."""
         scale = self.scale.value() / 100
         if self.current.isChecked():
-            rect = self._view.visible_rect()
-            self.summary.setText(f"One image of about {math.ceil(rect.width() * scale)} \u00d7 "
-                                 f"{math.ceil(rect.height() * scale)} px.")
-            return
-        layout = self._layout()
+            v = self._view
+            return [view_size(v.diagram_layout(), v.visible_rect(), scale=scale)]
+        return page_sizes(self._layout(), scale)
+
+    def _on_changed(self, *_: object) -> None:
         try:
-            bands = page_bands(layout, scale)
+            sizes = self.estimate()
         except ValueError as exc:
             self.summary.setText(str(exc))
             return
-        width = math.ceil(layout.width * scale)
-        if len(bands) == 1:
-            self.summary.setText(f"One image of {width} \u00d7 "
-                                 f"{math.ceil(layout.height * scale)} px.")
-        else:
-            self.summary.setText(f"{counted(len(bands), 'page')} of {width} px wide (the "
-                                 f"diagram is "
-                                 f"{math.ceil(layout.height * scale):,} px tall): "
-                                 "NAME.png, NAME-2.png, \u2026")
+        if len(sizes) == 1:
+            width, height = sizes[0]
+            self.summary.setText(f"One image of {width:,} \u00d7 {height:,} px.")
+            return
+        width = sizes[0][0]
+        tall = sum(h for _, h in sizes)
+        self.summary.setText(f"{counted(len(sizes), 'page')} of {width:,} px wide, "
+                             f"{tall:,} px in all (the last {sizes[-1][1]:,} px tall): "
+                             "NAME.png, NAME-2.png, \u2026")
 
     def export(self) -> list[tuple[str, int, int]]:
         """Render and write with the current choices (raises SynAckError)."""

@@ -76,12 +76,12 @@ def record_label(record: SegmentRecord, iss: Mapping[Side, int | None]) -> str:
 
 
 def time_text(seconds: float) -> str:
-    """A time-axis caption in milliseconds: ``0``, ``10``, ``12.5``, ``60 110``."""
+    """A time-axis caption in milliseconds: ``0``, ``10``, ``12.5``, ``60 110``.
+
+    Two decimals below 100 ms, one from there on, and never a trailing zero or point, so
+    two captions of one instant read the same (``1 518``, not ``1 518.0`` beside it)."""
     ms = seconds * 1000.0
-    if abs(ms - round(ms)) < 0.005:
-        text = f"{round(ms):,}"
-    elif abs(ms) >= 100:
-        text = f"{ms:,.1f}"
-    else:
-        text = f"{ms:,.2f}".rstrip("0")
+    text = f"{ms:,.{1 if abs(ms) >= 100 else 2}f}".rstrip("0").rstrip(".")
+    if text in ("-0", ""):
+        text = "0"
     return text.replace(",", "\u2009")  # thin space groups thousands

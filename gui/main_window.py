@@ -12,6 +12,19 @@ Rules:
 - Recent files live in ``QSettings`` (key ``recent``, newest first, ``RECENT_MAX``);
   the bundled examples (File > Open example, :mod:`resources`) open through the same
   loader but are not added to them.
+- The diagram gets the space: :mod:`gui.dock_layout` arranges the docks (side docks the
+  full height, the playback dock as tall as its content under the diagram, details under
+  the sources in narrow windows), saves and restores the layout with ``QSettings``.
+  Every dock can be hidden and brought back from the View menu (Alt+1..3); View > Reset
+  layout restores the default for the width.
+- Selection and details follow the playback cursor: whenever the cursor moves (step,
+  seek, play, scrubber), the segment at the cursor is selected and its details shown
+  (at most every ``DETAILS_EVERY_MS`` while playing); a click selects another segment
+  until the cursor moves again.
+- Each Sources tab shows its own diagram: switching to Simulation shows the last
+  scenario run, switching back to Capture the stream last shown. Stacked (narrow), the
+  column's height goes mostly to the scenario list and form on the Simulation tab, to
+  the details on the Capture tab.
 
 Signals:
     timeline_shown(object): a Timeline is now on screen.
@@ -24,7 +37,14 @@ from __future__ import annotations
 import os
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+    QResizeEvent,
+)
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -43,6 +63,7 @@ from core.trace import Timeline
 from gui.actions import build_menus
 from gui.app_icon import app_icon
 from gui.details_pane import DetailsPane
+from gui.dock_layout import DockLayout
 from gui.export_dialog import ExportDialog
 from gui.loader import CaptureLoader, LoadedCapture, LoadProgressDialog
 from gui.sequence_view import SequenceView
@@ -52,9 +73,8 @@ from gui.timeline_panel import TimelinePanel
 from resources import Example, example_path
 
 RECENT_MAX = 10
-BOTTOM_HEIGHT = 250
-VIEW_MIN_WIDTH = 640
-SIDE_WIDTHS = (360, 380)      # sources dock, details dock
+VIEW_MIN_WIDTH = 400
+DETAILS_EVERY_MS = 120        # details follow a playing cursor at most this often
 CAPTURE_FILTER = "Captures (*.pcap *.pcapng *.cap *.pcap.gz);;All files (*)"
 
 
@@ -92,6 +112,12 @@ class MainWindow(QMainWindow):
         self.panel: TimelinePanel | None = None
         self._timeline: Timeline | None = None
         self._example_paths: set[str] = set()
+        self._scenario_timeline: Timeline | None = None
+        self._capture_shown: tuple[object, Timeline, ReplaySource, int | None] | None = None
+        self._followed: int | None = None
+        self._details_timer = QTimer(self)
+        self._details_timer.setSingleShot(True)
+        self._details_timer.timeout.connect(self._on_details_due)
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
         self._build_docks()
@@ -102,7 +128,7 @@ class MainWindow(QMainWindow):
         self.loader.cancelled.connect(self._on_cancelled)
         build_menus(self)
         self._refresh_recent()
-        self.resize(1500, 950)
+        self.dock_layout.restore()
         self._quiet_runs = 0
         self._wanted_stream: int | None = None
         if timeline is not None:
@@ -116,6 +142,7 @@ class MainWindow(QMainWindow):
             self.setCentralWidget(hint)
         if scenario is not None:
             self._quiet_runs = 1          # the panel's run of it repeats ``timeline``
+            self._scenario_timeline = timeline
             self.sources.setCurrentWidget(self.simulation)
             self.simulation.select(scenario)
 
@@ -128,6 +155,7 @@ class MainWindow(QMainWindow):
         self.sources = QTabWidget()
         self.sources.addTab(self.streams, "Capture")
         self.sources.addTab(self.simulation, "Simulation")
+        self.sources.currentChanged.connect(self._on_sources_tab)
         self.sources_dock = self._dock("Sources", self.sources,
                                        Qt.DockWidgetArea.LeftDockWidgetArea)
         self.details = DetailsPane()
@@ -135,15 +163,48 @@ class MainWindow(QMainWindow):
                                        Qt.DockWidgetArea.RightDockWidgetArea)
         self.bottom_dock = self._dock("Playback", QWidget(),
                                       Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.dock_layout = DockLayout(
+            self, self.settings, self.docks(),
+            sources_first=lambda: self.sources.currentWidget() is self.simulation)
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(title)
         dock.setWidget(widget)
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)
         self.addDockWidget(area, dock)
         return dock
+
+    def docks(self) -> tuple[QDockWidget, QDockWidget, QDockWidget]:
+        return (self.sources_dock, self.details_dock, self.bottom_dock)
+
+    # ----------------------------------------------------------------- layout
+    @property
+    def narrow(self) -> bool:
+        """The details dock sits under the sources (the narrow arrangement)."""
+        return self.dock_layout.narrow
+
+    @property
+    def auto_layout(self) -> bool:
+        """The window still picks the default arrangement for its width."""
+        return self.dock_layout.auto
+
+    def arrange_docks(self, width: int | None = None) -> None:
+        self.dock_layout.arrange(width)
+
+    def reset_layout(self) -> None:
+        """View > Reset layout: the default arrangement for this width, kept adapting."""
+        self.dock_layout.reset()
+
+    def on_dock_toggled(self) -> None:
+        """A dock was hidden or shown from the View menu: the user's layout from now on."""
+        self.dock_layout.auto = False
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        self.dock_layout.resized(event.size().width())
 
     # --------------------------------------------------------------- timeline
     @property
@@ -162,9 +223,9 @@ class MainWindow(QMainWindow):
         view.setMinimumWidth(VIEW_MIN_WIDTH)
         self.setCentralWidget(view)
         self.view = view
-        # wide content (a stream table, a long tcpdump line) must not squeeze the diagram;
-        # once the new widgets are laid out
-        QTimer.singleShot(0, self._fit_docks)
+        self._followed = None
+        if self.replay_source is not None:
+            self._capture_shown = (self.capture, timeline, self.replay_source, self.stream)
         self._drop_panel()
         panel = TimelinePanel(timeline)
         controller = panel.controller
@@ -172,7 +233,7 @@ class MainWindow(QMainWindow):
         controller.moved.connect(self._on_moved)
         controller.stepped.connect(self._on_stepped)
         self.bottom_dock.setWidget(panel)
-        self.resizeDocks([self.bottom_dock], [BOTTOM_HEIGHT], Qt.Orientation.Vertical)
+        self.dock_layout.fit_bottom()
         self.panel = panel
         self.details.show_details(None)
         view.set_time(controller.time)
@@ -197,10 +258,6 @@ class MainWindow(QMainWindow):
         old.setParent(None)
         old.deleteLater()
 
-    def _fit_docks(self) -> None:
-        self.resizeDocks([self.sources_dock, self.details_dock], list(SIDE_WIDTHS),
-                         Qt.Orientation.Horizontal)
-
     def _on_moved(self, time: float) -> None:
         if self.view is None or self._timeline is None:
             return
@@ -208,13 +265,37 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(
             f"{counted(len(self._timeline), 'segment')} \u00b7 at the cursor: "
             f"client {client.value}, server {server.value}")
+        if self.panel is not None:
+            self._follow_cursor(self.panel.controller.segment_at_cursor())
 
     def _on_stepped(self, index: int) -> None:
-        if index >= 0 and self.view is not None:
-            self.view.set_selected(index)
+        if index >= 0:
+            self._follow_cursor(index)
+
+    def _follow_cursor(self, index: int) -> None:
+        """Select the segment at the cursor and show its details (module rules)."""
+        if index == self._followed or self.view is None:
+            return
+        self._followed = index
+        self.view.set_selected(index if index >= 0 else None)
+        playing = self.panel is not None and self.panel.controller.playing
+        if playing:
+            if not self._details_timer.isActive():
+                self._details_timer.start(DETAILS_EVERY_MS)
+        else:
+            self._details_timer.stop()
+            self._on_details_due()
+
+    def _on_details_due(self) -> None:
+        index = self._followed
+        if index is None or index < 0:
+            self.details.show_details(None)
+        else:
             self._show_details(index)
 
     def _on_segment_clicked(self, index: int) -> None:
+        self._followed = index          # the cursor's next move selects its own again
+        self._details_timer.stop()
         self._show_details(index)
 
     def _show_details(self, index: int) -> None:
@@ -233,10 +314,29 @@ class MainWindow(QMainWindow):
             self._quiet_runs -= 1
             return
         if isinstance(timeline, Timeline):
-            self.sources.setCurrentWidget(self.simulation)
+            self._scenario_timeline = timeline
             self.replay_source = None
             self.stream = None
-            self.show_timeline(timeline)
+            self.sources.setCurrentWidget(self.simulation)   # shows it if the tab changes
+            if self._timeline is not timeline:
+                self.show_timeline(timeline)
+
+    def _on_sources_tab(self, _index: int) -> None:
+        """Each tab shows its own diagram (module rules)."""
+        self.dock_layout.source_tab_changed()
+        if self.sources.currentWidget() is self.simulation:
+            timeline = self._scenario_timeline
+            if timeline is None:
+                self.statusBar().showMessage("Pick a scenario to see its diagram", 10_000)
+            elif timeline is not self._timeline:
+                self.replay_source = None
+                self.stream = None
+                self.show_timeline(timeline)
+        elif self._capture_shown is not None:
+            capture, timeline, source, stream = self._capture_shown
+            if capture is self.capture and timeline is not self._timeline:
+                self.replay_source, self.stream = source, stream
+                self.show_timeline(timeline)
 
     def open_capture(self, path: str, *, stream: int | None = None) -> None:
         """Load ``path`` in the background (progress dialog, Cancel), then show
@@ -356,7 +456,13 @@ class MainWindow(QMainWindow):
     def _on_export(self) -> None:
         if self.view is None:
             return
-        ExportDialog(self.view, self).open()
+        folder = self.settings.value("export/folder")
+        dialog = ExportDialog(self.view, self,
+                              folder=folder if isinstance(folder, str)
+                              and os.path.isdir(folder) else None)
+        dialog.accepted.connect(lambda: self.settings.setValue(
+            "export/folder", os.path.dirname(os.path.abspath(dialog.path.text()))))
+        dialog.open()
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt override)
         if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
@@ -369,6 +475,7 @@ class MainWindow(QMainWindow):
             self.open_capture(files[0])
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
+        self.dock_layout.save()
         if self.panel is not None:
             self.panel.controller.pause()
         self.loader.cancel()
@@ -389,3 +496,4 @@ class MainWindow(QMainWindow):
 
     def actions_with_keys(self) -> list[QAction]:
         return [a for a in self.findChildren(QAction) if not a.shortcut().isEmpty()]
+

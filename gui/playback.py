@@ -11,6 +11,12 @@ Rules:
   second) and ``step`` (one stop every 1/speed wall seconds). Speed is 0.1x to 100x.
 - The controller owns the only clock (a QTimer ticking ``TICK_MS``); tests move time
   with :meth:`advance` instead of waiting.
+- The scrubber's scale (:meth:`fraction`, :meth:`seek_fraction`) is the capture, not the
+  clock: between two stops it is linear, but a pause longer than ``IDLE_GAPS`` typical
+  gaps between stops counts as that many (as the diagram's axis breaks do), a gap shorter
+  than a quarter of a typical one as a quarter, and a TIME_WAIT running past the last
+  event is a tail of at most ``TAIL_SHARE`` of the bar. So a 1.5 s exchange followed by
+  60 s of TIME_WAIT fills most of the bar, and every stop has a place of its own.
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ from core.trace_columns import segment_columns
 SPEED_MIN, SPEED_MAX = 0.1, 100.0
 SPEEDS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0)
 TICK_MS = 16
+IDLE_GAPS = 3.0
+TAIL_SHARE = 0.12
 
 
 class Pacing(Enum):
@@ -92,6 +100,35 @@ class PlaybackController(QObject):
         keep = (times >= self._start) & (times <= self._end)
         self._stops: list[float] = times[keep].tolist()
         self._stop_segment: list[int] = seg[keep].tolist()
+        self._build_scale()
+
+    def _build_scale(self) -> None:
+        """The scrubber's knots: times and their positions in [0, 1] (module rules)."""
+        knots = np.unique(np.array([self._start, *self._stops, self._end], dtype=np.float64))
+        gaps = np.diff(knots)
+        self._knot_t: list[float] = [self._start]
+        self._knot_f: list[float] = [0.0]
+        if not len(gaps):
+            return
+        cols = segment_columns(self._timeline)
+        ends = np.concatenate([cols.sent, cols.arrived[~np.isnan(cols.arrived)]])
+        last_segment = float(ends.max()) if len(ends) else self._start
+        tail = knots[1:] > last_segment           # gaps after the last send or arrival
+        body = gaps[~tail]
+        typical = float(np.median(body if len(body) else gaps))
+        floor = typical / 4
+        weights = np.clip(gaps, floor, IDLE_GAPS * typical)
+        if tail.any() and len(body):
+            # what is left after the last segment (TIME_WAIT draining): one stretch of at
+            # most TAIL_SHARE of the bar, its gaps in proportion to their time
+            rest = float(weights[~tail].sum())
+            room = TAIL_SHARE / (1 - TAIL_SHARE) * rest
+            span = float(gaps[tail].sum())
+            share = min(span, room) / span if span > 0 else 0.0
+            weights[tail] = np.maximum(gaps[tail] * share, floor)
+        place = np.concatenate([[0.0], np.cumsum(weights)])
+        self._knot_t = knots.tolist()
+        self._knot_f = (place / place[-1]).tolist()
 
     # ------------------------------------------------------------ properties
     @property
@@ -127,9 +164,16 @@ class PlaybackController(QObject):
         return self._timer.isActive()
 
     def fraction(self) -> float:
-        """Where the cursor is between start (0) and end (1)."""
-        span = self._end - self._start
-        return 0.0 if span <= 0 else (self._time - self._start) / span
+        """Where the cursor is on the scrubber, from start (0) to end (1)."""
+        return self.fraction_of(self._time)
+
+    def fraction_of(self, time: float) -> float:
+        """Where ``time`` is on the scrubber's scale (module rules)."""
+        return _interpolate(time, self._knot_t, self._knot_f)
+
+    def time_of(self, fraction: float) -> float:
+        """The time at ``fraction`` of the scrubber (the inverse of :meth:`fraction_of`)."""
+        return _interpolate(fraction, self._knot_f, self._knot_t)
 
     def segment_at_cursor(self) -> int:
         """The last segment sent or arriving at or before the cursor (-1 if none)."""
@@ -145,7 +189,8 @@ class PlaybackController(QObject):
             self.moved.emit(time)
 
     def seek_fraction(self, fraction: float) -> None:
-        self.seek(self._start + (self._end - self._start) * fraction)
+        """Seek to a place on the scrubber (its scale, not the clock's)."""
+        self.seek(self.time_of(fraction))
 
     def _land(self, pos: int) -> None:
         self.seek(self._stops[pos])
@@ -239,3 +284,14 @@ class PlaybackController(QObject):
             self._timer.stop()
             self.paused.emit()
             self.finished.emit()
+
+
+def _interpolate(x: float, xs: list[float], ys: list[float]) -> float:
+    """Piecewise linear ``ys`` over ascending ``xs``, clamped at both ends."""
+    if x <= xs[0]:
+        return ys[0]
+    if x >= xs[-1]:
+        return ys[-1]
+    i = bisect.bisect_right(xs, x) - 1
+    x0, x1 = xs[i], xs[i + 1]
+    return ys[i] + (ys[i + 1] - ys[i]) * ((x - x0) / (x1 - x0) if x1 > x0 else 0.0)

@@ -9,7 +9,9 @@ Rules:
   its own. The current states shown in the sticky header come from :mod:`core.cursor`.
 - Width: the lanes sit as far apart as the labels want; when the view is narrower, the
   layout is rebuilt at the view's width (closer lanes, labels elided) once a resize or
-  zoom settles, never below the narrowest layout.
+  zoom settles (a dock dragged wider or narrower included), never below the narrowest
+  layout. Fit width zooms out just enough for the narrowest layout, and never in: the
+  text stays at most its actual size.
 - Following: while ``follow`` is on, a cursor leaving the visible band scrolls the view
   so the cursor sits a third of the way down.
 """
@@ -89,7 +91,7 @@ class SequenceView(QAbstractScrollArea):
 
     def _on_refit(self) -> None:
         lay, room = self._layout, self._room()
-        wanted = room if lay.min_width <= room < lay.natural_width else lay.natural_width
+        wanted = min(max(room, lay.min_width), lay.natural_width)
         if abs(wanted - lay.width) > 4:
             anchor = lay.time_at(self._visible_rect().center().y())
             self._build(compact=self.compact, absolute=self.absolute)
@@ -209,7 +211,12 @@ class SequenceView(QAbstractScrollArea):
         self.set_zoom(1.0)
 
     def zoom_to_fit_width(self) -> None:
-        self.set_zoom(self.viewport().width() / self._layout.width)
+        """Show the whole width: actual size when the narrowest layout fits, else zoomed
+        out until it does (module rules)."""
+        fits = (self.viewport().width() - 2) / self._layout.min_width
+        self.set_zoom(min(1.0, fits))
+        self._refit.stop()
+        self._on_refit()
 
     # ------------------------------------------------------ cursor, select
     def set_time(self, time: float) -> None:

@@ -14,6 +14,10 @@ Rules:
    up quitting.
 4. A value core refuses (``ParameterError``) is checked before the run and shown in red
    under the form, and ``run_failed`` carries the message; so does a failed run.
+5. The list is for choosing: each scenario is two lines, its name and its summary elided
+   to one line (the whole summary is the tooltip and heads the explanation), so a short
+   dock still shows several; the list, the explanation and the form share the height
+   ``LIST_SHARE`` : 2 : 4 and each can be dragged smaller, down to ``PART_MIN`` px.
 
 Signals:
     timeline_built(object): the Timeline of the newest run.
@@ -72,12 +76,15 @@ ERROR_COLOR = "#B2182B"
 MUTED = "#5F5F5F"
 NAME_ROLE = Qt.ItemDataRole.UserRole
 SUMMARY_ROLE = Qt.ItemDataRole.UserRole + 1
+LIST_SHARE = 5
+PART_MIN = 48
 
 
 class _ScenarioDelegate(QStyledItemDelegate):
-    """Draws a scenario as its name in bold over its summary, wrapped, in muted ink."""
+    """Draws a scenario as its name in bold over its summary on one line, elided, in
+    muted ink (rule 5)."""
 
-    PAD = 5
+    PAD = 4
 
     def _texts(self, index: QModelIndex | QPersistentModelIndex) -> tuple[str, str]:
         return str(index.data(NAME_ROLE)), str(index.data(SUMMARY_ROLE))
@@ -94,13 +101,9 @@ class _ScenarioDelegate(QStyledItemDelegate):
 
     def sizeHint(self, option: QStyleOptionViewItem,
                  index: QModelIndex | QPersistentModelIndex) -> QSize:
-        name, summary = self._texts(index)
         bold, plain = self._fonts(option)
-        width = self._width(option)
-        flags = int(Qt.TextFlag.TextWordWrap)
-        high = (QFontMetrics(bold).boundingRect(0, 0, width, 10_000, flags, name).height()
-                + QFontMetrics(plain).boundingRect(0, 0, width, 10_000, flags, summary).height())
-        return QSize(width, high + 2 * self.PAD + 2)
+        high = QFontMetrics(bold).height() + QFontMetrics(plain).height()
+        return QSize(self._width(option), high + 2 * self.PAD + 1)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem,
               index: QModelIndex | QPersistentModelIndex) -> None:
@@ -117,15 +120,17 @@ class _ScenarioDelegate(QStyledItemDelegate):
         muted = ink if selected else QColor(MUTED)
         bold, plain = self._fonts(option)
         rect = opt.rect.adjusted(self.PAD, self.PAD, -self.PAD, -self.PAD)
-        flags = int(Qt.TextFlag.TextWordWrap)
         painter.save()
         painter.setFont(bold)
         painter.setPen(ink)
-        used = painter.boundingRect(rect, flags, name)
-        painter.drawText(rect, flags, name)
+        fm_bold = QFontMetrics(bold)
+        painter.drawText(rect.x(), rect.y() + fm_bold.ascent(),
+                         fm_bold.elidedText(name, Qt.TextElideMode.ElideRight, rect.width()))
         painter.setFont(plain)
         painter.setPen(muted)
-        painter.drawText(rect.adjusted(0, used.height() + 1, 0, 0), flags, summary)
+        fm = QFontMetrics(plain)
+        painter.drawText(rect.x(), rect.y() + fm_bold.height() + fm.ascent(),
+                         fm.elidedText(summary, Qt.TextElideMode.ElideRight, rect.width()))
         painter.restore()
 
 
@@ -169,9 +174,8 @@ class SimulationPanel(QWidget):
         self._running: dict[int, _Relay] = {}
         self._waiting: tuple[int, Scenario, dict[str, Any]] | None = None
         self.scenario_list = QListWidget()
-        self.scenario_list.setWordWrap(True)
-        self.scenario_list.setUniformItemSizes(False)
-        self.scenario_list.setResizeMode(QListWidget.ResizeMode.Adjust)
+        self.scenario_list.setUniformItemSizes(True)
+        self.scenario_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.scenario_list.setVerticalScrollMode(QListWidget.ScrollMode.ScrollPerPixel)
         for scenario in scenarios:
             item = QListWidgetItem(scenario.name)
@@ -227,11 +231,13 @@ class SimulationPanel(QWidget):
     def _build_layout(self) -> None:
         split = QSplitter(Qt.Orientation.Vertical)
         split.setChildrenCollapsible(False)
-        parts = ((self.scenario_list, 3), (self.explanation, 2), (self.scroll_area, 5))
+        parts = ((self.scenario_list, LIST_SHARE), (self.explanation, 2), (self.scroll_area, 4))
         for widget, stretch in parts:
+            widget.setMinimumHeight(PART_MIN)
             split.addWidget(widget)
             split.setStretchFactor(split.count() - 1, stretch)
-        split.setSizes([230, 170, 400])
+        split.setSizes([100 * stretch for _, stretch in parts])
+        self.splitter = split
         buttons = QHBoxLayout()
         buttons.addWidget(self.status, 1)
         buttons.addWidget(self.reset_button)

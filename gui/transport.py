@@ -3,7 +3,9 @@
 Rules:
 - The bar only forwards the user's wishes to the controller and shows its state; it
   keeps no cursor of its own. Keyboard shortcuts live on the window's actions.
-- The scrubber has ``SCRUB_STEPS`` positions over the whole animation; dragging it seeks.
+- The scrubber has ``SCRUB_STEPS`` positions over the whole animation on the
+  controller's scale (idle stretches and a TIME_WAIT tail compressed, so the segments
+  fill the bar); dragging it seeks.
 """
 
 from __future__ import annotations
@@ -60,10 +62,12 @@ class TransportBar(QWidget):
         self.end_button = button(QStyle.StandardPixmap.SP_MediaSkipForward, "End (End)")
         self.slider = QSlider(Qt.Orientation.Horizontal, self)
         self.slider.setRange(0, SCRUB_STEPS)
-        self.slider.setToolTip("Drag to move the playback cursor")
+        self.slider.setToolTip("Drag to move the playback cursor. Long idle stretches "
+                               "and the TIME_WAIT wait at the end take less room here "
+                               "than their time, so every segment is in reach.")
         row.addWidget(self.slider, 1)
         self.time_label = QLabel(self)
-        self.time_label.setMinimumWidth(170)
+        self.time_label.setMinimumWidth(140)
         self.time_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         row.addWidget(self.time_label)
         self.speed_box = QComboBox(self)

@@ -6,6 +6,10 @@ Rules:
   window, with SND.UNA, SND.NXT and SND.UNA+SND.WND marked. The window (or what is in
   flight, if more) takes the middle half of the bar: a quarter of acknowledged space
   before it, a quarter of the space beyond it after.
+- Sized to the content: the plot is as tall as two sides' labels and bars need
+  (:func:`plot_height`, from the font) and no taller; x is in widget pixels, so the side's
+  name and state keep their column and the bars take the rest at any width. The legend
+  is a wrapped line of text under the plot.
 - Receive bar: buffered (waiting for the application) | free, and free is the window the
   side advertises. A capture does not show the buffered octets: the bar then says so
   instead of drawing a 0.
@@ -16,24 +20,31 @@ Rules:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import pyqtgraph as pg  # type: ignore[import-untyped]
-from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QPen
-from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget
+from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtGui import QBrush, QColor, QFontMetricsF, QPen, QResizeEvent
+from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from core.cursor import Cursor, WindowAt
-from core.states import Side
+from core.states import Side, TcpState
 from core.trace import Timeline
 from gui import style
 
-# Layout in plot units: x in [0, 1] is the widget's width; each side is one unit tall
-# (client above server) and the legend sits below zero.
-SEND_X = (0.15, 0.60)
-RECV_X = (0.665, 0.99)
-BAR_Y = (0.38, 0.70)            # within a side's unit
-Y_RANGE = (-0.42, 2.02)
+# Layout: x in widget pixels; y in plot units, each side one unit tall (client above
+# server). The name column is as wide as the longest state; the send bar takes
+# SEND_SHARE of the rest, the receive bar what is left after a gap.
+BAR_Y = (0.33, 0.64)            # within a side's unit
+LABEL_GAP = 0.03                # between a bar and the labels above and below it
+Y_RANGE = (0.0, 2.02)
+UNIT_LINES = 4.0                # a side's unit in text lines (a label above, one below)
+SEND_SHARE = 0.61
+BAR_GAP = 26.0
+RIGHT_PAD = 10.0
+MIN_WIDTH = 380
+TEXT_MARGIN = 1.0               # around a label's text (Qt's default is 4 px)
 _BASE = {Side.CLIENT: 1.0, Side.SERVER: 0.0}
 _NO_PEN = QPen(Qt.PenStyle.NoPen)
 
@@ -59,9 +70,51 @@ class SendSpan:
         return cls(lo=max(0, una - margin), una=una, nxt=nxt, edge=edge,
                    hi=max(edge, nxt) + margin)
 
-    def x(self, value: int) -> float:
-        left, right = SEND_X
+    def x(self, value: int, send_x: tuple[float, float] = (0.0, 1.0)) -> float:
+        """Where ``value`` sits on a bar spanning ``send_x``."""
+        left, right = send_x
         return left + (value - self.lo) / (self.hi - self.lo) * (right - left)
+
+
+def plot_height() -> int:
+    """Pixels the plot needs: two sides of ``UNIT_LINES`` lines of the label font."""
+    return math.ceil((Y_RANGE[1] - Y_RANGE[0]) * UNIT_LINES * _line_height())
+
+
+def _line_height() -> float:
+    """One label's height: the font's and the text item's margin (``TEXT_MARGIN``)."""
+    return QFontMetricsF(style.axis_font()).height() + 2 * TEXT_MARGIN
+
+
+def _advance(text: str) -> float:
+    return QFontMetricsF(style.axis_font()).horizontalAdvance(text) + 2 * TEXT_MARGIN
+
+
+def _fitting(room: float, *texts: str) -> str:
+    """The first of ``texts`` (longest first) that fits in ``room`` px, else the last."""
+    return next((t for t in texts if _advance(t) <= room), texts[-1])
+
+
+def name_column() -> float:
+    """Width of the side's name-and-state column (the longest state)."""
+    fm = QFontMetricsF(style.axis_font())
+    return max(fm.horizontalAdvance(s.value) for s in TcpState) + 16.0
+
+
+@dataclass(frozen=True, slots=True)
+class BarGeometry:
+    """Where the bars go, in widget pixels, at one plot width."""
+
+    send: tuple[float, float]
+    recv: tuple[float, float]
+
+    @classmethod
+    def of(cls, width: float) -> BarGeometry:
+        left = name_column()
+        room = max(width - left - RIGHT_PAD - BAR_GAP, 100.0)
+        send = (left, left + room * SEND_SHARE)
+        return cls(send=send, recv=(send[1] + BAR_GAP, send[1] + BAR_GAP
+                                    + room * (1 - SEND_SHARE)))
 
 
 def _text(anchor: tuple[float, float], color: QColor, *, bold: bool = False,
@@ -69,6 +122,8 @@ def _text(anchor: tuple[float, float], color: QColor, *, bold: bool = False,
     """A label of fixed pixel size; ``boxed`` ones sit on a bar, on a white box."""
     box = dict(fill=QBrush(style.BACKGROUND), border=QPen(color, 1)) if boxed else {}
     item = pg.TextItem("", color=color, anchor=anchor, **box)
+    if not boxed:
+        item.textItem.document().setDocumentMargin(TEXT_MARGIN)
     item.setFont(style.badge_font() if bold else style.axis_font())
     return item
 
@@ -101,11 +156,15 @@ class _SideItems:
                      self.title, self.una, self.edge, self.nxt, self.recv_caption,
                      self.recv_flag, self.send_flag, self.recv_values, self.note):
             plot.addItem(item)
-        self.title.setPos(0.005, self.base + 0.54)
-        self.recv_caption.setPos(RECV_X[0], self.y(BAR_Y[1] + 0.03))
-        self.recv_flag.setPos((RECV_X[0] + RECV_X[1]) / 2, self.base + sum(BAR_Y) / 2)
-        self.recv_values.setPos(RECV_X[0], self.y(BAR_Y[0] - 0.03))
-        self.note.setPos((SEND_X[0] + RECV_X[1]) / 2, self.base + 0.54)
+        self.place(BarGeometry.of(900.0))
+
+    def place(self, geo: BarGeometry) -> None:
+        """Put the items that do not move with the numbers where ``geo`` says."""
+        self.title.setPos(4.0, self.base + sum(BAR_Y) / 2)
+        self.recv_caption.setPos(geo.recv[0], self.y(BAR_Y[1] + LABEL_GAP))
+        self.recv_flag.setPos(sum(geo.recv) / 2, self.base + sum(BAR_Y) / 2)
+        self.recv_values.setPos(geo.recv[0], self.y(BAR_Y[0] - LABEL_GAP))
+        self.note.setPos((geo.send[0] + geo.recv[1]) / 2, self.base + sum(BAR_Y) / 2)
 
     def y(self, frac: float) -> float:
         return self.base + frac
@@ -133,21 +192,67 @@ class WindowBars(QWidget):
         plot.setMenuEnabled(False)
         plot.setMouseEnabled(x=False, y=False)
         plot.getViewBox().setDefaultPadding(0.0)
-        plot.setRange(xRange=(0.0, 1.0), yRange=Y_RANGE, padding=0.0)
+        self._width = 900.0
+        self._geo = BarGeometry.of(self._width)
+        plot.setRange(xRange=(0.0, self._width), yRange=Y_RANGE, padding=0.0)
         plot.getViewBox().disableAutoRange()
         plot.layout.setContentsMargins(0, 0, 0, 0)
         self._items = {side: _SideItems(plot, side) for side in Side}
-        self._legend = _text((0.0, 0.5), style.INK)
-        self._legend.setHtml(_legend_html())
-        self._legend.setPos(SEND_X[0], -0.22)
-        plot.addItem(self._legend)
+        self.plot_widget.setFixedHeight(plot_height())
+        self.plot_widget.setMinimumWidth(MIN_WIDTH)
+        self.plot_widget.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.plot_widget.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.legend = QLabel(_legend_html())
+        self.legend.setObjectName("windowLegend")
+        self.legend.setFont(style.axis_font())
+        self.legend.setWordWrap(True)
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
+        self.legend.setStyleSheet(f"color: {style.INK.name()}; background: "
+                                  f"{style.BACKGROUND.name()}; padding: 0px 4px 4px 6px;")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
         layout.addWidget(self.plot_widget)
-        self.setMinimumSize(720, 150)
+        layout.addWidget(self.legend)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setFixedHeight(self._height_for(720))
+        self.setAutoFillBackground(True)
+        pal = self.palette()
+        pal.setColor(self.backgroundRole(), style.BACKGROUND)
+        self.setPalette(pal)
         for side in Side:
             self._draw(side, None)
         self.set_time(timeline.start)
+
+    def _height_for(self, width: int) -> int:
+        """The plot and the legend wrapped at ``width`` (two lines unless narrower)."""
+        return plot_height() + self.legend.heightForWidth(width)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt override)
+        return QSize(720, self.height())
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt override)
+        return QSize(MIN_WIDTH, self.height())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        wanted = self._height_for(event.size().width())
+        if wanted != self.height() and wanted > 0:
+            self.setFixedHeight(wanted)          # the legend wrapped onto another line
+        width = float(max(self.plot_widget.width(), 1))
+        if abs(width - self._width) < 0.5:
+            return
+        self._width = width
+        self._geo = BarGeometry.of(width)
+        self.plot_widget.getPlotItem().setRange(xRange=(0.0, width), yRange=Y_RANGE,
+                                                padding=0.0)
+        for side in Side:
+            self._items[side].place(self._geo)
+            self._draw(side, self._facts[side])
+
+    def geometry_used(self) -> BarGeometry:
+        """Where the bars are drawn now (widget pixels)."""
+        return self._geo
 
     @property
     def timeline(self) -> Timeline:
@@ -208,38 +313,59 @@ class WindowBars(QWidget):
 
     def _draw_send(self, items: _SideItems, facts: WindowAt) -> dict[str, Value]:
         span = SendSpan.of(facts)
+        bar = self._geo.send
+
+        def x(value: int) -> float:
+            return span.x(value, bar)
+
         parts = [(span.lo, span.una, style.WINDOW_ACKED),
                  (span.una, span.nxt, style.WINDOW_IN_FLIGHT),
                  (span.nxt, max(span.nxt, span.edge), style.WINDOW_USABLE),
                  (max(span.nxt, span.edge), span.hi, style.WINDOW_BEYOND)]
         parts = [(a, b, c) for a, b, c in parts if b > a]
         y0, y1 = items.y(BAR_Y[0]), items.y(BAR_Y[1])
-        _set_bars(items.send, [(span.x(a), span.x(b), c) for a, b, c in parts], y0, y1)
+        _set_bars(items.send, [(x(a), x(b), c) for a, b, c in parts], y0, y1)
         marks = [span.una, span.nxt] + ([span.edge] if facts.peer_window_known else [])
-        xs = [span.x(m) for m in marks for _ in (0, 1)]
-        ys = [items.y(y) for _ in marks for y in (BAR_Y[0] - 0.05, BAR_Y[1] + 0.03)]
+        xs = [x(m) for m in marks for _ in (0, 1)]
+        ys = [items.y(y) for _ in marks for y in (BAR_Y[0] - LABEL_GAP, BAR_Y[1] + LABEL_GAP)]
         items.ticks.setData(xs, ys)
         blocked = facts.send_blocked
-        _set_frame(items.send_frame, span.x(span.lo), span.x(span.hi), y0, y1, blocked)
-        items.una.setText(f"UNA {span.una}")
-        # near the bar's left end the label reads rightwards, clear of the side's name
-        items.una.setAnchor((0.0 if span.x(span.una) < SEND_X[0] + 0.06 else 1.0, 1.0))
-        items.una.setPos(span.x(span.una), items.y(BAR_Y[1] + 0.03))
-        items.nxt.setText(f"NXT {span.nxt}")
-        items.nxt.setPos(span.x(span.nxt), items.y(BAR_Y[0] - 0.05))
+        _set_frame(items.send_frame, x(span.lo), x(span.hi), y0, y1, blocked)
+        above, below = items.y(BAR_Y[1] + LABEL_GAP), items.y(BAR_Y[0] - LABEL_GAP)
+        # labels stay over the bar: near its left end UNA reads rightwards (clear of the
+        # side's name), near its right end UNA+WND reads leftwards (clear of the receive
+        # bar); NXT is centred on its mark as far as the bar allows
+        una = f"UNA {span.una}"
+        items.una.setText(una)
+        items.una.setAnchor((0.0 if x(span.una) - _advance(una) < bar[0] else 1.0, 1.0))
+        items.una.setPos(x(span.una), above)
+        nxt = f"NXT {span.nxt}"
+        items.nxt.setText(nxt)
+        half = _advance(nxt) / 2
+        items.nxt.setPos(min(max(x(span.nxt), bar[0] + half), bar[1] - half), below)
         if facts.peer_window_known:
-            items.edge.setText(f"UNA+WND {span.edge}")
+            taken = [(_span_of(items.una, x(span.una), una), above),
+                     (_span_of(items.nxt, items.nxt.pos().x(), nxt), below)]
+            # a crowded narrow bar shows the number alone (the tick says where)
+            for edge in (f"UNA+WND {span.edge}", f"{span.edge}"):
+                anchor, y, cost = _place(x(span.edge), _advance(edge),
+                                         (bar[0], bar[1] + RIGHT_PAD), taken, above, below)
+                if cost == 0:
+                    break
+            items.edge.setText(edge)
             items.edge.setColor(style.ZERO_WINDOW if blocked else style.INK)
-            items.edge.setAnchor((0.0, 1.0))
-            items.edge.setPos(span.x(span.edge), items.y(BAR_Y[1] + 0.03))
+            items.edge.setAnchor((anchor, 1.0 if y == above else 0.0))
+            items.edge.setPos(x(span.edge), y)
         else:                       # no edge to mark: the note ends at the bar's end
-            items.edge.setText("peer's window not known yet")
+            items.edge.setText(_fitting(bar[1] - x(span.una) - _advance(una) - 6,
+                                        "peer's window not known yet", "window not known",
+                                        ""))
             items.edge.setColor(style.MUTED)
             items.edge.setAnchor((1.0, 1.0))
-            items.edge.setPos(SEND_X[1], items.y(BAR_Y[1] + 0.03))
+            items.edge.setPos(bar[1], above)
         # the flag sits on the space beyond the window, clear of the markers
         _set_flag(items.send_flag, "ZERO WINDOW: blocked" if blocked else "")
-        items.send_flag.setPos((span.x(max(span.nxt, span.edge)) + SEND_X[1]) / 2,
+        items.send_flag.setPos((x(max(span.nxt, span.edge)) + bar[1]) / 2,
                                items.y(sum(BAR_Y) / 2))
         snap = facts.snapshot
         return {"una": span.una, "nxt": span.nxt,
@@ -256,7 +382,7 @@ class WindowBars(QWidget):
         free = snap.rcv_wnd
         buffered = snap.rcv_buffered if facts.buffers_known else 0
         capacity = max(buffered + free, 1)
-        left, right = RECV_X
+        left, right = self._geo.recv
 
         def x(value: int) -> float:
             return left + value / capacity * (right - left)
@@ -269,12 +395,16 @@ class WindowBars(QWidget):
         zero = facts.advertises_zero
         _set_frame(items.recv_frame, left, right, y0, y1, zero)
         _set_flag(items.recv_flag, "ZERO WINDOW" if zero else "")
+        room = right - left
         if facts.buffers_known:
             items.recv_caption.setText("receive buffer")
-            items.recv_values.setText(f"buffered {buffered} · free {free}")
+            items.recv_values.setText(_fitting(room, f"buffered {buffered} · free {free}",
+                                               f"buf {buffered} · free {free}"))
         else:
-            items.recv_caption.setText("buffer not known from a capture")
-            items.recv_values.setText(f"free {free} (advertised window)")
+            items.recv_caption.setText(_fitting(room, "buffer not known from a capture",
+                                                "buffer not captured", "buffer ?"))
+            items.recv_values.setText(_fitting(room, f"free {free} (advertised window)",
+                                               f"free {free} (advertised)", f"free {free}"))
         return {"rcv_buffered": snap.rcv_buffered if facts.buffers_known else None,
                 "rcv_free": free, "zero_window": zero, "buffers_known": facts.buffers_known,
                 "recv_label": items.recv_values.toPlainText(),
@@ -292,6 +422,37 @@ def _set_bars(bars: pg.BarGraphItem, parts: list[tuple[float, float, QColor]], y
                      y1=[y1] * n, brushes=[QBrush(c) for _, _, c in parts], pens=[_NO_PEN] * n)
 
 
+def _span_of(item: pg.TextItem, at: float, text: str) -> tuple[float, float]:
+    """The pixels a label anchored at ``at`` covers horizontally."""
+    width = _advance(text)
+    left = at - item.anchor.x() * width
+    return (left, left + width)
+
+
+def _place(at: float, width: float, limits: tuple[float, float],
+           taken: list[tuple[tuple[float, float], float]], above: float,
+           below: float) -> tuple[float, float, float]:
+    """Where the UNA+WND label goes: (horizontal anchor, y, 0), the first of above-right,
+    above-left, below-right, below-left of its mark that stays within ``limits`` and
+    clear of the labels ``taken`` ((left, right), y); else the one overlapping least,
+    with the pixels it overlaps."""
+    best: tuple[float, float, float] | None = None
+    for y in (above, below):
+        for anchor in (0.0, 1.0):
+            left = at - anchor * width
+            right = left + width
+            outside = max(0.0, limits[0] - 2 - left) + max(0.0, right - limits[1])
+            overlap = sum(max(0.0, min(right + 2, b + 2) - max(left, a))
+                          for (a, b), ty in taken if ty == y)
+            cost = outside + overlap
+            if cost == 0:
+                return anchor, y, 0.0
+            if best is None or cost < best[0]:
+                best = (cost, anchor, y)
+    assert best is not None
+    return best[1], best[2], best[0]
+
+
 def _set_flag(flag: pg.TextItem, text: str) -> None:
     flag.setText(f" {text} ")
     flag.setVisible(bool(text))
@@ -307,14 +468,18 @@ def _set_frame(frame: QGraphicsRectItem, x0: float, x1: float, y0: float, y1: fl
 
 
 def _legend_html() -> str:
+    """One entry per swatch; an entry never breaks inside, the line breaks between them."""
     def swatch(color: QColor, text: str) -> str:
         border = style.MUTED.name() if color == style.WINDOW_BEYOND else color.name()
+        words = text.replace(" ", "&nbsp;")
         return (f"<span style='color:{border}; background-color:{color.name()}'>"
-                f"&nbsp;&nbsp;&nbsp;</span>&nbsp;{text}")
+                f"&nbsp;&nbsp;&nbsp;</span>&nbsp;{words}")
     send = " &nbsp; ".join([swatch(style.WINDOW_ACKED, "acknowledged"),
                             swatch(style.WINDOW_IN_FLIGHT, "in flight"),
                             swatch(style.WINDOW_USABLE, "usable"),
                             swatch(style.WINDOW_BEYOND, "beyond the window")])
     recv = " &nbsp; ".join([swatch(style.WINDOW_BUFFERED, "buffered"),
                             swatch(style.WINDOW_FREE, "free = advertised window")])
-    return f"{send} &nbsp;&nbsp;&nbsp;│&nbsp;&nbsp;&nbsp; {recv}"
+    muted = style.MUTED.name()
+    return (f"<span style='color:{muted}'>send:</span> {send}<br>"
+            f"<span style='color:{muted}'>receive:</span> {recv}")

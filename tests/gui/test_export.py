@@ -95,3 +95,46 @@ def test_export_dialog_writes_the_whole_diagram_or_the_view(qtbot: QtBot,
     dialog.path.setText(str(tmp_path / "view.png"))
     [(name, width, height)] = dialog.export()
     assert height < whole.height() / 1.5 and Path(name).stat().st_size > 1000
+
+
+@pytest.mark.parametrize("source", ["demo", "bulk"])
+def test_the_dialog_announces_what_it_writes(qtbot: QtBot, tmp_path: Path,
+                                             source: str) -> None:
+    """The dialog's sizes are the written files' (whole diagram, pages, current view, at
+    several scales), and the file is named after what is shown."""
+    from gui.export_dialog import ExportDialog
+    from gui.sequence_view import SequenceView
+    timeline = demo_timeline() if source == "demo" else bulk_timeline(300)
+    view = SequenceView(timeline)
+    qtbot.add_widget(view)
+    view.resize(700, 500)
+    view.show()
+    qtbot.wait(300)                                   # the view refits to its width
+    view.center_on_y(view.diagram_layout().height / 2)
+    dialog = ExportDialog(view, folder=str(tmp_path))
+    qtbot.add_widget(dialog)
+    assert Path(dialog.path.text()).parent == tmp_path
+    for current in (False, True):
+        dialog.current.setChecked(current)
+        for percent in (50, 100, 175):
+            dialog.scale.setValue(percent)
+            announced = dialog.estimate()
+            dialog.path.setText(str(tmp_path / f"{source}-{current}-{percent}.png"))
+            written = [(w, h) for _, w, h in dialog.export()]
+            assert len(written) == len(announced)
+            for (aw, ah), (ww, wh) in zip(announced, written, strict=True):
+                assert abs(aw - ww) <= 1 and abs(ah - wh) <= 1
+            if len(written) == 1:
+                w, h = written[0]
+                assert f"{w:,} \u00d7 {h:,} px" in dialog.summary.text()
+
+
+def test_export_names_come_from_the_source() -> None:
+    from gui.export import export_name
+    assert export_name("handshake_and_close.pcap \u00b7 stream 0") == \
+        "handshake_and_close-stream0.png"
+    assert export_name("trace.pcapng \u00b7 stream 12") == "trace-stream12.png"
+    assert export_name("Scenario: flow_control") == "flow_control.png"
+    assert export_name("Demo: handshake, hello / OK, four-way close") == "demo.png"
+    assert export_name("a/b: c?") == "a_b_c.png"
+    assert export_name("") == "synack.png"

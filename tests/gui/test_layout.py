@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QRectF
 from PySide6.QtGui import QImage, QPainter
@@ -179,3 +180,69 @@ def test_badges_follow_each_sides_states_in_order(tmp_path: Path, compact: bool,
             assert shown == entered, (scenario, side)
             ys = [b.y for b in lay.badges if b.side is side]
             assert ys == sorted(ys)
+
+
+@pytest.mark.parametrize("scenario", ["simultaneous_close", "simultaneous_open",
+                                      "time_wait_lost_ack", "close_client_first"])
+def test_compact_badges_sit_where_their_states_took_effect(qtbot: QtBot, scenario: str) -> None:
+    """Compact mode: each side's badges in the order its states were entered, each on
+    the row of its time (the send of that side at that instant, or a row of its own),
+    none pushed away from its row."""
+    tl = get(scenario).run()
+    lay = DiagramLayout(tl, compact=True)
+    for side in Side:
+        mine = [b for b in lay.badges if b.side is side]
+        entered = [tl.initial[0] if side is Side.CLIENT else tl.initial[1]] + [
+            c.new for c in tl.state_changes(side)]
+        assert [b.state for b in mine] == entered
+        ys = [b.y for b in mine]
+        assert ys == sorted(ys) and len(set(ys)) == len(ys)
+    for badge in lay.badges:
+        assert badge.y == badge.anchor, badge              # not pushed off its row
+        if badge.y == lay.initial_y:
+            continue
+        row = int(np.argmin(np.abs(lay.row_y - badge.y)))
+        assert lay.row_y[row] == pytest.approx(badge.y)
+        assert lay.row_t[row] == pytest.approx(badge.time)  # the row of its time
+    # a side's own send at the change's instant carries its badge (close() and its FIN)
+    fins = [i for i, r in enumerate(tl.segments) if r.segment.flags & Flag.FIN]
+    for i in fins:
+        rec = tl.segments[i]
+        change = next((c for c in tl.state_changes(rec.sender) if c.time == rec.sent), None)
+        if change is not None:
+            badge = next(b for b in lay.badges if b.side is rec.sender and b.time == rec.sent)
+            assert badge.y == pytest.approx(lay.arrow(i).y0)
+
+
+def test_time_captions_are_never_repeated_with_another_precision(qtbot: QtBot) -> None:
+    """"1 518.0" beside "1 518" read as two instants: one precision per value, and the
+    axis never repeats a caption (an example capture with microsecond steps)."""
+    assert time_text(1.51796) == time_text(1.518) == "1\u2009518"
+    assert time_text(0.012995) == "12.99" and time_text(0.0129999) == "13"
+    assert time_text(-1e-9) == "0" and time_text(0.1) == "100"
+    from core.capture import read_capture
+    from core.replay import replay_stream
+    from resources import EXAMPLES, example_path
+    for example in EXAMPLES:
+        tl = replay_stream(read_capture(str(example_path(example))), example.stream).timeline
+        for compact in (False, True):
+            lay = DiagramLayout(tl, compact=compact)
+            texts = [t.text for t in lay.ticks_between(0, lay.height)]
+            values = [float(t.replace("\u2009", "")) for t in texts]
+            assert all(not t.endswith(".0") and not t.endswith(".") for t in texts)
+            assert all(a < b for a, b in zip(values, values[1:], strict=False)), texts
+
+
+@pytest.mark.parametrize("width", [None, 700.0, 601.5])
+def test_the_sticky_header_badges_never_overlap(qtbot: QtBot, width: float | None) -> None:
+    """In a narrow window the lanes come close: the current-state badges of the sticky
+    header move outside the roles instead of covering each other."""
+    timeline = get("flow_control").run()
+    layout = DiagramLayout(timeline, show_title=False,
+                           width=max(width, DiagramLayout(timeline).min_width) if width
+                           else None)
+    boxes = DiagramPainter(layout).heading_badges(layout.heading_y)
+    client, server = boxes[Side.CLIENT], boxes[Side.SERVER]
+    assert client.right() + 4 <= server.left()
+    for box in boxes.values():
+        assert 0 <= box.left() and box.right() <= layout.width

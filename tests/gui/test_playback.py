@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from pytestqt.qtbot import QtBot
 
@@ -130,3 +132,40 @@ def test_transport_bar_drives_the_controller(qtbot: QtBot) -> None:
     with qtbot.wait_signal(c.paused):
         bar.play_button.click()
     assert "ms" in bar.time_label.text()
+
+
+def _example_replay(file: str) -> object:
+    from core.capture import read_capture
+    from core.replay import replay_stream
+    from resources import EXAMPLES, example_path
+    example = next(e for e in EXAMPLES if e.file == file)
+    return replay_stream(read_capture(str(example_path(example))), example.stream).timeline
+
+
+@pytest.mark.parametrize("source", ["time_wait_lost_ack", "close_server_first",
+                                    "simultaneous_close.pcap", "handshake_and_close.pcap"])
+def test_the_scrubber_covers_the_exchange_not_time_wait(qtbot: QtBot, source: str) -> None:
+    """60 s of TIME_WAIT after a short exchange: the segments still fill most of the
+    scrubber, every stop has a slider position of its own, and dragging to a segment's
+    position puts the cursor on it."""
+    from gui.playback import TAIL_SHARE
+    timeline = _example_replay(source) if source.endswith(".pcap") else get(source).run()
+    c = PlaybackController(timeline)  # type: ignore[arg-type]
+    assert c.end_time - c.start_time > 50.0                       # TIME_WAIT is long
+    sends = sorted({r.sent for r in c.timeline.segments})
+    last = max(max(r.sent, r.arrived or r.sent) for r in c.timeline.segments)
+    assert c.fraction_of(sends[0]) < 0.05 and c.fraction_of(sends[-1]) > 0.6
+    assert 0.02 < 1.0 - c.fraction_of(last) <= TAIL_SHARE + 1e-9  # TIME_WAIT, a tail
+    positions = [round(c.fraction_of(t) * SCRUB_STEPS) for t in c.stops]
+    assert len(set(positions)) == len(positions)                  # each stop its own
+    bar = TransportBar(c)
+    qtbot.add_widget(bar)
+    stops = c.stops
+    for sent in sends:
+        value = math.ceil(c.fraction_of(sent) * SCRUB_STEPS)
+        bar.slider.setValue(value)                                # the user drags here
+        after = stops[stops.index(sent) + 1] if sent != stops[-1] else c.end_time
+        assert sent <= c.time < after or c.time == sent == after
+    bar.slider.setValue(SCRUB_STEPS)
+    assert c.time == c.end_time
+    assert c.fraction_of(c.time_of(0.37)) == pytest.approx(0.37)  # one scale both ways

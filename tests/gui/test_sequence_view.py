@@ -103,13 +103,32 @@ def test_compact_and_absolute_toggles_rebuild_the_layout(qtbot: QtBot) -> None:
 
 
 def test_lanes_fit_a_narrow_view_once_resizing_settles(qtbot: QtBot) -> None:
-    view = _view(qtbot, "flow_control")              # labels want 853 px, 721 at least
+    view = _view(qtbot, "flow_control")              # the legend wants 883 px, 601 at least
     layout = view.diagram_layout()
     natural, narrowest = layout.natural_width, layout.min_width
-    assert layout.width == natural                       # 900 px is room enough
+    view.resize(950, 700)
+    qtbot.wait_until(lambda: view.diagram_layout().width == natural)  # 950 px is enough
     view.resize(round(narrowest + 80), 700)
     qtbot.wait_until(lambda: view.diagram_layout().width < natural)
     room = view.viewport().width() - 2
     assert view.diagram_layout().width == pytest.approx(room)
     view.resize(round(narrowest) - 100, 700)             # too narrow even for the narrowest
-    qtbot.wait_until(lambda: view.diagram_layout().width == natural)
+    qtbot.wait_until(lambda: view.diagram_layout().width == narrowest)   # it scrolls
+    assert view.horizontalScrollBar().maximum() > 0
+
+
+def test_fit_width_zooms_out_only_as_needed(qtbot: QtBot) -> None:
+    """Fit width never blows the text up: actual size when the diagram fits, zoomed
+    out just enough for the narrowest layout when it does not."""
+    view = _view(qtbot, "flow_control")
+    narrowest = view.diagram_layout().min_width
+    view.set_zoom(3.0)
+    view.zoom_to_fit_width()
+    assert view.zoom == 1.0
+    assert view.diagram_layout().width <= view.viewport().width()
+    view.resize(round(narrowest * 0.8), 700)
+    qtbot.wait_until(lambda: view.diagram_layout().width == narrowest)
+    view.zoom_to_fit_width()
+    assert 0.7 < view.zoom < 0.85
+    assert view.diagram_layout().width * view.zoom <= view.viewport().width()
+    assert view.horizontalScrollBar().maximum() == 0

@@ -75,7 +75,10 @@ def test_simulation_panel_updates_the_diagram(qtbot: QtBot, tmp_path: Path) -> N
         window.simulation.select("flow_control")
     timeline = blocker.args[0]
     assert timeline.title.endswith("flow_control") and window.timeline is timeline
-    assert window.details.details is None
+    # the details follow the playback cursor: the segment sent at its start
+    assert window.panel is not None
+    at_cursor = window.panel.controller.segment_at_cursor()
+    assert window.details.details is not None and window.details.details.index == at_cursor
 
 
 def _open(qtbot: QtBot, window: MainWindow, path: Path) -> None:
