@@ -10,6 +10,9 @@ Rules:
 5. Timestamps and SACK (:mod:`core.tcpopts`) ride on the segments the rows send: once
    negotiated, every segment but a SYN or an RST answering a stray segment carries TS,
    and every such ACK SACK blocks while out-of-order data is held (a D-SACK first).
+6. A FIN that arrives ahead of RCV.NXT (a gap before it) is held, like out-of-order data,
+   and ACKed at once (a duplicate ACK, RFC 5681 4.2); it takes effect (the RCV_FIN row)
+   when the gap is filled, as Linux's out-of-order queue does.
 """
 
 from __future__ import annotations
@@ -73,6 +76,8 @@ _DEFAULT_MSS = 536  # RFC 9293 3.7.1, when the peer sent no MSS option
 _ISS_STRIDE = 64_000_000  # a reopened endpoint picks a later ISS, like the RFC's clock
 #: triggers of a segment that is dropped unprocessed: it leaves TS.Recent alone
 _DROPPED = frozenset({T.RCV_UNACCEPTABLE, T.RCV_RST_IGNORED, T.RCV_BAD_ACK, T.RCV_SEGMENT})
+#: states whose FIN arriving early is held until the gap before it fills (rule 6)
+_HOLDS_FIN = frozenset({S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2})
 
 
 class Endpoint:
@@ -114,6 +119,7 @@ class Endpoint:
         self._fin_queued = False
         self._fin_seq: int | None = None
         self._fin_received = False
+        self._ooo_fin: int | None = None  # where a FIN that came ahead of RCV.NXT sits
         self._peer_mss = _DEFAULT_MSS
         self._peer_wscale: int | None = None
         self._snd_shift = 0
@@ -253,9 +259,25 @@ class Endpoint:
             self._note_options(seg, triggers)
         for trigger in triggers:
             self._run(now, trigger, self._row(trigger), seg)
+        self._hold_fin(now, seg, triggers)
         if self._sack_blocks.dsack is not None:
             self._ack_due = True  # a duplicate is reported at once
         self._finish(now)
+
+    def _hold_fin(self, now: float, seg: Segment, triggers: list[Trigger]) -> None:
+        """Rule 6: keep a FIN that came early; run RCV_FIN once the gap before it fills."""
+        if (seg.has(Flag.FIN) and not seg.has(Flag.RST) and self.irs is not None
+                and self.state in _HOLDS_FIN and not self._fin_received
+                and T.RCV_FIN not in triggers and T.RCV_FIN_ACK_OF_FIN not in triggers
+                and triggers and triggers[0] not in _DROPPED):
+            at = seq_add(seg.seq, seg.length)
+            if 0 < seq_diff(at, self.rcv_nxt) < max(self.rcv_wnd, 1):
+                self._ooo_fin = at
+                self._ack_due = True            # out of order: a duplicate ACK at once
+        if (self._ooo_fin is not None and self._ooo_fin == self.rcv_nxt
+                and self.state in _HOLDS_FIN and not self._fin_received):
+            self._ooo_fin = None
+            self._run(now, T.RCV_FIN, self._row(T.RCV_FIN), None)
 
     def _note_options(self, seg: Segment, triggers: list[Trigger]) -> None:
         """Before the rows run: TS.Recent (RFC 7323 4.3) and a D-SACK (RFC 2883)."""
