@@ -20,8 +20,9 @@ state sequences:
    SACK: :mod:`core.replay.evidence`) and shows nothing the receiver sent between the
    first copy's arrival and the resend, the first copy may have arrived and the
    receiver's ACK been lost before the capture point: one loss either way.
-2a. **An unanswered probe or SYN.** A keep-alive or zero-window probe, or a SYN, that
-   nothing answered is shown lost (:mod:`core.replay.explain` rules 2a, 2b). When the
+2a. **An unanswered probe or SYN.** A keep-alive or zero-window probe, a SYN, or a
+   second SYN+ACK, that nothing answered is shown lost (:mod:`core.replay.explain`
+   rules 2a, 2b, 2d). When the
    capture is not next to its receiver, it may as well have arrived and the answer been
    lost before the capture point: one loss either way.
 2b. **The ACK before the FIN.** A pure ACK that took its receiver from FIN_WAIT_1 to
@@ -38,6 +39,13 @@ state sequences:
    names none (no D-SACK, no timestamp echo), the one peer segment shown lost is drawn
    arriving just before it (:mod:`core.replay.explain` rule 2c), but another peer
    segment held up in the network would explain it as well, with that one lost.
+2e. **A second SYN+ACK nobody answered.** A SYN+ACK that reaches a side already
+   synchronized (an earlier copy finished its handshake) is answered with an ACK at once
+   (a duplicate or challenge ACK, RFC 5961 section 4, at most one per ``ANSWER_RATE``).
+   When the capture shows fewer such ACKs than were due and is not next to the
+   receiver, the copy arrived and the ACK was lost before the capture point (shown:
+   nothing is moved), or the copy was lost: one loss either way. Not in a simultaneous
+   open, where a SYN+ACK reaching SYN_RECEIVED needs no ACK.
 3. **A forgotten connection.** An RST without ACK from a synchronized side answers from
    a TCP without the connection (a restarted host): it was CLOSED, or LISTEN if the
    service listens again; when it forgot the connection, the capture does not show.
@@ -53,7 +61,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from core.replay.explain import SendTimes
+from core.replay.explain import ANSWER_RATE, SLACK, SendTimes
 from core.replay.infer import Inference
 from core.replay.roles import NEAR
 from core.states import Side, TcpState, Trigger
@@ -175,6 +183,7 @@ def find_doubts(s: Stream, fates: list[float | None], inference: Inference,
     silent = [k for k in unanswered if fates[k] is None and s.proved_by[k] < 0
               and not near[Side.SERVER if s.from_client[k] else Side.CLIENT]]
     out += _ack_before_fin(s, fates, inference, near, other)
+    out += _second_syn_acks(s, fates, inference, near, other)
     if not rsts and not resent and not silent:
         return out + _forgotten(s, inference, initial)
     times = SendTimes(s.send, s.from_client)
@@ -239,8 +248,8 @@ def find_doubts(s: Stream, fates: list[float | None], inference: Inference,
             alternative_open=(again,) if undecided else ()))
     for k in silent:                                           # rule 2a
         receiver = Side.SERVER if s.from_client[k] else Side.CLIENT
-        what = "SYN" if s.flags[k] & SYN else "probe"
-        answer = "answer (SYN+ACK, or RST)" if s.flags[k] & SYN else "ACK"
+        what = _what(s.flags[k]) if s.flags[k] & SYN else "probe"
+        answer = "answer (SYN+ACK, or RST)" if what == "SYN" else "ACK"
         out.append(Uncertainty(
             time=s.send[k], side=receiver, segments=(k,),
             text=(f"either this {what} was lost (shown), or it arrived and the "
@@ -328,4 +337,52 @@ def _forgotten(s: Stream, inference: Inference,
                   f"either it is CLOSED (shown) or LISTEN again, if its service listens; "
                   f"when it lost the connection, the capture does not show"),
             alternative=((side, mine + (TcpState.LISTEN,)),)))
+    return out
+
+
+def _second_syn_acks(s: Stream, fates: list[float | None], inference: Inference,
+                     near: dict[Side, bool],
+                     other: Callable[[dict[int, float | None]],
+                                     tuple[tuple[Side, tuple[TcpState, ...]], ...]],
+                     ) -> list[Uncertainty]:
+    """Rule 2e."""
+    n = len(fates)
+    syn_acks = [k for k in range(n) if s.flags[k] & (SYN | ACK | RST) == SYN | ACK]
+    if len(syn_acks) < 2 or len({s.from_client[k] for k in range(n)
+                                 if s.flags[k] & (SYN | ACK | RST) == SYN}) > 1:
+        return []
+    slack = max(0.5 * (s.delta_client + s.delta_server), SLACK)
+    out: list[Uncertainty] = []
+    for mine in (True, False):
+        receiver = Side.SERVER if mine else Side.CLIENT
+        if near[receiver]:
+            continue
+        came = [k for k in syn_acks if s.from_client[k] is mine and fates[k] is not None]
+        if len(came) < 2:
+            continue
+        acks = sorted(s.send[j] for j in range(n) if s.from_client[j] is not mine
+                      and s.flags[j] & (SYN | FIN | RST | ACK) == ACK
+                      and s.end_line[j] == s.seq_line[j])
+        first = fates[came[0]]
+        assert first is not None
+        due, last = 1, float("-inf")          # the handshake's ACK, then one per dup
+        for k in came[1:]:
+            arrived = fates[k]
+            assert arrived is not None
+            state = inference.server_after[k] if mine else inference.client_after[k]
+            if not state.synchronized or state is TcpState.SYN_RECEIVED:
+                continue
+            if arrived - last < ANSWER_RATE:
+                continue                       # rate-limited: no answer due
+            due, last = due + 1, arrived
+            sent = sum(1 for t in acks if first - SLACK <= t <= arrived + slack)
+            if sent < due:
+                out.append(Uncertainty(
+                    time=arrived, side=receiver, segments=(k,),
+                    text=(f"either this SYN+ACK reached the {_name(receiver)}, already "
+                          f"connected, and its ACK of it was lost before the capture point "
+                          f"(shown), or the SYN+ACK was lost: a connected TCP answers a "
+                          f"second SYN+ACK at once"),
+                    alternative=other({k: None}), alternative_lost=(k,)))
+                due -= 1                       # counted once: the next copy owes its own
     return out
