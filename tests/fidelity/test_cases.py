@@ -64,6 +64,11 @@ CASES = [
     # the simulator holds a FIN that came before the data it follows (as Linux does)
     ("close_server_first delay=0.01 delayed_ack=off loss=0.2 seed=1882474714", "server",
      "exact"),
+    # a second SYN+ACK to a connected client and no ACK of it: it or that ACK was lost
+    ("keepalive delay=0.03 sack=off loss=0.2 drop=server:1 seed=1063455659", "server",
+     "either"),
+    ("fast_retransmit delay=0.01 sack=off drop=client:3,server:1 seed=420740689", "server",
+     "exact"),
 ]
 
 
