@@ -156,7 +156,9 @@ def find_doubts(s: Stream, fates: list[float | None], inference: Inference,
                  and ev.old is TcpState.TIME_WAIT and ev.new is TcpState.CLOSED
                  and ev.trigger is Trigger.RCV_RST and ev.segment is not None}
     for k, ev in assassins.items():                            # rule 1a
-        alt = other({k: None})
+        # RFC 1337 ignores every RST in TIME_WAIT: this one and any later one of the peer
+        alt = other({j: None for j in range(k, n) if s.flags[j] & RST
+                     and s.from_client[j] == s.from_client[k]})
         if alt:
             out.append(Uncertainty(
                 time=ev.time, side=ev.side, segments=(k,),

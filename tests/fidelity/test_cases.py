@@ -69,6 +69,9 @@ CASES = [
      "either"),
     ("fast_retransmit delay=0.01 sack=off drop=client:3,server:1 seed=420740689", "server",
      "exact"),
+    # RFC 1337 ignores every RST in TIME_WAIT, the link's copies of the first one too
+    ("time_wait_old_duplicate delay=0.005 delay_back=0.0005 delayed_ack=off reorder=0.05 "
+     "reorder_delay=0.001 duplicate=0.3 seed=1672789064", "client", "either"),
 ]
 
 
