@@ -27,6 +27,8 @@ that could not have been sent without some copy of ``i`` having reached Y):
    whose TSval is below one its sender already sent, seen more than ``STALE`` after the
    sender's latest earlier segment with a TSval not above its own, is old too (a
    sender's TSvals never go back, RFC 7323 section 5.4): it left right after that one.
+   Without TSvals, an ACK number below one its sender already sent does the same, after
+   the latest earlier segment acknowledging no more.
 Everything is per captured segment, in capture (timeline) order; ``-1`` means no proof.
 Numbers are put on one line per side (``Lines``: 32-bit wrap-around removed) first.
 """
@@ -333,7 +335,27 @@ def old_copies(from_client: Arr, flags: Arr, seq: Arr, ack: Arr, length: Arr, wi
     if time is not None:
         for side in (True, False):
             _stale(np.flatnonzero((from_client == side) & (tsval >= 0)), tsval, time, out)
+            _behind(np.flatnonzero((from_client == side) & (tsval < 0) & has_ack),
+                    ack_line, time, out)
     return out
+
+
+def _behind(mine: Arr, ack_line: Arr, time: Arr, out: Arr) -> None:
+    """Rule 6 by the ACK number alone (no TSval): ``mine`` are one sender's unstamped
+    segments with an ACK, in capture order; an ACK number below one the sender already
+    sent marks an old segment, when it was seen more than ``STALE`` after the sender's
+    latest earlier segment acknowledging no more: it left right after that one."""
+    if mine.size < 2:
+        return
+    acks = ack_line[mine]
+    before = np.maximum.accumulate(acks)
+    for pos in (np.flatnonzero(acks[1:] < before[:-1]) + 1).tolist():
+        k = int(mine[pos])
+        if out[k] >= 0:
+            continue
+        fit = np.flatnonzero(acks[:pos] <= acks[pos])
+        if fit.size and time[k] - time[mine[fit[-1]]] > STALE:
+            out[k] = mine[fit[-1]]
 
 
 def _stale(mine: Arr, tsval: Arr, time: Arr, out: Arr) -> None:

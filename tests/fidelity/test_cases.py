@@ -72,6 +72,9 @@ CASES = [
     # RFC 1337 ignores every RST in TIME_WAIT, the link's copies of the first one too
     ("time_wait_old_duplicate delay=0.005 delay_back=0.0005 delayed_ack=off reorder=0.05 "
      "reorder_delay=0.001 duplicate=0.3 seed=1672789064", "client", "either"),
+    # without timestamps, an ACK held up 5 s is old by its ACK number gone back
+    ("time_wait_old_duplicate delay=0.08 delayed_ack=off timestamps=off jitter=0.0005 "
+     "seed=1283547705", "client", "either"),
 ]
 
 

@@ -129,6 +129,26 @@ def test_a_stale_tsval_marks_an_old_segment_only_when_held_up() -> None:
                       late).tolist() == [-1, -1, -1, 1]
 
 
+def test_an_ack_number_gone_back_marks_an_old_segment_without_timestamps() -> None:
+    """Evidence rule 6 by the ACK number (no TSval): a pure ACK acknowledging less than
+    its sender already did, seen seconds later, left after the latest segment of its
+    sender acknowledging no more; seen within a second it is reordering."""
+    from core.replay.evidence import old_copies
+    fc = np.array([False, False, False, False])
+    flags = np.full(4, 0x10)
+    seq = np.array([1, 3, 8, 3])
+    ack = np.array([6, 6, 7, 6])
+    zero = np.zeros(4, np.int64)
+    window = np.full(4, 100)
+    tsval = np.full(4, -1)
+    late = np.array([0.0, 0.001, 0.2, 5.0])
+    assert old_copies(fc, flags, seq, ack, zero, window, ack, tsval,
+                      late).tolist() == [-1, -1, -1, 1]
+    soon = np.array([0.0, 0.001, 0.2, 0.3])
+    assert old_copies(fc, flags, seq, ack, zero, window, ack, tsval,
+                      soon).tolist() == [-1, -1, -1, -1]
+
+
 def test_a_simultaneous_open_mid_path_keeps_both_delays(tmp_path: Path) -> None:
     """A simultaneous open's SYN+ACK is no resend of its sender's SYN, so Karn's rule
     does not discard the SYN's round trip: captured mid-path, each side is 5 ms away and
