@@ -139,7 +139,7 @@ def test_an_ack_number_gone_back_marks_an_old_segment_without_timestamps() -> No
     seq = np.array([1, 3, 8, 3])
     ack = np.array([6, 6, 7, 6])
     zero = np.zeros(4, np.int64)
-    window = np.full(4, 100)
+    window = np.array([100, 100, 100, 90])      # not an identical copy of segment 1
     tsval = np.full(4, -1)
     late = np.array([0.0, 0.001, 0.2, 5.0])
     assert old_copies(fc, flags, seq, ack, zero, window, ack, tsval,
