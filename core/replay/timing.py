@@ -117,6 +117,8 @@ def _direction(mine: Arr, acks: Arr, theirs: Arr, flags: Arr, s_seq: Arr, s_ack:
             if before:
                 arrive[i] = max(arrive[i], send[j] + EPSILON)
         if limit is not None:
+            if arrive[i] - TIE <= send[limit] < arrive[i]:
+                send[limit] = arrive[i] + EPSILON   # one instant: the ACK of it came after
             arrive[i] = min(arrive[i], send[limit])
     # first in, first out per direction (lost segments do not hold others back)
     alive = mine[~lost[mine]]

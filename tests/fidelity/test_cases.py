@@ -75,6 +75,9 @@ CASES = [
     # without timestamps, an ACK held up 5 s is old by its ACK number gone back
     ("time_wait_old_duplicate delay=0.08 delayed_ack=off timestamps=off jitter=0.0005 "
      "seed=1283547705", "client", "either"),
+    # a FIN not acknowledging the peer's, and the ACK of it, sent in one instant
+    ("simultaneous_close delay=0.005 wscale=off mss=1460 delayed_ack=off reorder=0.15 "
+     "reorder_delay=0.005 seed=687985096", "server", "exact"),
 ]
 
 
