@@ -19,7 +19,10 @@ that could not have been sent without some copy of ``i`` having reached Y):
    no connection, SEG.SEQ + SEG.LEN of the segment it answers (RFC 9293 3.10.7.1).
 5. **The state machine.** A SYN+ACK sent by Y after its own SYN (a simultaneous open)
    comes from SYN_RECEIVED: Y received X's SYN. When one captured SYN of X precedes it,
-   that SYN arrived.
+   that SYN arrived. An RST without ACK from Y numbered with the ACK number of X's
+   segments is a TCP without the connection answering one of them (<SEQ=SEG.ACK><CTL=
+   RST>, RFC 9293 3.10.7.1): the last one captured before it, with nothing of Y's in
+   between, arrived (earlier copies, had they arrived, would have had RSTs of their own).
 6. **Old copies** (:func:`old_copies`). A segment identical to an earlier one of the same
    sender (numbers, flags, window) is that segment again, held up in the network, when
    it carries the same TSval, or an ACK number below one its sender already sent (a
@@ -99,7 +102,7 @@ class Proofs:
     """Per captured segment: the peer's segment that proves it arrived (or -1), and why."""
 
     by: Arr                 # int64 index of the proving segment, -1 when none
-    how: list[str]          # "" or one of "timestamp", "D-SACK", "SACK", "ack", "SYN+ACK"
+    how: list[str]          # "" or "timestamp", "D-SACK", "SACK", "ack", "SYN+ACK", "RST"
     dsack: Arr              # bool: this segment carries a D-SACK block
     dsack_range: Arr        # int64 (n, 2): the D-SACK octets on the sender's peer line
 
@@ -127,6 +130,7 @@ def arrival_proofs(lines: Lines, from_client: Arr, flags: Arr, seg_len: Arr, tsv
         _sacks(proofs, mine, theirs, lines, carries, sack_blocks, sack_edges, ack_raw, flags)
         _coverage(proofs, mine, theirs, lines, carries, flags)
         _simultaneous_open(proofs, mine, theirs, flags, lines)
+        _stray_reset(proofs, mine, theirs, flags, lines)
     return proofs
 
 
@@ -297,6 +301,20 @@ def _simultaneous_open(proofs: Proofs, mine: Arr, theirs: Arr, flags: Arr,
         before = my_syns[my_syns < m]
         if before.size == 1:
             proofs.prove(int(before[0]), m, "SYN+ACK")
+
+
+def _stray_reset(proofs: Proofs, mine: Arr, theirs: Arr, flags: Arr, lines: Lines) -> None:
+    """Rule 5, its RST: the peer's RST without ACK answers our last segment before it."""
+    fl = flags & (SYN | ACK | RST)
+    for m in theirs[fl[theirs] == RST].tolist():
+        before = mine[mine < m]
+        if not before.size:
+            continue
+        i = int(before[-1])
+        if (theirs[(theirs > i) & (theirs < m)].size or not flags[i] & ACK
+                or flags[i] & RST or lines.ack[i] != lines.seq[m]):
+            continue
+        proofs.prove(i, m, "RST")
 
 
 def old_copies(from_client: Arr, flags: Arr, seq: Arr, ack: Arr, length: Arr, window: Arr,
