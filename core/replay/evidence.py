@@ -23,6 +23,8 @@ that could not have been sent without some copy of ``i`` having reached Y):
    segments is a TCP without the connection answering one of them (<SEQ=SEG.ACK><CTL=
    RST>, RFC 9293 3.10.7.1): the last one captured before it, with nothing of Y's in
    between, arrived (earlier copies, had they arrived, would have had RSTs of their own).
+   Not a SYN or FIN: one that reached a TCP without the connection changed no state,
+   and a proof would make the walk apply it to the state Y had before it forgot.
 6. **Old copies** (:func:`old_copies`). A segment identical to an earlier one of the same
    sender (numbers, flags, window) is that segment again, held up in the network, when
    it carries the same TSval, or an ACK number below one its sender already sent (a
@@ -312,7 +314,7 @@ def _stray_reset(proofs: Proofs, mine: Arr, theirs: Arr, flags: Arr, lines: Line
             continue
         i = int(before[-1])
         if (theirs[(theirs > i) & (theirs < m)].size or not flags[i] & ACK
-                or flags[i] & RST or lines.ack[i] != lines.seq[m]):
+                or flags[i] & (RST | SYN | FIN) or lines.ack[i] != lines.seq[m]):
             continue
         proofs.prove(i, m, "RST")
 
