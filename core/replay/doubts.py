@@ -46,6 +46,10 @@ state sequences:
    receiver, the copy arrived and the ACK was lost before the capture point (shown:
    nothing is moved), or the copy was lost: one loss either way. Not in a simultaneous
    open, where a SYN+ACK reaching SYN_RECEIVED needs no ACK.
+2f. **close() in SYN_RECEIVED.** A FIN sent the instant (``AT_ONCE``) the handshake's
+   last ACK arrived may come from a close() called earlier, in SYN_RECEIVED: the side
+   entered FIN_WAIT_1 then and held its FIN until the handshake completed (BSD's
+   TF_NEEDFIN). Both readings are said, at any capture point.
 3. **A forgotten connection.** An RST without ACK from a synchronized side answers from
    a TCP without the connection (a restarted host): it was CLOSED, or LISTEN if the
    service listens again; when it forgot the connection, the capture does not show.
@@ -69,6 +73,8 @@ from core.trace import StateChanged, Uncertainty
 
 SYN, FIN, RST, ACK = 0x02, 0x01, 0x04, 0x10
 MAX_WALKS = 16
+#: A FIN this soon after the handshake completed may have been waiting for it (rule 2f).
+AT_ONCE = 0.001
 
 Walk = Callable[[list[float | None], frozenset[int]], Inference]
 
@@ -186,6 +192,7 @@ def find_doubts(s: Stream, fates: list[float | None], inference: Inference,
               and not near[Side.SERVER if s.from_client[k] else Side.CLIENT]]
     out += _ack_before_fin(s, fates, inference, near, other)
     out += _second_syn_acks(s, fates, inference, near, other)
+    out += _close_in_syn_received(inference, initial)
     if not rsts and not resent and not silent:
         return out + _forgotten(s, inference, initial)
     times = SendTimes(s.send, s.from_client)
@@ -387,4 +394,31 @@ def _second_syn_acks(s: Stream, fates: list[float | None], inference: Inference,
                           f"second SYN+ACK at once"),
                     alternative=other({k: None}), alternative_lost=(k,)))
                 due -= 1                       # counted once: the next copy owes its own
+    return out
+
+
+def _close_in_syn_received(inference: Inference,
+                           initial: tuple[TcpState, TcpState]) -> list[Uncertainty]:
+    """Rule 2f."""
+    out: list[Uncertainty] = []
+    done: dict[Side, float] = {}
+    for ev in inference.sparse:
+        if not isinstance(ev, StateChanged):
+            continue
+        if ev.old is TcpState.SYN_RECEIVED and ev.new is TcpState.ESTABLISHED:
+            done[ev.side] = ev.time
+        elif (ev.old is TcpState.ESTABLISHED and ev.new is TcpState.FIN_WAIT_1
+              and ev.side in done and ev.time - done.pop(ev.side) <= AT_ONCE):
+            shown = states_of(inference, initial, ev.side)
+            at = next(i for i in range(1, len(shown))
+                      if shown[i - 1] is TcpState.SYN_RECEIVED
+                      and shown[i] is TcpState.ESTABLISHED)
+            out.append(Uncertainty(
+                time=ev.time, side=ev.side, segments=(() if ev.segment is None
+                                                      else (ev.segment,)),
+                text=(f"either the {_name(ev.side)} called close() once its handshake "
+                      f"completed (shown), or before, in SYN_RECEIVED, and held its FIN "
+                      f"until the handshake's ACK came (FIN_WAIT_1 straight from "
+                      f"SYN_RECEIVED): the capture looks the same"),
+                alternative=((ev.side, shown[:at] + shown[at + 1:]),)))
     return out

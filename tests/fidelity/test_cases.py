@@ -80,6 +80,9 @@ CASES = [
      "reorder_delay=0.005 seed=687985096", "server", "exact"),
     # a restarted server's RST without ACK answers the resend just before it: it arrived
     ("half_open delay=0.001 iss=random drop=server:4 seed=434464640", "mid", "exact"),
+    # a FIN the instant the handshake completed: close() then, or earlier in SYN_RECEIVED
+    ("simultaneous_close delay=0.001 wscale=off mss=536 sack=off loss=0.05 duplicate=0.1 "
+     "drop=server:1 seed=1582619686", "client", "either"),
 ]
 
 
