@@ -152,19 +152,23 @@ def _replay_stream(index: CaptureIndex, stream: int,
             None if firsts[1] is None else firsts[1][1])
     early = _early_closes(fc, fl, seq, ack, firsts)
 
+    ignores_rst: set[Side] = set()          # explain rule 1b: RFC 1337 sides
+
     def walk(fates: list[float | None], tolerate: frozenset[int]) -> Inference:
         return infer(**columns, arrive=fates, shifts=shifts, initial=initial, fins=fins,
                      time_wait=TIME_WAIT, stop_on_conflict=not point.merged,
-                     tolerate=tolerate)
+                     tolerate=tolerate, rfc1337=frozenset(ignores_rst))
     explained = explain(walk, send_list, arrive_list, proofs.by.tolist(), fl_list, fc_list,
                         point.one_way, lines.seq.tolist(), lines.end.tolist(),
-                        copies=held.tolist(), dsack=proofs.dsack.tolist())
+                        copies=held.tolist(), dsack=proofs.dsack.tolist(),
+                        seen_arriving=[point.merged or point.next_to(not c) for c in fc_list],
+                        rfc1337=ignores_rst)
     inference, arrive_list = explained.inference, explained.arrive
     final = list(arrive_list)
 
     def series() -> Series:
         done = infer(**columns, arrive=final, shifts=shifts, initial=initial, fins=fins,
-                     time_wait=TIME_WAIT, series=True)
+                     time_wait=TIME_WAIT, series=True, rfc1337=frozenset(ignores_rst))
         return done.series
     doubts = find_doubts(
         Stream(from_client=fc_list, flags=fl_list, seq_line=lines.seq.tolist(),
@@ -180,7 +184,7 @@ def _replay_stream(index: CaptureIndex, stream: int,
     if early:                   # infer rule 2b: when the uncaptured FIN left is unknown
         other = infer(**columns, arrive=final, shifts=shifts, initial=initial, fins=fins,
                       early_close=early, time_wait=TIME_WAIT,
-                      tolerate=frozenset(range(len(final))))
+                      tolerate=frozenset(range(len(final))), rfc1337=frozenset(ignores_rst))
         doubts = sorted(doubts + closed_early(inference, other, initial, early, fc_list),
                         key=lambda u: u.time)
     arrive = np.array([np.nan if a is None else a for a in arrive_list], dtype=np.float64)

@@ -13,6 +13,10 @@ smallest change that removes it:
    (at most ``PLAUSIBLE`` times the estimated one-way delay, plus ``SLACK``), otherwise
    the culprit was lost. A culprit the capture proves arrived before the send
    (:mod:`core.replay.evidence`) is not moved: the conflict stays, tolerated.
+1b. **An RST ignored in TIME_WAIT.** When the culprit is an RST that ended the
+   sender's TIME_WAIT and the capture shows it arrived (made next to that side, or
+   proved), the side ignores RSTs in TIME_WAIT (RFC 1337): it stays in TIME_WAIT, for
+   this RST and any later one.
 2. **Missing SYN.** A SYN+ACK from SYN_SENT: the peer's SYN (the last one sent before
    it) arrived before it was sent. Likewise an ACK from SYN_SENT: the peer's last
    captured SYN+ACK before it arrived (without one, the walk infers an uncaptured one).
@@ -102,11 +106,14 @@ def explain(walk: Walk, send: Sequence[float], arrive: Sequence[float | None],
             proved_by: Sequence[int], flags: Sequence[int], from_client: Sequence[bool],
             flight: float, seq_line: Sequence[int] = (),
             end_line: Sequence[int] = (), copies: Sequence[int] = (),
-            dsack: Sequence[bool] = ()) -> Explanation:
+            dsack: Sequence[bool] = (), seen_arriving: Sequence[bool] = (),
+            rfc1337: set[Side] | None = None) -> Explanation:
     """Module rules 1-3; ``walk(arrive, tolerate)`` runs :func:`core.replay.infer.infer`
     stopping at conflicts, ``flight`` is the estimated one-way delay, ``copies`` are
     delayed copies of earlier segments (their sender's state then allowed them), ``dsack``
-    tells which segments carry a D-SACK block."""
+    tells which segments carry a D-SACK block, ``seen_arriving`` which the capture shows
+    reaching their receiver (it was made next to it); ``rfc1337`` collects the sides
+    rule 1b finds ignoring RSTs in TIME_WAIT (the caller's ``walk`` reads it)."""
     fates = list(arrive)
     tolerate: set[int] = set(copies)
     repairs: list[Repair] = []
@@ -143,6 +150,13 @@ def explain(walk: Walk, send: Sequence[float], arrive: Sequence[float | None],
             repairs.append(Repair(segment=k, fate="lost", because=Conflict(
                 segment=k, side=Side.SERVER if from_client[k] else Side.CLIENT,
                 state=TcpState.ESTABLISHED, kind=UNANSWERED, culprit=k, reason=reason)))
+            continue
+        if (rfc1337 is not None and conflict.side not in rfc1337
+                and _ignored_reset(conflict, inference, flags, proved_by, seen_arriving)):
+            rfc1337.add(conflict.side)
+            assert conflict.culprit is not None
+            repairs.append(Repair(segment=conflict.culprit, fate="ignored (RFC 1337)",
+                                  because=conflict))
             continue
         repair = _repair(conflict, fates, send, proved_by, flags, from_client, limit)
         if repair is None:
@@ -308,6 +322,20 @@ def _prompted(fates: list[float | None], send: Sequence[float], from_client: Seq
             if unheard.size == 1 and not names:
                 return int(unheard[0]), k, False
     return None
+
+
+def _ignored_reset(c: Conflict, inference: Inference, flags: Sequence[int],
+                   proved_by: Sequence[int], seen_arriving: Sequence[bool]) -> bool:
+    """Rule 1b: the conflict's culprit is an RST that ended TIME_WAIT, and the capture
+    shows it arrived."""
+    j = c.culprit
+    if j is None or c.state is not TcpState.CLOSED or not flags[j] & RST:
+        return False
+    if proved_by[j] < 0 and not (j < len(seen_arriving) and seen_arriving[j]):
+        return False
+    return any(isinstance(ev, StateChanged) and ev.segment == j
+               and ev.old is TcpState.TIME_WAIT and ev.new is TcpState.CLOSED
+               for ev in inference.sparse)
 
 
 def _repair(c: Conflict, fates: list[float | None], send: Sequence[float],

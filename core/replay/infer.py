@@ -190,10 +190,12 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
           time_wait: float, stop_on_conflict: bool = False,
           tolerate: frozenset[int] = frozenset(), series: bool = False,
           fins: tuple[int | None, int | None] = (None, None),
-          early_close: dict[int, int] | None = None) -> Inference:
+          early_close: dict[int, int] | None = None,
+          rfc1337: frozenset[Side] = frozenset()) -> Inference:
     """Replay the segments through both sides' state machines (module rules). With
     ``stop_on_conflict``, the walk ends at the first send rule 7 forbids (unless it is in
-    ``tolerate``) and returns it in ``Inference.conflict``."""
+    ``tolerate``) and returns it in ``Inference.conflict``. The sides in ``rfc1337``
+    ignore RSTs in TIME_WAIT."""
     n = len(send)
     client = _Tcb(Side.CLIENT, initial[0], shifts[0])
     server = _Tcb(Side.SERVER, initial[1], shifts[1])
@@ -205,6 +207,7 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
     out = Inference(client_after=[initial[0]] * n, server_after=[initial[1]] * n,
                     windows=[((), ())] * n, order=[], times=[], sparse=[])
     run = _Run(client, server, out, time_wait)
+    run.rfc1337 = rfc1337
     waiting: list[int] = []
     add_order, add_time = out.order.append, out.times.append
     fast, free = _FAST, _FREE
@@ -306,10 +309,11 @@ def _flag_text(flags: int) -> str:
 
 
 class _Run:
-    __slots__ = ("client", "server", "out", "time_wait", "series", "flushes")
+    __slots__ = ("client", "server", "out", "time_wait", "series", "flushes", "rfc1337")
 
     def __init__(self, client: _Tcb, server: _Tcb, out: Inference, time_wait: float) -> None:
         self.client, self.server, self.out, self.time_wait = client, server, out, time_wait
+        self.rfc1337: frozenset[Side] = frozenset()
         #: rule 8: per side, times and bookkeeping values
         self.series: tuple[tuple[list[float], list[tuple[int | None, ...]]], ...] = (
             ([], []), ([], []))
@@ -450,7 +454,8 @@ class _Run:
                      snd_una=tcb.snd_una if tcb.snd_una is not None else ack,
                      snd_nxt=tcb.snd_nxt if tcb.snd_nxt is not None else ack,
                      rcv_nxt=tcb.rcv_nxt or 0, rcv_wnd=_ASSUMED_RCV_WND,
-                     fin_seq=tcb.fin_seq, fin_received=tcb.fin_received)
+                     fin_seq=tcb.fin_seq, fin_received=tcb.fin_received,
+                     rfc1337=tcb.side in self.rfc1337)
         for trigger in classify(r, seg):
             row = self.row(tcb, trigger, k)
             if row is None:
