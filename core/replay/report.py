@@ -18,11 +18,13 @@ Rules:
    "why"}`` per correction.
 2. ``trace_lines`` prints each packet as tcpdump does (raw window, relative numbers),
    then its labels (tshark's; where SynAck's verdict differs, both) and both states.
-3. ``stream_rows`` summarizes every stream; final states come from replaying each one.
-   Its ``progress(done, total)`` counts replayed streams: at the start (0), after at
-   most every ``total / PROGRESS_STEPS`` streams, and at the end (``total, total``); it
-   may raise ``Cancelled``, which leaves ``stream_rows`` unchanged. The analysis of the
-   whole capture runs before the first stream is replayed (no progress inside it).
+3. ``stream_rows`` is ``synack streams --states``: every row of
+   :func:`core.stream_table.table_dicts` plus ``final`` and ``analysis``
+   (:class:`core.replay.outcomes.Outcome`: each stream analysed and replayed, in batches
+   of at most ``BATCH`` streams). Its ``progress(done, total)`` counts replayed streams:
+   at the start (0), after at most every ``total / PROGRESS_STEPS`` streams, and at the
+   end (``total, total``); it may raise ``Cancelled``, which leaves ``stream_rows``
+   unchanged.
 """
 
 from __future__ import annotations
@@ -32,13 +34,14 @@ from typing import Any
 
 import numpy as np
 
-from core.analysis import StreamAnalysis, analyze_capture
+from core.analysis import StreamAnalysis
 from core.capture.index import CaptureIndex
-from core.capture.summary import list_streams
-from core.replay import Replay, replay_stream
+from core.replay import Replay
+from core.replay.outcomes import StreamOutcomes
 from core.report import change_dict
 from core.segment import Flag, flags_text
 from core.states import Trigger
+from core.stream_table import stream_table, table_dicts
 from core.trace import Timeline, Uncertainty
 
 _TIMERS = frozenset(t for t in Trigger if t.kind.value == "timer")
@@ -50,6 +53,8 @@ ROW_STATES = ("client_state/server_state: each side's state once this packet and
 
 #: ``stream_rows`` tells its progress at most this many times (plus start and end).
 PROGRESS_STEPS = 200
+#: ``stream_rows`` analyses at most this many streams together (their options read once).
+BATCH = 256
 
 
 def _endpoint(address: str, port: int) -> dict[str, Any]:
@@ -203,32 +208,23 @@ def trace_lines(index: CaptureIndex, replay: Replay) -> Iterator[str]:
 
 def stream_rows(index: CaptureIndex, *,
                 progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
-    """One summary per stream (rule 3)."""
-    summary = list_streams(index)
-    total = len(summary)
+    """Every stream's row with its final states and label counts (rule 3)."""
+    rows = table_dicts(stream_table(index))
+    total = len(rows)
     if progress is not None:
         progress(0, total)
-    analyses = analyze_capture(index)
+    outcomes = StreamOutcomes(index)
     step = max(1, -(-total // PROGRESS_STEPS))
     out = []
-    for done, (row, analysis) in enumerate(zip(summary, analyses, strict=True)):
-        if progress is not None and done and done % step == 0:
-            progress(done, total)
-        replay = replay_stream(index, int(row["stream"]), analysis)
-        tl = replay.timeline
-        client, server = tl.states_after(len(tl) - 1)
-        out.append({
-            "stream": int(row["stream"]),
-            "client": _endpoint(tl.client.address, tl.client.port),
-            "server": _endpoint(tl.server.address, tl.server.port),
-            "packets": int(row["packets"]), "bytes": int(row["bytes"]),
-            "first": round((int(row["first_ns"]) - index.start_ns) / 1e9, 9),
-            "last": round((int(row["last_ns"]) - index.start_ns) / 1e9, 9),
-            "final": {"client": client.value, "server": server.value},
-            "analysis": {k: v for k, v in analysis.counts().items() if v},
-        })
+    for block in range(0, total, step):
+        end = min(total, block + step)
+        for start in range(block, end, BATCH):
+            streams = range(start, min(end, start + BATCH))
+            for row, outcome in zip(rows[start:streams.stop], outcomes.compute(streams),
+                                    strict=True):
+                out.append({**row, **outcome.as_dict()})
+        if progress is not None and end < total:
+            progress(end, total)
     if progress is not None:
         progress(total, total)
     return out
-
-
