@@ -108,7 +108,8 @@ class StreamTable:
 
     def duration(self) -> Arr:
         """Seconds from each stream's first to its last packet (rule 3)."""
-        return np.maximum(self.rows["last_ns"] - self.rows["first_ns"], 0) / 1e9
+        span: Arr = np.maximum(self.rows["last_ns"] - self.rows["first_ns"], 0) / 1e9
+        return span
 
     def endpoint(self, row: int, side: str) -> str:
         """``10.0.0.1:80`` or ``[2001:db8::1]:80`` for ``side`` of row ``row``."""
@@ -276,7 +277,7 @@ def table_lines(rows: list[dict[str, Any]], *, states: bool = False) -> list[str
     """``synack streams`` text: aligned columns, one line per row of ``table_dicts``
     (with ``final`` and ``analysis`` when ``states``); the header first."""
     head = HEADER + STATES_HEADER if states else HEADER
-    cells = [head]
+    cells: list[tuple[str, ...]] = [head]
     for r in rows:
         line: tuple[str, ...] = (
             str(r["stream"]), endpoint_text(r["client"]["address"], r["client"]["port"]),

@@ -272,7 +272,8 @@ class MainWindow(QMainWindow):
                 self.statusBar().showMessage(
                     f"{loaded.name} has no stream {wanted}; showing stream {first}",
                     15_000)
-            self.choose_stream(wanted if wanted in loaded.rows else first)
+            self.choose_stream(wanted if wanted is not None and wanted in loaded.rows
+                               else first)
         else:
             QMessageBox.information(self, "No TCP streams",
                                     f"{loaded.path} holds no TCP stream to draw.")

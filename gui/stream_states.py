@@ -79,6 +79,44 @@ def _compute(outcomes: StreamOutcomes, batch: list[int]) -> list[Outcome]:
     return [o for s in batch for o in _compute(outcomes, [s])]   # find the one that failed
 
 
+class _Batches:
+    """Which streams to compute next: the wanted ones not done yet, then stream order."""
+
+    def __init__(self, outcomes: StreamOutcomes) -> None:
+        self._outcomes = outcomes
+        self.total = len(outcomes)
+        self._done = np.zeros(self.total, bool)
+        self._cursor = 0
+        self._pending: list[int] = []
+
+    def want(self, streams: list[int]) -> None:
+        self._pending = [s for s in streams if 0 <= s < self.total]
+
+    def next(self, size: int) -> list[int]:
+        """At most ``size`` streams and ``MAX_PACKETS`` packets (at least one stream)."""
+        batch: list[int] = []
+        packets = 0
+        while len(batch) < size:
+            if self._pending:
+                stream = self._pending[0]
+            elif self._cursor < self.total:
+                stream = self._cursor
+            else:
+                break
+            if not self._done[stream]:
+                more = self._outcomes.packets(stream)
+                if batch and packets + more > MAX_PACKETS:
+                    break
+                batch.append(stream)
+                self._done[stream] = True
+                packets += more
+            if self._pending:
+                self._pending.pop(0)
+            else:
+                self._cursor += 1
+        return batch
+
+
 def _work(job: int, index: CaptureIndex, relay: _Relay, stop: threading.Event,
           wants: _Wants) -> None:
     """The worker (rules 1, 2, 5)."""
@@ -88,34 +126,15 @@ def _work(job: int, index: CaptureIndex, relay: _Relay, stop: threading.Event,
         _log.exception("no stream outcomes for %s", index.path)
         relay.finished.emit(job, False)
         return
-    total = len(outcomes)
-    done = np.zeros(total, bool)
-    remaining, cursor, size = total, 0, 4
-    pending: list[int] = []
+    batches = _Batches(outcomes)
+    remaining, size = batches.total, 4
     while remaining and not stop.is_set():
         wanted = wants.take()
         if wanted is not None:
-            pending = [s for s in wanted if 0 <= s < total]
-        batch: list[int] = []
-        packets = 0
-
-        def room(stream: int) -> bool:
-            return not batch or (len(batch) < size
-                                 and packets + outcomes.packets(stream) <= MAX_PACKETS)
-        while pending and room(pending[0]):
-            stream = pending.pop(0)
-            if not done[stream]:
-                batch.append(stream)
-                done[stream] = True
-                packets += outcomes.packets(stream)
-        while cursor < total and room(cursor):
-            if not done[cursor]:
-                batch.append(cursor)
-                done[cursor] = True
-                packets += outcomes.packets(cursor)
-            cursor += 1
-        if not batch:
-            continue
+            batches.want(wanted)
+        batch = batches.next(size)
+        if not batch:                       # every stream handed out
+            break
         start = time.monotonic()
         results = _compute(outcomes, batch)
         remaining -= len(batch)

@@ -36,7 +36,7 @@ from core.analysis.labels import LABELS
 from core.replay.outcomes import Outcome
 from core.states import TcpState
 from core.stream_table import FLAGS as FLAG_NAMES
-from core.stream_table import StreamTable, endpoint_text
+from core.stream_table import StreamTable
 from gui import style
 
 Arr = np.ndarray[Any, np.dtype[Any]]
@@ -207,7 +207,7 @@ class StreamsModel(QAbstractTableModel):
     def streams_in_rows(self, first: int, last: int) -> list[int]:
         """The streams shown in rows ``first..last`` whose outcome is not known yet."""
         shown = self.view[max(0, first):max(0, last + 1)]
-        return shown[self._client_state[shown] < 0].tolist()
+        return [int(s) for s in shown[self._client_state[shown] < 0]]
 
     # ----- sort and filter ----------------------------------------------------------------
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
@@ -262,9 +262,11 @@ class StreamsModel(QAbstractTableModel):
             return np.zeros(0, np.int64)
         if column in (CLIENT, SERVER):
             side = "client" if column == CLIENT else "server"
-            return (r[side].astype(np.int64) << 16) | r[f"{side}_port"]
+            endpoint: Arr = (r[side].astype(np.int64) << 16) | r[f"{side}_port"]
+            return endpoint
         if column == DURATION:
-            return np.maximum(r["last_ns"] - r["first_ns"], 0)
+            span: Arr = np.maximum(r["last_ns"] - r["first_ns"], 0)
+            return span
         if column == FLAGS:
             key = np.zeros(self._n, np.int64)
             for name in ("rst", "fin", "syn_ack", "syn"):
@@ -386,10 +388,10 @@ class StreamsModel(QAbstractTableModel):
                     f"{self.table.flags_text(stream, 'server')}")
         if self._client_state[stream] < 0:
             return UNKNOWN
-        if column == CLIENT_STATE:
-            return _STATES[self._client_state[stream]].value
-        if column == SERVER_STATE:
-            return _STATES[self._server_state[stream]].value
+        if column in (CLIENT_STATE, SERVER_STATE):
+            codes = self._client_state if column == CLIENT_STATE else self._server_state
+            state: TcpState = _STATES[int(codes[stream])]
+            return state.value
         if column == RETRANSMISSIONS:
             return count_text(int(self._retrans[stream]))
         labels = self._labels.get(stream, {})
