@@ -14,8 +14,9 @@ Rules:
    stream), and its size grows while batches take under ``BATCH_SECONDS`` and shrinks
    above, so a ``want`` or a ``cancel`` takes effect within about that time (a single
    huge stream takes as long as its replay).
-3. ``start`` and ``cancel`` stop the running job at its next batch; what a job that is no
-   longer current computed is dropped, never emitted.
+3. ``start``, ``cancel``, the application quitting and the filler being deleted stop the
+   running job at its next batch; what a job that is no longer current computed is
+   dropped, never emitted.
 4. ``computed`` carries each batch's outcomes; ``finished`` follows the last batch of a
    job that computed every stream (not of a cancelled one).
 5. A stream whose analysis or replay raises gets no outcome: it is logged and the job
@@ -28,6 +29,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
+from functools import partial
 from itertools import count
 
 import numpy as np
@@ -148,6 +150,11 @@ def _work(job: int, index: CaptureIndex, relay: _Relay, stop: threading.Event,
     relay.finished.emit(job, remaining == 0 and not stop.is_set())
 
 
+def _stop_all(stops: list[threading.Event], *_: object) -> None:
+    for stop in stops:
+        stop.set()
+
+
 class OutcomeFiller(QObject):
     """Computes the outcome of every stream of an index in a worker (module rules).
 
@@ -168,6 +175,9 @@ class OutcomeFiller(QObject):
         self._stop = threading.Event()
         self._wants = _Wants()
         self._relays: dict[int, _Relay] = {}
+        self._stops: list[threading.Event] = []
+        # deleting the filler deletes its pool, which waits for the job: stop it first
+        self.destroyed.connect(partial(_stop_all, self._stops))
         app = QCoreApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self._on_quitting)
@@ -183,6 +193,7 @@ class OutcomeFiller(QObject):
         self.cancel()
         self._job = job = next(self._jobs)
         self._stop = stop = threading.Event()
+        self._stops[:] = [stop]
         self._wants = wants = _Wants()
         wants.put(want)
         relay = _Relay()

@@ -295,6 +295,18 @@ def test_a_new_table_cancels_the_filling(qtbot: QtBot, tmp_path: Path) -> None:
         [row["final"]["client"] for row in expected]
 
 
+def test_deleting_the_panel_stops_the_filling(qtbot: QtBot, tmp_path: Path) -> None:
+    big = stream_table(read_capture(_capture(tmp_path, 3000, "big.pcap")))
+    panel = StreamsPanel()
+    panel.set_rows(big, "big.pcap")
+    with qtbot.wait_signal(panel.filler.computed, timeout=TIMEOUT):
+        pass
+    stop = panel.filler._stop
+    with qtbot.wait_signal(panel.destroyed, timeout=TIMEOUT):
+        panel.deleteLater()
+    assert stop.is_set()
+
+
 def test_corpus_capture(qtbot: QtBot, corpus: Path) -> None:
     path = corpus / "kernel" / "loss5_delay20_bulk_server.pcap"
     index = read_capture(path)
@@ -352,7 +364,7 @@ def test_a_million_rows_sort_filter_and_scroll_lazily(qtbot: QtBot) -> None:
     panel.table.sortByColumn(PACKETS, Qt.SortOrder.DescendingOrder)
     packets = table.rows["packets"]
     top = [model.index(r, PACKETS).data(SORT_ROLE) for r in range(50)]
-    assert top == sorted(packets.tolist(), reverse=True)[:50]
+    assert top == np.sort(packets)[::-1][:50].tolist()
     panel.table.scrollToBottom()
     qtbot.wait(50)
     bottom = model.index(999_999, PACKETS).data(SORT_ROLE)
