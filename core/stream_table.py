@@ -1,8 +1,8 @@
 """The stream list from the capture index alone: ``synack streams`` and the GUI's list.
 
     table = stream_table(index)         # one row per tcp.stream, numpy columns
-    table_dicts(table)                  # the ``synack streams --json`` rows
-    table_lines(table)                  # the ``synack streams`` text
+
+(``core.stream_output`` writes it as ``synack streams`` text and JSON.)
 
 Rules:
 1. Every column is computed with whole-array numpy over the index (no Python loop over
@@ -70,8 +70,7 @@ TABLE_DTYPE = np.dtype([
 ])
 
 #: What the index-only list shows (``synack streams`` prints it first, as a comment).
-TABLE_NOTE = ("# from the index alone; flags each side sent: S SYN, SA SYN+ACK, F FIN, R RST "
-              "(xN: N of them); final states and analysis labels: --states")
+
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -119,7 +118,7 @@ class StreamTable:
     def flags_text(self, row: int, side: str) -> str:
         """``S F`` (what ``side`` sent), ``SAx2`` for two SYN+ACKs, ``-`` for none."""
         r = self.rows[row]
-        return _flags_text([int(r[f"{side}_{name}"]) for name in FLAGS])
+        return flags_text([int(r[f"{side}_{name}"]) for name in FLAGS])
 
 
 def endpoint_text(address: str, port: int) -> str:
@@ -127,7 +126,8 @@ def endpoint_text(address: str, port: int) -> str:
     return f"{host}:{port}"
 
 
-def _flags_text(counts: list[int]) -> str:
+def flags_text(counts: list[int]) -> str:
+    """``S F``, ``SAx2`` (two SYN+ACKs), ``-`` for none: counts in ``FLAGS`` order."""
     parts = [FLAG_MARKS[name] + (f"x{n}" if n > 1 else "")
              for name, n in zip(FLAGS, counts, strict=True) if n]
     return " ".join(parts) or "-"
@@ -230,66 +230,3 @@ def _shared_endpoints(a: Arr, a_port: Arr, b: Arr, b_port: Arr) -> Arr:
     same = (lo[order][1:] == lo[order][:-1]) & (hi[order][1:] == hi[order][:-1])
     later[order[1:][same]] = True
     return later
-
-
-# ----- output ------------------------------------------------------------------------------
-def table_dicts(table: StreamTable) -> list[dict[str, Any]]:
-    """The ``synack streams --json`` rows (README): one dict per stream."""
-    r = table.rows
-    if not len(table):
-        return []
-    names = table.addresses
-    client = [names[i] for i in r["client"].tolist()]
-    server = [names[i] for i in r["server"].tolist()]
-    first = np.round(table.seconds("first_ns"), 9).tolist()
-    last = np.round(table.seconds("last_ns"), 9).tolist()
-    duration = np.round(table.duration(), 9).tolist()
-    packets, cpk = r["packets"].tolist(), r["client_packets"].tolist()
-    nbytes, cby = r["bytes"].tolist(), r["client_bytes"].tolist()
-    flag_cols = {f"{side}_{name}": r[f"{side}_{name}"].tolist()
-                 for side in SIDES for name in FLAGS}
-    by = r["client_by"].tolist()
-    out = []
-    for k, (s, cp, sp) in enumerate(zip(r["stream"].tolist(), r["client_port"].tolist(),
-                                        r["server_port"].tolist(), strict=True)):
-        out.append({
-            "stream": s,
-            "client": {"address": client[k], "port": cp},
-            "server": {"address": server[k], "port": sp},
-            "client_by": CLIENT_BY[by[k]],
-            "packets": packets[k], "bytes": nbytes[k],
-            "client_packets": cpk[k], "client_bytes": cby[k],
-            "server_packets": packets[k] - cpk[k], "server_bytes": nbytes[k] - cby[k],
-            "first": first[k], "last": last[k], "duration": duration[k],
-            "flags": {side: {name: flag_cols[f"{side}_{name}"][k] for name in FLAGS}
-                      for side in SIDES},
-            "reused_ports": bool(r["reused_ports"][k]),
-        })
-    return out
-
-
-HEADER = ("stream", "client", "server", "packets", "bytes", "first", "last", "duration",
-          "client flags", "server flags")
-STATES_HEADER = ("client state", "server state", "analysis")
-
-
-def table_lines(rows: list[dict[str, Any]], *, states: bool = False) -> list[str]:
-    """``synack streams`` text: aligned columns, one line per row of ``table_dicts``
-    (with ``final`` and ``analysis`` when ``states``); the header first."""
-    head = HEADER + STATES_HEADER if states else HEADER
-    cells: list[tuple[str, ...]] = [head]
-    for r in rows:
-        line: tuple[str, ...] = (
-            str(r["stream"]), endpoint_text(r["client"]["address"], r["client"]["port"]),
-            endpoint_text(r["server"]["address"], r["server"]["port"]), str(r["packets"]),
-            str(r["bytes"]), f"{r['first']:.6f}", f"{r['last']:.6f}",
-            f"{r['duration']:.6f}",
-            _flags_text([r["flags"]["client"][name] for name in FLAGS]),
-            _flags_text([r["flags"]["server"][name] for name in FLAGS]))
-        if states:
-            line += (r["final"]["client"], r["final"]["server"],
-                     ", ".join(f"{k}×{v}" for k, v in r["analysis"].items()) or "-")
-        cells.append(line)
-    widths = [max(len(line[c]) for line in cells) for c in range(len(head) - 1)]
-    return ["  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=False))
-            + "  " + line[-1] for line in cells]

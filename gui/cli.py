@@ -22,6 +22,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -199,27 +200,37 @@ def _add_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 # ----- streams and trace -----------------------------------------------------------------
 def _run_streams(args: argparse.Namespace) -> int:
-    from core.stream_table import TABLE_NOTE, stream_table, table_dicts, table_lines
+    from core.stream_output import TABLE_NOTE, row_dicts, table_lines
+    from core.stream_table import stream_table
     index = _load_capture(args.file)
+    table = stream_table(index)
+    outcomes = None
     if args.states:
-        from core.replay.report import stream_rows
-        rows = stream_rows(index)
-    else:
-        rows = table_dicts(stream_table(index))
+        from core.replay.report import stream_outcomes
+        outcomes = stream_outcomes(index)
+    out = sys.stdout
     if args.json:
-        # one stream a line: the C encoder (json's indent is pure Python) and greppable
-        head = json.dumps({"file": args.file, "states": args.states})[:-1]
-        print(head + ', "streams": [')
-        print(",\n".join(json.dumps(r) for r in rows))
-        print("]}")
+        # one stream a line, written as made: the C encoder (json's indent is pure
+        # Python), constant memory, and greppable
+        out.write(json.dumps({"file": args.file, "states": args.states})[:-1]
+                  + ', "streams": [\n')
+        rows = row_dicts(table, outcomes)
+        first = next(rows, None)
+        if first is not None:
+            out.write(json.dumps(first))
+            for row in rows:
+                out.write(",\n" + json.dumps(row))
+        out.write("\n]}\n")
         return 0
-    if not rows:
+    if not table:
         print(f"{args.file}: no TCP streams ({counted(index.frames, 'frame')}, "
               f"{index.non_tcp} not TCP)")
         return 0
     if not args.states:
         print(TABLE_NOTE)
-    sys.stdout.write("\n".join(table_lines(rows, states=args.states)) + "\n")
+    lines = table_lines(table, outcomes)
+    while chunk := list(islice(lines, 4096)):
+        out.write("\n".join(chunk) + "\n")
     return 0
 
 

@@ -2,6 +2,7 @@
 
     outcomes = StreamOutcomes(index)        # one sort of the stream ids
     outcomes.compute([7, 3, 12])            # -> [Outcome, Outcome, Outcome]
+    for outcome in outcomes.each(range(len(outcomes))): ...   # one at a time
 
 Rules:
 1. An ``Outcome`` is what ``synack streams --states`` adds to a row of
@@ -13,14 +14,16 @@ Rules:
    analysis :func:`core.analysis.analyze_streams` makes for it (the same as
    ``analyze_capture``'s and ``analyze_stream``'s). Finding a stream's packets costs
    no scan of the index (one stable sort is made up front), and the batch's TCP
-   options are read in one pass over the file.
+   options are read in one pass over the file. ``each`` analyses ``BATCH_STREAMS``
+   streams or ``BATCH_PACKETS`` packets at a time (whichever comes first), so its
+   memory stays bounded whatever the capture, and yields after each replay.
 3. Nothing here holds a thread or a clock: the GUI calls ``compute`` from a worker,
    with batches small enough to stop soon after it is told to.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +36,9 @@ from core.replay import replay_stream
 from core.states import TcpState
 
 Arr = np.ndarray[Any, np.dtype[Any]]
+#: ``each`` analyses at most this many streams, or packets, together (rule 2).
+BATCH_STREAMS = 256
+BATCH_PACKETS = 200_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +73,7 @@ class StreamOutcomes:
 
     def packets(self, stream: int) -> int:
         """How many packets ``stream`` has (to size batches)."""
-        return int(self._bounds[stream + 1] - self._bounds[stream])
+        return int(self.rows(stream).shape[0])
 
     def rows(self, stream: int) -> Arr:
         """The index rows of ``stream``, frame order."""
@@ -76,14 +82,27 @@ class StreamOutcomes:
         return self._order[self._bounds[stream]:self._bounds[stream + 1]]
 
     def compute(self, streams: Sequence[int]) -> list[Outcome]:
-        """The outcome of each of ``streams``, in that order (rule 2)."""
-        wanted = [int(s) for s in streams]
-        analyses = analyze_streams(self.index, wanted, [self.rows(s) for s in wanted],
-                                   [bool(self._reused[s]) for s in wanted])
-        out = []
-        for stream, analysis in zip(wanted, analyses, strict=True):
+        """The outcome of each of ``streams``, in that order, analysed together."""
+        return list(self._batch([int(s) for s in streams]))
+
+    def each(self, streams: Iterable[int]) -> Iterator[Outcome]:
+        """The outcome of each of ``streams`` in that order, one replay at a time."""
+        batch: list[int] = []
+        packets = 0
+        for stream in streams:
+            size = self.packets(int(stream))
+            if batch and (len(batch) >= BATCH_STREAMS or packets + size > BATCH_PACKETS):
+                yield from self._batch(batch)
+                batch, packets = [], 0
+            batch.append(int(stream))
+            packets += size
+        yield from self._batch(batch)
+
+    def _batch(self, streams: list[int]) -> Iterator[Outcome]:
+        analyses = analyze_streams(self.index, streams, [self.rows(s) for s in streams],
+                                   [bool(self._reused[s]) for s in streams])
+        for stream, analysis in zip(streams, analyses, strict=True):
             tl = replay_stream(self.index, stream, analysis).timeline
             client, server = tl.states_after(len(tl) - 1)
             counts = {k: v for k, v in analysis.counts().items() if v}
-            out.append(Outcome(stream, client, server, counts))
-        return out
+            yield Outcome(stream, client, server, counts)

@@ -18,13 +18,13 @@ Rules:
    "why"}`` per correction.
 2. ``trace_lines`` prints each packet as tcpdump does (raw window, relative numbers),
    then its labels (tshark's; where SynAck's verdict differs, both) and both states.
-3. ``stream_rows`` is ``synack streams --states``: every row of
-   :func:`core.stream_table.table_dicts` plus ``final`` and ``analysis``
-   (:class:`core.replay.outcomes.Outcome`: each stream analysed and replayed, in batches
-   of at most ``BATCH`` streams). Its ``progress(done, total)`` counts replayed streams:
-   at the start (0), after at most every ``total / PROGRESS_STEPS`` streams, and at the
-   end (``total, total``); it may raise ``Cancelled``, which leaves ``stream_rows``
-   unchanged.
+3. ``stream_outcomes`` is what ``synack streams --states`` adds to the index-only list:
+   each stream's :class:`core.replay.outcomes.Outcome` (analysed and replayed, the
+   analysis shared by batches of streams). Its ``progress(done, total)`` counts replayed
+   streams: at the start (0), after at most every ``total / PROGRESS_STEPS`` streams,
+   and at the end (``total, total``); it may raise ``Cancelled``, which leaves
+   ``stream_outcomes`` unchanged. ``stream_rows`` is the ``--states --json`` rows as a
+   list (:func:`core.stream_output.row_dicts` with the outcomes).
 """
 
 from __future__ import annotations
@@ -37,11 +37,12 @@ import numpy as np
 from core.analysis import StreamAnalysis
 from core.capture.index import CaptureIndex
 from core.replay import Replay
-from core.replay.outcomes import StreamOutcomes
+from core.replay.outcomes import Outcome, StreamOutcomes
 from core.report import change_dict
 from core.segment import Flag, flags_text
 from core.states import Trigger
-from core.stream_table import stream_table, table_dicts
+from core.stream_output import row_dicts
+from core.stream_table import stream_table
 from core.trace import Timeline, Uncertainty
 
 _TIMERS = frozenset(t for t in Trigger if t.kind.value == "timer")
@@ -51,10 +52,8 @@ ROW_STATES = ("client_state/server_state: each side's state once this packet and
               "packet before it took effect (sent; arrived, or lost); read down the rows, "
               "a side's states follow its state changes in order")
 
-#: ``stream_rows`` tells its progress at most this many times (plus start and end).
+#: ``stream_outcomes`` tells its progress at most this many times (plus start and end).
 PROGRESS_STEPS = 200
-#: ``stream_rows`` analyses at most this many streams together (their options read once).
-BATCH = 256
 
 
 def _endpoint(address: str, port: int) -> dict[str, Any]:
@@ -206,25 +205,26 @@ def trace_lines(index: CaptureIndex, replay: Replay) -> Iterator[str]:
             yield f"       ? uncertain: {text}"
 
 
-def stream_rows(index: CaptureIndex, *,
-                progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
-    """Every stream's row with its final states and label counts (rule 3)."""
-    rows = table_dicts(stream_table(index))
-    total = len(rows)
+def stream_outcomes(index: CaptureIndex, *,
+                    progress: Callable[[int, int], None] | None = None) -> list[Outcome]:
+    """Every stream's final states and label counts, in stream order (rule 3)."""
+    outcomes = StreamOutcomes(index)
+    total = len(outcomes)
     if progress is not None:
         progress(0, total)
-    outcomes = StreamOutcomes(index)
     step = max(1, -(-total // PROGRESS_STEPS))
     out = []
-    for block in range(0, total, step):
-        end = min(total, block + step)
-        for start in range(block, end, BATCH):
-            streams = range(start, min(end, start + BATCH))
-            for row, outcome in zip(rows[start:streams.stop], outcomes.compute(streams),
-                                    strict=True):
-                out.append({**row, **outcome.as_dict()})
-        if progress is not None and end < total:
-            progress(end, total)
+    for done, outcome in enumerate(outcomes.each(range(total)), start=1):
+        out.append(outcome)
+        if progress is not None and done < total and done % step == 0:
+            progress(done, total)
     if progress is not None:
         progress(total, total)
     return out
+
+
+def stream_rows(index: CaptureIndex, *,
+                progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
+    """The ``synack streams --states --json`` rows (rule 3)."""
+    outcomes = stream_outcomes(index, progress=progress)
+    return list(row_dicts(stream_table(index), outcomes))

@@ -17,7 +17,7 @@ from pytestqt.qtbot import QtBot
 from core.capture import read_capture
 from core.capture.writer import write_pcap
 from core.demo import demo_timeline
-from core.stream_table import table_dicts
+from core.stream_output import row_dicts
 from gui import loader as loader_module
 from gui.loader import READING, STREAMS, CaptureLoader, LoadedCapture, LoadProgressDialog
 
@@ -82,8 +82,8 @@ def test_corpus_capture_gives_the_rows_of_core(qtbot: QtBot, loader: CaptureLoad
                                                corpus: Path) -> None:
     path = corpus / "public" / "tfo-5c1fa7f9ae91.pcap"
     result = _load(qtbot, loader, path)
-    assert table_dicts(result.rows) == table_dicts(loader_module.stream_table(
-        read_capture(path)))
+    assert list(row_dicts(result.rows)) == list(row_dicts(loader_module.stream_table(
+        read_capture(path))))
     assert len(result.rows) == 3 and result.rows.index is result.index
     assert result.replay(2).timeline.client.port == 13048
 

@@ -27,16 +27,10 @@ from core.capture.index import CaptureIndex
 from core.errors import CaptureError
 from core.replay import replay_stream
 from core.replay.outcomes import StreamOutcomes
-from core.replay.report import stream_rows
+from core.replay.report import stream_outcomes, stream_rows
 from core.replay.roles import client_is_a
-from core.stream_table import (
-    CLIENT_BY,
-    FLAGS,
-    SIDES,
-    stream_table,
-    table_dicts,
-    table_lines,
-)
+from core.stream_output import row_dicts, table_lines
+from core.stream_table import CLIENT_BY, FLAGS, SIDES, stream_table
 from tests.capture import builders as b
 from tests.conftest import CORPUS
 
@@ -87,7 +81,7 @@ def _former_rows(index: CaptureIndex) -> list[dict[str, Any]]:
 
 def _check(index: CaptureIndex) -> None:
     former = _former_rows(index)
-    rows = table_dicts(stream_table(index))
+    rows = list(row_dicts(stream_table(index)))
     for mine, theirs in zip(rows, former, strict=True):
         assert mine["duration"] == pytest.approx(theirs.pop("duration"), abs=2e-9)
         mine.pop("duration")
@@ -152,20 +146,48 @@ def test_every_client_rule(tmp_path: Path) -> None:
     _check(index)
 
 
+def _aligned(cells: list[tuple[str, ...]]) -> list[str]:
+    """The text layout, from the cells: every column but the last padded to its widest."""
+    widths = [max(len(line[c]) for line in cells) for c in range(len(cells[0]) - 1)]
+    return ["  ".join(c.ljust(w) for c, w in zip(line[:-1], widths, strict=True))
+            + "  " + line[-1] for line in cells]
+
+
+def _cells(line: str, columns: int) -> tuple[str, ...]:
+    parts = [p for p in line.split("  ") if p]
+    return tuple(p.strip() for p in parts[:columns - 1]) + ("  ".join(parts[columns - 1:]).strip(),)
+
+
+def test_text_widths_are_the_widest_cells(tmp_path: Path) -> None:
+    frames = [b.ether(b.ipv6("2001:db8::1", "2001:db8::2", b.tcp(7, 8, flags=0x02)),
+                      b.ETH_IPV6)]
+    for k in range(12):
+        frames += b.handshake(f"10.0.0.{k * 20 + 1}", "10.0.0.2", 40000 + k * 997)[:2 + k % 4]
+        frames += [b.ether(b.ipv4("10.0.0.2", f"10.0.0.{k * 20 + 1}",
+                                  b.tcp(80, 40000 + k * 997, 5, 9, 0x12)))] * (k % 3)
+    index = _capture(tmp_path, frames)
+    table = stream_table(index)
+    for outcomes in (None, stream_outcomes(index)):
+        lines = list(table_lines(table, outcomes))
+        columns = 13 if outcomes else 10
+        assert lines == _aligned([_cells(line, columns) for line in lines])
+        assert len(lines) == 14 and len({len(line.rstrip()) for line in lines[1:]}) > 1
+
+
 def test_text_lines(tmp_path: Path) -> None:
     index = _capture(tmp_path, b.handshake("10.0.0.1", "10.0.0.2", 40000))
-    lines = table_lines(table_dicts(stream_table(index)))
+    lines = list(table_lines(stream_table(index)))
     assert lines[0].split()[:3] == ["stream", "client", "server"]
     assert lines[1].split()[:5] == ["0", "10.0.0.1:40000", "10.0.0.2:80", "5", "5"]
     assert lines[1].split()[-2:] == ["S", "SA"]
-    states = table_lines(stream_rows(index), states=True)
+    states = list(table_lines(stream_table(index), stream_outcomes(index)))
     assert states[0].endswith("client state  server state  analysis")
 
 
 def test_no_streams(tmp_path: Path) -> None:
     index = _capture(tmp_path, [b.ether(bytes(28), 0x0806)])
     table = stream_table(index)
-    assert len(table) == 0 and not table and table_dicts(table) == []
+    assert len(table) == 0 and not table and list(row_dicts(table)) == []
     assert stream_rows(index) == [] and len(StreamOutcomes(index)) == 0
 
 
