@@ -24,7 +24,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from core.stream_table import CLIENT_BY, FLAGS, SIDES, StreamTable, endpoint_text, flags_text
+from core.stream_table import (
+    CLIENT_BY,
+    FLAGS,
+    SIDES,
+    TABLE_DTYPE,
+    StreamTable,
+    endpoint_text,
+    flags_text,
+)
 
 if TYPE_CHECKING:
     from core.replay.outcomes import Outcome
@@ -43,9 +51,10 @@ STATES_HEADER = ("client state", "server state", "analysis")
 def _chunks(table: StreamTable) -> Iterator[tuple[int, dict[str, list[Any]]]]:
     """(first stream, column lists) per chunk of the table."""
     rows = table.rows
+    fields = TABLE_DTYPE.names or ()
     for start in range(0, len(table), CHUNK):
         part = rows[start:start + CHUNK]
-        cols: dict[str, list[Any]] = {name: part[name].tolist() for name in rows.dtype.names}
+        cols: dict[str, list[Any]] = {name: part[name].tolist() for name in fields}
         for name in ("first", "last"):
             cols[name] = np.round((part[f"{name}_ns"] - np.int64(table.start_ns)) / 1e9,
                                   9).tolist()
