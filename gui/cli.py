@@ -200,7 +200,7 @@ def _add_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 # ----- streams and trace -----------------------------------------------------------------
 def _run_streams(args: argparse.Namespace) -> int:
-    from core.stream_output import TABLE_NOTE, row_dicts, table_lines
+    from core.stream_output import TABLE_NOTE, row_json, table_lines
     from core.stream_table import stream_table
     index = _load_capture(args.file)
     table = stream_table(index)
@@ -214,12 +214,10 @@ def _run_streams(args: argparse.Namespace) -> int:
         # Python), constant memory, and greppable
         out.write(json.dumps({"file": args.file, "states": args.states})[:-1]
                   + ', "streams": [\n')
-        rows = row_dicts(table, outcomes)
-        first = next(rows, None)
-        if first is not None:
-            out.write(json.dumps(first))
-            for row in rows:
-                out.write(",\n" + json.dumps(row))
+        rows, separator = row_json(table, outcomes), ""
+        while chunk := list(islice(rows, 4096)):
+            out.write(separator + ",\n".join(chunk))
+            separator = ",\n"
         out.write("\n]}\n")
         return 0
     if not table:

@@ -29,7 +29,7 @@ from core.replay import replay_stream
 from core.replay.outcomes import StreamOutcomes
 from core.replay.report import stream_outcomes, stream_rows
 from core.replay.roles import client_is_a
-from core.stream_output import row_dicts, table_lines
+from core.stream_output import row_dicts, row_json, table_lines
 from core.stream_table import CLIENT_BY, FLAGS, SIDES, stream_table
 from tests.capture import builders as b
 from tests.conftest import CORPUS
@@ -82,11 +82,14 @@ def _former_rows(index: CaptureIndex) -> list[dict[str, Any]]:
 def _check(index: CaptureIndex) -> None:
     former = _former_rows(index)
     rows = list(row_dicts(stream_table(index)))
+    assert list(row_json(stream_table(index))) == [json.dumps(r) for r in rows]
     for mine, theirs in zip(rows, former, strict=True):
         assert mine["duration"] == pytest.approx(theirs.pop("duration"), abs=2e-9)
         mine.pop("duration")
         assert mine == {k: v for k, v in theirs.items() if k not in ("final", "analysis")}
     states = stream_rows(index)
+    outcomes = stream_outcomes(index)
+    assert list(row_json(stream_table(index), outcomes)) == [json.dumps(r) for r in states]
     for row in states:
         row.pop("duration")
     assert states == former
