@@ -3,7 +3,8 @@
 Usage::
 
     .venv/bin/python bench/ingest.py [--packets 1000000] [--slice 100000] [--dir DIR]
-                                     [--streams 100000] [--repeat 3] [--states] [--no-commands]
+                                     [--streams 100000] [--repeat 3] [--states] [--before DIR]
+                                     [--no-commands]
 
 Generates (once, cached in a temp dir) a capture of hundreds of TCP connections with
 handshakes, data, ACKs, closes, SYN retransmissions and client-port reuse, as pcap and
@@ -201,6 +202,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs of the fast commands")
     parser.add_argument("--states", action="store_true",
                         help="also time synack streams --states (a replay per stream)")
+    parser.add_argument("--before", type=Path, help="older code to compare (bench/streams.py)")
     parser.add_argument("--no-commands", action="store_true",
                         help="only the reader figures, not the whole commands")
     args = parser.parse_args()
@@ -264,7 +266,9 @@ def main() -> None:
         print(f"tcp.stream vs tshark on the slice: {'identical' if same else 'DIFFERENT'} "
               f"({len(streams_tshark)} packets, {len(set(streams_tshark))} streams)")
     if not args.no_commands:
-        from streams import run_all
+        from streams import BEFORE, run_all
+        if args.before:
+            BEFORE.append(args.before.resolve())
         run_all(args.dir, args.packets, min(args.slice, args.packets), args.streams,
                 args.repeat, args.states)
     print(f"(generated files stay cached in {args.dir}; delete it to regenerate)")

@@ -3,7 +3,7 @@
 Usage::
 
     .venv/bin/python bench/streams.py [--packets 1000000] [--streams 100000] [--dir DIR]
-                                      [--repeat 3] [--states]
+                                      [--repeat 3] [--states] [--before DIR]
 
 (``bench/ingest.py`` runs this after its reader figures.) On the cached 1M-packet
 capture of ``bench/ingest.py`` and on a capture of ``--streams`` one-SYN streams
@@ -19,6 +19,8 @@ dpkt loop and 5x tshark, within 1.5x of tcptrace; 100,000 streams listed in unde
 anonymous memory above start-up at most 64 B a packet. ``--states`` adds ``synack
 streams --states`` (a replay per stream) on the 1M-packet capture. Start-up alone and
 what ``synack streams`` imports (no Qt, scapy, replay or analysis) are printed too.
+``--before DIR`` (a checkout of older code, e.g. ``git archive bc6604f | tar -x -C DIR``)
+also runs that code's ``synack streams`` (which replayed every stream) on both captures.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ from ingest import _ETH, _tcp, cached_files  # noqa: E402
 STREAMS_VERSION = 1
 _ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 SYNACK = [sys.executable, "-m", "gui", "streams"]
+#: where ``--before`` code is (``measure`` runs it with this PYTHONPATH)
+BEFORE: list[Path] = []
 
 
 def generate_streams(path: Path, streams: int, seed: int = 11) -> None:
@@ -102,11 +106,12 @@ class Run:
     anon_mb: float         # peak anonymous memory, sampled
 
 
-def measure(command: list[str]) -> Run:
-    """Run ``command`` once (output discarded): wall time, peak RSS, sampled anon peak."""
+def measure(command: list[str], root: Path = ROOT) -> Run:
+    """Run ``command`` once (output discarded): wall time, peak RSS, sampled anon peak;
+    ``python -m gui`` is the code in ``root``."""
     start = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env=_ENV)
+                            env={**_ENV, "PYTHONPATH": str(root)})
     anon = 0
     status = f"/proc/{proc.pid}/status"
     while True:
@@ -176,6 +181,9 @@ def compare(path: Path, packets: int, repeat: int, states: bool,
     if states:
         runs["states"] = measure([*SYNACK, "--states", str(path)])
         _row("synack streams --states", runs["states"], "a replay per stream")
+    for before in BEFORE:
+        runs["before"] = measure([*SYNACK, str(path)], before)
+        _row("synack streams (before)", runs["before"], f"{before}: replayed every stream")
     for label, command, why in _tools(path):
         if command is None:
             _row(label, None, why)
@@ -190,7 +198,7 @@ def compare(path: Path, packets: int, repeat: int, states: bool,
           f"({size:.0f} MB of page cache)")
     print("  ratios (their time / synack streams):")
     for label, run in runs.items():
-        if label not in ("synack", "states"):
+        if label not in ("synack", "states", "before"):
             print(f"    {label:<28} {run.seconds / ours.seconds:>7.2f}x")
     return runs
 
@@ -226,12 +234,15 @@ def main() -> None:
     parser.add_argument("--states", action="store_true",
                         help="also time synack streams --states on the --packets capture")
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "synack-bench")
+    parser.add_argument("--before", type=Path, help="a checkout of older code to compare")
     parser.add_argument("--dpkt", type=Path, help=argparse.SUPPRESS)   # the dpkt loop itself
     args = parser.parse_args()
     if args.dpkt:
         print(dpkt_conversations(args.dpkt), "conversations")
         return
     args.dir.mkdir(parents=True, exist_ok=True)
+    if args.before:
+        BEFORE.append(args.before.resolve())
     run_all(args.dir, args.packets, min(args.slice, args.packets), args.streams, args.repeat,
             args.states)
 
@@ -261,8 +272,10 @@ def run_all(folder: Path, packets: int, cut: int, streams: int, repeat: int,
     t = many["synack"].seconds
     print(f"  {streams:,} streams listed in {t:.2f} s (target < 3 s: {_verdict(t < 3)})")
     if "states" in big:
+        was = (f"{big['before'].seconds:.1f} s with the code before, same run" if "before"
+               in big else "21.9 s before issue 11, measured then")
         print(f"  synack streams --states on {packets:,} packets: {big['states'].seconds:.1f} s "
-              "(before issue 11: 21.9 s)")
+              f"({was})")
 
 
 if __name__ == "__main__":
