@@ -111,7 +111,7 @@ def measure(command: list[str], root: Path = ROOT) -> Run:
     ``python -m gui`` is the code in ``root``."""
     start = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env={**_ENV, "PYTHONPATH": str(root)})
+                            env={**_ENV, "PYTHONPATH": str(root)}, cwd=root)
     anon = 0
     status = f"/proc/{proc.pid}/status"
     while True:
@@ -216,7 +216,7 @@ def startup() -> Run:
             "'core.analysis', 'core.simulate'))})\n"
             "print('heavy modules:', ', '.join(heavy) or 'none', file=sys.stderr)\n")
     out = subprocess.run([sys.executable, "-c", code], env=_ENV, capture_output=True,
-                         text=True, check=True)
+                         text=True, check=True, cwd=ROOT)
     bare = best([sys.executable, "-c", "import numpy"], 5)
     print(f"start-up: synack streams on a 1-packet file {run.seconds * 1000:.0f} ms, "
           f"{run.anon_mb:.0f} MB anon (python -c 'import numpy': "
