@@ -224,8 +224,9 @@ class LoadProgressDialog(QDialog):
     """
 
     STEPS = 1000
-    #: Share of the bar for reading the file; replaying the streams fills the rest.
-    READ_SHARE = 0.2
+    #: Share of the bar for reading the file; listing the streams (index only, fast)
+    #: fills the rest.
+    READ_SHARE = 0.95
 
     def __init__(self, loader: CaptureLoader, parent: QWidget | None = None, *,
                  show_after_ms: int = 400) -> None:
