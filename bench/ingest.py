@@ -266,11 +266,12 @@ def main() -> None:
         print(f"tcp.stream vs tshark on the slice: {'identical' if same else 'DIFFERENT'} "
               f"({len(streams_tshark)} packets, {len(set(streams_tshark))} streams)")
     if not args.no_commands:
-        from streams import BEFORE, run_all
+        from streams import BEFORE, model_figures, run_all
         if args.before:
             BEFORE.append(args.before.resolve())
         run_all(args.dir, args.packets, min(args.slice, args.packets), args.streams,
                 args.repeat, args.states)
+        model_figures(1_000_000)
     print(f"(generated files stay cached in {args.dir}; delete it to regenerate)")
 
 

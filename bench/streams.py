@@ -21,6 +21,9 @@ streams --states`` (a replay per stream) on the 1M-packet capture. Start-up alon
 what ``synack streams`` imports (no Qt, scapy, replay or analysis) are printed too.
 ``--before DIR`` (a checkout of older code, e.g. ``git archive bc6604f | tar -x -C DIR``)
 also runs that code's ``synack streams`` (which replayed every stream) on both captures.
+Last, the GUI's stream list (``gui.streams_model``, offscreen) on a synthetic table of
+``--rows`` streams: time to show it, sort it, filter it, scroll and paint (``--rows 0``
+skips it).
 """
 
 from __future__ import annotations
@@ -241,6 +244,56 @@ def startup() -> Run:
     return run
 
 
+def model_figures(rows: int) -> None:
+    """The stream list's model and view at ``rows`` streams, offscreen (module docstring)."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    import numpy as np
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication
+
+    from core.stream_table import TABLE_DTYPE, StreamTable
+    from gui.streams_panel import CLIENT, CLIENT_STATE, PACKETS, StreamsPanel
+
+    app = QApplication.instance() or QApplication([])
+    rnd = np.random.default_rng(5)
+    r = np.zeros(rows, TABLE_DTYPE)
+    r["stream"] = np.arange(rows)
+    r["client"], r["client_port"] = rnd.integers(0, 1000, rows), rnd.integers(1024, 65535, rows)
+    r["server"], r["server_port"] = 1000, 443
+    r["packets"] = rnd.integers(1, 5000, rows)
+    r["bytes"] = r["packets"].astype(np.int64) * 700
+    r["first_ns"] = np.sort(rnd.integers(0, 10**12, rows))
+    r["last_ns"] = r["first_ns"] + rnd.integers(0, 10**10, rows)
+    table = StreamTable(rows=r, addresses=[f"10.0.{k // 256}.{k % 256}" for k in range(1000)]
+                        + ["192.0.2.1"], start_ns=0)
+    panel = StreamsPanel()
+    panel.resize(1200, 800)
+    panel.show()
+    app.processEvents()
+
+    def timed(label: str, action: object) -> None:
+        start = time.perf_counter()
+        action()  # type: ignore[operator]
+        panel.repaint()
+        app.processEvents()
+        print(f"  {label:<40} {(time.perf_counter() - start) * 1000:>8.0f} ms")
+
+    print(f"\nstream list (GUI model and view, offscreen) at {rows:,} rows, each step painted:")
+    timed("show the table", lambda: panel.set_rows(table, "synthetic"))
+    timed("sort by packets, descending", lambda: panel.table.sortByColumn(
+        PACKETS, Qt.SortOrder.DescendingOrder))
+    timed("sort by client (address, port)", lambda: panel.table.sortByColumn(
+        CLIENT, Qt.SortOrder.AscendingOrder))
+    timed("sort by client state (none known)", lambda: panel.table.sortByColumn(
+        CLIENT_STATE, Qt.SortOrder.AscendingOrder))
+    timed("filter '10.0.3.7:' (first filter)", lambda: panel.filter.setText("10.0.3.7:"))
+    timed("filter '10.0.3'", lambda: panel.filter.setText("10.0.3"))
+    timed("filter cleared", panel.filter.clear)
+    timed("scroll to the bottom", panel.table.scrollToBottom)
+    timed("scroll to the middle", lambda: panel.table.scrollTo(panel.model.index(rows // 2, 0)))
+    panel.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--packets", type=int, default=1_000_000)
@@ -251,6 +304,8 @@ def main() -> None:
                         help="also time synack streams --states on the --packets capture")
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "synack-bench")
     parser.add_argument("--before", type=Path, help="a checkout of older code to compare")
+    parser.add_argument("--rows", type=int, default=1_000_000,
+                        help="rows of the GUI stream list timed at the end (0: skip)")
     parser.add_argument("--dpkt", type=Path, help=argparse.SUPPRESS)   # the dpkt loop itself
     args = parser.parse_args()
     if args.dpkt:
@@ -261,6 +316,8 @@ def main() -> None:
         BEFORE.append(args.before.resolve())
     run_all(args.dir, args.packets, min(args.slice, args.packets), args.streams, args.repeat,
             args.states)
+    if args.rows:
+        model_figures(args.rows)
 
 
 def run_all(folder: Path, packets: int, cut: int, streams: int, repeat: int,

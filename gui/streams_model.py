@@ -106,6 +106,21 @@ def _port_texts() -> tuple[str, ...]:
     return tuple(str(p) for p in range(1 << 16))
 
 
+def _stable_order(key: Arr) -> Arr:
+    """``np.argsort(key, kind="stable")``, four times faster where the key and the
+    position fit in 63 bits together: one plain sort of ``key << bits | position``."""
+    low = int(key.min())
+    span = int(key.max()) - low
+    bits = max(1, (key.size - 1).bit_length())
+    if span.bit_length() + bits > 63:
+        return np.argsort(key, kind="stable")
+    packed = (key - low) << bits
+    packed |= np.arange(key.size, dtype=np.int64)
+    packed.sort()
+    packed &= (1 << bits) - 1
+    return packed
+
+
 def _align(column: int) -> int:
     side = Qt.AlignmentFlag.AlignRight if column in _RIGHT else Qt.AlignmentFlag.AlignLeft
     return int(side | Qt.AlignmentFlag.AlignVCenter)
@@ -149,6 +164,7 @@ class StreamsModel(QAbstractTableModel):
         self._texts: dict[str, Arr] = {}
         self._hosts: list[str] | None = None
         self._keys: dict[int, Arr] = {}
+        self._arranged = False
         self.view: Arr = np.arange(n, dtype=np.intp)
         self._row_of: Arr = self.view.copy()
 
@@ -211,6 +227,8 @@ class StreamsModel(QAbstractTableModel):
 
     # ----- sort and filter ----------------------------------------------------------------
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        if (column, order) == self._sort and self._arranged:
+            return          # QTableView.sortByColumn asks twice (itself and its header)
         self._sort = (column, order)
         self._relayout()
 
@@ -220,6 +238,7 @@ class StreamsModel(QAbstractTableModel):
 
     def refresh(self) -> None:
         """Sort and filter again (outcomes that they depend on arrived)."""
+        self._arranged = False
         self._relayout()
 
     def _relayout(self) -> None:
@@ -243,12 +262,13 @@ class StreamsModel(QAbstractTableModel):
             key = self._key(column)[shown]
             if order == Qt.SortOrder.DescendingOrder:
                 key = -key
-            shown = shown[np.argsort(key, kind="stable")]
+            shown = shown[_stable_order(key)]
         elif order == Qt.SortOrder.DescendingOrder:
             shown = shown[::-1]
-        self.view = shown.astype(np.intp)
+        self.view = shown.astype(np.intp, copy=False)
         self._row_of = np.full(self._n, -1, np.intp)
         self._row_of[self.view] = np.arange(self.view.size)
+        self._arranged = True
 
     def _key(self, column: int) -> Arr:
         if column not in self._keys:

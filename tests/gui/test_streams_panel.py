@@ -382,3 +382,12 @@ def test_a_million_rows_sort_filter_and_scroll_lazily(qtbot: QtBot) -> None:
     qtbot.wait(50)
     assert not panel.grab().isNull()
     assert len(model.asked) < 5_000, len(model.asked)   # only rows drawn or measured
+
+
+@pytest.mark.parametrize("high", [3, 1 << 20, 1 << 62])
+def test_the_fast_stable_order_is_argsorts(high: int) -> None:
+    from gui.streams_model import _stable_order
+    rnd = np.random.default_rng(high % 1000)
+    for size in (1, 2, 1000, 50_000):
+        key = rnd.integers(-high, high, size, dtype=np.int64)
+        assert np.array_equal(_stable_order(key), np.argsort(key, kind="stable"))
