@@ -11,7 +11,7 @@ capture of ``bench/ingest.py`` and on a capture of ``--streams`` one-SYN streams
 ``python -m gui streams FILE`` (the ``synack`` entry point), a dpkt loop counting packets
 and bytes per 4-tuple (if dpkt is installed), ``tshark -q -z conv,tcp`` and
 ``tcptrace -n`` (if installed). Printed per command: the best wall time of ``--repeat``
-runs (once for the slow ones), peak RSS (``wait4``; it counts the pages of the capture
+runs (once for the slow ones), peak RSS (VmHWM, sampled; it counts the pages of the capture
 the reader maps, which are the page cache's, not the process's) and peak anonymous
 memory (sampled from /proc every few ms: what the process itself allocated). Then the
 ratios and each target of issue 11: ``synack streams`` on 1M packets at least 10x the
@@ -115,7 +115,7 @@ def measure(command: list[str], root: Path = ROOT) -> Run:
     start = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             env={**_ENV, "PYTHONPATH": str(root)}, cwd=root)
-    anon = 0
+    anon = high = 0
     status = f"/proc/{proc.pid}/status"
     while True:
         pid, code, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -126,6 +126,8 @@ def measure(command: list[str], root: Path = ROOT) -> Run:
                 for line in f:
                     if line.startswith("RssAnon:"):
                         anon = max(anon, int(line.split()[1]))
+                    elif line.startswith("VmHWM:"):
+                        high = max(high, int(line.split()[1]))
         except OSError:
             pass
         time.sleep(0.003)
@@ -134,7 +136,9 @@ def measure(command: list[str], root: Path = ROOT) -> Run:
     err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed ({proc.returncode}): {err[-500:]}")
-    return Run(seconds, usage.ru_maxrss / 1024, anon / 1024)
+    # VmHWM (the peak resident set since exec) rather than wait4's ru_maxrss, which also
+    # counts what the child shared with this process between fork and exec
+    return Run(seconds, (high or usage.ru_maxrss) / 1024, anon / 1024)
 
 
 def best(command: list[str], repeat: int) -> Run:
