@@ -3,6 +3,8 @@
 Usage::
 
     .venv/bin/python bench/ingest.py [--packets 1000000] [--slice 100000] [--dir DIR]
+                                     [--streams 100000] [--repeat 3] [--states] [--before DIR]
+                                     [--no-commands]
 
 Generates (once, cached in a temp dir) a capture of hundreds of TCP connections with
 handshakes, data, ACKs, closes, SYN retransmissions and client-port reuse, as pcap and
@@ -10,7 +12,10 @@ pcapng, plus a slice of its first ``--slice`` packets. Then prints packets/s for
 index, scapy ``RawPcapReader`` + ``struct``, dpkt (if installed), scapy ``rdpcap`` (slice)
 and ``tshark -T fields`` (slice, if installed), the ratio of ours to each, the index
 memory per packet, the time to list the streams, and whether our tcp.stream ids agree
-with tshark's on the slice. Generation time is not measured.
+with tshark's on the slice. Generation time is not measured. Then (unless
+``--no-commands``) ``bench/streams.py``: the whole ``synack streams`` command as a process
+on that capture and on ``--streams`` one-SYN streams, next to a dpkt loop, ``tshark -z
+conv,tcp`` and ``tcptrace -n``, with time, peak memory, ratios and issue 11's targets.
 """
 
 from __future__ import annotations
@@ -192,6 +197,14 @@ def main() -> None:
     parser.add_argument("--packets", type=int, default=1_000_000)
     parser.add_argument("--slice", type=int, default=100_000)
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "synack-bench")
+    parser.add_argument("--streams", type=int, default=100_000,
+                        help="one-SYN streams of the second capture of the command figures")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of the fast commands")
+    parser.add_argument("--states", action="store_true",
+                        help="also time synack streams --states (a replay per stream)")
+    parser.add_argument("--before", type=Path, help="older code to compare (bench/streams.py)")
+    parser.add_argument("--no-commands", action="store_true",
+                        help="only the reader figures, not the whole commands")
     args = parser.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
     files = cached_files(args.packets, min(args.slice, args.packets), args.dir)
@@ -252,6 +265,13 @@ def main() -> None:
         same = list(sliced.packets["stream"]) == streams_tshark
         print(f"tcp.stream vs tshark on the slice: {'identical' if same else 'DIFFERENT'} "
               f"({len(streams_tshark)} packets, {len(set(streams_tshark))} streams)")
+    if not args.no_commands:
+        from streams import BEFORE, model_figures, run_all
+        if args.before:
+            BEFORE.append(args.before.resolve())
+        run_all(args.dir, args.packets, min(args.slice, args.packets), args.streams,
+                args.repeat, args.states)
+        model_figures(1_000_000)
     print(f"(generated files stay cached in {args.dir}; delete it to regenerate)")
 
 

@@ -58,6 +58,6 @@ class CaptureError(SynAckError):
 class Cancelled(SynAckError):
     """A long operation stopped because its progress callback asked it to.
 
-    Progress callbacks (``read_capture``, ``stream_rows``) raise it to cancel; the
+    Progress callbacks (``read_capture``, ``stream_outcomes``) raise it to cancel; the
     operation lets it through unchanged and leaves nothing half-built behind.
     """

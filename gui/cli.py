@@ -22,17 +22,18 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core import __version__
 from core.errors import SynAckError
 from core.text import counted
-from core.trace import Timeline
 
 if TYPE_CHECKING:
     from core.capture.index import CaptureIndex
     from core.replay import Replay
+    from core.trace import Timeline
 from gui.display import display_problem
 
 Handler = Callable[[argparse.Namespace], int]
@@ -199,39 +200,57 @@ def _add_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 # ----- streams and trace -----------------------------------------------------------------
 def _run_streams(args: argparse.Namespace) -> int:
-    from core.replay.report import stream_rows
+    from core.stream_output import TABLE_NOTE, row_json, table_lines
+    from core.stream_table import stream_table
     index = _load_capture(args.file)
-    rows = stream_rows(index)
+    table = stream_table(index)
+    outcomes = None
+    if args.states:
+        from core.replay.report import stream_outcomes
+        outcomes = stream_outcomes(index)
+    out = sys.stdout
     if args.json:
-        print(json.dumps({"file": args.file, "streams": rows}, indent=1))
+        # one stream a line, written as made: the C encoder (json's indent is pure
+        # Python), constant memory, and greppable
+        out.write(json.dumps({"file": args.file, "states": args.states})[:-1]
+                  + ', "streams": [\n')
+        rows, separator = row_json(table, outcomes), ""
+        while chunk := list(islice(rows, 4096)):
+            out.write(separator + ",\n".join(chunk))
+            separator = ",\n"
+        out.write("\n]}\n")
         return 0
-    if not rows:
+    if not table:
         print(f"{args.file}: no TCP streams ({counted(index.frames, 'frame')}, "
               f"{index.non_tcp} not TCP)")
         return 0
-    header = ("stream", "client", "server", "packets", "bytes", "first", "last",
-              "client state", "server state", "analysis")
-    table = [header] + [(
-        str(r["stream"]), _ep(r["client"]), _ep(r["server"]), str(r["packets"]),
-        str(r["bytes"]), f"{r['first']:.6f}", f"{r['last']:.6f}", r["final"]["client"],
-        r["final"]["server"],
-        ", ".join(f"{k}×{v}" for k, v in r["analysis"].items()) or "-") for r in rows]
-    widths = [max(len(line[c]) for line in table) for c in range(len(header) - 1)]
-    for line in table:
-        print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=False))
-              + "  " + line[-1])
+    if not args.states:
+        print(TABLE_NOTE)
+    lines = table_lines(table, outcomes)
+    while chunk := list(islice(lines, 4096)):
+        out.write("\n".join(chunk) + "\n")
     return 0
 
 
-def _ep(endpoint: dict[str, object]) -> str:
-    address = str(endpoint["address"])
-    host = f"[{address}]" if ":" in address else address
-    return f"{host}:{endpoint['port']}"
+STREAMS_DESCRIPTION = (
+    "The TCP streams of a capture, one line each: tcp.stream number (as tshark's), "
+    "client and server (the client sent the SYN; without one, received the SYN+ACK; "
+    "without either, has the port that is not well-known, or sent the first packet), "
+    "packets, TCP payload bytes, times of the first and last packet (seconds since the "
+    "first frame), duration, and the flags each side sent (S SYN, SA SYN+ACK, F FIN, "
+    "R RST). All of it comes from the capture index at once. --states also replays "
+    "every stream for each side's final state and tshark's analysis label counts "
+    "(slower: a replay per stream). --json: one object per stream (one a line), with "
+    "packets and bytes per side, client_by (syn, syn_ack, port or first: how the client "
+    "was told), flags per side and reused_ports; --states adds final and analysis.")
 
 
 def _add_streams(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = sub.add_parser("streams", help="list the TCP streams of a capture")
+    parser = sub.add_parser("streams", help="list the TCP streams of a capture",
+                            description=STREAMS_DESCRIPTION)
     parser.add_argument("file", help="a pcap/pcapng capture")
+    parser.add_argument("--states", action="store_true",
+                        help="also replay every stream: final states and analysis labels")
     parser.add_argument("--json", action="store_true")
     parser.set_defaults(handler=_run_streams)
 
@@ -374,25 +393,28 @@ COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], N
     _add_simulate]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line, or only the sub-command ``only`` (what ``main`` runs: the
+    others' help texts import modules a command such as ``streams`` never needs)."""
     parser = argparse.ArgumentParser(
         prog="synack", description="Animated TCP sequence diagrams from captures and "
         "simulations. Without a command, opens the desktop app on the demo.")
     parser.add_argument("--version", action="version", version=f"synack {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in COMMANDS:
-        add(sub)
+        if only is None or add.__name__ == f"_add_{only}":
+            add(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     _safe_output()
     args_list = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
     commands = {"gui", "export", "streams", "trace", "states", "scenarios", "simulate"}
     if not args_list or (args_list[0] not in commands and args_list[0] not in
                          ("-h", "--help", "--version")):
         args_list.insert(0, "gui")  # `synack` and `synack FILE` open the app
+    parser = build_parser(args_list[0] if args_list[0] in commands else None)
     args = parser.parse_args(args_list)
     handler: Handler = args.handler
     try:

@@ -6,9 +6,11 @@
     loader.start(path)
 
 Rules:
-1. The worker runs ``core.capture.read_capture`` then ``core.replay.report.stream_rows``
-   with their ``progress`` callbacks; it touches no Qt object but its job's relay, whose
-   signals reach the loader queued, in the GUI thread.
+1. The worker runs ``core.capture.read_capture`` (with its ``progress`` callback) then
+   ``core.stream_table.stream_table`` (the index-only list, well under a second; the
+   streams' final states and labels are filled in later by the streams panel); it
+   touches no Qt object but its job's relay, whose signals reach the loader queued, in
+   the GUI thread.
 2. Each ``start`` ends with exactly one of ``loaded``, ``failed`` or ``cancelled``
    (never emitted from inside ``start`` or ``cancel``). A new ``start`` cancels the job
    still running; signals of a job that is no longer current are dropped.
@@ -42,28 +44,29 @@ from core.capture import read_capture
 from core.capture.index import CaptureIndex
 from core.errors import Cancelled, SynAckError
 from core.replay import Replay, replay_stream
-from core.replay.report import stream_rows
+from core.stream_table import StreamTable, stream_table
 from core.text import counted
 
 _log = logging.getLogger(__name__)
 
 #: ``what`` of ``progressed`` while the file is read (done/total in bytes).
 READING = "Reading the capture"
-#: ``what`` of ``progressed`` while streams are analysed and replayed (done/total streams).
-STREAMS = "Replaying the streams"
+#: ``what`` of ``progressed`` once the streams are listed (total/total streams).
+STREAMS = "Listing the streams"
 
 
 @dataclass(frozen=True, slots=True)
 class LoadedCapture:
-    """What a finished load hands over: the index, one summary row per stream, warnings.
+    """What a finished load hands over: the index, the stream list, warnings.
 
-    ``rows`` are ``stream_rows`` dicts (the ``synack streams --json`` schema);
-    ``warnings`` are the index's warnings as text (a cut file, skipped frames).
+    ``rows`` is the index-only stream list (``core.stream_table``: numpy columns, one
+    row per stream, no final states yet); ``warnings`` are the index's warnings as text
+    (a cut file, skipped frames).
     """
 
     path: str
     index: CaptureIndex
-    rows: list[dict[str, Any]]
+    rows: StreamTable
     warnings: tuple[str, ...]
 
     @property
@@ -100,7 +103,8 @@ def _load(job: int, path: str, relay: _Relay, stop: threading.Event) -> None:
 
     try:
         index = read_capture(path, progress=told(READING))
-        rows = stream_rows(index, progress=told(STREAMS))
+        rows = stream_table(index)
+        told(STREAMS)(len(rows), len(rows))
         if stop.is_set():
             raise Cancelled(f"{path}: cancelled")
         result = LoadedCapture(path=path, index=index, rows=rows,
@@ -220,8 +224,9 @@ class LoadProgressDialog(QDialog):
     """
 
     STEPS = 1000
-    #: Share of the bar for reading the file; replaying the streams fills the rest.
-    READ_SHARE = 0.2
+    #: Share of the bar for reading the file; listing the streams (index only, fast)
+    #: fills the rest.
+    READ_SHARE = 0.95
 
     def __init__(self, loader: CaptureLoader, parent: QWidget | None = None, *,
                  show_after_ms: int = 400) -> None:

@@ -366,13 +366,14 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"{loaded.name}: {warning}", 15_000)
         self.capture_loaded.emit(loaded)
         if loaded.rows:
-            streams = [int(row["stream"]) for row in loaded.rows]
+            first = int(loaded.rows.streams[0])       # loaded.rows: a core StreamTable
             wanted = self._wanted_stream
-            if wanted is not None and wanted not in streams:
+            if wanted is not None and wanted not in loaded.rows:
                 self.statusBar().showMessage(
-                    f"{loaded.name} has no stream {wanted}; showing stream {streams[0]}",
+                    f"{loaded.name} has no stream {wanted}; showing stream {first}",
                     15_000)
-            self.choose_stream(wanted if wanted in streams else streams[0])
+            self.choose_stream(wanted if wanted is not None and wanted in loaded.rows
+                               else first)
         else:
             QMessageBox.information(self, "No TCP streams",
                                     f"{loaded.path} holds no TCP stream to draw.")

@@ -6,6 +6,7 @@ Public API::
     StreamAnalysis                           # one stream's per-packet results
     analyze_stream(index, stream) -> StreamAnalysis
     analyze_capture(index) -> list[StreamAnalysis]   # every stream, in stream order
+    analyze_streams(index, streams, rows, reused) -> list[StreamAnalysis]  # some, rows given
 
 The rules are those of Wireshark 4.0's ``tcp_analyze_sequence_number`` and the code
 around it in ``dissect_tcp`` (epan/dissectors/packet-tcp.c, 4.0.17), as tshark shows them
@@ -44,8 +45,8 @@ options were cut by the snap length shows no analysis, as in tshark (whose disse
 stops inside them); a packet whose segment length is unknown shows raw numbers.
 """
 
-from core.analysis.api import analyze_capture, analyze_stream
+from core.analysis.api import analyze_capture, analyze_stream, analyze_streams
 from core.analysis.labels import LABELS
 from core.analysis.result import StreamAnalysis
 
-__all__ = ["LABELS", "StreamAnalysis", "analyze_capture", "analyze_stream"]
+__all__ = ["LABELS", "StreamAnalysis", "analyze_capture", "analyze_stream", "analyze_streams"]

@@ -8,11 +8,15 @@ Invariants:
   copy then repeats its original's numbers with no labels.
 - A stream's first packet is ``reused_ports`` when it is a SYN and an earlier stream has
   the same endpoints (tshark starts a new stream only for such a SYN).
+- ``analyze_streams`` (some streams, their rows given) gives the same again: options
+  and copies are per stream, so reading them for several streams together changes
+  nothing.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import fields, replace
 from typing import Any
 
 import numpy as np
@@ -73,7 +77,7 @@ def analyze_capture(index: CaptureIndex) -> list[StreamAnalysis]:
     starts = np.concatenate([[0], bounds])
     ends = np.concatenate([bounds, [n]])
     heads = order[starts]
-    reused = _reused(p[heads])
+    reused = reused_endpoints(p[heads])
     out = []
     for k, (s, e) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
         rows = order[s:e]
@@ -82,7 +86,31 @@ def analyze_capture(index: CaptureIndex) -> list[StreamAnalysis]:
     return out
 
 
-def _reused(heads: Arr) -> Arr:
+def analyze_streams(index: CaptureIndex, streams: Sequence[int], rows: Sequence[Arr],
+                    reused: Sequence[bool]) -> list[StreamAnalysis]:
+    """The analysis of each of ``streams`` given its ``rows`` (indices into
+    ``index.packets``, frame order) and whether an earlier stream shares its endpoints
+    (``reused_endpoints``): options are read and copies found once for all their
+    packets. Each result carries its stream's options, as ``analyze_stream``'s do."""
+    if not streams:
+        return []
+    with paused():
+        every = np.concatenate([np.asarray(r, np.int64) for r in rows])
+        p = index.packets[every]
+        opts = read_options(index, every)
+        copies = find_copies(p, opts.tsval)
+        out = []
+        start = 0
+        for stream, mine, again in zip(streams, rows, reused, strict=True):
+            local = np.arange(start, start + len(mine))
+            start += len(mine)
+            own = OptionColumns(*(getattr(opts, f.name)[local] for f in fields(opts)))
+            out.append(replace(_one(p, opts, local, copies, int(stream),
+                                    np.asarray(mine, np.int64), bool(again)), options=own))
+        return out
+
+
+def reused_endpoints(heads: Arr) -> Arr:
     """Per stream (given its first packet): does an earlier stream share its endpoints?"""
     a = heads["src"].astype(np.int64) << 16 | heads["sport"]
     b = heads["dst"].astype(np.int64) << 16 | heads["dport"]

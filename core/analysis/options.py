@@ -71,7 +71,8 @@ def read_options(index: CaptureIndex, rows: Arr | None = None) -> OptionColumns:
     start = (p["data_offset"][cand].astype(np.int64) + p["tcp_offset"][cand] + 20)
     room = p["caplen"][cand].astype(np.int64) - p["tcp_offset"][cand] - 20
     length = np.clip(np.minimum(hdr[cand] - 20, room), 0, _WIDTH)
-    with Source(index.path) as src:
+    # a few streams' rows are a few pages: reading the whole file ahead would cost more
+    with Source(index.path, populate=rows is None or 4 * len(rows) > len(index)) as src:
         g = gather_rows(src.buf, start, _WIDTH).copy()
     # Linux's usual NOP NOP timestamps and nothing else: no walk needed.
     plain = (length == 12) & (g[:, :4] == _NOP_NOP_TS).all(axis=1)

@@ -139,6 +139,11 @@ def _index(src: Source, rec: Records, meter: _Meter) -> CaptureIndex:
                 else sel[start:start + CHUNK]
             _decode_chunk(src, rec, rows, link, big, fill)
             meter.chunk(rows)
+    # what the index keeps of the records; their columns (~40 B a frame) go before the
+    # stream numbering's own temporaries are made (the read's peak memory)
+    warnings = rec.warnings + _summaries(rec, fill)
+    start_ns = int(rec.time_ns[0]) if frames else 0
+    _release(rec)
 
     m = fill.used
     pk = fill.pk[:m] if m >= 0.75 * fill.pk.shape[0] else fill.pk[:m].copy()
@@ -163,14 +168,20 @@ def _index(src: Source, rec: Records, meter: _Meter) -> CaptureIndex:
     pk["stream"] = assign_streams(conv_order, conv_first, ep_a, ep_b, pk["flags"], pk["seq"],
                                   pk["ack"], analyzed)
     counts = fill.counts
-    warnings = rec.warnings + _summaries(rec, fill)
     return CaptureIndex(
         path=src.path, format=rec.format, packets=pk, addresses=names,
         interfaces=rec.interfaces, frames=frames,
-        start_ns=int(rec.time_ns[0]) if frames else 0,
+        start_ns=start_ns,
         non_tcp=int(counts[C_OTHER] + counts[C_UNDECODED]), fragments=int(counts[C_FRAGMENT]),
         truncated=int(counts[C_TRUNCATED]), malformed=int(counts[C_MALFORMED]),
         unsupported=unsupported, warnings=warnings)
+
+
+def _release(rec: Records) -> None:
+    """Drop the per-record columns of ``rec`` (decoded: ``_index`` needs them no more)."""
+    empty = np.zeros(0, np.int64)
+    rec.block = rec.data = rec.caplen = rec.wirelen = rec.time_ns = empty
+    rec.iface = np.zeros(0, np.uint16)
 
 
 def _address_ids(ep_a: Arr, ep_b: Arr, order: Arr, first: Arr,

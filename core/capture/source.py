@@ -32,9 +32,12 @@ _POPULATE_BELOW = 2 * 1024**3
 
 
 class Source:
-    """A capture file mapped read-only; use as a context manager."""
+    """A capture file mapped read-only; use as a context manager. ``populate=False`` maps
+    without reading the file ahead (for a few records: pre-faulting a large file for
+    them would cost more than the reads)."""
 
-    def __init__(self, path: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    def __init__(self, path: str, *, max_bytes: int = DEFAULT_MAX_BYTES,
+                 populate: bool = True) -> None:
         self.path = path
         fd = open_regular(path)
         try:
@@ -44,7 +47,7 @@ class Source:
             if size > max_bytes:
                 raise CaptureError(path, 0, f"the file is {counted(size, 'byte')}, over the "
                                             f"{max_bytes}-byte limit")
-            self._map = _map_file(fd, size)
+            self._map = _map_file(fd, size, populate)
         except OSError as exc:
             raise CaptureError(path, 0, f"cannot read the file: {exc.strerror or exc}") from exc
         finally:
@@ -107,9 +110,10 @@ def open_regular(path: str) -> int:
     return fd
 
 
-def _map_file(fileno: int, size: int) -> mmap.mmap:
-    """Map read-only; pre-fault the pages of files that fit easily in memory (Linux)."""
-    populate = getattr(mmap, "MAP_POPULATE", 0)
+def _map_file(fileno: int, size: int, ahead: bool = True) -> mmap.mmap:
+    """Map read-only; pre-fault the pages of files that fit easily in memory (Linux),
+    when ``ahead``."""
+    populate = getattr(mmap, "MAP_POPULATE", 0) if ahead else 0
     if populate and size <= _POPULATE_BELOW:
         return mmap.mmap(fileno, 0, flags=mmap.MAP_SHARED | populate, prot=mmap.PROT_READ)
     return mmap.mmap(fileno, 0, access=mmap.ACCESS_READ)

@@ -18,11 +18,13 @@ Rules:
    "why"}`` per correction.
 2. ``trace_lines`` prints each packet as tcpdump does (raw window, relative numbers),
    then its labels (tshark's; where SynAck's verdict differs, both) and both states.
-3. ``stream_rows`` summarizes every stream; final states come from replaying each one.
-   Its ``progress(done, total)`` counts replayed streams: at the start (0), after at
-   most every ``total / PROGRESS_STEPS`` streams, and at the end (``total, total``); it
-   may raise ``Cancelled``, which leaves ``stream_rows`` unchanged. The analysis of the
-   whole capture runs before the first stream is replayed (no progress inside it).
+3. ``stream_outcomes`` is what ``synack streams --states`` adds to the index-only list:
+   each stream's :class:`core.replay.outcomes.Outcome` (analysed and replayed, the
+   analysis shared by batches of streams). Its ``progress(done, total)`` counts replayed
+   streams: at the start (0), after at most every ``total / PROGRESS_STEPS`` streams,
+   and at the end (``total, total``); it may raise ``Cancelled``, which leaves
+   ``stream_outcomes`` unchanged. ``stream_rows`` is the ``--states --json`` rows as a
+   list (:func:`core.stream_output.row_dicts` with the outcomes).
 """
 
 from __future__ import annotations
@@ -32,13 +34,15 @@ from typing import Any
 
 import numpy as np
 
-from core.analysis import StreamAnalysis, analyze_capture
+from core.analysis import StreamAnalysis
 from core.capture.index import CaptureIndex
-from core.capture.summary import list_streams
-from core.replay import Replay, replay_stream
+from core.replay import Replay
+from core.replay.outcomes import Outcome, StreamOutcomes
 from core.report import change_dict
 from core.segment import Flag, flags_text
 from core.states import Trigger
+from core.stream_output import row_dicts
+from core.stream_table import stream_table
 from core.trace import Timeline, Uncertainty
 
 _TIMERS = frozenset(t for t in Trigger if t.kind.value == "timer")
@@ -48,7 +52,7 @@ ROW_STATES = ("client_state/server_state: each side's state once this packet and
               "packet before it took effect (sent; arrived, or lost); read down the rows, "
               "a side's states follow its state changes in order")
 
-#: ``stream_rows`` tells its progress at most this many times (plus start and end).
+#: ``stream_outcomes`` tells its progress at most this many times (plus start and end).
 PROGRESS_STEPS = 200
 
 
@@ -201,34 +205,26 @@ def trace_lines(index: CaptureIndex, replay: Replay) -> Iterator[str]:
             yield f"       ? uncertain: {text}"
 
 
-def stream_rows(index: CaptureIndex, *,
-                progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
-    """One summary per stream (rule 3)."""
-    summary = list_streams(index)
-    total = len(summary)
+def stream_outcomes(index: CaptureIndex, *,
+                    progress: Callable[[int, int], None] | None = None) -> list[Outcome]:
+    """Every stream's final states and label counts, in stream order (rule 3)."""
+    outcomes = StreamOutcomes(index)
+    total = len(outcomes)
     if progress is not None:
         progress(0, total)
-    analyses = analyze_capture(index)
     step = max(1, -(-total // PROGRESS_STEPS))
     out = []
-    for done, (row, analysis) in enumerate(zip(summary, analyses, strict=True)):
-        if progress is not None and done and done % step == 0:
+    for done, outcome in enumerate(outcomes.each(range(total)), start=1):
+        out.append(outcome)
+        if progress is not None and done < total and done % step == 0:
             progress(done, total)
-        replay = replay_stream(index, int(row["stream"]), analysis)
-        tl = replay.timeline
-        client, server = tl.states_after(len(tl) - 1)
-        out.append({
-            "stream": int(row["stream"]),
-            "client": _endpoint(tl.client.address, tl.client.port),
-            "server": _endpoint(tl.server.address, tl.server.port),
-            "packets": int(row["packets"]), "bytes": int(row["bytes"]),
-            "first": round((int(row["first_ns"]) - index.start_ns) / 1e9, 9),
-            "last": round((int(row["last_ns"]) - index.start_ns) / 1e9, 9),
-            "final": {"client": client.value, "server": server.value},
-            "analysis": {k: v for k, v in analysis.counts().items() if v},
-        })
     if progress is not None:
         progress(total, total)
     return out
 
 
+def stream_rows(index: CaptureIndex, *,
+                progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
+    """The ``synack streams --states --json`` rows (rule 3)."""
+    outcomes = stream_outcomes(index, progress=progress)
+    return list(row_dicts(stream_table(index), outcomes))

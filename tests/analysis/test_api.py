@@ -7,7 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.analysis import LABELS, StreamAnalysis, analyze_capture, analyze_stream
+from core.analysis import (
+    LABELS,
+    StreamAnalysis,
+    analyze_capture,
+    analyze_stream,
+    analyze_streams,
+)
+from core.analysis.api import reused_endpoints
 from core.capture import list_streams, read_capture
 
 _ARRAYS = ("rows", "from_a", "rel_seq", "rel_ack", "next_seq", "win", "dup_ack_num",
@@ -45,6 +52,27 @@ def test_stream_equals_capture(corpus: Path, name: str) -> None:
         a = index.packets[sa.rows]
         assert np.array_equal(sa.from_a, (a["src"] == row["a"]) & (a["sport"] == row["a_port"]))
         assert sum(sa.counts().values()) == sum(len(x) for x in sa.labels)
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("name", ["kernel/simultaneous_close_both_sides.pcapng",
+                                  "public/tfo-5c1fa7f9ae91.pcap", "public/ldp-common-session.pcap",
+                                  "public/pptp.pcap"])
+def test_streams_in_any_batch_equal_capture(corpus: Path, name: str) -> None:
+    index = read_capture(str(corpus / name))
+    every = analyze_capture(index)
+    stream = index.packets["stream"]
+    heads = [int(np.flatnonzero(stream == s.stream)[0]) for s in every]
+    reused = reused_endpoints(index.packets[heads]).tolist()     # as analyze_capture finds it
+    order = list(range(len(every)))[::-1]                # any order, all in one batch
+    batch = analyze_streams(index, order, [every[s].rows for s in order],
+                            [reused[s] for s in order])
+    for s, sa in zip(order, batch, strict=True):
+        _same(sa, every[s])
+        assert sa.options is not None and len(sa.options.tsval) == len(sa)
+    for s in order:                                       # and each one alone
+        (alone,) = analyze_streams(index, [s], [every[s].rows], [reused[s]])
+        _same(alone, every[s])
 
 
 @pytest.mark.corpus

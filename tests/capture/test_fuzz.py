@@ -13,7 +13,7 @@ if_tsoffset, stamps past 2262, zero), IP lengths of 0 (TSO) with any original le
 VLAN stacks deeper than tshark decodes; every other case is read under a file name that
 is not UTF-8, and every ``NON_REGULAR_EVERY`` cases a FIFO, a device or a directory must
 be refused at once. Every ``REPLAY_EVERY``-th file that reads is also analysed and
-replayed (``stream_rows``), as every command does.
+replayed (``stream_rows``) and listed as ``synack streams`` writes it (text and JSON).
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ import pytest
 from core.capture import CaptureIndex, read_capture
 from core.errors import CaptureError
 from core.replay.report import stream_rows
+from core.stream_output import row_json, table_lines
+from core.stream_table import stream_table
 from tests.capture import builders as b
 from tests.conftest import CORPUS
 
@@ -264,6 +266,9 @@ def _one_case(path: Path, data: bytes, what: str, stats: _Stats, replay: bool) -
     if replay and 0 < len(ix) <= REPLAY_MAX_PACKETS:
         with time_budget(SECONDS_PER_CASE, f"{what}, replaying"):
             stream_rows(ix)
+            table = stream_table(ix)
+            list(table_lines(table))
+            list(row_json(table))
         stats.outcome["replayed"] += 1
     return peak
 

@@ -19,6 +19,8 @@ from core.capture.scalar import MAX_OFFLOAD
 from core.errors import CaptureError
 from core.replay import replay_stream
 from core.replay.report import stream_rows, trace_lines
+from core.stream_output import table_lines
+from core.stream_table import stream_table
 from core.text import counted
 from tests.capture import builders as b
 
@@ -35,7 +37,7 @@ def _everything(path: Path) -> list[str]:
     """What every command does with a capture: index, analysis, replay, report."""
     index = read_capture(path)
     stream_rows(index)
-    lines = []
+    lines = list(table_lines(stream_table(index)))
     for stream in sorted(set(index.packets["stream"].tolist())):
         replay = replay_stream(index, stream, analyze_stream(index, stream))
         lines += list(trace_lines(index, replay))

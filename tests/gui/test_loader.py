@@ -17,7 +17,7 @@ from pytestqt.qtbot import QtBot
 from core.capture import read_capture
 from core.capture.writer import write_pcap
 from core.demo import demo_timeline
-from core.replay.report import stream_rows
+from core.stream_output import row_dicts
 from gui import loader as loader_module
 from gui.loader import READING, STREAMS, CaptureLoader, LoadedCapture, LoadProgressDialog
 
@@ -68,8 +68,8 @@ def test_small_capture_loads_with_progress(qtbot: QtBot, loader: CaptureLoader,
     assert not loader.busy
     assert result.path == str(demo_pcap) and result.name == "demo.pcap"
     assert result.warnings == ()
-    assert [r["stream"] for r in result.rows] == [0]
-    assert result.rows[0]["final"] == {"client": "TIME_WAIT", "server": "CLOSED"}
+    assert result.rows.streams.tolist() == [0]
+    assert result.rows.rows["packets"].tolist() == [len(result.index)]
     assert len(result.replay(0).timeline) == len(result.index)
     size = demo_pcap.stat().st_size
     assert seen.progress[0] == (READING, 0, size)
@@ -82,8 +82,9 @@ def test_corpus_capture_gives_the_rows_of_core(qtbot: QtBot, loader: CaptureLoad
                                                corpus: Path) -> None:
     path = corpus / "public" / "tfo-5c1fa7f9ae91.pcap"
     result = _load(qtbot, loader, path)
-    assert result.rows == stream_rows(read_capture(path))
-    assert len(result.rows) == 3
+    assert list(row_dicts(result.rows)) == list(row_dicts(loader_module.stream_table(
+        read_capture(path))))
+    assert len(result.rows) == 3 and result.rows.index is result.index
     assert result.replay(2).timeline.client.port == 13048
 
 
@@ -109,12 +110,14 @@ def test_cancel_stops_the_worker_inside_core(qtbot: QtBot, loader: CaptureLoader
         assert release.wait(TIMEOUT / 1000)
         return real_read(path, **kw)
 
+    real_table = loader_module.stream_table
+
     def spy_rows(*args: Any, **kw: Any) -> Any:
         replayed.append(1)
-        return stream_rows(*args, **kw)
+        return real_table(*args, **kw)
 
     monkeypatch.setattr(loader_module, "read_capture", held_read)
-    monkeypatch.setattr(loader_module, "stream_rows", spy_rows)
+    monkeypatch.setattr(loader_module, "stream_table", spy_rows)
     with qtbot.wait_signal(loader.cancelled, timeout=TIMEOUT):
         loader.start(demo_pcap)
         loader.cancel()
@@ -146,7 +149,7 @@ def test_unexpected_errors_fail_too(qtbot: QtBot, loader: CaptureLoader, demo_pc
     def broken(*args: Any, **kw: Any) -> Any:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(loader_module, "stream_rows", broken)
+    monkeypatch.setattr(loader_module, "stream_table", broken)
     with qtbot.wait_signal(loader.failed, timeout=TIMEOUT) as blocker:
         loader.start(demo_pcap)
     assert str(demo_pcap) in blocker.args[0] and "RuntimeError: boom" in blocker.args[0]

@@ -117,31 +117,72 @@ def test_trace_text_is_tcpdump_style(corpus: Path, capsys: pytest.CaptureFixture
     assert line.endswith("| client ESTABLISHED, server ESTABLISHED")
 
 
+TABLE_KEYS = {"stream", "client", "server", "client_by", "packets", "bytes", "client_packets",
+              "client_bytes", "server_packets", "server_bytes", "first", "last", "duration",
+              "flags", "reused_ports"}
+
+
 def test_streams_lists_every_stream(corpus: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = corpus / "public" / "tfo-5c1fa7f9ae91.pcap"
     code, out, _ = run(capsys, "streams", str(path), "--json")
     assert code == 0
     data = json.loads(out)
+    assert data["file"] == str(path) and data["states"] is False
     rows = data["streams"]
     assert [r["stream"] for r in rows] == [0, 1, 2]
     for r in rows:
-        assert set(r) == {"stream", "client", "server", "packets", "bytes", "first", "last",
-                          "final", "analysis"}
+        assert set(r) == TABLE_KEYS                      # no replay: no states, no labels
+        assert set(r["flags"]) == {"client", "server"}
+        assert set(r["flags"]["client"]) == {"syn", "syn_ack", "fin", "rst"}
+        assert r["packets"] == r["client_packets"] + r["server_packets"]
+    assert rows[2]["client"] == {"address": "192.168.0.100", "port": 13048}
+    assert rows[2]["flags"]["client"] == {"syn": 1, "syn_ack": 0, "fin": 1, "rst": 0}
+    code, out, _ = run(capsys, "streams", str(path), "--json", "--states")
+    data = json.loads(out)
+    assert data["states"] is True
+    for r in data["streams"]:
+        assert set(r) == TABLE_KEYS | {"final", "analysis"}
         assert r["final"]["client"] in STATES and r["final"]["server"] in STATES
-    assert sum(r["analysis"].get("tfo_syn", 0) for r in rows) == 1
+    assert sum(r["analysis"].get("tfo_syn", 0) for r in data["streams"]) == 1
+    assert [r["final"] for r in data["streams"]][2] == {"client": "FIN_WAIT_1",
+                                                        "server": "ESTABLISHED"}
     code, out, _ = run(capsys, "streams", str(path))
-    assert code == 0 and out.splitlines()[0].split()[:3] == ["stream", "client", "server"]
-    assert len(out.splitlines()) == 4
+    lines = out.splitlines()
+    assert code == 0 and lines[0].startswith("# ") and "--states" in lines[0]
+    assert lines[1].split()[:3] == ["stream", "client", "server"]
+    assert "state" not in lines[1] and len(lines) == 5
+    code, out, _ = run(capsys, "streams", str(path), "--states")
+    lines = out.splitlines()
+    assert code == 0 and lines[0].split()[:3] == ["stream", "client", "server"]
+    assert "client state" in lines[0] and len(lines) == 4
+    assert lines[3].split()[-3:] == ["FIN_WAIT_1", "ESTABLISHED", "tfo_syn×1"]
 
 
 def test_streams_of_the_lossy_capture(corpus: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = corpus / "kernel" / "loss5_delay20_bulk_server.pcap"
-    code, out, _ = run(capsys, "streams", str(path), "--json")
+    code, out, _ = run(capsys, "streams", str(path), "--json", "--states")
     row = json.loads(out)["streams"][0]
     summary = truth(path)["analysis_summary"]
     assert row["final"] == {"client": "TIME_WAIT", "server": "CLOSED"}
     assert row["analysis"]["fast_retransmission"] == summary["fast_retransmission"]["count"]
     assert row["analysis"]["duplicate_ack"] == summary["duplicate_ack"]["count"]
+    code, out, _ = run(capsys, "streams", str(path), "--json")
+    plain = json.loads(out)["streams"][0]
+    assert plain == {k: v for k, v in row.items() if k not in ("final", "analysis")}
+    assert plain["packets"] == 2242 and plain["flags"]["client"]["syn"] == 1
+
+
+def test_streams_imports_no_replay_qt_or_scapy(corpus: Path) -> None:
+    path = corpus / "kernel" / "close_client_first_delayed.pcap"
+    code = ("import sys\nfrom gui.cli import main\n"
+            f"main(['streams', {str(path)!r}])\n"
+            "heavy = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'scapy', "
+            "'pyqtgraph') or m.startswith(('core.replay', 'core.analysis', 'core.simulate'))]\n"
+            "print('HEAVY', heavy)\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, timeout=60, check=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.stdout.splitlines()[-1] == "HEAVY []"
 
 
 @pytest.mark.parametrize("content,words", [
