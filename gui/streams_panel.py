@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QSizePolicy,
     QStackedWidget,
     QTableView,
     QVBoxLayout,
@@ -98,7 +99,11 @@ class StreamsPanel(QWidget):
         font = QFont(self.title.font())
         font.setBold(True)
         self.title.setFont(font)
+        # neither label may widen the panel: the title is cut (its tooltip has it all),
+        # the progress line wraps
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.states = QLabel()
+        self.states.setWordWrap(True)
         self.states.setStyleSheet(f"color: {style.MUTED.name()}")
         self.warning = QLabel()
         self.warning.setWordWrap(True)
