@@ -25,6 +25,7 @@ from core.analysis.options import OptionColumns, read_options
 from core.analysis.result import StreamAnalysis
 from core.capture.index import CaptureIndex
 from core.gcpause import paused
+from core.progress import Progress, ignore
 
 Arr = np.ndarray[Any, np.dtype[Any]]
 _NO_LABELS: tuple[str, ...] = ()
@@ -32,19 +33,22 @@ _NO_LABELS: tuple[str, ...] = ()
 _analyze = fast.analyze
 
 
-def analyze_stream(index: CaptureIndex, stream: int) -> StreamAnalysis:
+def analyze_stream(index: CaptureIndex, stream: int, *,
+                   progress: Progress = ignore) -> StreamAnalysis:
     """The analysis of one stream of ``index`` (the garbage collector paused meanwhile,
-    see :mod:`core.gcpause`)."""
+    see :mod:`core.gcpause`); ``progress(packets done, packets)`` as
+    :mod:`core.progress` says (it may raise ``Cancelled``)."""
     with paused():
-        return _analyze_stream(index, stream)
+        return _analyze_stream(index, stream, progress)
 
 
-def _analyze_stream(index: CaptureIndex, stream: int) -> StreamAnalysis:
+def _analyze_stream(index: CaptureIndex, stream: int, progress: Progress) -> StreamAnalysis:
     p = index.packets
     rows = np.flatnonzero(p["stream"] == stream).astype(np.int64)
     if rows.size == 0:
         raise ValueError(f"stream {stream} is not in the capture")
-    opts = read_options(index, rows)
+    progress(0, int(rows.size))
+    opts = read_options(index, rows, check=lambda: progress(0, int(rows.size)))
     local = np.arange(rows.size)
     copies = find_copies(p[rows], opts.tsval)
     head = p[rows[0]]
@@ -56,7 +60,9 @@ def _analyze_stream(index: CaptureIndex, stream: int) -> StreamAnalysis:
     back = (earlier["src"] == b[0]) & (earlier["sport"] == b[1]) & (
         earlier["dst"] == a[0]) & (earlier["dport"] == a[1])
     reused = bool((fwd | back).any())
-    return replace(_one(p[rows], opts, local, copies, stream, rows, reused), options=opts)
+    progress(0, int(rows.size))
+    return replace(_one(p[rows], opts, local, copies, stream, rows, reused, progress),
+                   options=opts)
 
 
 def analyze_capture(index: CaptureIndex) -> list[StreamAnalysis]:
@@ -95,7 +101,7 @@ def _reused(heads: Arr) -> Arr:
 
 
 def _one(packets: Arr, opts: OptionColumns, rows: Arr, copies: Arr, stream: int,
-         index_rows: Arr, reused: bool) -> StreamAnalysis:
+         index_rows: Arr, reused: bool, progress: Progress = ignore) -> StreamAnalysis:
     """Analyse ``rows`` (indices into ``packets``/``opts``/``copies``) as one stream."""
     dup = copies[rows]
     keep = dup < 0
@@ -103,7 +109,7 @@ def _one(packets: Arr, opts: OptionColumns, rows: Arr, copies: Arr, stream: int,
     head = packets[rows[0]]
     syn = int(head["flags"]) & 0x12 == 0x02
     inp = stream_input(packets, opts, kept, reused_first=reused and syn)
-    res = _analyze(inp)
+    res = _analyze(inp, progress=progress)
     n = int(rows.shape[0])
     p = packets[rows]
     from_a = (p["src"] == head["src"]) & (p["sport"] == head["sport"])

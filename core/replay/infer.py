@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.classify import Receiver, acks_new, classify
+from core.progress import TICK_MASK, Progress, ignore
 from core.replay.ooo import OutOfOrder
 from core.segment import Flag, Segment, flags_text, seq_add, seq_diff
 from core.states import Action, Side, TcpState, Timer, Trigger
@@ -189,16 +190,20 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
           time_wait: float, stop_on_conflict: bool = False,
           tolerate: frozenset[int] = frozenset(), series: bool = False,
           fins: tuple[int | None, int | None] = (None, None),
-          early_close: dict[int, int] | None = None) -> Inference:
+          early_close: dict[int, int] | None = None,
+          progress: Progress = ignore) -> Inference:
     """Replay the segments through both sides' state machines (module rules). With
     ``stop_on_conflict``, the walk ends at the first send rule 7 forbids (unless it is in
-    ``tolerate``) and returns it in ``Inference.conflict``."""
+    ``tolerate``) and returns it in ``Inference.conflict``. ``progress(events done,
+    events)`` counts sends and arrivals (two per segment) as :mod:`core.progress` says."""
     n = len(send)
+    progress(0, 2 * n)
     client = _Tcb(Side.CLIENT, initial[0], shifts[0])
     server = _Tcb(Side.SERVER, initial[1], shifts[1])
     at = np.array(send + [send[k] if a is None else a for k, a in enumerate(arrive)])
     tie = np.concatenate([np.arange(n, dtype=np.float64), np.arange(n) + 0.5])
     order = np.lexsort((tie, at)).tolist()
+    progress(0, 2 * n)
     at_list = at.tolist()
     lost = [a is None for a in arrive]
     out = Inference(client_after=[initial[0]] * n, server_after=[initial[1]] * n,
@@ -210,7 +215,9 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
     row_at = [0] * n
     # rule 2b: the number right after each side's first captured FIN (-1: none)
     after_fin = [-1 if f is None else (f + 1) & _MASK for f in fins]
-    for e in order:
+    for step, e in enumerate(order):
+        if not step & TICK_MASK:
+            progress(step, 2 * n)
         time = at_list[e]
         if e < n:
             k = e
@@ -295,8 +302,10 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
                 run.note(receiver, time)
         waiting.append(k)
     run.flush(waiting, row_at)
+    progress(len(order), 2 * n)
     run.monotone_rows(n, row_at)
     out.series = (run.series[0], run.series[1])
+    progress(2 * n, 2 * n)
     return out
 
 
