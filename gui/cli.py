@@ -237,13 +237,9 @@ def _add_streams(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 def _run_trace(args: argparse.Namespace) -> int:
-    from core.replay.report import trace_lines, trace_to_dict
+    from core.replay.trace_stream import write_trace, write_trace_json
     index, replay = _open_stream(args.file, args.stream)
-    if args.json:
-        print(json.dumps(trace_to_dict(index, replay), indent=1))
-    else:
-        for line in trace_lines(index, replay):
-            print(line)
+    (write_trace_json if args.json else write_trace)(sys.stdout, index, replay)
     return 0
 
 

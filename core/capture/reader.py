@@ -180,7 +180,7 @@ def _index(src: Source, rec: Records, meter: _Meter, indexing: Progress) -> Capt
     ep_a = (src_num << np.uint64(16)) | pk["sport"]
     ep_b = (dst_num << np.uint64(16)) | pk["dport"]
     del src_num, dst_num, src6, dst6
-    conv_order, conv_first = conversation_order(ep_a, ep_b)
+    conv_order, conv_first = conversation_order(ep_a, ep_b, lambda: indexing(1, INDEX_STEPS))
     indexing(2, INDEX_STEPS)
     pk["src"], pk["dst"], names = _address_ids(ep_a, ep_b, conv_order, conv_first, table6)
     indexing(3, INDEX_STEPS)

@@ -73,8 +73,7 @@ def walk_pcap(raw: Any, buf: Arr, start: int, size: int, big: bool, nano: bool,
         high = max(high, min(done, size))
         progress(high, size)
 
-    starts = _guess_starts(buf, start, size, word, plausible)
-    tell(start)
+    starts = _guess_starts(buf, start, size, word, plausible, lambda: tell(start))
     pos, chain, step, ends = _lockstep(buf, starts, size, word, tell)
     counts = np.bincount(chain, minlength=starts.size)
     first = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
@@ -112,17 +111,20 @@ def _as_array(walked: array[int]) -> Arr:
 
 
 def _guess_starts(buf: Arr, start: int, size: int, word: np.dtype[Any],
-                  plausible: Any) -> Arr:
-    """Chain starts: the true first record, then one guessed record start per block."""
+                  plausible: Any, check: Callable[[], None]) -> Arr:
+    """Chain starts: the true first record, then one guessed record start per block
+    (``check()`` between the array passes)."""
     nominal = np.arange(start + BLOCK, size - WINDOW - 64, BLOCK, dtype=np.int64)
     if nominal.size == 0:
         return np.array([start], np.int64)
     rows = gather_rows(buf, nominal, WINDOW + 16)
+    check()
     fields = [np.ndarray(shape=(nominal.size, WINDOW), dtype=word, buffer=rows, offset=4 * k,
                          strides=(WINDOW + 16, 1)) for k in range(4)]
     ok: Arr = plausible(*fields)
     found = np.full(nominal.size, -1, np.int64)
     for _ in range(_ROUNDS):
+        check()
         todo = np.flatnonzero((found < 0) & ok.any(axis=1))
         if todo.size == 0:
             break

@@ -80,12 +80,15 @@ class StreamTracker:
         return conv.stream
 
 
-def conversation_order(ep_a: Arr, ep_b: Arr) -> tuple[Arr, Arr]:
+def conversation_order(ep_a: Arr, ep_b: Arr,
+                       check: Callable[[], None] | None = None) -> tuple[Arr, Arr]:
     """Packet indices grouped by unordered endpoint pair, frame order within a group.
 
     ``ep_a``/``ep_b`` are the uint64 endpoints (address number << 16 | port). Returns
-    ``order`` and ``first`` (True where a group starts, in ``order``'s positions).
+    ``order`` and ``first`` (True where a group starts, in ``order``'s positions);
+    ``check()`` is called between the array passes (it may raise).
     """
+    told = check if check is not None else _nothing
     n = ep_a.shape[0]
     lo = np.minimum(ep_a, ep_b)
     hi = np.maximum(ep_a, ep_b)
@@ -95,7 +98,9 @@ def conversation_order(ep_a: Arr, ep_b: Arr) -> tuple[Arr, Arr]:
         # One sort of (hash of the pair, index): exact order if no two pairs share a hash,
         # which is checked below (a collision falls back to an exact lexsort).
         key = (_pair_hash(lo, hi) >> np.uint64(idx_bits)) << np.uint64(idx_bits)
+        told()
         packed = np.sort(key | np.arange(n, dtype=np.uint64))
+        told()
         order = (packed & np.uint64((1 << idx_bits) - 1)).astype(np.int64)
         h = packed >> np.uint64(idx_bits)
         first[1:] = h[1:] != h[:-1]
@@ -103,10 +108,15 @@ def conversation_order(ep_a: Arr, ep_b: Arr) -> tuple[Arr, Arr]:
         same = (s_lo[1:] == s_lo[:-1]) & (s_hi[1:] == s_hi[:-1])
         if bool(np.all(same | first[1:])):
             return order, first
+    told()
     order = np.lexsort((np.arange(n), hi, lo))
     s_lo, s_hi = lo[order], hi[order]
     first[1:] = (s_lo[1:] != s_lo[:-1]) | (s_hi[1:] != s_hi[:-1])
     return order, first
+
+
+def _nothing() -> None:
+    """No check."""
 
 
 def _pair_hash(lo: Arr, hi: Arr) -> Arr:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -80,6 +81,21 @@ class Replay:
             tl = self.timeline
             return tl.state_at(Side.CLIENT, time), tl.state_at(Side.SERVER, time)
         return self.timeline.states_after(int(self.timeline_index[k]))
+
+    def packet_states(self, times: Sequence[float]) -> tuple[list[TcpState], list[TcpState]]:
+        """``states_after_packet`` of every packet at once (``times``: each packet's),
+        without making a row per packet: (client states, server states)."""
+        tl = self.timeline
+        if self.point.merged:
+            return ([tl.state_at(Side.CLIENT, t) for t in times],
+                    [tl.state_at(Side.SERVER, t) for t in times])
+        rows = tl.rows
+        if isinstance(rows, LazyRows):
+            client, server = rows.states()
+        else:
+            client, server = [r.client for r in rows], [r.server for r in rows]
+        at = self.timeline_index.tolist()
+        return [client[i] for i in at], [server[i] for i in at]
 
 
 def stream_rows(index: CaptureIndex, stream: int) -> Arr:

@@ -196,6 +196,10 @@ class LazyRows(_Lazy[Row]):
         self._windows = windows
         self._length = len(client)
 
+    def states(self) -> tuple[list[TcpState], list[TcpState]]:
+        """Both sides' states after every segment, as the lists they are (no row made)."""
+        return self._client, self._server
+
     def _make(self, i: int) -> Row:
         c, s = self._windows[i]
         return Row(client=self._client[i], server=self._server[i],

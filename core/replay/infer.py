@@ -45,6 +45,7 @@ Rules:
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -303,7 +304,7 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
         waiting.append(k)
     run.flush(waiting, row_at)
     progress(len(order), 2 * n)
-    run.monotone_rows(n, row_at)
+    run.monotone_rows(n, row_at, lambda: progress(len(order), 2 * n))
     out.series = (run.series[0], run.series[1])
     progress(2 * n, 2 * n)
     return out
@@ -348,16 +349,20 @@ class _Run:
             row_at[k] = point
         waiting.clear()
 
-    def monotone_rows(self, n: int, row_at: list[int]) -> None:
-        """Rule 5: row k is the latest flush point of segments 0..k."""
+    def monotone_rows(self, n: int, row_at: list[int], check: Callable[[], None]) -> None:
+        """Rule 5: row k is the latest flush point of segments 0..k (``check()`` between
+        the passes over the rows)."""
         if not n or not self.flushes:
             return
         at = np.maximum.accumulate(np.array(row_at, dtype=np.int64)).tolist()
         points = [(c, s, (cw, sw)) for c, s, cw, sw in self.flushes]
+        check()
         rows = [points[p] for p in at]
+        check()
         out = self.out
         out.client_after = [r[0] for r in rows]
         out.server_after = [r[1] for r in rows]
+        check()
         out.windows = [r[2] for r in rows]
 
     # ------------------------------------------------------------------ sending

@@ -1,0 +1,205 @@
+"""``synack trace`` written as it is made: the text and the JSON of a long stream, fast.
+
+    write_trace(out, index, replay)         # tcpdump-style text
+    write_trace_json(out, index, replay)    # the ``--json`` document
+
+Rules:
+1. The output is byte for byte that of :mod:`core.replay.report` (``trace_lines``, one
+   line each; ``json.dumps(trace_to_dict(...), indent=1)`` and a newline), which stays
+   the readable definition; tests compare the two on every corpus capture.
+2. Nothing per packet is kept: each packet's line (or JSON object) is made from column
+   lists read once, and written to ``out`` a ``CHUNK`` of packets at a time, so memory
+   does not grow with the stream beyond the replay itself and those columns.
+3. Per packet there is no enum, dataclass or dict: flags come from
+   :data:`core.segment.FLAGS_TEXT`, states from ``Replay.packet_states`` as text, the
+   endpoints of the stream's two directions are formatted once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any, TextIO
+
+import numpy as np
+
+from core.capture.index import CaptureIndex
+from core.replay import Replay
+from core.replay.report import (
+    ROW_STATES,
+    _doubt,
+    _doubtful_packets,
+    _endpoint,
+    _label_tail,
+    events_of,
+    window_scale_text,
+)
+from core.report import change_dict
+from core.segment import FLAGS_TEXT
+from core.trace_columns import segment_columns
+
+#: Packets formatted between two writes.
+CHUNK = 4096
+_SYN_FIN_RST, _ACK = 0x07, 0x10
+
+
+class _Packets:
+    """The stream's packets as plain lists (rule 2)."""
+
+    def __init__(self, index: CaptureIndex, replay: Replay) -> None:
+        p = index.packets[replay.rows]
+        self.n = int(p.shape[0])
+        self.times = ((p["time_ns"] - np.int64(index.start_ns)) / 1e9).tolist()
+        self.frames = p["frame"].tolist()
+        self.flags = p["flags"].tolist()
+        self.length = p["payload_len"].tolist()
+        self.window = p["window"].tolist()
+        self.rel_seq = replay.analysis.rel_seq.tolist()
+        self.rel_ack = replay.analysis.rel_ack.tolist()
+        client, server = replay.packet_states(self.times)
+        self.client = [state.value for state in client]
+        self.server = [state.value for state in server]
+        self.doubtful = _doubtful_packets(replay)
+        self._p = p
+        self._index = index
+
+    def heads(self) -> list[str]:
+        """Per packet: ``IP 10.0.0.1.40000 > 10.0.0.2.80: `` (made once per direction)."""
+        p, names = self._p, self._index.addresses
+        keys = list(zip(p["ip_version"].tolist(), p["src"].tolist(), p["sport"].tolist(),
+                        p["dst"].tolist(), p["dport"].tolist(), strict=True))
+        made: dict[tuple[int, int, int, int, int], str] = {}
+        out = []
+        for key in keys:
+            head = made.get(key)
+            if head is None:
+                version, src, sport, dst, dport = key
+                head = made[key] = (f"{'IP6' if version == 6 else 'IP'} {names[src]}.{sport} "
+                                    f"> {names[dst]}.{dport}: ")
+            out.append(head)
+        return out
+
+
+def write_trace(out: TextIO, index: CaptureIndex, replay: Replay) -> None:
+    """``trace_lines`` written to ``out`` (rules 1-3)."""
+    _write(out, _trace_lines(index, replay))
+
+
+def write_trace_json(out: TextIO, index: CaptureIndex, replay: Replay) -> None:
+    """``json.dumps(trace_to_dict(index, replay), indent=1)`` and a newline, written to
+    ``out`` as it is made (rules 1-3)."""
+    _write(out, _json_pieces(index, replay))
+
+
+def _write(out: TextIO, lines: Iterator[str]) -> None:
+    batch: list[str] = []
+    for line in lines:
+        batch.append(line)
+        if len(batch) >= CHUNK:
+            out.write("\n".join(batch) + "\n")
+            batch.clear()
+    if batch:
+        out.write("\n".join(batch) + "\n")
+
+
+# ----- text --------------------------------------------------------------------------------
+def _trace_lines(index: CaptureIndex, replay: Replay) -> Iterator[str]:
+    tl = replay.timeline
+    analysis = replay.analysis
+    yield f"{tl.title}: client {tl.client.label}, server {tl.server.label}"
+    for note in tl.notes:
+        yield f"# {note}"
+    yield f"# {window_scale_text(analysis, replay.client_is_a)}"
+    yield f"# {ROW_STATES}"
+    doubts: dict[int, list[str]] = {}
+    for u in tl.uncertain:
+        first = min(u.segments) if u.segments else None
+        frame = tl.segments[first].frame if first is not None else None
+        doubts.setdefault(frame or 0, []).append(u.text)
+    pk = _Packets(index, replay)
+    heads = pk.heads()
+    labels, changes = analysis.labels, replay.verdict.changes
+    times, frames, flags, length, window = pk.times, pk.frames, pk.flags, pk.length, pk.window
+    rel_seq, rel_ack, client, server = pk.rel_seq, pk.rel_ack, pk.client, pk.server
+    doubtful = pk.doubtful
+    for k in range(pk.n):
+        f, size, seq = flags[k], length[k], rel_seq[k]
+        text = f"Flags {FLAGS_TEXT[f & 0x1FF]}"
+        if size:
+            text += f", seq {seq}:{seq + size}"
+        elif f & _SYN_FIN_RST:
+            text += f", seq {seq}"
+        if f & _ACK:
+            text += f", ack {rel_ack[k]}"
+        tail = _label_tail(replay, k) if labels[k] or k in changes else ""
+        yield (f"{frames[k]:>6} {times[k]:.6f} {heads[k]}{text}, win {window[k]}, length "
+               f"{size}{tail}  | client {client[k]}, server {server[k]}"
+               f"{'?' if k in doubtful else ''}")
+        if doubts:
+            for note in doubts.pop(frames[k], []):
+                yield f"       ? uncertain: {note}"
+
+
+# ----- JSON --------------------------------------------------------------------------------
+def _nested(value: Any, depth: int) -> str:
+    """``value`` as ``json.dumps(indent=1)`` writes it ``depth`` levels down."""
+    return json.dumps(value, indent=1).replace("\n", "\n" + " " * depth)
+
+
+def _json_pieces(index: CaptureIndex, replay: Replay) -> Iterator[str]:
+    """The document, a piece (ending where a line ends) at a time."""
+    tl = replay.timeline
+    yield "{"
+    yield f' "file": {json.dumps(index.path)},'
+    yield f' "stream": {json.dumps(replay.stream)},'
+    yield f' "client": {_nested(_endpoint(tl.client.address, tl.client.port), 1)},'
+    yield f' "server": {_nested(_endpoint(tl.server.address, tl.server.port), 1)},'
+    pk = _Packets(index, replay)
+    if pk.n:
+        yield ' "segments": ['
+        yield from _segments(replay, pk)
+        yield " ],"
+    else:
+        yield ' "segments": [],'
+    last_client, last_server = tl.states_after(len(tl) - 1)
+    final = {"client": last_client.value, "server": last_server.value}
+    yield f' "final": {_nested(final, 1)},'
+    yield f' "events": {_nested(events_of(tl), 1)},'
+    yield f' "uncertain": {_nested([_doubt(tl, u) for u in tl.uncertain], 1)}'
+    yield "}"
+
+
+def _segments(replay: Replay, pk: _Packets) -> Iterator[str]:
+    analysis, verdict = replay.analysis, replay.verdict
+    labels, ours, changes = analysis.labels, verdict.labels, verdict.changes
+    lists: dict[tuple[str, ...], str] = {(): "[]"}
+
+    def listed(items: tuple[str, ...] | list[str]) -> str:
+        key = tuple(items)
+        text = lists.get(key)
+        if text is None:
+            text = lists[key] = _nested(list(key), 3)
+        return text
+    cols = segment_columns(replay.timeline)
+    arrived = [None if a != a else repr(round(a, 9))
+               for a in cols.arrived[replay.timeline_index].tolist()]
+    from_client = replay.from_client.tolist()
+    times, frames, flags, length = pk.times, pk.frames, pk.flags, pk.length
+    rel_seq, rel_ack, win = pk.rel_seq, pk.rel_ack, analysis.win.tolist()
+    client, server, doubtful = pk.client, pk.server, pk.doubtful
+    last = pk.n - 1
+    for k in range(pk.n):
+        f = flags[k]
+        tshark = listed(labels[k])
+        diffs = ("[]" if k not in changes
+                 else _nested([change_dict(c) for c in changes[k]], 3))
+        yield (f'  {{\n   "frame": {frames[k]},\n   "time": {round(times[k], 9)!r},\n'
+               f'   "from": "{"client" if from_client[k] else "server"}",\n'
+               f'   "flags": "{FLAGS_TEXT[f & 0x1FF]}",\n   "seq": {rel_seq[k]},\n'
+               f'   "ack": {rel_ack[k] if f & _ACK else "null"},\n   "len": {length[k]},\n'
+               f'   "win": {win[k]},\n   "analysis": {tshark},\n   "tshark": {tshark},\n'
+               f'   "verdict": {listed(ours[k])},\n   "differences": {diffs},\n'
+               f'   "client_state": "{client[k]}",\n   "server_state": "{server[k]}",\n'
+               f'   "arrived": {arrived[k] or "null"},\n'
+               f'   "uncertain": {"true" if k in doubtful else "false"}\n'
+               f'  }}{"," if k < last else ""}')
