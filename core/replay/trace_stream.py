@@ -36,6 +36,7 @@ from core.replay.report import (
 )
 from core.report import change_dict
 from core.segment import FLAGS_TEXT
+from core.states import TcpState
 from core.trace_columns import segment_columns
 
 #: Packets formatted between two writes.
@@ -56,27 +57,44 @@ class _Packets:
         self.window = p["window"].tolist()
         self.rel_seq = replay.analysis.rel_seq.tolist()
         self.rel_ack = replay.analysis.rel_ack.tolist()
-        client, server = replay.packet_states(self.times)
-        self.client = [state.value for state in client]
-        self.server = [state.value for state in server]
+        self.client, self.server = replay.packet_states(self.times)
         self.doubtful = _doubtful_packets(replay)
         self._p = p
         self._index = index
 
     def heads(self) -> list[str]:
         """Per packet: ``IP 10.0.0.1.40000 > 10.0.0.2.80: `` (made once per direction)."""
-        p, names = self._p, self._index.addresses
-        keys = list(zip(p["ip_version"].tolist(), p["src"].tolist(), p["sport"].tolist(),
-                        p["dst"].tolist(), p["dport"].tolist(), strict=True))
-        made: dict[tuple[int, int, int, int, int], str] = {}
+        p = self._p
+        if not self.n:
+            return []
+        src, dst = p["src"].astype(np.int64), p["dst"].astype(np.int64)
+        if int(max(src.max(), dst.max())) >= 1 << 15:      # one int64 would not hold it
+            return [self._head(*key) for key in zip(
+                p["ip_version"].tolist(), src.tolist(), p["sport"].tolist(), dst.tolist(),
+                p["dport"].tolist(), strict=True)]
+        key = ((((src << 15 | dst) << 16 | p["sport"]) << 16 | p["dport"]) << 1
+               | (p["ip_version"] == 6))
+        ways, which = np.unique(key, return_inverse=True)
+        texts = [self._head(6 if way & 1 else 4, way >> 48, (way >> 17) & 0xFFFF,
+                            (way >> 33) & 0x7FFF, (way >> 1) & 0xFFFF)
+                 for way in ways.tolist()]
+        return [texts[i] for i in which.tolist()]
+
+    def _head(self, version: int, src: int, sport: int, dst: int, dport: int) -> str:
+        names = self._index.addresses
+        return (f"{'IP6' if version == 6 else 'IP'} {names[src]}.{sport} > "
+                f"{names[dst]}.{dport}: ")
+
+    def states(self, before: str, between: str) -> list[str]:
+        """Per packet: ``before`` client state ``between`` server state (each pair made
+        once)."""
+        made: dict[tuple[TcpState, TcpState], str] = {}
         out = []
-        for key in keys:
-            head = made.get(key)
-            if head is None:
-                version, src, sport, dst, dport = key
-                head = made[key] = (f"{'IP6' if version == 6 else 'IP'} {names[src]}.{sport} "
-                                    f"> {names[dst]}.{dport}: ")
-            out.append(head)
+        for pair in zip(self.client, self.server, strict=True):
+            text = made.get(pair)
+            if text is None:
+                text = made[pair] = f"{before}{pair[0].value}{between}{pair[1].value}"
+            out.append(text)
         return out
 
 
@@ -118,22 +136,24 @@ def _trace_lines(index: CaptureIndex, replay: Replay) -> Iterator[str]:
         doubts.setdefault(frame or 0, []).append(u.text)
     pk = _Packets(index, replay)
     heads = pk.heads()
+    states = pk.states("  | client ", ", server ")
     labels, changes = analysis.labels, replay.verdict.changes
     times, frames, flags, length, window = pk.times, pk.frames, pk.flags, pk.length, pk.window
-    rel_seq, rel_ack, client, server = pk.rel_seq, pk.rel_ack, pk.client, pk.server
-    doubtful = pk.doubtful
+    rel_seq, rel_ack, doubtful = pk.rel_seq, pk.rel_ack, pk.doubtful
+    flag_words = [f"Flags {text}" for text in FLAGS_TEXT]
     for k in range(pk.n):
         f, size, seq = flags[k], length[k], rel_seq[k]
-        text = f"Flags {FLAGS_TEXT[f & 0x1FF]}"
         if size:
-            text += f", seq {seq}:{seq + size}"
+            numbers = f", seq {seq}:{seq + size}"
         elif f & _SYN_FIN_RST:
-            text += f", seq {seq}"
+            numbers = f", seq {seq}"
+        else:
+            numbers = ""
         if f & _ACK:
-            text += f", ack {rel_ack[k]}"
+            numbers += f", ack {rel_ack[k]}"
         tail = _label_tail(replay, k) if labels[k] or k in changes else ""
-        yield (f"{frames[k]:>6} {times[k]:.6f} {heads[k]}{text}, win {window[k]}, length "
-               f"{size}{tail}  | client {client[k]}, server {server[k]}"
+        yield (f"{frames[k]:>6} {times[k]:.6f} {heads[k]}{flag_words[f & 0x1FF]}{numbers}, "
+               f"win {window[k]}, length {size}{tail}{states[k]}"
                f"{'?' if k in doubtful else ''}")
         if doubts:
             for note in doubts.pop(frames[k], []):
@@ -186,7 +206,7 @@ def _segments(replay: Replay, pk: _Packets) -> Iterator[str]:
     from_client = replay.from_client.tolist()
     times, frames, flags, length = pk.times, pk.frames, pk.flags, pk.length
     rel_seq, rel_ack, win = pk.rel_seq, pk.rel_ack, analysis.win.tolist()
-    client, server, doubtful = pk.client, pk.server, pk.doubtful
+    states, doubtful = pk.states('   "client_state": "', '",\n   "server_state": "'), pk.doubtful
     last = pk.n - 1
     for k in range(pk.n):
         f = flags[k]
@@ -199,7 +219,6 @@ def _segments(replay: Replay, pk: _Packets) -> Iterator[str]:
                f'   "ack": {rel_ack[k] if f & _ACK else "null"},\n   "len": {length[k]},\n'
                f'   "win": {win[k]},\n   "analysis": {tshark},\n   "tshark": {tshark},\n'
                f'   "verdict": {listed(ours[k])},\n   "differences": {diffs},\n'
-               f'   "client_state": "{client[k]}",\n   "server_state": "{server[k]}",\n'
-               f'   "arrived": {arrived[k] or "null"},\n'
+               f'{states[k]}",\n   "arrived": {arrived[k] or "null"},\n'
                f'   "uncertain": {"true" if k in doubtful else "false"}\n'
                f'  }}{"," if k < last else ""}')
