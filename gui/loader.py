@@ -13,9 +13,8 @@ Rules:
    stops core at its next progress call (the rules of :mod:`gui.jobs`).
 2. ``failed`` carries the text of core's ``SynAckError`` (file, offset, what was wrong).
 3. A ``LoadedCapture`` replays a stream once: its replays are kept (``ReplayCache``,
-   at most ``CACHE_SEGMENTS`` segments besides the latest), so choosing a stream again,
-   or the window and the CLI asking twice, costs nothing; ``gui.replayer`` runs the
-   replay in a worker.
+   at most ``CACHE_SEGMENTS`` segments besides the latest), so choosing a stream again
+   costs nothing; ``gui.replayer`` runs the replay in a worker.
 """
 
 from __future__ import annotations

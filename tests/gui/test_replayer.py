@@ -122,6 +122,27 @@ def test_a_stream_is_replayed_once(qtbot: QtBot, owner: QWidget, bulk: Path,
     _finish(replayer)
 
 
+def test_the_cache_keeps_recent_replays_within_its_segments() -> None:
+    from types import SimpleNamespace
+
+    from gui.loader import ReplayCache
+
+    def replay(stream: int, segments: int) -> Any:
+        return SimpleNamespace(stream=stream, timeline=range(segments))
+    cache = ReplayCache(limit=80)
+    a, b, c = replay(0, 60), replay(1, 30), replay(2, 50)
+    cache.put(a)
+    cache.put(b)
+    assert cache.get(0) is a                     # 0 is now the more recent
+    cache.put(c)                                 # 60 + 30 besides the latest: 1 goes
+    assert 1 not in cache and cache.get(0) is a and cache.get(2) is c
+    huge = replay(3, 1000)
+    cache.put(huge)                              # the latest stays whatever its size
+    assert cache.get(3) is huge and 0 not in cache and 2 in cache
+    cache.put(replay(4, 1))
+    assert 2 not in cache and 3 not in cache and 4 in cache
+
+
 def test_a_new_start_replaces_the_running_replay(qtbot: QtBot, owner: QWidget,
                                                   bulk: Path) -> None:
     capture = _capture(bulk)
