@@ -52,7 +52,7 @@ from core.errors import CaptureError
 from core.progress import DECODING, INDEXING, READING, WALKING, Progress, Stages, ignore
 from core.text import counted
 
-CHUNK = 1 << 17
+CHUNK = 1 << 16
 _CLASSES = C_UNDECODED + 1
 PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
 
