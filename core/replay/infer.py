@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.classify import Receiver, acks_new, classify
+from core.classify import Receiver, classify
 from core.progress import TICK_MASK, Progress, ignore
 from core.replay.ooo import OutOfOrder
 from core.segment import Flag, Segment, flags_text, seq_add, seq_diff
@@ -61,6 +61,7 @@ from core.trace import AppNotified, Event, StateChanged, TimerStarted
 S = TcpState
 SYN, FIN, RST, ACK = 0x02, 0x01, 0x04, 0x10
 _MASK = 0xFFFFFFFF
+_HALF = 0x80000000
 #: Receive window assumed at the receiver: a capture rarely shows the true one, and
 #: classification must not drop segments that the receiver evidently took.
 _ASSUMED_RCV_WND = 1 << 30
@@ -288,8 +289,10 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
             if series:
                 wnd, nxt = receiver.snd_wnd, receiver.rcv_nxt
             if f & ACK and una is not None and receiver.snd_nxt is not None:
-                if acks_new(una, receiver.snd_nxt, ack[k]):
-                    receiver.snd_una = ack[k]
+                a = ack[k]     # acks_new, inline: SND.UNA < a <= SND.NXT (mod 2**32)
+                if 0 < ((a - una) & _MASK) <= _HALF \
+                        and ((receiver.snd_nxt - a) & _MASK) <= _HALF:
+                    receiver.snd_una = a
                     receiver.una_by = k
                 receiver.snd_wnd = window[k] << sender.shift
             if length[k]:
@@ -406,7 +409,7 @@ class _Run:
         if tcb.snd_una is None:
             tcb.snd_una = seq
         end = (seq + length + (1 if syn else 0) + (1 if flags & FIN else 0)) & _MASK
-        if tcb.snd_nxt is None or seq_diff(end, tcb.snd_nxt) > 0:
+        if tcb.snd_nxt is None or 0 < ((end - tcb.snd_nxt) & _MASK) < _HALF:   # seq_diff > 0
             tcb.snd_nxt = end
         if flags & FIN and tcb.fin_seq is None:
             tcb.fin_seq = (end - 1) & _MASK
@@ -414,7 +417,7 @@ class _Run:
         if flags & ACK and not syn and not flags & RST and tcb.state is S.SYN_SENT:
             self.unseen_syn_ack(tcb, peer, ack, time, k)
         if flags & ACK and not syn and tcb.synced and not flags & RST:
-            if tcb.rcv_nxt is None or seq_diff(ack, tcb.rcv_nxt) > 0:
+            if tcb.rcv_nxt is None or 0 < ((ack - tcb.rcv_nxt) & _MASK) < _HALF:
                 self.evidence(tcb, peer, ack, time, k)
         if trigger is not None:
             self.fire(tcb, trigger, time, k)
@@ -509,11 +512,10 @@ class _Run:
         if nxt is None:
             tcb.rcv_nxt = end
             return
-        ahead = seq_diff(seq, nxt)
-        if ahead > 0:
+        if 0 < ((seq - nxt) & _MASK) < _HALF:          # seq_diff(seq, nxt) > 0: ahead
             tcb.ooo.hold(seq, end, nxt)
             return
-        if seq_diff(end, nxt) <= 0:
+        if not 0 < ((end - nxt) & _MASK) < _HALF:      # seq_diff(end, nxt) <= 0
             return
         tcb.rcv_nxt = tcb.ooo.release(end) if tcb.ooo else end
 
