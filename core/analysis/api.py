@@ -65,14 +65,19 @@ def _analyze_stream(index: CaptureIndex, stream: int, progress: Progress) -> Str
                    options=opts)
 
 
-def analyze_capture(index: CaptureIndex) -> list[StreamAnalysis]:
-    """The analysis of every stream of ``index``, in stream order."""
+def analyze_capture(index: CaptureIndex, *,
+                    progress: Progress = ignore) -> list[StreamAnalysis]:
+    """The analysis of every stream of ``index``, in stream order; ``progress(packets
+    done, packets)`` over the whole capture as :mod:`core.progress` says (it may raise
+    ``Cancelled``)."""
     p = index.packets
     n = int(p.shape[0])
     if n == 0:
         return []
-    opts = read_options(index)
+    progress(0, n)
+    opts = read_options(index, check=lambda: progress(0, n))
     copies = find_copies(p, opts.tsval)
+    progress(0, n)
     stream = p["stream"].astype(np.int64)
     order = np.argsort(stream, kind="stable")
     bounds = np.flatnonzero(np.diff(stream[order])) + 1
@@ -84,8 +89,16 @@ def analyze_capture(index: CaptureIndex) -> list[StreamAnalysis]:
     for k, (s, e) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
         rows = order[s:e]
         out.append(_one(p, opts, rows, copies, int(stream[heads[k]]), rows,
-                        bool(reused[k])))
+                        bool(reused[k]), _from(progress, s, n)))
+    progress(n, n)
     return out
+
+
+def _from(progress: Progress, before: int, total: int) -> Progress:
+    """One stream's progress as part of the capture's: its packets after ``before``."""
+    if progress is ignore:
+        return ignore
+    return lambda done, _: progress(before + done, total)
 
 
 def _reused(heads: Arr) -> Arr:

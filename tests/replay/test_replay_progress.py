@@ -141,3 +141,22 @@ def test_the_reference_taking_over_counts_on(bulk: CaptureIndex,
 
 def reference_counts(index: CaptureIndex) -> dict[str, int]:
     return analyze_stream(index, 0).counts()
+
+
+def test_the_analysis_of_a_whole_capture_tells_packets(tmp_path: Path) -> None:
+    from core.analysis import analyze_capture
+    from tests.capture.builders import handshake, pcap
+    frames: list[bytes] = []
+    for k in range(6):
+        frames += handshake(cport=40000 + k)
+    path = tmp_path / "six.pcap"
+    path.write_bytes(pcap(frames))
+    index = read_capture(path)
+    told = Told()
+    analyses = analyze_capture(index, progress=told(ANALYSING))
+    told.check()
+    assert told.calls[-1] == (ANALYSING, len(index), len(index))
+    assert [a.counts() for a in analyses] == [a.counts() for a in analyze_capture(index)]
+    for at in range(1, len(told.calls) + 1):
+        with pytest.raises(Cancelled):
+            analyze_capture(index, progress=Told(at)(ANALYSING))
