@@ -74,7 +74,7 @@ def read_options(index: CaptureIndex, rows: Arr | None = None, *,
     if cand.size == 0:
         return out
     step = CHUNK if check is not None else cand.size
-    with Source(index.path) as src:
+    with Source(index.path, populate=False) as src:    # the pages of these packets only
         for first in range(0, cand.size, step):
             _fill(src, p, hdr, cand[first:first + step], out)
             if check is not None:

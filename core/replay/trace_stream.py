@@ -135,14 +135,17 @@ def _trace_lines(index: CaptureIndex, replay: Replay) -> Iterator[str]:
         frame = tl.segments[first].frame if first is not None else None
         doubts.setdefault(frame or 0, []).append(u.text)
     pk = _Packets(index, replay)
-    heads = pk.heads()
-    states = pk.states("  | client ", ", server ")
     labels, changes = analysis.labels, replay.verdict.changes
-    times, frames, flags, length, window = pk.times, pk.frames, pk.flags, pk.length, pk.window
-    rel_seq, rel_ack, doubtful = pk.rel_seq, pk.rel_ack, pk.doubtful
+    states = pk.states("  | client ", ", server ")
+    for k in pk.doubtful:
+        states[k] += "?"
+    tails = [""] * pk.n                  # the labels, on the few packets that have some
+    for k in sorted({k for k, items in enumerate(labels) if items} | set(changes)):
+        tails[k] = _label_tail(replay, k)
     flag_words = [f"Flags {text}" for text in FLAGS_TEXT]
-    for k in range(pk.n):
-        f, size, seq = flags[k], length[k], rel_seq[k]
+    for frame, time, head, f, size, seq, ack, win, tail, state in zip(
+            pk.frames, pk.times, pk.heads(), pk.flags, pk.length, pk.rel_seq, pk.rel_ack,
+            pk.window, tails, states, strict=True):
         if size:
             numbers = f", seq {seq}:{seq + size}"
         elif f & _SYN_FIN_RST:
@@ -150,13 +153,11 @@ def _trace_lines(index: CaptureIndex, replay: Replay) -> Iterator[str]:
         else:
             numbers = ""
         if f & _ACK:
-            numbers += f", ack {rel_ack[k]}"
-        tail = _label_tail(replay, k) if labels[k] or k in changes else ""
-        yield (f"{frames[k]:>6} {times[k]:.6f} {heads[k]}{flag_words[f & 0x1FF]}{numbers}, "
-               f"win {window[k]}, length {size}{tail}{states[k]}"
-               f"{'?' if k in doubtful else ''}")
+            numbers += f", ack {ack}"
+        yield (f"{frame:>6} {time:.6f} {head}{flag_words[f & 0x1FF]}{numbers}, win {win}, "
+               f"length {size}{tail}{state}")
         if doubts:
-            for note in doubts.pop(frames[k], []):
+            for note in doubts.pop(frame, []):
                 yield f"       ? uncertain: {note}"
 
 
@@ -191,7 +192,6 @@ def _json_pieces(index: CaptureIndex, replay: Replay) -> Iterator[str]:
 
 def _segments(replay: Replay, pk: _Packets) -> Iterator[str]:
     analysis, verdict = replay.analysis, replay.verdict
-    labels, ours, changes = analysis.labels, verdict.labels, verdict.changes
     lists: dict[tuple[str, ...], str] = {(): "[]"}
 
     def listed(items: tuple[str, ...] | list[str]) -> str:
@@ -201,24 +201,29 @@ def _segments(replay: Replay, pk: _Packets) -> Iterator[str]:
             text = lists[key] = _nested(list(key), 3)
         return text
     cols = segment_columns(replay.timeline)
-    arrived = [None if a != a else repr(round(a, 9))
+    arrived = ["null" if a != a else repr(round(a, 9))
                for a in cols.arrived[replay.timeline_index].tolist()]
-    from_client = replay.from_client.tolist()
-    times, frames, flags, length = pk.times, pk.frames, pk.flags, pk.length
-    rel_seq, rel_ack, win = pk.rel_seq, pk.rel_ack, analysis.win.tolist()
-    states, doubtful = pk.states('   "client_state": "', '",\n   "server_state": "'), pk.doubtful
-    last = pk.n - 1
-    for k in range(pk.n):
-        f = flags[k]
-        tshark = listed(labels[k])
-        diffs = ("[]" if k not in changes
-                 else _nested([change_dict(c) for c in changes[k]], 3))
-        yield (f'  {{\n   "frame": {frames[k]},\n   "time": {round(times[k], 9)!r},\n'
-               f'   "from": "{"client" if from_client[k] else "server"}",\n'
-               f'   "flags": "{FLAGS_TEXT[f & 0x1FF]}",\n   "seq": {rel_seq[k]},\n'
-               f'   "ack": {rel_ack[k] if f & _ACK else "null"},\n   "len": {length[k]},\n'
-               f'   "win": {win[k]},\n   "analysis": {tshark},\n   "tshark": {tshark},\n'
-               f'   "verdict": {listed(ours[k])},\n   "differences": {diffs},\n'
-               f'{states[k]}",\n   "arrived": {arrived[k] or "null"},\n'
-               f'   "uncertain": {"true" if k in doubtful else "false"}\n'
-               f'  }}{"," if k < last else ""}')
+    senders = ['"client"' if c else '"server"' for c in replay.from_client.tolist()]
+    flags = [f'"{FLAGS_TEXT[f & 0x1FF]}"' for f in pk.flags]
+    acks = [ack if f & _ACK else "null" for f, ack in zip(pk.flags, pk.rel_ack, strict=True)]
+    tshark = [listed(items) for items in analysis.labels]
+    ours = [listed(items) for items in verdict.labels]
+    diffs = ["[]"] * pk.n
+    for k, items in verdict.changes.items():
+        diffs[k] = _nested([change_dict(c) for c in items], 3)
+    states = pk.states('   "client_state": "', '",\n   "server_state": "')
+    uncertain = ["false"] * pk.n
+    for k in pk.doubtful:
+        uncertain[k] = "true"
+    commas = [","] * pk.n
+    commas[-1] = ""
+    for (frame, time, sender, flag, seq, ack, size, win, theirs, mine, diff, state, arrival,
+         doubt, comma) in zip(pk.frames, pk.times, senders, flags, pk.rel_seq, acks, pk.length,
+                              analysis.win.tolist(), tshark, ours, diffs, states, arrived,
+                              uncertain, commas, strict=True):
+        yield (f'  {{\n   "frame": {frame},\n   "time": {round(time, 9)!r},\n'
+               f'   "from": {sender},\n   "flags": {flag},\n   "seq": {seq},\n'
+               f'   "ack": {ack},\n   "len": {size},\n   "win": {win},\n'
+               f'   "analysis": {theirs},\n   "tshark": {theirs},\n   "verdict": {mine},\n'
+               f'   "differences": {diff},\n{state}",\n   "arrived": {arrival},\n'
+               f'   "uncertain": {doubt}\n  }}{comma}')
