@@ -37,10 +37,18 @@ _TCPDUMP_LETTERS = (
 )
 
 
-def flags_text(flags: Flag) -> str:
-    """Flags as tcpdump prints them: ``[S]``, ``[S.]``, ``[P.]``, ``[F.]``, ``[none]``."""
+def _letters(flags: int) -> str:
     letters = "".join(letter for bit, letter in _TCPDUMP_LETTERS if flags & bit)
     return f"[{letters or 'none'}]"
+
+
+#: ``flags_text`` of every 9-bit flags value, made once (a trace prints 100,000 of them).
+FLAGS_TEXT: tuple[str, ...] = tuple(_letters(value) for value in range(0x200))
+
+
+def flags_text(flags: int) -> str:
+    """Flags as tcpdump prints them: ``[S]``, ``[S.]``, ``[P.]``, ``[F.]``, ``[none]``."""
+    return FLAGS_TEXT[flags & 0x1FF]
 
 
 def seq_add(a: int, n: int) -> int:

@@ -26,6 +26,7 @@ import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from core.progress import Progress, ignore
 from core.segment import Segment, seq_diff
 from core.states import Side, TcpState, Timer, Trigger
 
@@ -252,8 +253,14 @@ class WindowSeries:
         snap = self._values[side][pos - 1]
         return None if snap is None else (times[pos - 1], snap)
 
-    def prepare(self) -> None:
-        """Make the series now (a lazy one is made on first use)."""
+    @property
+    def ready(self) -> bool:
+        """The series is made (a lazy one: once ``prepare`` ran)."""
+        return True
+
+    def prepare(self, progress: Progress = ignore) -> None:
+        """Make the series now (a lazy one is made on first use); ``progress`` as
+        :mod:`core.progress` says (it may raise ``Cancelled``: nothing is kept then)."""
 
 
 class Timeline:

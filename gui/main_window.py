@@ -8,7 +8,10 @@ Rules:
   previous Timeline survives: its panel and view are disconnected and deleted, so
   opening capture after capture keeps memory flat.
 - Captures load in a worker with a progress dialog (:mod:`gui.loader`); a bad file gives
-  a dialog with core's message and the window keeps what it showed.
+  a dialog with core's message and the window keeps what it showed. The chosen stream
+  is replayed in a worker too (:mod:`gui.replayer`, once per stream: the capture keeps
+  its replays); until it is ready, or if it is cancelled, the window shows what it
+  showed.
 - Recent files live in ``QSettings`` (key ``recent``, newest first, ``RECENT_MAX``);
   the bundled examples (File > Open example, :mod:`resources`) open through the same
   loader but are not added to them.
@@ -66,6 +69,7 @@ from gui.details_pane import DetailsPane
 from gui.dock_layout import DockLayout
 from gui.export_dialog import ExportDialog
 from gui.loader import CaptureLoader, LoadedCapture, LoadProgressDialog
+from gui.replayer import ChosenStream, ReplayProgressDialog, StreamReplayer
 from gui.sequence_view import SequenceView
 from gui.sim_panel import SimulationPanel
 from gui.streams_panel import StreamsPanel
@@ -126,6 +130,11 @@ class MainWindow(QMainWindow):
         self.loader.loaded.connect(self._on_loaded)
         self.loader.failed.connect(self._on_failed)
         self.loader.cancelled.connect(self._on_cancelled)
+        self.replayer = StreamReplayer(self)
+        self.replay_progress = ReplayProgressDialog(self.replayer, self)
+        self.replayer.replayed.connect(self._on_replayed)
+        self.replayer.failed.connect(self._on_replay_failed)
+        self.replayer.cancelled.connect(self._on_replay_cancelled)
         build_menus(self)
         self._refresh_recent()
         self.dock_layout.restore()
@@ -357,7 +366,9 @@ class MainWindow(QMainWindow):
 
     def _on_loaded(self, loaded: object) -> None:
         assert isinstance(loaded, LoadedCapture)
+        self.replayer.cancel()               # a stream of the previous capture
         self.capture = loaded
+        self.stream = None                   # none of this capture is shown yet
         if loaded.path not in self._example_paths:
             self._remember(loaded.path)
         self.streams.set_rows(loaded.rows, loaded.name, loaded.warnings)
@@ -379,21 +390,39 @@ class MainWindow(QMainWindow):
                                     f"{loaded.path} holds no TCP stream to draw.")
 
     def choose_stream(self, stream: int) -> None:
-        """Replay ``stream`` of the open capture and show it."""
+        """Replay ``stream`` of the open capture in the background (progress dialog,
+        Cancel), then show it (``timeline_shown``)."""
         if self.capture is None:
             return
-        try:
-            replay = self.capture.replay(stream)
-        except SynAckError as exc:
-            self._error("Cannot replay the stream", str(exc))
+        self.statusBar().showMessage(f"Replaying stream {stream}\u2026")
+        self.replayer.start(self.capture, stream)
+
+    def _on_replayed(self, chosen: object) -> None:
+        assert isinstance(chosen, ChosenStream)
+        if chosen.capture is not self.capture:
             return
-        self.replay_source = ReplaySource(index=self.capture.index, replay=replay)
-        self.stream = stream
-        self.streams.select_stream(stream)
-        self.show_timeline(replay.timeline)
+        self.statusBar().clearMessage()
+        self.replay_source = ReplaySource(index=chosen.capture.index, replay=chosen.replay)
+        self.stream = chosen.stream
+        self.streams.select_stream(chosen.stream)
+        self.show_timeline(chosen.replay.timeline)
+
+    def _on_replay_failed(self, message: str) -> None:
+        self._keep_stream()
+        self.load_failed.emit(message)
+        self.statusBar().showMessage(message, 15_000)
+
+    def _on_replay_cancelled(self) -> None:
+        self._keep_stream()
+        self.statusBar().showMessage("Replay cancelled", 5_000)
+
+    def _keep_stream(self) -> None:
+        """The list selects the stream on screen again (not the one given up)."""
+        if self.stream is not None:
+            self.streams.select_stream(self.stream)
 
     def _on_stream_chosen(self, stream: int) -> None:
-        if stream != self.stream:
+        if stream != self.stream or self.replayer.busy:
             self.choose_stream(stream)
 
     def _on_failed(self, message: str) -> None:
@@ -480,7 +509,9 @@ class MainWindow(QMainWindow):
         if self.panel is not None:
             self.panel.controller.pause()
         self.loader.cancel()
+        self.replayer.cancel()
         self.loader.wait(3000)
+        self.replayer.wait(3000)
         super().closeEvent(event)
 
     def export_to(self, path: str) -> list[tuple[str, int, int]]:

@@ -29,6 +29,7 @@ from core.analysis.options import OptionColumns, read_options
 from core.analysis.result import StreamAnalysis
 from core.capture.index import CaptureIndex
 from core.gcpause import paused
+from core.progress import Progress, ignore
 
 Arr = np.ndarray[Any, np.dtype[Any]]
 _NO_LABELS: tuple[str, ...] = ()
@@ -36,19 +37,22 @@ _NO_LABELS: tuple[str, ...] = ()
 _analyze = fast.analyze
 
 
-def analyze_stream(index: CaptureIndex, stream: int) -> StreamAnalysis:
+def analyze_stream(index: CaptureIndex, stream: int, *,
+                   progress: Progress = ignore) -> StreamAnalysis:
     """The analysis of one stream of ``index`` (the garbage collector paused meanwhile,
-    see :mod:`core.gcpause`)."""
+    see :mod:`core.gcpause`); ``progress(packets done, packets)`` as
+    :mod:`core.progress` says (it may raise ``Cancelled``)."""
     with paused():
-        return _analyze_stream(index, stream)
+        return _analyze_stream(index, stream, progress)
 
 
-def _analyze_stream(index: CaptureIndex, stream: int) -> StreamAnalysis:
+def _analyze_stream(index: CaptureIndex, stream: int, progress: Progress) -> StreamAnalysis:
     p = index.packets
     rows = np.flatnonzero(p["stream"] == stream).astype(np.int64)
     if rows.size == 0:
         raise ValueError(f"stream {stream} is not in the capture")
-    opts = read_options(index, rows)
+    progress(0, int(rows.size))
+    opts = read_options(index, rows, check=lambda: progress(0, int(rows.size)))
     local = np.arange(rows.size)
     copies = find_copies(p[rows], opts.tsval)
     head = p[rows[0]]
@@ -60,17 +64,24 @@ def _analyze_stream(index: CaptureIndex, stream: int) -> StreamAnalysis:
     back = (earlier["src"] == b[0]) & (earlier["sport"] == b[1]) & (
         earlier["dst"] == a[0]) & (earlier["dport"] == a[1])
     reused = bool((fwd | back).any())
-    return replace(_one(p[rows], opts, local, copies, stream, rows, reused), options=opts)
+    progress(0, int(rows.size))
+    return replace(_one(p[rows], opts, local, copies, stream, rows, reused, progress),
+                   options=opts)
 
 
-def analyze_capture(index: CaptureIndex) -> list[StreamAnalysis]:
-    """The analysis of every stream of ``index``, in stream order."""
+def analyze_capture(index: CaptureIndex, *,
+                    progress: Progress = ignore) -> list[StreamAnalysis]:
+    """The analysis of every stream of ``index``, in stream order; ``progress(packets
+    done, packets)`` over the whole capture as :mod:`core.progress` says (it may raise
+    ``Cancelled``)."""
     p = index.packets
     n = int(p.shape[0])
     if n == 0:
         return []
-    opts = read_options(index)
+    progress(0, n)
+    opts = read_options(index, check=lambda: progress(0, n))
     copies = find_copies(p, opts.tsval)
+    progress(0, n)
     stream = p["stream"].astype(np.int64)
     order = np.argsort(stream, kind="stable")
     bounds = np.flatnonzero(np.diff(stream[order])) + 1
@@ -82,7 +93,8 @@ def analyze_capture(index: CaptureIndex) -> list[StreamAnalysis]:
     for k, (s, e) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
         rows = order[s:e]
         out.append(_one(p, opts, rows, copies, int(stream[heads[k]]), rows,
-                        bool(reused[k])))
+                        bool(reused[k]), _from(progress, s, n)))
+    progress(n, n)
     return out
 
 
@@ -110,6 +122,13 @@ def analyze_streams(index: CaptureIndex, streams: Sequence[int], rows: Sequence[
         return out
 
 
+def _from(progress: Progress, before: int, total: int) -> Progress:
+    """One stream's progress as part of the capture's: its packets after ``before``."""
+    if progress is ignore:
+        return ignore
+    return lambda done, _: progress(before + done, total)
+
+
 def reused_endpoints(heads: Arr) -> Arr:
     """Per stream (given its first packet): does an earlier stream share its endpoints?"""
     a = heads["src"].astype(np.int64) << 16 | heads["sport"]
@@ -123,7 +142,7 @@ def reused_endpoints(heads: Arr) -> Arr:
 
 
 def _one(packets: Arr, opts: OptionColumns, rows: Arr, copies: Arr, stream: int,
-         index_rows: Arr, reused: bool) -> StreamAnalysis:
+         index_rows: Arr, reused: bool, progress: Progress = ignore) -> StreamAnalysis:
     """Analyse ``rows`` (indices into ``packets``/``opts``/``copies``) as one stream."""
     dup = copies[rows]
     keep = dup < 0
@@ -131,7 +150,7 @@ def _one(packets: Arr, opts: OptionColumns, rows: Arr, copies: Arr, stream: int,
     head = packets[rows[0]]
     syn = int(head["flags"]) & 0x12 == 0x02
     inp = stream_input(packets, opts, kept, reused_first=reused and syn)
-    res = _analyze(inp)
+    res = _analyze(inp, progress=progress)
     n = int(rows.shape[0])
     p = packets[rows]
     from_a = (p["src"] == head["src"]) & (p["sport"] == head["sport"])

@@ -48,6 +48,7 @@ from core.analysis.labels import (
     A_ZERO_WINDOW_PROBE_ACK,
 )
 from core.analysis.unacked import Unacked
+from core.progress import TICK_MASK, Progress, ignore
 
 M = 0xFFFFFFFF
 H = 0x80000000
@@ -59,21 +60,32 @@ class Fallback(Exception):
     """The stream leaves the fast path's assumptions: use the reference."""
 
 
-def analyze(inp: StreamInput, *, strict: bool = False) -> StreamOutput:
-    """Same as ``reference.analyze`` (see the module docstring)."""
+def analyze(inp: StreamInput, *, strict: bool = False,
+            progress: Progress = ignore) -> StreamOutput:
+    """Same as ``reference.analyze`` (see the module docstring); ``progress(packets
+    done, packets)`` every ``TICK`` packets (:mod:`core.progress`; the reference's
+    packets, should it take over, count from where the fast path stopped)."""
+    reached = 0
+
+    def tell(done: int, total: int) -> None:
+        nonlocal reached
+        reached = max(reached, done)
+        progress(reached, total)
     try:
-        return _run(inp, strict)
+        return _run(inp, strict, tell)
     except Fallback:
-        return reference.analyze(inp, strict=strict)
+        return reference.analyze(inp, strict=strict, progress=tell)
 
 
 def run_fast_only(inp: StreamInput, *, strict: bool = False) -> StreamOutput:
     """The fast path without the fallback (raises when the stream needs the reference)."""
-    return _run(inp, strict)
+    return _run(inp, strict, ignore)
 
 
-def _run(inp: StreamInput, strict: bool) -> StreamOutput:  # noqa: C901 - one loop on purpose
+def _run(inp: StreamInput, strict: bool,  # noqa: C901 - one loop on purpose
+         progress: Progress) -> StreamOutput:
     n = len(inp)
+    progress(0, n)
     out = StreamOutput.empty(n)
     bits = [0] * n
     dup_num = out.dup_num
@@ -112,6 +124,8 @@ def _run(inp: StreamInput, strict: bool) -> StreamOutput:  # noqa: C901 - one lo
     for (f1, frame, now, seq, ack, flags, window, seglen, has_seg, bad, ws, sackn, sacks,
          tfo, cut) in cols:
         i += 1
+        if not i & TICK_MASK:
+            progress(i, n)
         d, r = (0, 1) if f1 else (1, 0)
         ta = A_REUSED_PORTS if i == 0 and inp.reused_first else 0
         syn_ack = flags & 0x12
@@ -271,6 +285,7 @@ def _run(inp: StreamInput, strict: bool) -> StreamOutput:  # noqa: C901 - one lo
                 win_scale[d] = -2
         bits[i] = ta
     _second_pass(inp, out, base, win_scale, bits)
+    progress(n, n)
     return out
 
 

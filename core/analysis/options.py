@@ -20,6 +20,7 @@ Invariants:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,8 @@ from core.capture.source import Source, gather_rows
 Arr = np.ndarray[Any, np.dtype[Any]]
 
 _WIDTH = 40
+#: Packets with options read between two checks (tens of milliseconds).
+CHUNK = 1 << 15
 _NOP_NOP_TS = np.array([1, 1, 8, 10], np.uint8)
 
 
@@ -59,8 +62,10 @@ def empty_columns(n: int) -> OptionColumns:
                          np.zeros(n, np.int8), np.zeros((n, MAX_SACK, 2), np.int64))
 
 
-def read_options(index: CaptureIndex, rows: Arr | None = None) -> OptionColumns:
-    """The option columns of ``rows`` (default: every packet) of ``index``."""
+def read_options(index: CaptureIndex, rows: Arr | None = None, *,
+                 check: Callable[[], None] | None = None) -> OptionColumns:
+    """The option columns of ``rows`` (default: every packet) of ``index``; with
+    ``check``, ``CHUNK`` packets with options at a time, calling it after each."""
     p = index.packets if rows is None else index.packets[rows]
     n = int(p.shape[0])
     out = empty_columns(n)
@@ -68,12 +73,21 @@ def read_options(index: CaptureIndex, rows: Arr | None = None) -> OptionColumns:
     cand = np.flatnonzero((hdr > 20) & ((p["info"] & INFO_BAD_DOFF) == 0))
     if cand.size == 0:
         return out
+    step = CHUNK if check is not None else cand.size
+    with Source(index.path, populate=False) as src:    # the pages of these packets only
+        for first in range(0, cand.size, step):
+            _fill(src, p, hdr, cand[first:first + step], out)
+            if check is not None:
+                check()
+    return out
+
+
+def _fill(src: Source, p: Arr, hdr: Arr, cand: Arr, out: OptionColumns) -> None:
+    """The columns of the packets ``cand`` (positions in ``p``, with options)."""
     start = (p["data_offset"][cand].astype(np.int64) + p["tcp_offset"][cand] + 20)
     room = p["caplen"][cand].astype(np.int64) - p["tcp_offset"][cand] - 20
     length = np.clip(np.minimum(hdr[cand] - 20, room), 0, _WIDTH)
-    # a few streams' rows are a few pages: reading the whole file ahead would cost more
-    with Source(index.path, populate=rows is None or 4 * len(rows) > len(index)) as src:
-        g = gather_rows(src.buf, start, _WIDTH).copy()
+    g = gather_rows(src.buf, start, _WIDTH).copy()
     # Linux's usual NOP NOP timestamps and nothing else: no walk needed.
     plain = (length == 12) & (g[:, :4] == _NOP_NOP_TS).all(axis=1)
     if plain.any():
@@ -84,7 +98,6 @@ def read_options(index: CaptureIndex, rows: Arr | None = None) -> OptionColumns:
     walk = np.flatnonzero(~plain)
     if walk.size:
         _walk(g[walk], length[walk], cand[walk], out)
-    return out
 
 
 def _walk(g: Arr, length: Arr, where: Arr, out: OptionColumns) -> None:

@@ -42,6 +42,7 @@ from core.analysis.labels import (
     A_ZERO_WINDOW_PROBE,
     A_ZERO_WINDOW_PROBE_ACK,
 )
+from core.progress import TICK_MASK, Progress, ignore
 
 M = 0xFFFFFFFF
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
@@ -112,9 +113,12 @@ def add_range(seen: list[list[int]], start: int, end: int) -> None:
     seen[k:j] = [[start, end]]
 
 
-def analyze(inp: StreamInput, *, strict: bool = False) -> StreamOutput:
-    """Run the analysis over one stream (see the module docstring)."""
+def analyze(inp: StreamInput, *, strict: bool = False,
+            progress: Progress = ignore) -> StreamOutput:
+    """Run the analysis over one stream (see the module docstring); ``progress(packets
+    done, packets)`` every ``TICK`` packets (:mod:`core.progress`)."""
     n = len(inp.frame)
+    progress(0, n)
     out = StreamOutput.empty(n)
     flows = (Flow(), Flow())          # flow1, flow2
     first_rtt = 0
@@ -136,6 +140,8 @@ def analyze(inp: StreamInput, *, strict: bool = False) -> StreamOutput:
     cut_l = inp.options_cut.tolist()
     bits = [0] * n
     for i in range(n):
+        if i and not i & TICK_MASK:
+            progress(i, n)
         fwd, rev = (flows[0], flows[1]) if f1_l[i] else (flows[1], flows[0])
         frame, now, seq, ack = frame_l[i], time_l[i], seq_l[i], ack_l[i]
         flags, window, seglen = flags_l[i], win_l[i], len_l[i]
@@ -180,6 +186,7 @@ def analyze(inp: StreamInput, *, strict: bool = False) -> StreamOutput:
             _verify_window_scaling(bool(flags & ACK), fwd, rev)
         bits[i] = ta
     second_pass(inp, out, flows, bits)
+    progress(n, n)
     return out
 
 

@@ -42,7 +42,7 @@ Invariants:
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
@@ -172,16 +172,19 @@ def packets_of(index: CaptureIndex, analysis: StreamAnalysis, *,
 
 def judge_stream(index: CaptureIndex, analysis: StreamAnalysis, fates: Fates | None = None,
                  *, trust_arrivals: bool = False,
-                 options: OptionColumns | None = None) -> Verdict:
+                 options: OptionColumns | None = None,
+                 check: Callable[[], None] | None = None) -> Verdict:
     """The verdict on one analysed stream of ``index`` (see the module rules). The
-    options are read only when a retransmission needs them (``options``: already read)."""
+    options are read only when a retransmission needs them (``options``: already read);
+    ``check()`` is called between the rules (it may raise ``Cancelled``)."""
     resent = any(labels and RETRANSMISSIONS.intersection(labels) for labels in analysis.labels)
     return judge(packets_of(index, analysis, options=resent, read=options), analysis.labels,
-                 fates, trust_arrivals=trust_arrivals)
+                 fates, trust_arrivals=trust_arrivals, check=check)
 
 
 def judge(packets: Packets, tshark: Sequence[tuple[str, ...]], fates: Fates | None = None,
-          *, trust_arrivals: bool = False) -> Verdict:
+          *, trust_arrivals: bool = False,
+          check: Callable[[], None] | None = None) -> Verdict:
     """SynAck's labels for ``packets`` given tshark's (see the module rules)."""
     n = len(packets)
     if len(tshark) != n:
@@ -191,10 +194,14 @@ def judge(packets: Packets, tshark: Sequence[tuple[str, ...]], fates: Fates | No
     def add(k: int, change: Change) -> None:
         found.setdefault(k, []).append(change)
 
+    told = check if check is not None else _nothing
     _simultaneous_open(packets, tshark, add)
     _handshake_ack(packets, tshark, add)
+    told()
     _fin_reack(packets, tshark, add)
+    told()
     _spurious(packets, tshark, fates, trust_arrivals, add)
+    told()
     labels = list(tshark)
     changes: dict[int, tuple[Change, ...]] = {}
     for k, items in sorted(found.items()):
@@ -207,6 +214,10 @@ def judge(packets: Packets, tshark: Sequence[tuple[str, ...]], fates: Fates | No
             labels[k] = mine
             changes[k] = tuple(items)
     return Verdict(labels=labels, tshark=list(tshark), changes=changes)
+
+
+def _nothing() -> None:
+    """No check between the rules."""
 
 
 # ----- the rules ------------------------------------------------------------------------

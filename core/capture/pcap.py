@@ -20,6 +20,7 @@ from core.capture.index import MAX_RECORD, CaptureWarning, Interface
 from core.capture.records import Records
 from core.capture.source import Source, gather_rows, u32
 from core.capture.speculate import walk_pcap
+from core.progress import Progress, ignore
 from core.text import counted
 
 HEADER = 24
@@ -33,8 +34,9 @@ MAGICS: dict[bytes, tuple[bool, bool]] = {
 _LINKTYPE_MASK = 0x03FFFFFF     # upper bits: FCS length information
 
 
-def read_pcap(src: Source) -> Records:
-    """Walk every record of a pcap file (see module invariants)."""
+def read_pcap(src: Source, progress: Progress = ignore) -> Records:
+    """Walk every record of a pcap file (see module invariants); ``progress(bytes
+    walked, size)`` as :func:`core.capture.speculate.walk_pcap` tells it."""
     big, nano = MAGICS[bytes(src.raw[:4])]
     if src.size < HEADER:
         raise src.error(src.size, f"the file ends inside the pcap file header "
@@ -51,8 +53,11 @@ def read_pcap(src: Source) -> Records:
     iface = Interface(link_type=link, snaplen=snaplen,
                       ts_resolution="1e-9" if nano else "1e-6")
 
-    offsets, stop = walk_pcap(src.raw, src.buf, HEADER, src.size, big, nano, limit)
-    head = gather_rows(src.buf, offsets, 16)
+    offsets, stop = walk_pcap(src.raw, src.buf, HEADER, src.size, big, nano, limit, progress)
+
+    def check() -> None:
+        progress(src.size, src.size)
+    head = gather_rows(src.buf, offsets, 16, check)
     caplen = u32(head, 8, big).astype(np.int64)
     wirelen = u32(head, 12, big).astype(np.int64)
 
@@ -78,6 +83,7 @@ def read_pcap(src: Source) -> Records:
             f"after record {n})")))
     offsets, caplen, wirelen, head = offsets[:n], caplen[:n], wirelen[:n], head[:n]
 
+    check()
     seconds = u32(head, 0, big).astype(np.int64)
     fraction = u32(head, 4, big).astype(np.int64)
     time_ns = seconds * 1_000_000_000 + (fraction if nano else fraction * 1000)

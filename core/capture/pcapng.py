@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import struct
 from array import array
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,8 @@ import numpy as np
 from core.capture import linktypes
 from core.capture.index import MAX_RECORD, CaptureWarning, Interface
 from core.capture.records import Records, walk_blocks
-from core.capture.source import Source, be16, be32, gather_rows, le32
+from core.capture.source import GATHER_CHUNK, Source, be16, be32, gather_rows, le32
+from core.progress import Progress, ignore
 from core.text import counted
 
 SHB = 0x0A0D0D0A
@@ -36,6 +38,8 @@ IDB, OPB, SPB, EPB = 1, 2, 3, 6
 BOMS = {b"\x1a\x2b\x3c\x4d": True, b"\x4d\x3c\x2b\x1a": False}
 MAX_BLOCK = 16 * 1024 * 1024
 MAX_INTERFACES = 0xFFFF
+#: Blocks walked between two progress calls (tens of milliseconds).
+WALK_BUDGET = 1 << 15
 _MIN_LENGTH = {SHB: 28, IDB: 20, EPB: 32, OPB: 32, SPB: 16}
 _OPT_NAME, _OPT_TSRESOL, _OPT_TSOFFSET = 2, 9, 14
 #: The latest time an int64 of nanoseconds holds (2262-04-11T23:47:16.854775807Z).
@@ -45,8 +49,10 @@ _EDGE_NS = 2.0**20          # float estimates this near an end are decided exact
 Arr = np.ndarray[Any, np.dtype[Any]]
 
 
-def read_pcapng(src: Source) -> Records:
-    """Walk every block of a pcapng file (see module invariants)."""
+def read_pcapng(src: Source, progress: Progress = ignore) -> Records:
+    """Walk every block of a pcapng file (see module invariants); ``progress(bytes
+    walked, size)`` at the start, every ``WALK_BUDGET`` blocks and at the end."""
+    progress(0, src.size)
     offsets: array[int] = array("q")
     starts: list[int] = []          # index in offsets of each section's SHB
     orders: list[bool] = []         # big endian, per run of same-order sections
@@ -58,12 +64,20 @@ def read_pcapng(src: Source) -> Records:
         runs.append(len(offsets))
         orders.append(big)
         starts.append(len(offsets))
-        pos, why = walk_blocks(src.raw, pos, src.size, big, offsets, starts)
+        pos, why = walk_blocks(src.raw, pos, src.size, big, offsets, starts, WALK_BUDGET)
+        while why == "more":
+            progress(min(pos, src.size), src.size)
+            pos, why = walk_blocks(src.raw, pos, src.size, big, offsets, starts, WALK_BUDGET,
+                                   resume=True)
         if why == "bad":
             length = struct.unpack_from(">I" if big else "<I", src.raw, pos + 4)[0]
             raise src.error(pos, f"block length {length} is not a multiple of 4 of at least 12")
         if why == "end":
             break
+
+    def check() -> None:
+        progress(src.size, src.size)
+    check()
     if pos < src.size:
         warnings.append(CaptureWarning(pos, f"the file ends inside a block header "
                                             f"({counted(src.size - pos, 'stray byte')})"))
@@ -71,7 +85,7 @@ def read_pcapng(src: Source) -> Records:
     counts = np.diff(np.append(runs, blocks.shape[0]))
     order = np.repeat(np.array(orders, bool), counts)
     section = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, blocks.shape[0])))
-    return _blocks(src, blocks, order, section, warnings)
+    return _blocks(src, blocks, order, section, warnings, check)
 
 
 def _section_order(src: Source, pos: int) -> bool:
@@ -89,10 +103,11 @@ def _u32(rows: Arr, col: int, big: Arr) -> Arr:
 
 
 def _blocks(src: Source, blocks: Arr, big: Arr, section: Arr,
-            warnings: list[CaptureWarning]) -> Records:
-    head = gather_rows(src.buf, blocks, 32)
+            warnings: list[CaptureWarning], check: Callable[[], None]) -> Records:
+    head = gather_rows(src.buf, blocks, 32, check)
     kind = _u32(head, 0, big)
     length = _u32(head, 4, big)
+    check()
     if length.size and int(blocks[-1] + length[-1]) > src.size:
         last = int(blocks[-1])
         if int(length[-1]) > MAX_BLOCK:
@@ -102,7 +117,8 @@ def _blocks(src: Source, blocks: Arr, big: Arr, section: Arr,
             f"(the file has {src.size - last}); the blocks before it were read")))
         blocks, head, kind, length = blocks[:-1], head[:-1], kind[:-1], length[:-1]
         big, section = big[:-1], section[:-1]
-    _check(src, blocks, head, kind, length, big)
+    _check(src, blocks, head, kind, length, big, check)
+    check()
 
     is_idb = kind == IDB
     if int(np.count_nonzero(is_idb)) > MAX_INTERFACES:
@@ -116,9 +132,11 @@ def _blocks(src: Source, blocks: Arr, big: Arr, section: Arr,
     first_block = np.searchsorted(section, np.arange(int(section[-1]) + 1 if section.size
                                                      else 0))
     base = before[first_block][section] if section.size else section   # section's first
+    check()
 
     rows = np.flatnonzero(np.isin(kind, (EPB, SPB, OPB)))
     pk, ph, pb = kind[rows], head[rows], big[rows]
+    check()
     word = _u32(ph, 8, pb)
     local = np.where(pk == OPB, np.where(pb, word >> 16, word & 0xFFFF), word)
     local[pk == SPB] = 0
@@ -130,6 +148,7 @@ def _blocks(src: Source, blocks: Arr, big: Arr, section: Arr,
                                               f"{int(local[i])}, but only {int(known[i])} "
                                               f"were described before it in its section")
     iface = local + base[rows]
+    check()
     caplen = _u32(ph, 20, pb)
     wirelen = _u32(ph, 24, pb)
     data = blocks[rows] + 28
@@ -152,15 +171,21 @@ def _blocks(src: Source, blocks: Arr, big: Arr, section: Arr,
         i = int(huge[0])
         said = counted(int(caplen[i]), "captured byte")
         raise src.error(int(blocks[rows[i]]), f"packet of {said}, more than {MAX_RECORD}")
-    stamp = (_u32(ph, 12, pb).astype(np.uint64) << np.uint64(32)) | \
-        _u32(ph, 16, pb).astype(np.uint64)
-    resol = np.array([r for _, r, _ in ifaces] or [6], np.int64)[iface]
-    offset_s = np.array([o for _, _, o in ifaces] or [0], np.int64)[iface]
+    check()
+    resols = np.array([r for _, r, _ in ifaces] or [6], np.int64)
+    offsets = np.array([o for _, _, o in ifaces] or [0], np.int64)
     time_ns = np.zeros(rows.size, np.int64)
     outside = np.zeros(rows.size, bool)
-    for r in np.unique(resol[~spb]).tolist():
-        sel = (resol == r) & ~spb
-        time_ns[sel], outside[sel] = to_ns(stamp[sel], r, offset_s[sel])
+    for start in range(0, rows.size, GATHER_CHUNK):
+        part = slice(start, start + GATHER_CHUNK)
+        stamp = (_u32(ph[part], 12, pb[part]).astype(np.uint64) << np.uint64(32)) | \
+            _u32(ph[part], 16, pb[part]).astype(np.uint64)
+        resol, offset_s, timed = resols[iface[part]], offsets[iface[part]], ~spb[part]
+        times, out = time_ns[part], outside[part]
+        for r in np.unique(resol[timed]).tolist():
+            sel = (resol == r) & timed
+            times[sel], out[sel] = to_ns(stamp[sel], r, offset_s[sel])
+        check()
     if outside.any():
         i = int(np.flatnonzero(outside)[0])
         outside_n = int(np.count_nonzero(outside))
@@ -176,14 +201,16 @@ def _blocks(src: Source, blocks: Arr, big: Arr, section: Arr,
                    big_endian=tuple(bool(b) for b in iface_big.tolist()), warnings=warnings)
 
 
-def _check(src: Source, blocks: Arr, head: Arr, kind: Arr, length: Arr, big: Arr) -> None:
+def _check(src: Source, blocks: Arr, head: Arr, kind: Arr, length: Arr, big: Arr,
+           check: Callable[[], None]) -> None:
     """Block framing: size limit, trailing length, minimum length per type, SHB version."""
     problems = []
     over = np.flatnonzero(length > MAX_BLOCK)
     if over.size:
         i = int(over[0])
         problems.append((i, 0, f"block length {int(length[i])} is over {MAX_BLOCK} bytes"))
-    trail = _u32(gather_rows(src.buf, blocks + length - 4, 4), 0, big)
+    trail = _u32(gather_rows(src.buf, blocks + length - 4, 4, check), 0, big)
+    check()
     mismatch = np.flatnonzero(trail != length)
     if mismatch.size:
         i = int(mismatch[0])
@@ -198,6 +225,7 @@ def _check(src: Source, blocks: Arr, head: Arr, kind: Arr, length: Arr, big: Arr
         size = counted(int(length[i]), "byte")
         problems.append((i, 0, f"block of type 0x{int(kind[i]):x} is {size}, "
                                f"shorter than its fixed fields"))
+    check()
     shb = kind == SHB
     major = np.where(big, be16(head, 12), be16(head, 12).byteswap())
     wrong = np.flatnonzero(shb & (major != 1))

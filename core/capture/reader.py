@@ -6,9 +6,13 @@ Invariants:
   memory stays a few tens of MB whatever the file size; the index costs 64 B a packet.
 - Per-frame trouble (non-TCP, fragments, broken headers, cut TCP headers) never stops the
   read: it is counted on the index and summarized in its warnings.
-- ``progress(done, total)``, when given, is called with the bytes of the file read so
-  far and its size: at the start, when the records are walked, after each decoded chunk
-  (``CHUNK`` records), at the end (``total, total``); never per packet. It may raise
+- ``stages``, when given, is told four stages (:mod:`core.progress`): ``READING`` (bytes
+  brought into memory, a ``LOAD_CHUNK`` at a time), ``WALKING`` (bytes walked from
+  record to record), ``DECODING`` (bytes decoded: after each chunk of ``CHUNK``
+  records) and ``INDEXING`` (``INDEX_STEPS`` steps: conversations, addresses, streams).
+  ``progress(done, total)`` alone is the decoding stage as it always was: bytes of the
+  file read so far and its size, at the start, when the records are walked, after each
+  decoded chunk, at the end (``total, total``); never per packet. Either may raise
   ``Cancelled``, which leaves ``read_capture`` unchanged (the only other exception that
   does).
 """
@@ -17,7 +21,6 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -46,28 +49,29 @@ from core.capture.records import Records
 from core.capture.source import DEFAULT_MAX_BYTES, Source, be16, be32
 from core.capture.streams import assign_streams, conversation_order
 from core.errors import CaptureError
+from core.progress import DECODING, INDEXING, READING, WALKING, Progress, Stages, ignore
 from core.text import counted
 
-CHUNK = 1 << 17
+CHUNK = 1 << 16
 _CLASSES = C_UNDECODED + 1
 PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
 
 Arr = np.ndarray[Any, np.dtype[Any]]
-#: ``progress(bytes_done, file_size)``; raising ``Cancelled`` in it stops the read.
-Progress = Callable[[int, int], None]
+#: Steps of the ``INDEXING`` stage.
+INDEX_STEPS = 4
 
 
 def read_capture(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES,
-                 progress: Progress | None = None) -> CaptureIndex:
-    """Index every TCP packet of a pcap or pcapng file (see ``core.capture``)."""
+                 progress: Progress | None = None,
+                 stages: Stages | None = None) -> CaptureIndex:
+    """Index every TCP packet of a pcap or pcapng file (see ``core.capture``); progress
+    and cancellation as the module invariants say."""
     name = os.fspath(path)
-    with Source(name, max_bytes=max_bytes) as src:
+    with Source(name, max_bytes=max_bytes, populate=stages is None) as src:
         try:
-            if progress is not None:
-                progress(0, src.size)
-            index = _read(src, progress)
-            if progress is not None:
-                progress(src.size, src.size)
+            told = _Told(src.size, progress, stages)
+            index = _read(src, told)
+            told.decoding(src.size, src.size)
             return index
         except CaptureError:
             raise
@@ -75,17 +79,34 @@ def read_capture(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_B
             raise CaptureError(name, 0, f"unreadable capture (internal: {exc!r})") from exc
 
 
-def _read(src: Source, progress: Progress | None) -> CaptureIndex:
+class _Told:
+    """Who hears of each stage: ``stages``, or ``progress`` for the decoding alone."""
+
+    def __init__(self, size: int, progress: Progress | None, stages: Stages | None) -> None:
+        self.given = stages is not None or progress is not None
+        if stages is not None:
+            self.reading, self.walking = stages(READING), stages(WALKING)
+            self.decoding, self.indexing = stages(DECODING), stages(INDEXING)
+        else:
+            self.reading = self.walking = self.indexing = ignore
+            self.decoding = progress if progress is not None else ignore
+            self.decoding(0, size)
+
+
+def _read(src: Source, told: _Told) -> CaptureIndex:
     magic = bytes(src.raw[:4])
+    if told.reading is not ignore:
+        src.load(told.reading)
     if magic in MAGICS:
-        rec = read_pcap(src)
+        rec = read_pcap(src, told.walking)
     elif magic == PCAPNG_MAGIC:
-        rec = read_pcapng(src)
+        rec = read_pcapng(src, told.walking)
     elif src.size < 4:
         raise src.error(0, f"the file is {counted(src.size, 'byte')}, too short for a capture")
     else:
         raise src.error(0, f"not a pcap or pcapng file (magic {magic.hex()})")
-    return _index(src, rec, _Meter(src.size, rec.block, progress))
+    return _index(src, rec, _Meter(src.size, rec.block, told.decoding if told.given
+                                   else None), told.indexing)
 
 
 class _Meter:
@@ -122,7 +143,7 @@ class _Fill:
         self.v6: list[tuple[Arr, Arr, Arr]] = []  # (rows, src6, dst6) of IPv6 packets
 
 
-def _index(src: Source, rec: Records, meter: _Meter) -> CaptureIndex:
+def _index(src: Source, rec: Records, meter: _Meter, indexing: Progress) -> CaptureIndex:
     frames = rec.block.shape[0]
     links = np.array([i.link_type for i in rec.interfaces], np.int64)
     ok = np.array([i.supported for i in rec.interfaces], bool)
@@ -145,6 +166,7 @@ def _index(src: Source, rec: Records, meter: _Meter) -> CaptureIndex:
     start_ns = int(rec.time_ns[0]) if frames else 0
     _release(rec)
 
+    indexing(0, INDEX_STEPS)
     m = fill.used
     pk = fill.pk[:m] if m >= 0.75 * fill.pk.shape[0] else fill.pk[:m].copy()
     perm = None
@@ -159,14 +181,18 @@ def _index(src: Source, rec: Records, meter: _Meter) -> CaptureIndex:
     if perm is not None and fill.v6:
         src6, dst6 = src6[perm], dst6[perm]
     src_num, dst_num, table6 = address_numbers(version, pk["src"], pk["dst"], src6, dst6)
+    indexing(1, INDEX_STEPS)
     ep_a = (src_num << np.uint64(16)) | pk["sport"]
     ep_b = (dst_num << np.uint64(16)) | pk["dport"]
     del src_num, dst_num, src6, dst6
-    conv_order, conv_first = conversation_order(ep_a, ep_b)
+    conv_order, conv_first = conversation_order(ep_a, ep_b, lambda: indexing(1, INDEX_STEPS))
+    indexing(2, INDEX_STEPS)
     pk["src"], pk["dst"], names = _address_ids(ep_a, ep_b, conv_order, conv_first, table6)
+    indexing(3, INDEX_STEPS)
     analyzed = (pk["info"] & INFO_NO_SEGLEN) == 0
     pk["stream"] = assign_streams(conv_order, conv_first, ep_a, ep_b, pk["flags"], pk["seq"],
-                                  pk["ack"], analyzed)
+                                  pk["ack"], analyzed, lambda: indexing(3, INDEX_STEPS))
+    indexing(INDEX_STEPS, INDEX_STEPS)
     counts = fill.counts
     return CaptureIndex(
         path=src.path, format=rec.format, packets=pk, addresses=names,

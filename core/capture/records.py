@@ -65,26 +65,32 @@ def walk_records(raw: Any, start: int, size: int, big: bool,
 
 
 def walk_blocks(raw: Any, start: int, size: int, big: bool, offsets: array[int],
-                sections: list[int]) -> tuple[int, str]:
+                sections: list[int], budget: int = sys.maxsize,
+                resume: bool = False) -> tuple[int, str]:
     """Append the offsets of pcapng blocks from ``start`` (an SHB) to ``offsets``.
 
     An SHB of the same byte order starts a new section without leaving the loop (its
     index in ``offsets`` goes to ``sections``). Stops at an SHB of the other (or no) byte
     order (``"shb"``), at a block length that is not a multiple of 4 or under 12
-    (``"bad"``), or when fewer than 8 bytes remain (``"end"``).
+    (``"bad"``), when fewer than 8 bytes remain (``"end"``), or after ``budget`` blocks
+    (``"more"``: call again from there with ``resume``, which says ``start`` is no
+    section's first SHB but any block).
     """
     append = offsets.append
     off = start
     end = size - 8
     shb, bom = 0x0A0D0D0A, 0x1A2B3C4D
+    opening = -1 if resume else start      # the SHB the walk starts on opens no section
     if not big and sys.byteorder == "little":
         mv = memoryview(raw)
         words = mv[:size - size % 4].cast("I")
         last = len(words) - 3
         try:
-            while off <= end:
+            for _ in range(budget):
+                if off > end:
+                    return off, "end"
                 i = off >> 2
-                if words[i] == shb and off != start:
+                if words[i] == shb and off != opening:
                     if i > last or words[i + 2] != bom:
                         return off, "shb"
                     sections.append(len(offsets))
@@ -99,9 +105,11 @@ def walk_blocks(raw: Any, start: int, size: int, big: bool, offsets: array[int],
     else:
         triple = struct.Struct(">III" if big else "<III").unpack_from
         pair = struct.Struct(">II" if big else "<II").unpack_from
-        while off <= end:
+        for _ in range(budget):
+            if off > end:
+                return off, "end"
             kind, length = pair(raw, off)
-            if kind == shb and off != start:
+            if kind == shb and off != opening:
                 if off + 12 > size or triple(raw, off)[2] != bom:
                     return off, "shb"
                 sections.append(len(offsets))
@@ -109,4 +117,4 @@ def walk_blocks(raw: Any, start: int, size: int, big: bool, offsets: array[int],
                 return off, "bad"
             append(off)
             off += length
-    return off, "end"
+    return off, "end" if off > end else "more"

@@ -5,6 +5,9 @@ Invariants:
 - ``gather_rows`` returns exactly ``width`` bytes per offset; bytes past the end of the
   file read as zero, so callers may over-read and must mask with the captured length.
 - Every failure to open or map the file becomes one ``CaptureError``.
+- ``load`` brings the file into memory a ``LOAD_CHUNK`` at a time (the disk reads a
+  capture's first pass would otherwise make in one long, silent page-fault storm), telling
+  its progress after each chunk; without it, files under 2 GiB are pre-faulted at ``mmap``.
 - Only regular files are read: a named pipe, a device (``/dev/zero``), a directory or a
   socket is refused before any read, and opening never blocks (``O_NONBLOCK``), so a
   FIFO with no writer cannot hang the reader (see ``open_regular``).
@@ -15,12 +18,15 @@ from __future__ import annotations
 import mmap
 import os
 import stat
+import sys
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from core.errors import CaptureError
+from core.progress import Progress
 from core.text import counted
 
 U8 = np.ndarray[Any, np.dtype[np.uint8]]
@@ -29,15 +35,20 @@ I64 = np.ndarray[Any, np.dtype[np.int64]]
 #: Files above this size are refused rather than indexed (the index costs ~1/10 of it).
 DEFAULT_MAX_BYTES = 64 * 1024**3
 _POPULATE_BELOW = 2 * 1024**3
+#: Bytes ``Source.load`` brings in between two progress calls.
+LOAD_CHUNK = 16 * 1024**2
+#: Rows ``gather_rows`` gathers between two checks.
+GATHER_CHUNK = 1 << 17
+#: Linux's madvise(2) MADV_POPULATE_READ (5.14+; the mmap module has no name for it).
+_MADV_POPULATE_READ = 22
 
 
 class Source:
-    """A capture file mapped read-only; use as a context manager. ``populate=False`` maps
-    without reading the file ahead (for a few records: pre-faulting a large file for
-    them would cost more than the reads)."""
+    """A capture file mapped read-only; use as a context manager."""
 
     def __init__(self, path: str, *, max_bytes: int = DEFAULT_MAX_BYTES,
                  populate: bool = True) -> None:
+        """``populate=False``: map only; ``load`` brings the bytes in later."""
         self.path = path
         fd = open_regular(path)
         try:
@@ -54,6 +65,23 @@ class Source:
             os.close(fd)
         self.size = len(self._map)
         self.buf: U8 = np.frombuffer(self._map, dtype=np.uint8)
+
+    def load(self, progress: Progress) -> None:
+        """Bring the file into memory a ``LOAD_CHUNK`` at a time: ``progress(bytes, size)``
+        at the start and after each chunk (it may raise ``Cancelled``). Where the kernel
+        cannot populate a range, the pages fault in later, as they are read."""
+        progress(0, self.size)
+        advise = getattr(self._map, "madvise", None)
+        advice = _MADV_POPULATE_READ if sys.platform.startswith("linux") else \
+            getattr(mmap, "MADV_WILLNEED", None)
+        for start in range(0, self.size, LOAD_CHUNK):
+            length = min(LOAD_CHUNK, self.size - start)
+            if advise is not None and advice is not None:
+                try:
+                    advise(advice, start, length)
+                except (OSError, ValueError):     # an older kernel: fault in as read
+                    advice = None
+            progress(start + length, self.size)
 
     @property
     def raw(self) -> mmap.mmap:
@@ -110,17 +138,30 @@ def open_regular(path: str) -> int:
     return fd
 
 
-def _map_file(fileno: int, size: int, ahead: bool = True) -> mmap.mmap:
-    """Map read-only; pre-fault the pages of files that fit easily in memory (Linux),
-    when ``ahead``."""
-    populate = getattr(mmap, "MAP_POPULATE", 0) if ahead else 0
-    if populate and size <= _POPULATE_BELOW:
-        return mmap.mmap(fileno, 0, flags=mmap.MAP_SHARED | populate, prot=mmap.PROT_READ)
+def _map_file(fileno: int, size: int, populate: bool) -> mmap.mmap:
+    """Map read-only; pre-fault the pages of files that fit easily in memory (Linux)."""
+    flag = getattr(mmap, "MAP_POPULATE", 0)
+    if populate and flag and size <= _POPULATE_BELOW:
+        return mmap.mmap(fileno, 0, flags=mmap.MAP_SHARED | flag, prot=mmap.PROT_READ)
     return mmap.mmap(fileno, 0, access=mmap.ACCESS_READ)
 
 
-def gather_rows(buf: U8, offsets: I64, width: int) -> U8:
-    """``width`` bytes starting at each offset, as an (n, width) array (zero past the end)."""
+def gather_rows(buf: U8, offsets: I64, width: int,
+                check: Callable[[], None] | None = None) -> U8:
+    """``width`` bytes starting at each offset, as an (n, width) array (zero past the end);
+    with ``check``, a ``GATHER_CHUNK`` of rows at a time, calling it after each."""
+    rows_n = offsets.shape[0]
+    if check is None or rows_n <= GATHER_CHUNK:
+        return _gather(buf, offsets, width)
+    out = np.empty((rows_n, width), np.uint8)
+    for start in range(0, rows_n, GATHER_CHUNK):
+        out[start:start + GATHER_CHUNK] = _gather(buf, offsets[start:start + GATHER_CHUNK],
+                                                  width)
+        check()
+    return out
+
+
+def _gather(buf: U8, offsets: I64, width: int) -> U8:
     n = buf.shape[0]
     rows_n = offsets.shape[0]
     limit = n - width

@@ -22,9 +22,12 @@ by one for conversation keys that contain a SYN after their first packet.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+from core.progress import TICK, TICK_MASK
 
 Arr = np.ndarray[Any, np.dtype[Any]]
 
@@ -77,12 +80,15 @@ class StreamTracker:
         return conv.stream
 
 
-def conversation_order(ep_a: Arr, ep_b: Arr) -> tuple[Arr, Arr]:
+def conversation_order(ep_a: Arr, ep_b: Arr,
+                       check: Callable[[], None] | None = None) -> tuple[Arr, Arr]:
     """Packet indices grouped by unordered endpoint pair, frame order within a group.
 
     ``ep_a``/``ep_b`` are the uint64 endpoints (address number << 16 | port). Returns
-    ``order`` and ``first`` (True where a group starts, in ``order``'s positions).
+    ``order`` and ``first`` (True where a group starts, in ``order``'s positions);
+    ``check()`` is called between the array passes (it may raise).
     """
+    told = check if check is not None else _nothing
     n = ep_a.shape[0]
     lo = np.minimum(ep_a, ep_b)
     hi = np.maximum(ep_a, ep_b)
@@ -92,7 +98,9 @@ def conversation_order(ep_a: Arr, ep_b: Arr) -> tuple[Arr, Arr]:
         # One sort of (hash of the pair, index): exact order if no two pairs share a hash,
         # which is checked below (a collision falls back to an exact lexsort).
         key = (_pair_hash(lo, hi) >> np.uint64(idx_bits)) << np.uint64(idx_bits)
+        told()
         packed = np.sort(key | np.arange(n, dtype=np.uint64))
+        told()
         order = (packed & np.uint64((1 << idx_bits) - 1)).astype(np.int64)
         h = packed >> np.uint64(idx_bits)
         first[1:] = h[1:] != h[:-1]
@@ -100,10 +108,15 @@ def conversation_order(ep_a: Arr, ep_b: Arr) -> tuple[Arr, Arr]:
         same = (s_lo[1:] == s_lo[:-1]) & (s_hi[1:] == s_hi[:-1])
         if bool(np.all(same | first[1:])):
             return order, first
+    told()
     order = np.lexsort((np.arange(n), hi, lo))
     s_lo, s_hi = lo[order], hi[order]
     first[1:] = (s_lo[1:] != s_lo[:-1]) | (s_hi[1:] != s_hi[:-1])
     return order, first
+
+
+def _nothing() -> None:
+    """No check."""
 
 
 def _pair_hash(lo: Arr, hi: Arr) -> Arr:
@@ -116,8 +129,9 @@ def _pair_hash(lo: Arr, hi: Arr) -> Arr:
 
 
 def assign_streams(order: Arr, first: Arr, ep_a: Arr, ep_b: Arr, flags: Arr, seq: Arr,
-                   ack: Arr, analyzed: Arr) -> Arr:
-    """tcp.stream of every packet (arrays in frame order), as ``StreamTracker`` would."""
+                   ack: Arr, analyzed: Arr, check: Callable[[], None] | None = None) -> Arr:
+    """tcp.stream of every packet (arrays in frame order), as ``StreamTracker`` would;
+    ``check()`` is called every ``TICK`` packets walked one by one (it may raise)."""
     n = ep_a.shape[0]
     if n == 0:
         return np.zeros(0, np.int32)
@@ -127,11 +141,16 @@ def assign_streams(order: Arr, first: Arr, ep_a: Arr, ep_b: Arr, flags: Arr, seq
     complex_groups = np.unique(group[pure_syn & ~first])
     if complex_groups.size:
         bounds = np.flatnonzero(first).tolist() + [n]
+        walked = 0
         for g in complex_groups.tolist():
             lo_i, hi_i = bounds[g], bounds[g + 1]
+            walked += hi_i - lo_i
+            if check is not None and walked >= TICK:
+                check()
+                walked = 0
             idx = order[lo_i:hi_i]
             starts[lo_i:hi_i] = _splits(ep_a[idx] > ep_b[idx], ep_a[idx] == ep_b[idx],
-                                        flags[idx], seq[idx], ack[idx], analyzed[idx])
+                                        flags[idx], seq[idx], ack[idx], analyzed[idx], check)
     conv_of_sorted = np.cumsum(starts) - 1
     start_frames = order[starts]                # first packet (frame order) of each conv
     number = np.empty(start_frames.size, np.int32)
@@ -141,7 +160,8 @@ def assign_streams(order: Arr, first: Arr, ep_a: Arr, ep_b: Arr, flags: Arr, seq
     return stream
 
 
-def _splits(greater: Arr, same: Arr, flags: Arr, seq: Arr, ack: Arr, analyzed: Arr) -> Arr:
+def _splits(greater: Arr, same: Arr, flags: Arr, seq: Arr, ack: Arr, analyzed: Arr,
+            check: Callable[[], None] | None = None) -> Arr:
     """Which packets of one conversation key start a new conversation (first one does)."""
     out = np.zeros(greater.shape[0], bool)
     out[0] = True
@@ -151,6 +171,8 @@ def _splits(greater: Arr, same: Arr, flags: Arr, seq: Arr, ack: Arr, analyzed: A
                                                   analyzed.tolist(), strict=True)):
         d = 1 if g else 0
         r = d if s else 1 - d
+        if i and not i & TICK_MASK and check is not None:
+            check()
         if i:
             b = base[d]
             syn_ack = f & (SYN | ACK)

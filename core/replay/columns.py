@@ -17,6 +17,8 @@ import numpy as np
 
 from core.capture.index import CaptureIndex
 from core.capture.segments import segments_of
+from core.gcpause import paused
+from core.progress import Progress, ignore
 from core.replay.infer import ARRIVED, SENT, SPARSE
 from core.segment import Segment
 from core.states import Side, TcpState
@@ -157,16 +159,22 @@ class LazyWindowSeries(WindowSeries):
 
     __slots__ = ("_make_series", "_ready")
 
-    def __init__(self, make: Callable[[], Series]) -> None:
+    def __init__(self, make: Callable[[Progress], Series]) -> None:
         super().__init__({}, {})
-        self._make_series: Callable[[], Series] | None = make
+        self._make_series: Callable[[Progress], Series] | None = make
         self._ready = False
 
-    def prepare(self) -> None:
+    @property
+    def ready(self) -> bool:
+        """The series is made (``prepare`` costs nothing any more)."""
+        return self._ready
+
+    def prepare(self, progress: Progress = ignore) -> None:
         if self._ready:
             return
         assert self._make_series is not None
-        (c_times, c_values), (s_times, s_values) = self._make_series()
+        with paused():              # a walk of small tuples, as the replay's own
+            (c_times, c_values), (s_times, s_values) = self._make_series(progress)
         self._times = {Side.CLIENT: c_times, Side.SERVER: s_times}
         self._values = {Side.CLIENT: LazySnapshots(Side.CLIENT, c_values),
                         Side.SERVER: LazySnapshots(Side.SERVER, s_values)}
@@ -187,6 +195,10 @@ class LazyRows(_Lazy[Row]):
         self._server = server
         self._windows = windows
         self._length = len(client)
+
+    def states(self) -> tuple[list[TcpState], list[TcpState]]:
+        """Both sides' states after every segment, as the lists they are (no row made)."""
+        return self._client, self._server
 
     def _make(self, i: int) -> Row:
         c, s = self._windows[i]

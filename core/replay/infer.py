@@ -45,11 +45,13 @@ Rules:
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.classify import Receiver, acks_new, classify
+from core.classify import Receiver, classify
+from core.progress import TICK_MASK, Progress, ignore
 from core.replay.ooo import OutOfOrder
 from core.segment import Flag, Segment, flags_text, seq_add, seq_diff
 from core.states import Action, Side, TcpState, Timer, Trigger
@@ -59,6 +61,7 @@ from core.trace import AppNotified, Event, StateChanged, TimerStarted
 S = TcpState
 SYN, FIN, RST, ACK = 0x02, 0x01, 0x04, 0x10
 _MASK = 0xFFFFFFFF
+_HALF = 0x80000000
 #: Receive window assumed at the receiver: a capture rarely shows the true one, and
 #: classification must not drop segments that the receiver evidently took.
 _ASSUMED_RCV_WND = 1 << 30
@@ -191,17 +194,21 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
           tolerate: frozenset[int] = frozenset(), series: bool = False,
           fins: tuple[int | None, int | None] = (None, None),
           early_close: dict[int, int] | None = None,
-          rfc1337: frozenset[Side] = frozenset()) -> Inference:
+          rfc1337: frozenset[Side] = frozenset(),
+          progress: Progress = ignore) -> Inference:
     """Replay the segments through both sides' state machines (module rules). With
     ``stop_on_conflict``, the walk ends at the first send rule 7 forbids (unless it is in
     ``tolerate``) and returns it in ``Inference.conflict``. The sides in ``rfc1337``
-    ignore RSTs in TIME_WAIT."""
+    ignore RSTs in TIME_WAIT. ``progress(events done, events)`` counts sends and
+    arrivals (two per segment) as :mod:`core.progress` says."""
     n = len(send)
+    progress(0, 2 * n)
     client = _Tcb(Side.CLIENT, initial[0], shifts[0])
     server = _Tcb(Side.SERVER, initial[1], shifts[1])
     at = np.array(send + [send[k] if a is None else a for k, a in enumerate(arrive)])
     tie = np.concatenate([np.arange(n, dtype=np.float64), np.arange(n) + 0.5])
     order = np.lexsort((tie, at)).tolist()
+    progress(0, 2 * n)
     at_list = at.tolist()
     lost = [a is None for a in arrive]
     out = Inference(client_after=[initial[0]] * n, server_after=[initial[1]] * n,
@@ -214,7 +221,9 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
     row_at = [0] * n
     # rule 2b: the number right after each side's first captured FIN (-1: none)
     after_fin = [-1 if f is None else (f + 1) & _MASK for f in fins]
-    for e in order:
+    for step, e in enumerate(order):
+        if not step & TICK_MASK:
+            progress(step, 2 * n)
         time = at_list[e]
         if e < n:
             k = e
@@ -284,8 +293,10 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
             if series:
                 wnd, nxt = receiver.snd_wnd, receiver.rcv_nxt
             if f & ACK and una is not None and receiver.snd_nxt is not None:
-                if acks_new(una, receiver.snd_nxt, ack[k]):
-                    receiver.snd_una = ack[k]
+                a = ack[k]     # acks_new, inline: SND.UNA < a <= SND.NXT (mod 2**32)
+                if 0 < ((a - una) & _MASK) <= _HALF \
+                        and ((receiver.snd_nxt - a) & _MASK) <= _HALF:
+                    receiver.snd_una = a
                     receiver.una_by = k
                 receiver.snd_wnd = window[k] << sender.shift
             if length[k]:
@@ -299,8 +310,10 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
                 run.note(receiver, time)
         waiting.append(k)
     run.flush(waiting, row_at)
-    run.monotone_rows(n, row_at)
+    progress(len(order), 2 * n)
+    run.monotone_rows(n, row_at, lambda: progress(len(order), 2 * n))
     out.series = (run.series[0], run.series[1])
+    progress(2 * n, 2 * n)
     return out
 
 
@@ -344,16 +357,20 @@ class _Run:
             row_at[k] = point
         waiting.clear()
 
-    def monotone_rows(self, n: int, row_at: list[int]) -> None:
-        """Rule 5: row k is the latest flush point of segments 0..k."""
+    def monotone_rows(self, n: int, row_at: list[int], check: Callable[[], None]) -> None:
+        """Rule 5: row k is the latest flush point of segments 0..k (``check()`` between
+        the passes over the rows)."""
         if not n or not self.flushes:
             return
         at = np.maximum.accumulate(np.array(row_at, dtype=np.int64)).tolist()
         points = [(c, s, (cw, sw)) for c, s, cw, sw in self.flushes]
+        check()
         rows = [points[p] for p in at]
+        check()
         out = self.out
         out.client_after = [r[0] for r in rows]
         out.server_after = [r[1] for r in rows]
+        check()
         out.windows = [r[2] for r in rows]
 
     # ------------------------------------------------------------------ sending
@@ -397,7 +414,7 @@ class _Run:
         if tcb.snd_una is None:
             tcb.snd_una = seq
         end = (seq + length + (1 if syn else 0) + (1 if flags & FIN else 0)) & _MASK
-        if tcb.snd_nxt is None or seq_diff(end, tcb.snd_nxt) > 0:
+        if tcb.snd_nxt is None or 0 < ((end - tcb.snd_nxt) & _MASK) < _HALF:   # seq_diff > 0
             tcb.snd_nxt = end
         if flags & FIN and tcb.fin_seq is None:
             tcb.fin_seq = (end - 1) & _MASK
@@ -405,7 +422,7 @@ class _Run:
         if flags & ACK and not syn and not flags & RST and tcb.state is S.SYN_SENT:
             self.unseen_syn_ack(tcb, peer, ack, time, k)
         if flags & ACK and not syn and tcb.synced and not flags & RST:
-            if tcb.rcv_nxt is None or seq_diff(ack, tcb.rcv_nxt) > 0:
+            if tcb.rcv_nxt is None or 0 < ((ack - tcb.rcv_nxt) & _MASK) < _HALF:
                 self.evidence(tcb, peer, ack, time, k)
         if trigger is not None:
             self.fire(tcb, trigger, time, k)
@@ -501,11 +518,10 @@ class _Run:
         if nxt is None:
             tcb.rcv_nxt = end
             return
-        ahead = seq_diff(seq, nxt)
-        if ahead > 0:
+        if 0 < ((seq - nxt) & _MASK) < _HALF:          # seq_diff(seq, nxt) > 0: ahead
             tcb.ooo.hold(seq, end, nxt)
             return
-        if seq_diff(end, nxt) <= 0:
+        if not 0 < ((end - nxt) & _MASK) < _HALF:      # seq_diff(end, nxt) <= 0
             return
         tcb.rcv_nxt = tcb.ooo.release(end) if tcb.ooo else end
 

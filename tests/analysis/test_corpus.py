@@ -124,7 +124,7 @@ def test_strict_mode_is_tshark_everywhere_but_copies(corpus: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """With SynAck's two corrections off, only the copies differ from tshark."""
     from core.analysis import api, fast
-    monkeypatch.setattr(api, "_analyze", lambda inp: fast.analyze(inp, strict=True))
+    monkeypatch.setattr(api, "_analyze", lambda inp, **kw: fast.analyze(inp, strict=True, **kw))
     for cap, truth_path in _captures(corpus):
         try:
             index = read_capture(str(cap))

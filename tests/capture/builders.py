@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import struct
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 ETH_IPV4, ETH_IPV6 = 0x0800, 0x86DD
 
@@ -140,3 +142,56 @@ def handshake(client: str = "10.0.0.1", server: str = "10.0.0.2", cport: int = 4
                                        payload=b"hello"))),
         ether(ipv4(server, client, tcp(80, cport, server_isn + 1, isn + 6, 0x10))),
     ]
+
+
+# --- a long connection ---------------------------------------------------------------------
+
+def bulk_pcap(path: Path, segments: int, *, seed: int = 3, loss: float = 0.01) -> Path:
+    """One Ethernet/IPv4 connection of about ``segments`` packets written to ``path``: a
+    handshake, a bulk transfer with ``loss`` of the data lost after the capture point
+    (an ACK and three duplicates, then a fast retransmission) and a four-way close; the
+    shape of ``bench/replay.py``'s stream, small enough for a test."""
+    rnd = random.Random(seed)
+    cs, ss = rnd.getrandbits(32), rnd.getrandbits(32)
+    ts = b"\x01\x01\x08\x0a" + bytes(8)
+    data = bytes(1448)
+    records: list[bytes] = []
+    clock = [1_700_000_000_000_000]
+
+    def put(src: str, dst: str, sport: int, dport: int, seq: int, ack: int, flags: int,
+            payload: bytes = b"", gap: int = 20) -> None:
+        clock[0] += gap
+        frame = ether(ipv4(src, dst, tcp(sport, dport, seq, ack, flags, 502, ts, payload)))
+        records.append(struct.pack("<IIII", clock[0] // 1_000_000, clock[0] % 1_000_000,
+                                   len(frame), len(frame)) + frame)
+
+    def client(seq: int, ack: int, flags: int, payload: bytes = b"", gap: int = 20) -> None:
+        put("10.0.0.1", "10.0.0.2", 40000, 80, seq, ack, flags, payload, gap)
+
+    def server(seq: int, ack: int, flags: int, gap: int = 1250) -> None:
+        put("10.0.0.2", "10.0.0.1", 80, 40000, seq, ack, flags, b"", gap)
+
+    client(cs, 0, 0x02)
+    server(ss, cs + 1, 0x12, 10_000)
+    client(cs + 1, ss + 1, 0x10, gap=10_000)
+    nxt, ss = cs + 1, ss + 1
+    hole: int | None = None
+    while len(records) < segments - 3:
+        client(nxt, ss, 0x10, data)
+        if hole is None and rnd.random() < loss:
+            hole = nxt
+        nxt += len(data)
+        if len(records) % 3:
+            continue
+        if hole is not None:
+            for _ in range(4):
+                server(ss, hole, 0x10)
+            client(hole, ss, 0x10, data)
+            hole = None
+        server(ss, nxt, 0x10)
+    client(nxt, ss, 0x11)
+    server(ss, nxt + 1, 0x11, 10_000)
+    client(nxt + 1, ss + 1, 0x10, gap=10_000)
+    path.write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1)
+                     + b"".join(records))
+    return path

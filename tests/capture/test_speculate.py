@@ -17,10 +17,14 @@ from tests.capture import builders as b
 
 @pytest.fixture
 def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Blocks of 512 bytes, so that small test files take the speculative path."""
+    """Blocks of 512 bytes, so that small test files take the speculative path; the
+    sequential walks stop every 300 bytes and progress is told every 2 lock steps, so
+    the pauses for progress are walked through too."""
     monkeypatch.setattr(speculate, "BLOCK", 512)
     monkeypatch.setattr(speculate, "WINDOW", 128)
     monkeypatch.setattr(speculate, "MIN_SIZE", 1024)
+    monkeypatch.setattr(speculate, "SEQUENTIAL", 300)
+    monkeypatch.setattr(speculate, "_TELL", 2)
 
 
 def capture(rnd: random.Random, count: int, decoys: bool, jumbo: bool,

@@ -17,6 +17,7 @@ from pytestqt.qtbot import QtBot
 from core.capture import read_capture
 from core.capture.writer import write_pcap
 from core.demo import demo_timeline
+from core.progress import DECODING, INDEXING, WALKING
 from core.stream_output import row_dicts
 from gui import loader as loader_module
 from gui.loader import READING, STREAMS, CaptureLoader, LoadedCapture, LoadProgressDialog
@@ -182,7 +183,8 @@ def test_a_new_start_replaces_the_running_load(qtbot: QtBot, loader: CaptureLoad
     assert loader.wait(TIMEOUT)
     QApplication.processEvents()             # what the first job might still have queued
     assert [kind for kind, _ in seen.ends] == ["loaded"]
-    assert all(what in (READING, STREAMS) for what, _, _ in seen.progress)
+    assert {what for what, _, _ in seen.progress} <= {READING, WALKING, DECODING, INDEXING,
+                                                        STREAMS}
 
 
 # ----- the dialog ----------------------------------------------------------------------------
@@ -195,13 +197,21 @@ def _dialog(qtbot: QtBot, loader: CaptureLoader) -> LoadProgressDialog:
 
 def test_dialog_follows_a_load(qtbot: QtBot, loader: CaptureLoader, demo_pcap: Path) -> None:
     dialog = _dialog(qtbot, loader)
-    values: list[int] = []
-    dialog.bar.valueChanged.connect(values.append)
+    seen: list[tuple[str, int, str]] = []            # after the dialog's own slot
+    loader.progressed.connect(
+        lambda stage, *_: seen.append((stage, dialog.bar.value(), dialog.label.text())))
     _load(qtbot, loader, demo_pcap)
     assert not dialog.isVisible()
-    *during, after = values
-    assert during == sorted(during) and during[-1] == dialog.STEPS
-    assert after == 0                                        # ready for the next load
+    stages = list(dict.fromkeys(stage for stage, _, _ in seen))
+    assert stages == [READING, WALKING, DECODING, INDEXING, STREAMS]
+    for stage in stages:                             # each stage's bar moves forward
+        values = [value for s, value, _ in seen if s == stage]
+        assert values == sorted(values) and values[-1] == dialog.STEPS
+    size = demo_pcap.stat().st_size
+    assert ("demo.pcap\nDecoding the packets: "
+            f"{size:,} bytes of {size:,} bytes") in [text for _, _, text in seen]
+    assert "demo.pcap\nNumbering the streams: step 4 of 4" in [text for _, _, text in seen]
+    assert dialog.bar.value() == 0                   # ready for the next load
     assert dialog.error_box is None
 
 
