@@ -65,6 +65,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from core.replay.explain import ANSWER_RATE, SLACK, SendTimes
 from core.replay.infer import Inference
 from core.replay.roles import NEAR
@@ -356,9 +358,10 @@ def _second_syn_acks(s: Stream, fates: list[float | None], inference: Inference,
                      ) -> list[Uncertainty]:
     """Rule 2e."""
     n = len(fates)
-    syn_acks = [k for k in range(n) if s.flags[k] & (SYN | ACK | RST) == SYN | ACK]
-    if len(syn_acks) < 2 or len({s.from_client[k] for k in range(n)
-                                 if s.flags[k] & (SYN | ACK | RST) == SYN}) > 1:
+    opening = np.asarray(s.flags, dtype=np.int64) & (SYN | ACK | RST)
+    syn_acks = np.flatnonzero(opening == SYN | ACK).tolist()
+    syns = np.flatnonzero(opening == SYN)
+    if len(syn_acks) < 2 or len({s.from_client[k] for k in syns.tolist()}) > 1:
         return []
     slack = max(0.5 * (s.delta_client + s.delta_server), SLACK)
     out: list[Uncertainty] = []
