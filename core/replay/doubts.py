@@ -177,13 +177,14 @@ def find_doubts(s: Stream, fates: list[float | None], inference: Inference,
                 alternative=alt))
     for j, k in eliminated:                                    # rule 2d
         sender = Side.CLIENT if s.from_client[j] else Side.SERVER
+        alt = other({j: None})
         out.append(Uncertainty(
-            time=s.send[k], side=sender.peer, segments=(j,),
+            time=s.send[k], side=sender.peer if alt else None, segments=(j,),
             text=(f"either this {_what(s.flags[j])} was held up in the network and "
                   f"prompted the {_name(sender.peer)}'s ACK from TIME_WAIT (shown: one "
                   f"loss fewer), or it was lost and another {_name(sender)} segment, held "
                   f"up, did: the ACK does not name the segment it answers"),
-            alternative=other({j: None}), alternative_lost=(j,)))
+            alternative=alt, alternative_lost=(j,)))
     rsts = [k for k in range(n) if s.flags[k] & RST and fates[k] is not None
             and k not in assassins
             and not near[Side.SERVER if s.from_client[k] else Side.CLIENT]]
@@ -389,13 +390,14 @@ def _second_syn_acks(s: Stream, fates: list[float | None], inference: Inference,
             due, last = due + 1, arrived
             sent = sum(1 for t in acks if first - SLACK <= t <= arrived + slack)
             if sent < due:
+                alt = other({k: None})
                 out.append(Uncertainty(
-                    time=arrived, side=receiver, segments=(k,),
+                    time=arrived, side=receiver if alt else None, segments=(k,),
                     text=(f"either this SYN+ACK reached the {_name(receiver)}, already "
                           f"connected, and its ACK of it was lost before the capture point "
                           f"(shown), or the SYN+ACK was lost: a connected TCP answers a "
                           f"second SYN+ACK at once"),
-                    alternative=other({k: None}), alternative_lost=(k,)))
+                    alternative=alt, alternative_lost=(k,)))
                 due -= 1                       # counted once: the next copy owes its own
     return out
 

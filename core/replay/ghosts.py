@@ -268,7 +268,7 @@ def _could_resend(c: Columns, k: int, resent: int, sent: float, one_way: float) 
 def _reorder_doubt(ghost: SegmentRecord, again: int) -> Uncertainty:
     """Rule 3a's doubt about ``ghost``, resent (or not) by the Timeline's segment ``again``."""
     return Uncertainty(
-        time=ghost.sent, side=ghost.sender.peer, segments=(again,),
+        time=ghost.sent, side=None, segments=(again,),            # no state in doubt
         text=("either the first copy of these bytes was lost before the capture point and "
               "this is its resend (shown), or this is that first copy, overtaken on the "
               "way (reordered): the capture has no timestamps to tell"),
