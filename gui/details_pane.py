@@ -21,6 +21,7 @@ from PySide6.QtGui import (
     QFont,
     QFontMetrics,
     QGuiApplication,
+    QResizeEvent,
     QTextCharFormat,
     QTextCursor,
 )
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
+    QScrollArea,
     QSplitter,
     QStackedWidget,
     QTextEdit,
@@ -46,6 +48,9 @@ PLACEHOLDER = "Click an arrow to see its segment"
 _SPAN = Qt.ItemDataRole.UserRole
 _NOTE = Qt.ItemDataRole.UserRole + 1
 _HEX_LINES = 14
+#: The labels' box (tshark's labels, SynAck's verdict, doubts) takes at most this share of
+#: the pane's height; longer text scrolls.
+LABELS_SHARE = 0.3
 _FIELD_HINT = "Select a field to see what it means and its bytes."
 
 
@@ -117,7 +122,15 @@ class DetailsPane(QWidget):
         self._labels.setFont(style.text_font())
         self._labels.setTextFormat(Qt.TextFormat.RichText)
         self._labels.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        layout.addWidget(self._labels)
+        # a long verdict or doubt scrolls instead of squeezing the field tree
+        self._labels_box = QScrollArea()
+        self._labels_box.setWidget(self._labels)
+        self._labels_box.setWidgetResizable(True)
+        self._labels_box.setFrameShape(QFrame.Shape.NoFrame)
+        self._labels_box.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._labels_box.setMinimumHeight(0)
+        self._labels_box.setVisible(False)         # until a segment with labels is shown
+        layout.addWidget(self._labels_box)
 
         self._tree = QTreeWidget()
         self._tree.setColumnCount(2)
@@ -176,8 +189,10 @@ class DetailsPane(QWidget):
         self._title.setText(details.title)
         self._line.setText(details.tcpdump)
         self._labels.setText(self._labels_html(details))
-        self._labels.setVisible(bool(details.labels) or details.verdict is not None
-                                or bool(details.doubts))
+        shown = bool(details.labels) or details.verdict is not None or bool(details.doubts)
+        self._labels.setVisible(shown)
+        self._labels_box.setVisible(shown)
+        self._fit_labels()
         kept = self._current_path()
         self._bytes_caption.setText(f"Bytes: {details.bytes_note}")
         self._fill_tree(details)
@@ -185,6 +200,22 @@ class DetailsPane(QWidget):
         self._select_path(kept)
         self._on_current_item_changed(self._tree.currentItem(), None)
         self._stack.setCurrentIndex(1)
+
+    def _fit_labels(self) -> None:
+        """The labels' box as tall as its text, but at most ``LABELS_SHARE`` of the pane."""
+        # before the box is laid out its viewport is tiny: take the pane's width then
+        width = max(self._labels_box.viewport().width(), self.width() - 20, 100)
+        want = self._labels.heightForWidth(width)
+        if want < 0:
+            want = self._labels.sizeHint().height()
+        cap = max(self._labels.fontMetrics().lineSpacing() * 3,
+                  int(self.height() * LABELS_SHARE))
+        self._labels_box.setFixedHeight(min(want + 2, cap))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        if self._labels_box.isVisible():
+            self._fit_labels()
 
     def tree(self) -> QTreeWidget:
         return self._tree
