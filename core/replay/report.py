@@ -165,6 +165,26 @@ def _doubtful_packets(replay: Replay) -> set[int]:
     return {k for k, i in enumerate(replay.timeline_index.tolist()) if i in named}
 
 
+def trace_header(replay: Replay) -> Iterator[str]:
+    """The lines before the packets: the stream, its notes, window scales, ROW_STATES."""
+    tl = replay.timeline
+    yield f"{tl.title}: client {tl.client.label}, server {tl.server.label}"
+    for note in tl.notes:
+        yield f"# {note}"
+    yield f"# {window_scale_text(replay.analysis, replay.client_is_a)}"
+    yield f"# {ROW_STATES}"
+
+
+def doubts_by_frame(tl: Timeline) -> dict[int, list[str]]:
+    """Each uncertainty's text under the frame of its first segment (0: none)."""
+    doubts: dict[int, list[str]] = {}
+    for u in tl.uncertain:
+        first = min(u.segments) if u.segments else None
+        frame = tl.segments[first].frame if first is not None else None
+        doubts.setdefault(frame or 0, []).append(u.text)
+    return doubts
+
+
 def trace_lines(index: CaptureIndex, replay: Replay) -> Iterator[str]:
     """tcpdump-style text, one line per packet (rule 2)."""
     analysis = replay.analysis
@@ -172,16 +192,8 @@ def trace_lines(index: CaptureIndex, replay: Replay) -> Iterator[str]:
     p = index.packets[replay.rows]
     times = ((p["time_ns"] - np.int64(index.start_ns)) / 1e9).tolist()
     addresses = index.addresses
-    yield f"{tl.title}: client {tl.client.label}, server {tl.server.label}"
-    for note in tl.notes:
-        yield f"# {note}"
-    yield f"# {window_scale_text(analysis, replay.client_is_a)}"
-    yield f"# {ROW_STATES}"
-    doubts: dict[int, list[str]] = {}
-    for u in tl.uncertain:
-        first = min(u.segments) if u.segments else None
-        frame = tl.segments[first].frame if first is not None else None
-        doubts.setdefault(frame or 0, []).append(u.text)
+    yield from trace_header(replay)
+    doubts = doubts_by_frame(tl)
     doubtful = _doubtful_packets(replay)
     for k, row in enumerate(p):
         flags = Flag(int(row["flags"]))

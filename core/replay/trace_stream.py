@@ -26,13 +26,13 @@ import numpy as np
 from core.capture.index import CaptureIndex
 from core.replay import Replay
 from core.replay.report import (
-    ROW_STATES,
     _doubt,
     _doubtful_packets,
     _endpoint,
     _label_tail,
+    doubts_by_frame,
     events_of,
-    window_scale_text,
+    trace_header,
 )
 from core.report import change_dict
 from core.segment import FLAGS_TEXT
@@ -124,16 +124,8 @@ def _write(out: TextIO, lines: Iterator[str]) -> None:
 def _trace_lines(index: CaptureIndex, replay: Replay) -> Iterator[str]:
     tl = replay.timeline
     analysis = replay.analysis
-    yield f"{tl.title}: client {tl.client.label}, server {tl.server.label}"
-    for note in tl.notes:
-        yield f"# {note}"
-    yield f"# {window_scale_text(analysis, replay.client_is_a)}"
-    yield f"# {ROW_STATES}"
-    doubts: dict[int, list[str]] = {}
-    for u in tl.uncertain:
-        first = min(u.segments) if u.segments else None
-        frame = tl.segments[first].frame if first is not None else None
-        doubts.setdefault(frame or 0, []).append(u.text)
+    yield from trace_header(replay)
+    doubts = doubts_by_frame(tl)
     pk = _Packets(index, replay)
     labels, changes = analysis.labels, replay.verdict.changes
     states = pk.states("  | client ", ", server ")

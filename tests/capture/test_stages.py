@@ -18,23 +18,9 @@ import pytest
 from core.capture import pcapng, read_capture
 from core.capture.index import CaptureIndex
 from core.errors import Cancelled, CaptureError
-from core.progress import DECODING, INDEXING, READING, WALKING, Progress
+from core.progress import DECODING, INDEXING, READING, WALKING
 from tests.capture import builders as b
-
-
-class Told:
-    """A ``Stages`` recording (stage, done, total); raises ``Cancelled`` at call ``at``."""
-
-    def __init__(self, at: int | None = None) -> None:
-        self.calls: list[tuple[str, int, int]] = []
-        self.at = at
-
-    def __call__(self, stage: str) -> Progress:
-        def progress(done: int, total: int) -> None:
-            self.calls.append((stage, done, total))
-            if self.at is not None and len(self.calls) >= self.at:
-                raise Cancelled("stopped by the test")
-        return progress
+from tests.progress import Told
 
 
 @pytest.fixture(scope="module")
@@ -48,20 +34,15 @@ def _same(a: CaptureIndex, b_: CaptureIndex) -> None:
     assert a.addresses == b_.addresses and a.warnings == b_.warnings
 
 
-def _check(calls: list[tuple[str, int, int]]) -> None:
-    order = list(dict.fromkeys(stage for stage, _, _ in calls))
-    assert order == [READING, WALKING, DECODING, INDEXING]
-    for stage in order:
-        mine = [(done, total) for s, done, total in calls if s == stage]
-        assert len({total for _, total in mine}) == 1
-        assert [d for d, _ in mine] == sorted(d for d, _ in mine)
-        assert mine[-1][0] == mine[-1][1] and mine[0][0] >= 0
+def _check(told: Told) -> None:
+    assert told.stages() == [READING, WALKING, DECODING, INDEXING]
+    told.check()
 
 
 def test_stages_of_a_pcap(bulk: Path) -> None:
     told = Told()
     index = read_capture(bulk, stages=told)
-    _check(told.calls)
+    _check(told)
     _same(index, read_capture(bulk))
     size = bulk.stat().st_size
     assert (READING, size, size) in told.calls and (INDEXING, 4, 4) in told.calls
@@ -88,7 +69,7 @@ def test_the_block_walk_pauses_anywhere(tmp_path: Path, budget: int,
     told = Told()
     index = read_capture(path, stages=told)
     _same(index, plain)
-    _check(told.calls)
+    _check(told)
     assert len([1 for s, _, _ in told.calls if s == WALKING]) > 30 // budget
 
 

@@ -25,31 +25,7 @@ from core.replay import Replay, replay_stream
 from core.replay.trace_stream import write_trace
 from core.simulate.scenarios import get
 from tests.capture import builders as b
-
-
-class Told:
-    """A ``Stages`` recording (stage, done, total); raises ``Cancelled`` at call ``at``."""
-
-    def __init__(self, at: int | None = None) -> None:
-        self.calls: list[tuple[str, int, int]] = []
-        self.at = at
-
-    def __call__(self, stage: str) -> Progress:
-        def progress(done: int, total: int) -> None:
-            self.calls.append((stage, done, total))
-            if self.at is not None and len(self.calls) >= self.at:
-                raise Cancelled("stopped by the test")
-        return progress
-
-    def stages(self) -> list[str]:
-        return list(dict.fromkeys(stage for stage, _, _ in self.calls))
-
-    def check(self) -> None:
-        for stage in self.stages():
-            mine = [(done, total) for s, done, total in self.calls if s == stage]
-            assert len({total for _, total in mine}) == 1, stage
-            assert [d for d, _ in mine] == sorted(d for d, _ in mine), stage
-            assert mine[-1][0] == mine[-1][1], stage
+from tests.progress import Told
 
 
 @pytest.fixture(scope="module")
