@@ -202,6 +202,7 @@ def _gap_records(c: Columns, gaps: _Gaps, client: bool, one_way: float,
     fin_at = mine[(c.flags[mine] & (FIN | RST)) == FIN]
     fins = {(int(c.seq[k]) + int(c.seg_len[k]) - 1) & M for k in fin_at.tolist()}
     out = []
+    feedback: _Feedback | None = None          # made on the first unstamped resend
     for kind, k, start, end, cover, resent, p in zip(
             gaps.kind.tolist(), gaps.at.tolist(), gaps.start.tolist(), gaps.end.tolist(),
             gaps.cover.tolist(), gaps.resent.tolist(), prev.tolist(), strict=True):
@@ -230,7 +231,9 @@ def _gap_records(c: Columns, gaps: _Gaps, client: bool, one_way: float,
             if resent >= 0:
                 stamped = c.tsval is not None and int(c.tsval[resent]) >= 0
                 if not stamped:
-                    if not _could_resend(c, k, resent, sent, one_way):
+                    if feedback is None:
+                        feedback = _Feedback(c, client)
+                    if not _could_resend(c, feedback, k, resent, sent, one_way):
                         continue                        # rule 3a: the first copy, late
                     doubt = resent
                 arrived = None
@@ -250,7 +253,26 @@ def _gap_records(c: Columns, gaps: _Gaps, client: bool, one_way: float,
     return out
 
 
-def _could_resend(c: Columns, k: int, resent: int, sent: float, one_way: float) -> bool:
+class _Feedback:
+    """The peer's non-RST segments of one direction by send time, with the earliest
+    arrival among those sent at or after each: one search per question (rule 3a)."""
+
+    def __init__(self, c: Columns, client: bool) -> None:
+        peer = np.flatnonzero((c.from_client != client) & ((c.flags & RST) == 0))
+        order = np.argsort(c.send[peer], kind="stable")
+        self.send = c.send[peer][order]
+        back = c.arrive[peer][order]
+        back = np.where(np.isnan(back), np.inf, back)
+        self.first_back = np.minimum.accumulate(back[::-1])[::-1]
+
+    def back_by(self, sent_from: float, until: float) -> bool:
+        """A peer segment sent at ``sent_from`` or later arrived by ``until``."""
+        at = int(np.searchsorted(self.send, sent_from, side="left"))
+        return at < self.send.size and bool(self.first_back[at] <= until)
+
+
+def _could_resend(c: Columns, feedback: _Feedback, k: int, resent: int, sent: float,
+                  one_way: float) -> bool:
     """Rule 3a: could the sender have resent, at ``resent``, the octets segment ``k``
     skipped (first sent at ``sent``)? After ``RTO_MIN``, or once a peer segment sent after
     ``k`` arrived can have reached it (estimates get a quarter flight of slack)."""
@@ -259,10 +281,7 @@ def _could_resend(c: Columns, k: int, resent: int, sent: float, one_way: float) 
         return True
     slack = max(0.25 * one_way, 1e-3)
     got = float(c.arrive[k]) if c.arrive[k] == c.arrive[k] else float(c.send[k]) + one_way
-    peer = (c.from_client != c.from_client[k]) & ((c.flags & RST) == 0)
-    back = c.arrive[peer]
-    back = np.where(np.isnan(back), np.inf, back)
-    return bool(np.any((c.send[peer] >= got - slack) & (back <= left + slack)))
+    return feedback.back_by(got - slack, left + slack)
 
 
 def _reorder_doubt(ghost: SegmentRecord, again: int) -> Uncertainty:
