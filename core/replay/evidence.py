@@ -373,7 +373,11 @@ def _behind(mine: Arr, ack_line: Arr, time: Arr, out: Arr) -> None:
         k = int(mine[pos])
         if out[k] >= 0:
             continue
-        fit = np.flatnonzero(acks[:pos] <= acks[pos])
+        # the latest earlier one acknowledging no more: nearly always close behind
+        low = max(0, pos - 64)
+        fit = np.flatnonzero(acks[low:pos] <= acks[pos]) + low
+        if not fit.size and low:
+            fit = np.flatnonzero(acks[:low] <= acks[pos])
         if fit.size and time[k] - time[mine[fit[-1]]] > STALE:
             out[k] = mine[fit[-1]]
 
