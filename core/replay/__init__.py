@@ -41,14 +41,15 @@ from core.gcpause import paused
 from core.progress import ANALYSING, DOUBTS, REPLAYING, Progress, Stages, numbered, silent
 from core.replay.columns import LazyEvents, LazyRows, LazySegments, LazyWindowSeries, Series
 from core.replay.doubts import Stream, closed_early, find_doubts
-from core.replay.evidence import arrival_proofs, number_lines, old_copies
-from core.replay.explain import explain
+from core.replay.evidence import TIMER_SYN_ACK, arrival_proofs, number_lines, old_copies
+from core.replay.explain import Explanation, Repair, explain
 from core.replay.ghosts import Columns, find_ghosts
-from core.replay.infer import ELIMINATED, UNANSWERED, Inference, infer
+from core.replay.infer import ELIMINATED, UNANSWERED, Conflict, Inference, infer
+from core.replay.reopen import REOPENED, Waited, reopened, waited_out
 from core.replay.roles import CapturePoint, client_is_a, estimate_capture_point
 from core.replay.timing import schedule
-from core.states import Side, TcpState
-from core.trace import Peer, SegmentRecord, Timeline, Uncertainty
+from core.states import Side, TcpState, Trigger
+from core.trace import Peer, SegmentRecord, StateChanged, Timeline, Uncertainty
 
 SYN, ACK, RST, FIN = 0x02, 0x10, 0x04, 0x01
 #: Linux keeps TIME_WAIT for 60 s (TCP_TIMEWAIT_LEN); a capture cannot tell the OS.
@@ -186,7 +187,7 @@ def _replay_stream(index: CaptureIndex, stream: int, analysis: StreamAnalysis | 
         *(getattr(every, f.name)[keep] for f in fields(every)))
     told.check()
     proofs = arrival_proofs(lines, fc, fl, seg_len, opts.tsval, opts.tsecr, opts.sack_blocks,
-                            opts.sack_edges, ack)
+                            opts.sack_edges, ack, t)
     told.check()
     at_receiver = None if copy_time is None else _seen_at_receiver(
         sel["interface"].astype(np.int64), fc, copy_time)
@@ -223,11 +224,23 @@ def _replay_stream(index: CaptureIndex, stream: int, analysis: StreamAnalysis | 
 
     def other_reading(fates: list[float | None], tolerate: frozenset[int]) -> Inference:
         return walk(fates, tolerate, DOUBTS)
-    explained = explain(walk, send_list, arrive_list, proofs.by.tolist(), fl_list, fc_list,
-                        point.one_way, lines.seq.tolist(), lines.end.tolist(),
-                        copies=held.tolist(), dsack=proofs.dsack.tolist(),
-                        seen_arriving=[point.merged or point.next_to(not c) for c in fc_list],
-                        rfc1337=ignores_rst)
+    def explained_by_walks() -> Explanation:
+        return explain(walk, send_list, arrive_list, proofs.by.tolist(), fl_list, fc_list,
+                       point.one_way, lines.seq.tolist(), lines.end.tolist(),
+                       copies=held.tolist(), dsack=proofs.dsack.tolist(),
+                       seen_arriving=[point.merged or point.next_to(not c) for c in fc_list],
+                       rfc1337=ignores_rst)
+    explained = explained_by_walks()
+    waited = _waited_out(index, stream, rows, a_is_client, explained.inference, point)
+    if waited:                  # explain rule 1c: the same ports reopened when 2MSL ran out
+        ignores_rst.update(w.side for w in waited)
+        explained = explained_by_walks()
+        explained.repairs[:0] = [Repair(segment=w.segment, fate="ignored (RFC 1337)",
+                                        because=Conflict(
+                                            segment=w.segment, side=w.side,
+                                            state=TcpState.TIME_WAIT, kind=REOPENED,
+                                            culprit=w.segment, reason=w.reason()))
+                                 for w in waited]
     inference, arrive_list = explained.inference, explained.arrive
     final = list(arrive_list)
 
@@ -269,7 +282,9 @@ def _replay_stream(index: CaptureIndex, stream: int, analysis: StreamAnalysis | 
         window=sel["window"].astype(np.int64), frame=sel["frame"].astype(np.int64),
         send=send, arrive=arrive, rel_seq=analysis.rel_seq[keep],
         rel_ack=analysis.rel_ack[keep], tsval=opts.tsval), one_way=point.one_way,
-        unseen_syn_acks=inference.unseen_syn_acks, doubts=reordered)
+        unseen_syn_acks=inference.unseen_syn_acks, doubts=reordered,
+        answered_syns=[(k, int(proofs.by[k])) for k, how in enumerate(proofs.how)
+                       if how == TIMER_SYN_ACK])
     if reordered:
         doubts = sorted(doubts + reordered, key=lambda u: u.time)
     told.check()
@@ -287,6 +302,19 @@ def _replay_stream(index: CaptureIndex, stream: int, analysis: StreamAnalysis | 
                   + tuple(r.describe() for r in explained.repairs)
                   + tuple(f"tolerated: {c.reason} (segment {c.segment})"
                           for c in inference.tolerated))
+
+
+def _waited_out(index: CaptureIndex, stream: int, rows: Arr, a_is_client: bool,
+                inference: Inference, point: CapturePoint) -> list[Waited]:
+    """Explain rule 1c (:mod:`core.replay.reopen`), looked for only when an RST ended a
+    TIME_WAIT (it reads the whole index)."""
+    if not any(isinstance(ev, StateChanged) and ev.old is TcpState.TIME_WAIT
+               and ev.trigger is Trigger.RCV_RST for ev in inference.sparse):
+        return []
+    reopening = reopened(index, stream, rows)
+    if reopening is None:
+        return []
+    return waited_out(reopening, a_is_client, inference, point)
 
 
 def _left_at(held: Arr, earlier: Arr, send: Arr, fc: Arr, tsval: Arr) -> Arr:

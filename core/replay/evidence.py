@@ -34,6 +34,16 @@ that could not have been sent without some copy of ``i`` having reached Y):
    sender's TSvals never go back, RFC 7323 section 5.4): it left right after that one.
    Without TSvals, an ACK number below one its sender already sent does the same, after
    the latest earlier segment acknowledging no more.
+7. **A SYN+ACK resent by its timer.** A TCP in SYN_RECEIVED sends a SYN+ACK when a SYN
+   arrives, or when its retransmission timer fires, at least ``RTO_MIN`` after its
+   previous one. Two SYN+ACKs of Y less than ``RTO_MIN`` apart (the capture sees a
+   sender's gaps as it made them), with the same numbers, after exactly two captured
+   SYNs of X: one answers the second SYN, the other is the timer's, or answers another
+   arrival, so Y was in SYN_RECEIVED before: the first SYN arrived (its SYN+ACK was
+   lost before the capture point). Both SYNs at Linux's initial RTO of 1 s and a
+   SYN+ACK lost on the way make exactly this: the timer fires as the second SYN arrives.
+   A network duplicate of the second SYN would do the same, so the replay says both
+   (:mod:`core.replay.ghosts` rule 2b).
 Everything is per captured segment, in capture (timeline) order; ``-1`` means no proof.
 Numbers are put on one line per side (``Lines``: 32-bit wrap-around removed) first.
 """
@@ -55,6 +65,10 @@ _MAX_GROUP = 4
 #: An old segment by its TSval alone (rule 6) is seen at least this long (seconds) after
 #: the segment it left after: held up in the network, not merely reordered.
 STALE = 1.0
+#: The shortest retransmission timeout (Linux's TCP_RTO_MIN; RFC 6298 asks for 1 s)
+RTO_MIN = 0.2
+#: ``Proofs.how`` of rule 7
+TIMER_SYN_ACK = "SYN+ACK timer"
 
 
 def unwrap(values: Arr) -> Arr:
@@ -104,7 +118,8 @@ class Proofs:
     """Per captured segment: the peer's segment that proves it arrived (or -1), and why."""
 
     by: Arr                 # int64 index of the proving segment, -1 when none
-    how: list[str]          # "" or "timestamp", "D-SACK", "SACK", "ack", "SYN+ACK", "RST"
+    how: list[str]          # "" or "timestamp", "D-SACK", "SACK", "ack", "SYN+ACK", "RST",
+    #                         "SYN+ACK timer"
     dsack: Arr              # bool: this segment carries a D-SACK block
     dsack_range: Arr        # int64 (n, 2): the D-SACK octets on the sender's peer line
 
@@ -115,8 +130,10 @@ class Proofs:
 
 
 def arrival_proofs(lines: Lines, from_client: Arr, flags: Arr, seg_len: Arr, tsval: Arr,
-                   tsecr: Arr, sack_blocks: Arr, sack_edges: Arr, ack_raw: Arr) -> Proofs:
-    """Rules 1-5 for every captured segment (arrays in timeline order)."""
+                   tsecr: Arr, sack_blocks: Arr, sack_edges: Arr, ack_raw: Arr,
+                   time: Arr | None = None) -> Proofs:
+    """Rules 1-5 and 7 (with the capture ``time`` of each segment) for every captured
+    segment (arrays in timeline order)."""
     n = from_client.shape[0]
     proofs = Proofs(by=np.full(n, -1, np.int64), how=[""] * n, dsack=np.zeros(n, bool),
                     dsack_range=np.zeros((n, 2), np.int64))
@@ -133,6 +150,8 @@ def arrival_proofs(lines: Lines, from_client: Arr, flags: Arr, seg_len: Arr, tsv
         _coverage(proofs, mine, theirs, lines, carries, flags)
         _simultaneous_open(proofs, mine, theirs, flags, lines)
         _stray_reset(proofs, mine, theirs, flags, lines)
+        if time is not None:
+            _timer_syn_ack(proofs, mine, theirs, flags, lines, time)
     return proofs
 
 
@@ -317,6 +336,25 @@ def _stray_reset(proofs: Proofs, mine: Arr, theirs: Arr, flags: Arr, lines: Line
                 or flags[i] & (RST | SYN | FIN) or lines.ack[i] != lines.seq[m]):
             continue
         proofs.prove(i, m, "RST")
+
+
+def _timer_syn_ack(proofs: Proofs, mine: Arr, theirs: Arr, flags: Arr, lines: Lines,
+                   time: Arr) -> None:
+    """Rule 7: two SYN+ACKs of the peer too close for its timer prove our first SYN."""
+    fl = flags & (SYN | ACK | RST | FIN)
+    syns = mine[fl[mine] == SYN]
+    answers = theirs[fl[theirs] == SYN | ACK]
+    if syns.size < 2 or answers.size < 2:
+        return
+    for a, b in zip(answers[:-1].tolist(), answers[1:].tolist(), strict=True):
+        if (time[b] - time[a] >= RTO_MIN or lines.seq[a] != lines.seq[b]
+                or lines.ack[a] != lines.ack[b]):
+            continue
+        before = syns[syns < b]
+        if (before.size == 2 and lines.seq[before[0]] == lines.seq[before[1]]
+                and not (answers < before[1]).any()):
+            proofs.prove(int(before[0]), b, TIMER_SYN_ACK)
+        return
 
 
 def old_copies(from_client: Arr, flags: Arr, seq: Arr, ack: Arr, length: Arr, window: Arr,

@@ -15,6 +15,11 @@ Rules:
    arbitrary), nor is a gap wider than ``MAX_GAP`` (garbage, not missing data).
 2. An ACK sent from SYN_SENT proves the peer's SYN+ACK (rule 4 of
    :mod:`core.replay.infer`): a ghost ``[S.]`` with seq ``ack - 1``.
+2b. A SYN that :mod:`core.replay.evidence` rule 7 proves arrived (two SYN+ACKs at once
+   later: the timer's and an answer) was answered at its arrival by a SYN+ACK with the
+   same numbers as those two, which the client never got (it sent the SYN again): a
+   ghost ``[S.]``, lost. The network may instead have duplicated the second SYN, the
+   first being lost: one loss either way, so a doubt says both (``doubts``).
 3. A skipped ghost was sent half-way between its sender's captured neighbours; an
    acknowledged one, or a SYN+ACK, one one-way delay before the ACK that proves it, not
    before the sender's previous packet (for a SYN+ACK: the SYN's arrival), nor before
@@ -55,6 +60,8 @@ FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
 MAX_GAP = 1 << 30
 #: The shortest retransmission timeout a sender uses (Linux's TCP_RTO_MIN, 200 ms).
 RTO_MIN = 0.2
+#: ``find_ghosts``'s mark of a rule 2b ghost (other ghosts: -1, or rule 3a's resend)
+ANSWER = -2
 SKIPPED, ACKED = 0, 1
 
 
@@ -89,9 +96,11 @@ class _Gaps:
 
 
 def find_ghosts(c: Columns, *, one_way: float, unseen_syn_acks: Sequence[int] = (),
+                answered_syns: Sequence[tuple[int, int]] = (),
                 doubts: list[Uncertainty] | None = None) -> list[SegmentRecord]:
     """The ghosts of one replayed stream (module rules); ``one_way`` is the estimated
-    one-way delay, ``unseen_syn_acks`` the segments that prove an uncaptured SYN+ACK;
+    one-way delay, ``unseen_syn_acks`` the segments that prove an uncaptured SYN+ACK,
+    ``answered_syns`` the (SYN, SYN+ACK proving it arrived) of rule 2b;
     rule 3a's doubts are appended to ``doubts``."""
     n = int(c.send.shape[0])
     if n == 0:
@@ -108,11 +117,16 @@ def find_ghosts(c: Columns, *, one_way: float, unseen_syn_acks: Sequence[int] = 
         if syn_ack not in done:
             done.add(syn_ack)
             made.append((*_syn_ack_record(c, k, one_way, start_time), -1))
+    for syn, proof in answered_syns:
+        if c.arrive[syn] == c.arrive[syn]:
+            made.append((*_answer_record(c, syn, proof), ANSWER))
     made.sort(key=lambda item: (item[0], item[1]))
     out = [replace(rec, index=i) for i, (_, _, rec, _) in enumerate(made)]
     if doubts is not None:
         doubts += [_reorder_doubt(rec, again) for rec, (_, _, _, again)
                    in zip(out, made, strict=True) if again >= 0]
+        doubts += [_duplicate_doubt(rec, syn) for rec, (_, syn, _, again)
+                   in zip(out, made, strict=True) if again == ANSWER]
     return out
 
 
@@ -315,6 +329,30 @@ def _syn_ack_record(c: Columns, k: int, one_way: float,
     why = f"not captured: frame {int(c.frame[k])} acknowledges it from SYN_SENT"
     return sent, k, SegmentRecord(index=0, sender=sender, segment=seg, sent=sent,
                                   arrived=arrived, labels=(why,), ghost=True)
+
+
+def _answer_record(c: Columns, syn: int, proof: int) -> tuple[float, int, SegmentRecord]:
+    """Rule 2b: the lost SYN+ACK that answered SYN ``syn`` (``proof`` is a later one)."""
+    sent = float(c.arrive[syn])
+    seg = Segment(seq=int(c.seq[proof]) & M, ack=int(c.ack[proof]) & M,
+                  flags=Flag.SYN | Flag.ACK, window=int(c.window[proof]))
+    why = (f"not captured: frame {int(c.frame[proof])} and the SYN+ACK just before it, "
+           f"sent at once, are the timer's and an answer: this one answered frame "
+           f"{int(c.frame[syn])}; lost: the SYN was sent again")
+    return sent, syn, SegmentRecord(index=0, sender=Side.SERVER if c.from_client[syn]
+                                    else Side.CLIENT, segment=seg, sent=sent, arrived=None,
+                                    labels=(why,), ghost=True)
+
+
+def _duplicate_doubt(ghost: SegmentRecord, syn: int) -> Uncertainty:
+    """Rule 2b's doubt: the SYN was lost, and the network duplicated the next one."""
+    peer = ghost.sender.value
+    return Uncertainty(
+        time=ghost.sent, side=None, segments=(syn,),
+        text=(f"either this SYN arrived and the {peer}'s SYN+ACK to it was lost (shown: "
+              f"the {peer} later sends two SYN+ACKs at once, its timer's and the answer "
+              f"to the next SYN), or it was lost and the network duplicated the next SYN"),
+        alternative_lost=(syn,), alternative_unsent=(ghost.index,))
 
 
 def _first_after(mine: Arr, k: int) -> int | None:

@@ -87,6 +87,17 @@ CASES = [
     # it ignores RSTs there (RFC 1337), this one and the later ones
     ("time_wait_old_duplicate delay=0.005 iss=random duplicate=0.1 seed=1264037950",
      "client", "exact"),
+    # the client opens the same ports again as its 2MSL (60 s, or RFC 793's 240 s) runs
+    # out, counted without the RST: it ignored the RST (explain rule 1c)
+    ("time_wait_old_duplicate delay=0.01 mss=1460 nagle=on reorder=0.3 reorder_delay=0.005 "
+     "drop=server:6 seed=479206925", "server", "exact"),
+    ("time_wait_old_duplicate delay=0.001 iss=random nagle=on preset=rfc timestamps=on "
+     "sack=on drop=client:10 seed=655455196", "client", "exact"),
+    # two SYN+ACKs at once after a resent SYN: the timer's and an answer (evidence rule 7)
+    ("abort delay=0.005 iss=random loss=0.2 seed=1751096772", "client", "exact"),
+    ("close_three_segment delay=0.01 loss=0.2 seed=1751729401", "mid", "exact"),
+    # ... or the network duplicated the second SYN: the doubt says so
+    ("handshake delay=0.001 duplicate=0.1 drop=client:1 seed=1495162700", "client", "either"),
 ]
 
 

@@ -164,14 +164,17 @@ def test_a_closed_side_resending_its_syn_never_got_the_rst(tmp_path: Path) -> No
 def test_an_old_duplicate_is_not_a_resend(tmp_path: Path) -> None:
     """TIME_WAIT reason 2: the link holds a copy of the server's data for seconds. Seen
     late, it is that copy (the same TSval, and an ACK number the server had passed), so
-    the server's LAST_ACK -> CLOSED on the client's last ACK stands; the RST that then
-    ends the client's TIME_WAIT is said to be ignorable (RFC 1337)."""
+    the server's LAST_ACK -> CLOSED on the client's last ACK stands. The client then
+    opens the same ports again just as its 2MSL runs out: it ignored the RST that came
+    in TIME_WAIT (RFC 1337), and stays in TIME_WAIT to the end (explain rule 1c)."""
     for tap in ("client", "server", "mid"):
         r = replayed(tmp_path, "time_wait_old_duplicate", tap, delay=0.01, seed=485204404)
         tl = r.timeline
         assert not [a for a in r.anomalies if "lost" in a], tap
         assert states(tl, Side.SERVER)[-2:] == [S.LAST_ACK, S.CLOSED]
-        assert any("RFC 1337" in u.text for u in tl.uncertain), tap
+        assert states(tl, Side.CLIENT)[-1] is S.TIME_WAIT, tap
+        assert [a for a in r.anomalies if "ignored (RFC 1337)" in a], tap
+        assert not any("RFC 1337" in u.text for u in tl.uncertain), tap
 
 
 def test_a_reordered_original_is_no_ghost(tmp_path: Path) -> None:
