@@ -280,8 +280,12 @@ class Endpoint:
             self._run(now, T.RCV_FIN, self._row(T.RCV_FIN), None)
 
     def _note_options(self, seg: Segment, triggers: list[Trigger]) -> None:
-        """Before the rows run: TS.Recent (RFC 7323 4.3) and a D-SACK (RFC 2883)."""
-        if triggers[0] not in _DROPPED:
+        """Before the rows run: TS.Recent (RFC 7323 4.3) and a D-SACK (RFC 2883). In
+        TIME_WAIT only a segment at RCV.NXT (an ACK, an RST) moves TS.Recent: Linux
+        answers anything else (the peer's FIN again, an old duplicate) from its
+        time-wait socket with the TSval it last took (tcp_timewait_state_process)."""
+        if triggers[0] not in _DROPPED and (self.state is not S.TIME_WAIT
+                                            or seg.seq == self.rcv_nxt):
             self._ts.on_arrival(seg, self._acked)
         if self._sack_ok and (triggers[0] is T.RCV_UNACCEPTABLE or T.RCV_DATA in triggers):
             dup = duplicate_range(seg, self.rcv_nxt, self._ooo)

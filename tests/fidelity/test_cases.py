@@ -98,6 +98,10 @@ CASES = [
     ("close_three_segment delay=0.01 loss=0.2 seed=1751729401", "mid", "exact"),
     # ... or the network duplicated the second SYN: the doubt says so
     ("handshake delay=0.001 duplicate=0.1 drop=client:1 seed=1495162700", "client", "either"),
+    # next to the server, the last ACK lost: the client's re-ACK from TIME_WAIT echoes
+    # the first FIN's TSval (as Linux's time-wait socket does), so that FIN arrived
+    ("close_client_first delay=0.08 reorder=0.3 reorder_delay=0.001 jitter=0.0005 "
+     "drop=client:6 seed=1680152658", "server", "exact"),
 ]
 
 

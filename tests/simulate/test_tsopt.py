@@ -181,3 +181,20 @@ def test_tshark_reads_our_timestamps_and_sack_blocks(tmp_path: Path, args: tuple
         dsacks += bool(dsack)
     if "duplicate" in args[1]:
         assert dsacks > 0
+
+
+def test_time_wait_re_ack_echoes_the_fin_it_took() -> None:
+    """Linux answers a FIN sent again from its time-wait socket, which keeps the TSval
+    of the first FIN (tcp_timewait_state_process moves it only for a segment at
+    RCV.NXT), as the kernel lab's lost_last_ack captures show. So the last ACK echoes the
+    first FIN: the evidence that it arrived."""
+    tl = run("time_wait_lost_ack")
+    fins = [r for r in tl.segments if r.sender is Side.SERVER and r.segment.has(Flag.FIN)]
+    assert len(fins) >= 2, "the scenario resends the server's FIN"
+    first = fins[0].segment.options.timestamp
+    assert first is not None
+    after = [r for r in tl.segments if r.sender is Side.CLIENT and r.sent > fins[1].sent]
+    assert after, "the client re-ACKs the resent FIN"
+    echo = after[0].segment.options.timestamp
+    assert echo is not None and echo[1] == first[0]
+    assert fins[1].segment.options.timestamp != first
