@@ -11,8 +11,8 @@ from PySide6.QtGui import QColor, QImage
 from pytestqt.qtbot import QtBot
 
 from core.states import TcpState
-from gui.app_icon import app_icon
-from gui.main_window import MainWindow
+from gui.app.app_icon import app_icon
+from gui.app.main_window import MainWindow
 from resources import EXAMPLES, ICON_SIZES, Example
 
 #: file -> (server port, segments, a label some segment carries, final client/server state)

@@ -15,11 +15,11 @@ from core.segment import Flag, Segment
 from core.simulate.scenarios import get
 from core.states import Side
 from core.trace import Peer, Timeline, TimelineBuilder
-from gui.diagram_layout import DiagramLayout
-from gui.diagram_painter import DiagramPainter
-from gui.export import ExportError, export_png, render_timeline
-from gui.labels import payload_preview, segment_label, time_text
-from gui.sequence_view import SequenceView
+from gui.diagram.diagram_layout import DiagramLayout
+from gui.diagram.diagram_painter import DiagramPainter
+from gui.diagram.labels import payload_preview, segment_label, time_text
+from gui.diagram.sequence_view import SequenceView
+from gui.export.export import ExportError, export_png, render_timeline
 
 SCENARIOS = ["demo", "simultaneous_open", "simultaneous_close", "retransmission",
              "fast_retransmit", "out_of_order", "flow_control", "time_wait_lost_ack"]

@@ -10,8 +10,8 @@ from pytestqt.qtbot import QtBot
 from core.demo import demo_timeline
 from core.simulate.scenarios import get
 from core.states import TcpState
-from gui import style
-from gui.sequence_view import SequenceView
+from gui.diagram import style
+from gui.diagram.sequence_view import SequenceView
 
 
 def _view(qtbot: QtBot, name: str = "demo") -> SequenceView:

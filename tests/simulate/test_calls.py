@@ -148,14 +148,14 @@ BAD = ["delay=-1", "loss=1.5", "colour=red", "server.backlog=-1", "backlog=x", "
 @pytest.mark.parametrize("assignment", BAD)
 def test_wrong_parameters_end_in_one_line(assignment: str,
                                           capsys: pytest.CaptureFixture[str]) -> None:
-    from gui.cli import main
+    from gui.app.cli import main
     assert main(["simulate", "hello_ok", "--set", assignment]) == 1
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1 and err.startswith("synack: ")
 
 
 def test_unknown_scenario_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
-    from gui.cli import main
+    from gui.app.cli import main
     assert main(["simulate", "nope"]) == 1
     assert capsys.readouterr().err.startswith("synack: unknown scenario 'nope'; known: ")
 

@@ -74,7 +74,7 @@ def test_cut_capture_keeps_lengths(tmp_path: Path) -> None:
 
 
 def test_cli_writes_a_capture(tmp_path: Path) -> None:
-    from gui.cli import main
+    from gui.app.cli import main
     out = tmp_path / "h.pcap"
     assert main(["simulate", "hello_ok", "--pcap", str(out)]) == 0
     assert out.read_bytes()[:4] in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4")

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QSizePolicy, QVBoxLayou
 from core.cursor import Cursor, WindowAt
 from core.states import Side, TcpState
 from core.trace import Timeline
-from gui import style
+from gui.diagram import style
 
 # Layout: x in widget pixels; y in plot units, each side one unit tall (client above
 # server). The name column is as wide as the longest state; the send bar takes

@@ -1,10 +1,10 @@
 """The stream list of an open capture, in the spirit of Wireshark's Conversations.
 
 Rules:
-- The table is a :class:`gui.streams_model.StreamsModel` (numpy columns, sorted and
+- The table is a :class:`gui.sources.streams_model.StreamsModel` (numpy columns, sorted and
   filtered with numpy: a million streams stay smooth); it only formats what core made.
 - The index-only columns show at once; each stream's final states and labels are filled
-  in by an :class:`gui.stream_states.OutcomeFiller` in the background, the rows in view
+  in by an :class:`gui.sources.stream_states.OutcomeFiller` in the background, the rows in view
   first (asked again ``WANT_DELAY_MS`` after each scroll, sort, filter or resize). A new
   ``set_rows`` stops the filling of the table before.
 - A click or Enter on a row is the only thing that emits ``stream_chosen``; selecting
@@ -30,9 +30,9 @@ from PySide6.QtWidgets import (
 )
 
 from core.stream_table import StreamTable
-from gui import style
-from gui.stream_states import OutcomeFiller
-from gui.streams_model import (
+from gui.diagram import style
+from gui.sources.stream_states import OutcomeFiller
+from gui.sources.streams_model import (
     BYTES,
     CLIENT,
     CLIENT_STATE,

@@ -1,4 +1,4 @@
-"""Start the desktop app (Qt is imported here, after the display check in gui.cli)."""
+"""Start the desktop app (Qt is imported here, after the display check in gui.app.cli)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import sys
 from PySide6.QtWidgets import QApplication
 
 from core.trace import Timeline
-from gui.app_icon import app_icon
-from gui.main_window import MainWindow
+from gui.app.app_icon import app_icon
+from gui.app.main_window import MainWindow
 
 
 def run_app(timeline: Timeline | None, argv: list[str] | None = None, *,

@@ -1,13 +1,13 @@
 """Painting the two-lane diagram: one painter for the window and for exported images.
 
 Rules:
-- :class:`DiagramPainter` draws a :class:`~gui.diagram_layout.DiagramLayout` on any
+- :class:`DiagramPainter` draws a :class:`~gui.diagram.diagram_layout.DiagramLayout` on any
   QPainter and only what meets the clip rectangle, so a frame costs the rows on screen.
 - Paint order: background, title, legend, headings, axis, lifelines, arrows, labels,
   marks, badges, cursor. Labels come after every arrow, on a light halo, so a steep
   arrow passing behind a label never hides its text; marks (and a lost segment's
   cross) come after the labels, so in a dense stretch no halo hides them.
-- Marks follow the segment's labels, SynAck's verdict (:func:`gui.style.mark_of`).
+- Marks follow the segment's labels, SynAck's verdict (:func:`gui.diagram.style.mark_of`).
 - With a cursor time (playback), segments not yet sent are faint, the one in flight is
   drawn up to where it has travelled with a dot at its head, the rest in full colour;
   without one (export), everything is in full colour.
@@ -34,9 +34,9 @@ from core.segment import flags_text
 from core.states import Side, TcpState
 from core.text import counted
 from core.trace import Timeline
-from gui import style
-from gui.diagram_layout import BADGE_GAP, LABEL_PAD, MARGIN, Arrow, Badge, DiagramLayout
-from gui.labels import time_text
+from gui.diagram import style
+from gui.diagram.diagram_layout import BADGE_GAP, LABEL_PAD, MARGIN, Arrow, Badge, DiagramLayout
+from gui.diagram.labels import time_text
 
 ARROW_WIDTH = 1.6
 HEAD_LENGTH = 9.0

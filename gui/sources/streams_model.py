@@ -37,7 +37,7 @@ from core.replay.outcomes import Outcome
 from core.states import TcpState
 from core.stream_table import FLAGS as FLAG_NAMES
 from core.stream_table import StreamTable
-from gui import style
+from gui.diagram import style
 
 Arr = np.ndarray[Any, np.dtype[Any]]
 SORT_ROLE = Qt.ItemDataRole.UserRole

@@ -3,19 +3,19 @@
 Rules:
 - The window wires views together and holds the current *source* (a capture and its
   stream, a scenario, or the demo); it draws nothing itself.
-- Showing a Timeline builds one :class:`~gui.timeline_panel.TimelinePanel` (playback
+- Showing a Timeline builds one :class:`~gui.playback.timeline_panel.TimelinePanel` (playback
   controller, transport, window bars, countdown) and a new diagram view; nothing of the
   previous Timeline survives: its panel and view are disconnected and deleted, so
   opening capture after capture keeps memory flat.
-- Captures load in a worker with a progress dialog (:mod:`gui.loader`); a bad file gives
+- Captures load in a worker with a progress dialog (:mod:`gui.sources.loader`); a bad file gives
   a dialog with core's message and the window keeps what it showed. The chosen stream
-  is replayed in a worker too (:mod:`gui.replayer`, once per stream: the capture keeps
+  is replayed in a worker too (:mod:`gui.sources.replayer`, once per stream: the capture keeps
   its replays); until it is ready, or if it is cancelled, the window shows what it
   showed.
 - Recent files live in ``QSettings`` (key ``recent``, newest first, ``RECENT_MAX``);
   the bundled examples (File > Open example, :mod:`resources`) open through the same
   loader but are not added to them.
-- The diagram gets the space: :mod:`gui.dock_layout` arranges the docks (side docks the
+- The diagram gets the space: :mod:`gui.app.dock_layout` arranges the docks (side docks the
   full height, the playback dock as tall as its content under the diagram, details under
   the sources in narrow windows), saves and restores the layout with ``QSettings``.
   Every dock can be hidden and brought back from the View menu (Alt+1..3); View > Reset
@@ -63,17 +63,17 @@ from core.details import ReplaySource, segment_details
 from core.errors import SynAckError
 from core.text import counted
 from core.trace import Timeline
-from gui.actions import build_menus
-from gui.app_icon import app_icon
-from gui.details_pane import DetailsPane
-from gui.dock_layout import DockLayout
-from gui.export_dialog import ExportDialog
-from gui.loader import CaptureLoader, LoadedCapture, LoadProgressDialog
-from gui.replayer import ChosenStream, ReplayProgressDialog, StreamReplayer
-from gui.sequence_view import SequenceView
-from gui.sim_panel import SimulationPanel
-from gui.streams_panel import StreamsPanel
-from gui.timeline_panel import TimelinePanel
+from gui.app.actions import build_menus
+from gui.app.app_icon import app_icon
+from gui.app.dock_layout import DockLayout
+from gui.diagram.sequence_view import SequenceView
+from gui.export.export_dialog import ExportDialog
+from gui.inspector.details_pane import DetailsPane
+from gui.playback.timeline_panel import TimelinePanel
+from gui.sources.loader import CaptureLoader, LoadedCapture, LoadProgressDialog
+from gui.sources.replayer import ChosenStream, ReplayProgressDialog, StreamReplayer
+from gui.sources.sim_panel import SimulationPanel
+from gui.sources.streams_panel import StreamsPanel
 from resources import Example, example_path
 
 RECENT_MAX = 10
@@ -89,7 +89,7 @@ class MainWindow(QMainWindow):
     capture_loaded = Signal(object)
     load_failed = Signal(str)
 
-    # built by gui.actions.build_menus
+    # built by gui.app.actions.build_menus
     recent_menu: QMenu
     examples_menu: QMenu
     open_action: QAction
@@ -135,7 +135,7 @@ class MainWindow(QMainWindow):
         self.replayer.replayed.connect(self._on_replayed)
         self.replayer.failed.connect(self._on_replay_failed)
         self.replayer.cancelled.connect(self._on_replay_cancelled)
-        build_menus(self)
+        build_menus(self, self)
         self._refresh_recent()
         self.dock_layout.restore()
         self._quiet_runs = 0
@@ -516,7 +516,7 @@ class MainWindow(QMainWindow):
 
     def export_to(self, path: str) -> list[tuple[str, int, int]]:
         """Write the whole diagram as shown (compact, numbering) to ``path``."""
-        from gui.export import export_png
+        from gui.export.export import export_png
         if self._timeline is None or self.view is None:
             raise SynAckError("nothing to export")
         return export_png(self._timeline, path, compact=self.view.compact,

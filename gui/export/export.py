@@ -1,7 +1,7 @@
 """Exporting diagrams to PNG; works headless (QT_QPA_PLATFORM=offscreen).
 
 Rules:
-- Exports paint with the window's :class:`~gui.diagram_painter.DiagramPainter`, so a
+- Exports paint with the window's :class:`~gui.diagram.diagram_painter.DiagramPainter`, so a
   file shows what the window shows, plus the title lines, on white.
 - The whole diagram is never cut off: a diagram taller than ``MAX_PAGE_HEIGHT`` image
   px is split into pages (``OUT.png``, ``OUT-2.png``, ...) between rows, each later page
@@ -12,7 +12,7 @@ Rules:
   memory holds one page, however long the stream. A caller that keeps a page alive
   while asking for the next defeats that (``enumerate``/``zip`` over the pages would:
   they hold the last item while fetching the next).
-- PNGs are written by :mod:`gui.png` (filter none, zlib level ``gui.png.LEVEL``): the
+- PNGs are written by :mod:`gui.export.png` (filter none, zlib level ``gui.export.png.LEVEL``): the
   same pixels as Qt's writer, on a 2000x20000 page in 0.6 s on one thread instead of
   2.2 s (Qt's default level; 1.5 s at level 1) and 19 % smaller (bench/render.py).
 - Sizes are known before painting: :func:`page_sizes` and :func:`view_size` give the
@@ -38,10 +38,10 @@ from PySide6.QtGui import QImage, QPainter
 
 from core.errors import SynAckError
 from core.trace import Timeline
-from gui import style
-from gui.diagram_layout import MARGIN, DiagramLayout
-from gui.diagram_painter import DiagramPainter, ensure_gui_application
-from gui.png import write_png
+from gui.diagram import style
+from gui.diagram.diagram_layout import MARGIN, DiagramLayout
+from gui.diagram.diagram_painter import DiagramPainter, ensure_gui_application
+from gui.export.png import write_png
 
 MAX_PAGE_HEIGHT = 30_000
 JPEG_QUALITY = 92

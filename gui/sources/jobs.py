@@ -1,6 +1,6 @@
 """Long core work off the GUI thread: a worker per job, progress by stage, Cancel.
 
-    class CaptureLoader(JobRunner): ...          # gui.loader; gui.replayer likewise
+    class CaptureLoader(JobRunner): ...          # gui.sources.loader; gui.sources.replayer likewise
     JobProgressDialog(runner, parent, title=..., error_title=...)
 
 Rules:

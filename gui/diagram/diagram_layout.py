@@ -42,8 +42,8 @@ from core.report import initial_numbers
 from core.states import Side, TcpState
 from core.trace import SegmentRecord, StateChanged, Timeline
 from core.trace_columns import SegmentColumns, records_columns, segment_columns
-from gui import style
-from gui.labels import record_label, time_text
+from gui.diagram import style
+from gui.diagram.labels import record_label, time_text
 
 MARGIN = 24.0
 LABEL_PAD = 10.0          # from a lane to the first character of a label

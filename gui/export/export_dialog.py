@@ -1,12 +1,12 @@
 """File > Export PNG: the whole diagram at a chosen scale, or the current view.
 
 Rules:
-- The dialog only collects choices and calls :mod:`gui.export`; rendering happens there.
+- The dialog only collects choices and calls :mod:`gui.export.export`; rendering happens there.
 - A tall diagram becomes several pages (``OUT.png``, ``OUT-2.png``, ...); the dialog
   says so before writing, with the number of pages and each page's size, computed by
-  the code that paints them (:func:`gui.export.page_sizes`, :func:`gui.export.view_size`),
-  so what it announces is what is written.
-- The file is named after what is shown (``gui.export.export_name``), in the folder of
+  the code that paints them (:func:`gui.export.export.page_sizes`,
+  :func:`gui.export.export.view_size`), so what it announces is what is written.
+- The file is named after what is shown (``gui.export.export.export_name``), in the folder of
   the last export (``QSettings`` key ``export/folder`` when the window has settings),
   else the current folder.
 """
@@ -35,8 +35,9 @@ from PySide6.QtWidgets import (
 
 from core.errors import SynAckError
 from core.text import counted
-from gui.diagram_layout import DiagramLayout
-from gui.export import (
+from gui.diagram.diagram_layout import DiagramLayout
+from gui.diagram.sequence_view import SequenceView
+from gui.export.export import (
     FORMATS,
     MAX_SCALE,
     MIN_SCALE,
@@ -48,7 +49,6 @@ from gui.export import (
     save_images,
     view_size,
 )
-from gui.sequence_view import SequenceView
 
 
 class ExportDialog(QDialog):

@@ -6,7 +6,7 @@ Rules:
 - ``None`` shows the placeholder (:data:`PLACEHOLDER`); a new value replaces everything.
 - Selecting a field that covers bytes of the frame highlights them in the hex dump (the
   dump's layout comes from ``core.details.hex_cell``).
-- Colours and fonts come from :mod:`gui.style`: labels in the anomaly colour, the
+- Colours and fonts come from :mod:`gui.diagram.style`: labels in the anomaly colour, the
   tcpdump line and the hex dump in the monospace label font.
 - The labels are SynAck's verdict; where tshark's differ, "tshark says" and "SynAck
   says" come first, with core's sentences on why.
@@ -42,7 +42,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.details import HEX_WIDTH, SegmentDetails, hex_cell, hex_line_length
-from gui import style
+from gui.diagram import style
 
 PLACEHOLDER = "Click an arrow to see its segment"
 _SPAN = Qt.ItemDataRole.UserRole

@@ -66,7 +66,7 @@ from core.simulate.params import build_configs
 from core.simulate.scenarios import SCENARIOS, Scenario
 from core.text import counted
 from core.trace import Timeline
-from gui.param_form import ParamForm
+from gui.sources.param_form import ParamForm
 
 _log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The bottom panel of one Timeline: transport controls, window bars, TIME_WAIT countdown.
 
 Rules:
-- One panel per Timeline: it creates the :class:`~gui.playback.PlaybackController` and
+- One panel per Timeline: it creates the :class:`~gui.playback.playback.PlaybackController` and
   every view under it subscribes to the controller's ``moved`` signal here, so the
   cursor, the bars and the countdown never disagree.
 - As tall as its content and no taller (the window bars' height): the space goes to the
@@ -16,10 +16,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 
 from core.trace import Timeline
-from gui.playback import PlaybackController
-from gui.time_wait import TimeWaitCountdown
-from gui.transport import TransportBar
-from gui.window_bars import WindowBars
+from gui.inspector.time_wait import TimeWaitCountdown
+from gui.inspector.window_bars import WindowBars
+from gui.playback.playback import PlaybackController
+from gui.playback.transport import TransportBar
 
 COUNTDOWN_WIDTH = (200, 420)   # least and most
 

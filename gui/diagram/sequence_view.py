@@ -1,7 +1,7 @@
 """The diagram widget: zoom, pan, a playback cursor, selection, a sticky header.
 
 Rules:
-- One widget paints the whole diagram with :class:`~gui.diagram_painter.DiagramPainter`
+- One widget paints the whole diagram with :class:`~gui.diagram.diagram_painter.DiagramPainter`
   and only the rows in view (no scene item per arrow), so a frame of a 100,000-segment
   stream costs what a frame of a short one does.
 - Coordinates: layout px x zoom = widget px; scroll bars hold the offset in widget px.
@@ -34,9 +34,9 @@ from PySide6.QtWidgets import QAbstractScrollArea, QWidget
 from core import cursor as core_cursor
 from core.states import Side, TcpState
 from core.trace import Timeline
-from gui import style
-from gui.diagram_layout import DiagramLayout
-from gui.diagram_painter import DiagramPainter, ensure_gui_application
+from gui.diagram import style
+from gui.diagram.diagram_layout import DiagramLayout
+from gui.diagram.diagram_painter import DiagramPainter, ensure_gui_application
 
 ZOOM_MIN, ZOOM_MAX, ZOOM_STEP = 0.25, 4.0, 1.25
 REFIT_MS = 150          # after a resize settles, lanes move to fit the new width

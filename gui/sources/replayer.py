@@ -8,7 +8,7 @@
 Rules:
 1. The job is ``LoadedCapture.replay``: the stream's analysis, each walk of the replay,
    the other readings and the window bars' series, each a stage of ``core.progress``
-   with its real done/total; a job of :class:`gui.jobs.JobRunner` (exactly one of
+   with its real done/total; a job of :class:`gui.sources.jobs.JobRunner` (exactly one of
    ``replayed``, ``failed``, ``cancelled`` per ``start``; a new ``start`` replaces the
    running replay; ``cancel`` stops core at its next progress call).
 2. A stream is replayed once per capture: a stream replayed before comes from the
@@ -27,8 +27,8 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QWidget
 
 from core.replay import Replay
-from gui.jobs import JobProgressDialog, JobRunner
-from gui.loader import LoadedCapture
+from gui.sources.jobs import JobProgressDialog, JobRunner
+from gui.sources.loader import LoadedCapture
 
 
 @dataclass(frozen=True, slots=True)

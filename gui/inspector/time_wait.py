@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QLabel, QProgressBar, QVBoxLayout, QWidget
 from core.cursor import Countdown, Cursor
 from core.states import Side, TcpState
 from core.trace import Timeline
-from gui import style
+from gui.diagram import style
 
 STEPS = 1000                      # progress bar resolution
 QUIET = "No side is in TIME_WAIT."

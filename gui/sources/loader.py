@@ -10,13 +10,13 @@ Rules:
    decoding, indexing) then ``core.stream_table.stream_table`` (``STREAMS``: the
    index-only list, well under a second; the streams' final states and labels are
    filled in later by the streams panel), as a job
-   of :class:`gui.jobs.JobRunner`: exactly one of ``loaded``, ``failed`` or
+   of :class:`gui.sources.jobs.JobRunner`: exactly one of ``loaded``, ``failed`` or
    ``cancelled`` per ``start``, a new ``start`` replaces the running load, ``cancel``
-   stops core at its next progress call (the rules of :mod:`gui.jobs`).
+   stops core at its next progress call (the rules of :mod:`gui.sources.jobs`).
 2. ``failed`` carries the text of core's ``SynAckError`` (file, offset, what was wrong).
 3. A ``LoadedCapture`` replays a stream once: its replays are kept (``ReplayCache``,
    at most ``CACHE_SEGMENTS`` segments besides the latest), so choosing a stream again
-   costs nothing; ``gui.replayer`` runs the replay in a worker.
+   costs nothing; ``gui.sources.replayer`` runs the replay in a worker.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from core.capture.index import CaptureIndex
 from core.progress import READING, WINDOWS, Stages, silent
 from core.replay import Replay, replay_stream
 from core.stream_table import StreamTable, stream_table
-from gui.jobs import JobProgressDialog, JobRunner
+from gui.sources.jobs import JobProgressDialog, JobRunner
 
 __all__ = ["READING", "STREAMS", "CaptureLoader", "LoadProgressDialog", "LoadedCapture",
            "ReplayCache", "run_with_progress"]
@@ -100,7 +100,7 @@ class LoadedCapture:
         """The chosen stream replayed (``Replay.timeline``), with its window bars'
         series made (not on the first frame drawn); once per stream (rule 3). Raises
         ``SynAckError`` for a missing stream, ``Cancelled`` when ``stages`` does (then
-        nothing is kept). Long on a long stream: the GUI runs it in ``gui.replayer``."""
+        nothing is kept). Long on a long stream: the GUI runs it in ``gui.sources.replayer``."""
         replay = self.replays.get(stream)
         if replay is None:
             replay = replay_stream(self.index, stream, stages=stages)

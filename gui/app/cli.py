@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from core.capture.index import CaptureIndex
     from core.replay import Replay
     from core.trace import Timeline
-from gui.display import display_problem
+from gui.app.display import display_problem
 
 Handler = Callable[[argparse.Namespace], int]
 #: The codec error handler of stdout and stderr (rule 4).
@@ -141,7 +141,7 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
 def _render_png(timeline: Timeline, path: str, *, scale: float = 1.0,
                 compact: bool = False, absolute: bool = False) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from gui.export import export_png
+    from gui.export.export import export_png
     for name, width, height in export_png(timeline, path, scale=scale, compact=compact,
                                           absolute=absolute):
         print(f"wrote {Path(name).resolve()} ({width}x{height})")
@@ -154,7 +154,7 @@ def _run_gui(args: argparse.Namespace) -> int:
     if problem is not None:
         print(f"synack: {problem}; rendering the diagram to PNG instead", flush=True)
         return _render_png(_source_timeline(args), args.png)
-    from gui.app import run_app
+    from gui.app.app import run_app
     _check_source(args)
     if args.file:
         if not os.path.exists(args.file):

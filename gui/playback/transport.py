@@ -1,4 +1,4 @@
-"""Transport controls for a :class:`~gui.playback.PlaybackController`.
+"""Transport controls for a :class:`~gui.playback.playback.PlaybackController`.
 
 Rules:
 - The bar only forwards the user's wishes to the controller and shows its state; it
@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
 )
 
 from core.trace import Timeline
-from gui.labels import time_text
-from gui.playback import SPEEDS, Pacing, PlaybackController
+from gui.diagram.labels import time_text
+from gui.playback.playback import SPEEDS, Pacing, PlaybackController
 
 SCRUB_STEPS = 10_000
 
