@@ -255,7 +255,7 @@ def model_figures(rows: int) -> None:
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QApplication
 
-    from core.stream_table import TABLE_DTYPE, StreamTable
+    from core.streams.stream_table import TABLE_DTYPE, StreamTable
     from gui.sources.streams_panel import CLIENT, CLIENT_STATE, PACKETS, StreamsPanel
 
     app = QApplication.instance() or QApplication([])

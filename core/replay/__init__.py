@@ -47,7 +47,7 @@ from core.replay.ghosts import Columns, find_ghosts
 from core.replay.infer import ELIMINATED, UNANSWERED, Inference, infer
 from core.replay.roles import CapturePoint, client_is_a, estimate_capture_point
 from core.replay.timing import schedule
-from core.states import Side, TcpState
+from core.tcp.states import Side, TcpState
 from core.trace import Peer, SegmentRecord, Timeline, Uncertainty
 
 SYN, ACK, RST, FIN = 0x02, 0x10, 0x04, 0x01

@@ -200,8 +200,8 @@ def _add_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 # ----- streams and trace -----------------------------------------------------------------
 def _run_streams(args: argparse.Namespace) -> int:
-    from core.stream_output import TABLE_NOTE, row_json, table_lines
-    from core.stream_table import stream_table
+    from core.streams.stream_output import TABLE_NOTE, row_json, table_lines
+    from core.streams.stream_table import stream_table
     index = _load_capture(args.file)
     table = stream_table(index)
     outcomes = None
@@ -286,7 +286,7 @@ def _add_trace(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 # ----- states ----------------------------------------------------------------------------
 def _run_states(args: argparse.Namespace) -> int:
-    from core.table import table_text, to_dot
+    from core.tcp.table import table_text, to_dot
     print(to_dot(every_edge=args.all) if args.dot else table_text())
     return 0
 

@@ -39,7 +39,7 @@ import numpy as np
 from PySide6.QtGui import QFontMetricsF
 
 from core.report import initial_numbers
-from core.states import Side, TcpState
+from core.tcp.states import Side, TcpState
 from core.trace import SegmentRecord, StateChanged, Timeline
 from core.trace_columns import SegmentColumns, records_columns, segment_columns
 from gui.diagram import style

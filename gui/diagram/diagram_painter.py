@@ -30,8 +30,8 @@ from PySide6.QtGui import (
     QPolygonF,
 )
 
-from core.segment import flags_text
-from core.states import Side, TcpState
+from core.tcp.segment import flags_text
+from core.tcp.states import Side, TcpState
 from core.text import counted
 from core.trace import Timeline
 from gui.diagram import style

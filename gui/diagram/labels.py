@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from core.report import initial_numbers
-from core.segment import SEQ_MOD, Segment, flags_text
-from core.states import Side
+from core.tcp.segment import SEQ_MOD, Segment, flags_text
+from core.tcp.states import Side
 from core.trace import SegmentRecord, Timeline
 
 PREVIEW_BYTES = 16

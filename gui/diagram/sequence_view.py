@@ -32,7 +32,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QAbstractScrollArea, QWidget
 
 from core import cursor as core_cursor
-from core.states import Side, TcpState
+from core.tcp.states import Side, TcpState
 from core.trace import Timeline
 from gui.diagram import style
 from gui.diagram.diagram_layout import DiagramLayout

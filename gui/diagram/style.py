@@ -19,8 +19,8 @@ from enum import Enum
 
 from PySide6.QtGui import QColor, QFont
 
-from core.segment import Flag, Segment
-from core.states import TcpState
+from core.tcp.segment import Flag, Segment
+from core.tcp.states import TcpState
 
 
 class Phase(Enum):

@@ -16,7 +16,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QProgressBar, QVBoxLayout, QWidget
 
 from core.cursor import Countdown, Cursor
-from core.states import Side, TcpState
+from core.tcp.states import Side, TcpState
 from core.trace import Timeline
 from gui.diagram import style
 

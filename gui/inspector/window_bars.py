@@ -29,7 +29,7 @@ from PySide6.QtGui import QBrush, QColor, QFontMetricsF, QPen, QResizeEvent
 from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from core.cursor import Cursor, WindowAt
-from core.states import Side, TcpState
+from core.tcp.states import Side, TcpState
 from core.trace import Timeline
 from gui.diagram import style
 

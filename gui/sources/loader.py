@@ -7,7 +7,7 @@
 
 Rules:
 1. The worker runs ``core.capture.read_capture`` (its stages: reading, walking,
-   decoding, indexing) then ``core.stream_table.stream_table`` (``STREAMS``: the
+   decoding, indexing) then ``core.streams.stream_table.stream_table`` (``STREAMS``: the
    index-only list, well under a second; the streams' final states and labels are
    filled in later by the streams panel), as a job
    of :class:`gui.sources.jobs.JobRunner`: exactly one of ``loaded``, ``failed`` or
@@ -34,7 +34,7 @@ from core.capture import read_capture
 from core.capture.index import CaptureIndex
 from core.progress import READING, WINDOWS, Stages, silent
 from core.replay import Replay, replay_stream
-from core.stream_table import StreamTable, stream_table
+from core.streams.stream_table import StreamTable, stream_table
 from gui.sources.jobs import JobProgressDialog, JobRunner
 
 __all__ = ["READING", "STREAMS", "CaptureLoader", "LoadProgressDialog", "LoadedCapture",
@@ -80,7 +80,7 @@ class ReplayCache:
 class LoadedCapture:
     """What a finished load hands over: the index, one summary row per stream, warnings.
 
-    ``rows`` is the index-only stream list (``core.stream_table``: numpy columns, one
+    ``rows`` is the index-only stream list (``core.streams.stream_table``: numpy columns, one
     row per stream, no final states yet);
     ``warnings`` are the index's warnings as text (a cut file, skipped frames);
     ``replays`` keeps the streams replayed so far (rule 3).

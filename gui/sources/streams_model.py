@@ -1,7 +1,7 @@
 """The stream list's table model: numpy columns, sorted and filtered with numpy.
 
 Rules:
-1. The model shows a :class:`core.stream_table.StreamTable` as core made it, plus the
+1. The model shows a :class:`core.streams.stream_table.StreamTable` as core made it, plus the
    :class:`core.replay.outcomes.Outcome` of each stream once it is known
    (``set_outcomes``); it only formats and never decides TCP facts. Until a stream's
    outcome is known its state and label cells read ``…`` ("not replayed yet").
@@ -34,9 +34,9 @@ from PySide6.QtWidgets import QWidget
 
 from core.analysis.labels import LABELS
 from core.replay.outcomes import Outcome
-from core.states import TcpState
-from core.stream_table import FLAGS as FLAG_NAMES
-from core.stream_table import StreamTable
+from core.streams.stream_table import FLAGS as FLAG_NAMES
+from core.streams.stream_table import StreamTable
+from core.tcp.states import TcpState
 from gui.diagram import style
 
 Arr = np.ndarray[Any, np.dtype[Any]]

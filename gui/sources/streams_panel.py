@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.stream_table import StreamTable
+from core.streams.stream_table import StreamTable
 from gui.diagram import style
 from gui.sources.stream_states import OutcomeFiller
 from gui.sources.streams_model import (

@@ -8,7 +8,7 @@ from pytestqt.qtbot import QtBot
 
 from core import cursor as core_cursor
 from core.simulate.scenarios import SCENARIOS
-from core.states import Side, TcpState
+from core.tcp.states import Side, TcpState
 from gui.playback.timeline_panel import TimelinePanel
 
 

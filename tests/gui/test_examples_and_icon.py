@@ -10,7 +10,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtGui import QColor, QImage
 from pytestqt.qtbot import QtBot
 
-from core.states import TcpState
+from core.tcp.states import TcpState
 from gui.app.app_icon import app_icon
 from gui.app.main_window import MainWindow
 from resources import EXAMPLES, ICON_SIZES, Example

@@ -75,7 +75,7 @@ def test_uncertain_arrows_and_states_are_marked(qtbot: QtBot, tmp_path: Path) ->
     from core.capture.taps import TapPoint, write_capture
     from core.details import ReplaySource
     from core.replay import replay_stream
-    from core.states import Side
+    from core.tcp.states import Side
     from gui.diagram.diagram_painter import DiagramPainter
     path = tmp_path / "twl.pcap"
     write_capture(get("time_wait_lost_ack").run(), str(path), TapPoint.server())

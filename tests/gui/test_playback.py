@@ -10,7 +10,7 @@ from pytestqt.qtbot import QtBot
 from core import cursor as core_cursor
 from core.demo import demo_timeline
 from core.simulate.scenarios import get
-from core.states import Side, TcpState
+from core.tcp.states import Side, TcpState
 from gui.playback.playback import SPEED_MAX, SPEED_MIN, Pacing, PlaybackController
 from gui.playback.transport import SCRUB_STEPS, TransportBar
 

@@ -9,7 +9,7 @@ from pytestqt.qtbot import QtBot
 
 from core.demo import demo_timeline
 from core.simulate.scenarios import get
-from core.states import TcpState
+from core.tcp.states import TcpState
 from gui.diagram import style
 from gui.diagram.sequence_view import SequenceView
 

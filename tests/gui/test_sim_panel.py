@@ -11,7 +11,7 @@ from pytestqt.qtbot import QtBot
 
 from core.errors import ParameterError
 from core.simulate.scenarios import SCENARIOS, Scenario, get
-from core.states import Side
+from core.tcp.states import Side
 from core.trace import Timeline
 from gui.sources.sim_panel import SimulationPanel
 

@@ -16,8 +16,8 @@ from pytestqt.qtbot import QtBot
 from core.capture import read_capture
 from core.replay.outcomes import Outcome
 from core.replay.report import stream_rows
-from core.states import TcpState
-from core.stream_table import TABLE_DTYPE, StreamTable, stream_table
+from core.streams.stream_table import TABLE_DTYPE, StreamTable, stream_table
+from core.tcp.states import TcpState
 from gui.diagram import style
 from gui.sources.streams_panel import (
     BYTES,

@@ -13,7 +13,7 @@ from pytestqt.qtbot import QtBot
 
 from core.demo import demo_timeline
 from core.simulate.scenarios import get
-from core.states import Side
+from core.tcp.states import Side
 from gui.app.main_window import MainWindow
 from gui.export.export import render_timeline
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from core.capture import read_capture
-from core.states import TcpState
+from core.tcp.states import TcpState
 from gui.app.cli import main
 from tests.analysis import verdict_captures
 from tests.conftest import CORPUS

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 
 from core.errors import ParameterError
-from core.segment import SEQ_MOD, Flag
 from core.simulate.params import build_configs, parse_assignment
 from core.simulate.program import NOW, Condition, Step, accept, close, connect, listen, send
 from core.simulate.scenarios import SCENARIOS, Scenario, get
-from core.states import Side, TcpState
+from core.tcp.segment import SEQ_MOD, Flag
+from core.tcp.states import Side, TcpState
 from core.trace import AppCalled, Timeline, WindowChanged
 
 C, S = Side.CLIENT, Side.SERVER

@@ -18,12 +18,12 @@ from core.capture.taps import (
     write_capture,
 )
 from core.capture.writer import EPOCH, write_pcap
-from core.config import EndpointConfig
 from core.errors import ParameterError
-from core.pair import LINK_COPY, Pair
 from core.simulate.link import Link, LinkConfig, place
+from core.simulate.pair import LINK_COPY, Pair
 from core.simulate.scenarios import get
-from core.states import Side
+from core.tcp.config import EndpointConfig
+from core.tcp.states import Side
 from core.trace import SegmentLost, Timeline
 from tests.simulate.tshark import TSHARK, tshark_problems
 

@@ -19,11 +19,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from core.machine import Endpoint, EndpointConfig
-from core.segment import Segment
 from core.simulate.link import Fate
-from core.states import Side, TcpState, Trigger
-from core.table import Row
+from core.tcp.machine import Endpoint, EndpointConfig
+from core.tcp.segment import Segment
+from core.tcp.states import Side, TcpState, Trigger
+from core.tcp.table import Row
 from core.trace import Peer, StateChanged, Timeline, TimelineBuilder
 
 #: the label of a copy the link made of a segment (an arrow of its own)

@@ -1,7 +1,7 @@
 """TCP timestamps (RFC 7323) and selective acknowledgements (RFC 2018, D-SACK RFC 2883).
 
 The bookkeeping one endpoint keeps for both options, as Linux keeps it; the endpoint
-(:mod:`core.machine`) decides when to call it.
+(:mod:`core.tcp.machine`) decides when to call it.
 
 Rules:
 1. Both options are negotiated in the SYNs: an option is used on a connection only when
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from core.segment import SEQ_MOD, Segment, seq_diff, seq_ge, seq_gt, seq_le, seq_lt
+from core.tcp.segment import SEQ_MOD, Segment, seq_diff, seq_ge, seq_gt, seq_le, seq_lt
 
 MAX_OPTION_SPACE = 40
 TS_SPACE = 12  # NOP NOP kind len TSval TSecr

@@ -2,7 +2,7 @@
 
 Each :class:`Row` says: in any of ``states``, on ``trigger`` (and, for SYN_RECEIVED,
 depending on whether the connection was opened passively), perform ``actions`` in
-order and move to ``next`` (``None``: stay). :mod:`core.machine` classifies arriving
+order and move to ``next`` (``None``: stay). :mod:`core.tcp.machine` classifies arriving
 segments into triggers (RFC 9293 3.10.7's checks) and executes the rows; it holds no
 per-state logic of its own.
 
@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 
-from core.states import Action, TcpState, Trigger, TriggerKind
+from core.tcp.states import Action, TcpState, Trigger, TriggerKind
 
 S = TcpState
 T = Trigger

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.errors import ParameterError
-from core.segment import SEQ_MOD
-from core.window import MAX_WSCALE
+from core.tcp.segment import SEQ_MOD
+from core.tcp.window import MAX_WSCALE
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

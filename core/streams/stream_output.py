@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from core.stream_table import (
+from core.streams.stream_table import (
     CLIENT_BY,
     FLAGS,
     SIDES,

@@ -3,7 +3,7 @@
 The checks run in the RFC's order: per-state first steps for CLOSED, LISTEN and
 SYN_SENT; then, for the other states, the sequence-number (acceptability) test, RST,
 SYN, the ACK field, the segment text and FIN. The result is the list of triggers the
-segment carries, to be looked up one after another in :mod:`core.table`.
+segment carries, to be looked up one after another in :mod:`core.tcp.table`.
 
 Rules:
 1. No side effects: :class:`Receiver` is a snapshot of what the receiving endpoint knows.
@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.segment import Flag, Segment, seq_add, seq_diff, seq_gt, seq_in_window, seq_le, seq_lt
-from core.states import TcpState, Trigger
-from core.table import FIN_RECEIVED
+from core.tcp.segment import Flag, Segment, seq_add, seq_diff, seq_gt, seq_in_window, seq_le, seq_lt
+from core.tcp.states import TcpState, Trigger
+from core.tcp.table import FIN_RECEIVED
 
 S = TcpState
 T = Trigger

@@ -1,4 +1,4 @@
-"""One TCP endpoint driven by the transition table in :mod:`core.table` (sans-IO).
+"""One TCP endpoint driven by the transition table in :mod:`core.tcp.table` (sans-IO).
 
 Rules:
 1. Every entry point takes ``now``; nothing reads a clock. Timers are deadlines:
@@ -7,7 +7,7 @@ Rules:
    triggers; state changes and side effects come only from table rows.
 3. Output is pulled: :meth:`take_segments` and :meth:`take_events`.
 4. An application call or timer with no row raises :class:`IllegalTransition`.
-5. Timestamps and SACK (:mod:`core.tcpopts`) ride on the segments the rows send: once
+5. Timestamps and SACK (:mod:`core.tcp.tcpopts`) ride on the segments the rows send: once
    negotiated, every segment but a SYN or an RST answering a stray segment carries TS,
    and every such ACK SACK blocks while out-of-order data is held (a D-SACK first).
 6. A FIN that arrives ahead of RCV.NXT (a gap before it) is held, like out-of-order data,
@@ -19,12 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from core.classify import Receiver, acks_new, classify, is_duplicate_ack
-from core.config import EndpointConfig
 from core.errors import IllegalTransition
-from core.payload import fill
-from core.rtt import RttEstimator
-from core.segment import (
+from core.tcp.classify import Receiver, acks_new, classify, is_duplicate_ack
+from core.tcp.config import EndpointConfig
+from core.tcp.payload import fill
+from core.tcp.rtt import RttEstimator
+from core.tcp.segment import (
     NO_OPTIONS,
     SEQ_MOD,
     Flag,
@@ -36,9 +36,9 @@ from core.segment import (
     seq_gt,
     seq_le,
 )
-from core.states import Action, Side, TcpState, Timer, Trigger, TriggerKind
-from core.table import SENDING, Opening, Row, allowed, lookup, table_text, to_dot
-from core.tcpopts import (
+from core.tcp.states import Action, Side, TcpState, Timer, Trigger, TriggerKind
+from core.tcp.table import SENDING, Opening, Row, allowed, lookup, table_text, to_dot
+from core.tcp.tcpopts import (
     SACK_BASE,
     SACK_BLOCK,
     TS_SPACE,
@@ -48,6 +48,7 @@ from core.tcpopts import (
     duplicate_range,
     sack_room,
 )
+from core.tcp.window import MAX_WSCALE, ReceiveBuffer, SendBuffer, window_field
 from core.text import counted
 from core.trace import (
     AppCalled,
@@ -59,7 +60,6 @@ from core.trace import (
     WindowChanged,
     WindowSnapshot,
 )
-from core.window import MAX_WSCALE, ReceiveBuffer, SendBuffer, window_field
 
 __all__ = ["Endpoint", "EndpointConfig", "table_text", "to_dot"]
 

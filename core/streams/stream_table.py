@@ -2,7 +2,7 @@
 
     table = stream_table(index)         # one row per tcp.stream, numpy columns
 
-(``core.stream_output`` writes it as ``synack streams`` text and JSON.)
+(``core.streams.stream_output`` writes it as ``synack streams`` text and JSON.)
 
 Rules:
 1. Every column is computed with whole-array numpy over the index (no Python loop over
