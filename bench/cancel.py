@@ -46,9 +46,9 @@ from replay import cached_stream  # noqa: E402
 
 from core.capture import read_capture  # noqa: E402
 from core.progress import Progress  # noqa: E402
-from gui.jobs import EMIT_MS, JobRunner  # noqa: E402
-from gui.loader import STREAMS, CaptureLoader, LoadedCapture  # noqa: E402
-from gui.replayer import StreamReplayer  # noqa: E402
+from gui.sources.jobs import EMIT_MS, JobRunner  # noqa: E402
+from gui.sources.loader import STREAMS, CaptureLoader, LoadedCapture  # noqa: E402
+from gui.sources.replayer import StreamReplayer  # noqa: E402
 
 TARGET_MS = 200.0
 

@@ -15,7 +15,7 @@ Usage::
    (layout + painting + PNG encoding; target: at most 2 s), then Qt's default PNG
    compression for comparison.
 4. PNG levels: one 2000x20000 page of a dense capture written by Qt's writer at its
-   default and at zlib levels 0..6 (Qt's ``quality``), and by gui/png.py at levels 1..6
+   default and at zlib levels 0..6 (Qt's ``quality``), and by gui/export/png.py at levels 1..6
    on one thread and two: time (best of 3) and bytes.
 5. Whole commands: ``synack export`` of long streams (bench/replay.py's generator,
    ``--lengths`` segments) and of the 2,242-segment corpus capture, each run as a
@@ -59,11 +59,11 @@ from core.simulate.link import LinkConfig  # noqa: E402
 from core.simulate.params import build_configs  # noqa: E402
 from core.simulate.program import PEER_CLOSED, close, connect, listen, send  # noqa: E402
 from core.trace import Timeline  # noqa: E402
-from gui.diagram_layout import DiagramLayout  # noqa: E402
-from gui.export import export_png, render_pages  # noqa: E402
-from gui.labels import record_label  # noqa: E402
-from gui.png import write_png  # noqa: E402
-from gui.sequence_view import SequenceView  # noqa: E402
+from gui.diagram.diagram_layout import DiagramLayout  # noqa: E402
+from gui.diagram.labels import record_label  # noqa: E402
+from gui.diagram.sequence_view import SequenceView  # noqa: E402
+from gui.export.export import export_png, render_pages  # noqa: E402
+from gui.export.png import write_png  # noqa: E402
 
 WIDTH, HEIGHT = 1920, 1080
 ROOT = Path(__file__).resolve().parents[1]
@@ -147,8 +147,9 @@ def best_of(fn: Callable[[], object], repeat: int = 3) -> float:
 
 
 def png_levels(folder: Path) -> None:
-    """Part 4: zlib levels of Qt's PNG writer and of gui/png.py on one 2000x20000 page,
-    then gui/png.py on a denser page (the capture at 100 %, as ``synack export`` draws it)."""
+    """Part 4: zlib levels of Qt's PNG writer and of gui/export/png.py on one 2000x20000
+    page, then gui/export/png.py on a denser page (the capture at 100 %, as ``synack
+    export`` draws it)."""
     tl = replay_stream(read_capture(str(CORPUS)), 0).timeline
     layout = DiagramLayout(tl, show_title=True)
     out = str(folder / "level.png")
@@ -167,7 +168,7 @@ def png_levels(folder: Path) -> None:
                 best_of(lambda q=quality, i=page: i.save(out, "PNG", q)))  # type: ignore[misc]
         for threads in (1, 2):
             for level in (1, 2, 3, 6):
-                row(f"gui/png.py, filter none, {threads} thread{'s' * (threads > 1)}",
+                row(f"gui/export/png.py, filter none, {threads} thread{'s' * (threads > 1)}",
                     str(level),
                     best_of(lambda lv=level, th=threads, i=page: write_png(i, out, lv, th)))
 
@@ -181,7 +182,7 @@ def run_command(code: Path, source: Path, out: Path) -> tuple[float, float, int,
         old.unlink()
     report = out.parent / "time.txt"
     run = subprocess.run([TIME, "-f", "%e %U %S %M", "-o", str(report), sys.executable, "-m",
-                          "gui.cli", "export", str(source), "-o", str(out)], cwd=code, env=env,
+                          "gui", "export", str(source), "-o", str(out)], cwd=code, env=env,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if run.returncode != 0:
         raise RuntimeError(f"{code}: synack export {source.name} failed: {run.stderr.strip()}")
@@ -296,7 +297,7 @@ def export(args: argparse.Namespace) -> None:
             image.save(str(Path(folder) / f"d{k}.png"), "PNG")  # type: ignore[call-overload]
         default = time.perf_counter() - start
         print(f"  timed: layout + painting {painted:.2f} s; PNG at Qt's default compression "
-              f"{default:.2f} s (ours: gui/png.py)")
+              f"{default:.2f} s (ours: gui/export/png.py)")
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from ingest import _tcp, _Writer, cached_files  # noqa: E402
 from core.analysis import analyze_stream  # noqa: E402
 from core.capture import list_streams, read_capture  # noqa: E402
 from core.replay import replay_stream  # noqa: E402
-from core.states import Side  # noqa: E402
+from core.tcp.states import Side  # noqa: E402
 
 T = TypeVar("T")
 VERSION = 1

@@ -214,7 +214,7 @@ def measure(path: Path, cli: bool) -> tuple[int, dict[str, float]]:
     if cli:
         env = dict(os.environ, PYTHONPATH=str(ROOT), QT_QPA_PLATFORM="offscreen")
         out["synack trace"] = best(lambda: subprocess.run(
-            [sys.executable, "-m", "gui.cli", "trace", str(path)], check=True, env=env,
+            [sys.executable, "-m", "gui", "trace", str(path)], check=True, env=env,
             stdout=subprocess.DEVNULL), 1 if n > 150_000 else 2)
     return n, out
 

@@ -21,12 +21,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.capture.writer import write_pcap  # noqa: E402
 from core.capture.writer_scapy import write_pcap_scapy  # noqa: E402
-from core.payload import text  # noqa: E402
 from core.simulate.engine import Simulation  # noqa: E402
 from core.simulate.labels import analysis_labels  # noqa: E402
 from core.simulate.link import LinkConfig  # noqa: E402
 from core.simulate.params import build_configs  # noqa: E402
 from core.simulate.program import PEER_CLOSED, close, connect, listen, send  # noqa: E402
+from core.tcp.payload import text  # noqa: E402
 from core.trace import Timeline  # noqa: E402
 
 

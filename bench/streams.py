@@ -21,7 +21,7 @@ streams --states`` (a replay per stream) on the 1M-packet capture. Start-up alon
 what ``synack streams`` imports (no Qt, scapy, replay or analysis) are printed too.
 ``--before DIR`` (a checkout of older code, e.g. ``git archive bc6604f | tar -x -C DIR``)
 also runs that code's ``synack streams`` (which replayed every stream) on both captures.
-Last, the GUI's stream list (``gui.streams_model``, offscreen) on a synthetic table of
+Last, the GUI's stream list (``gui.sources.streams_model``, offscreen) on a synthetic table of
 ``--rows`` streams: time to show it, sort it, filter it, scroll and paint (``--rows 0``
 skips it).
 """
@@ -231,7 +231,7 @@ def startup() -> Run:
     tiny = Path(tempfile.gettempdir()) / "synack-bench-tiny.pcap"
     generate_streams(tiny, 1)
     run = best([*SYNACK, str(tiny)], 5)
-    code = ("import sys\nfrom gui.cli import main\n"
+    code = ("import sys\nfrom gui.app.cli import main\n"
             f"main(['streams', {str(tiny)!r}])\n"
             "heavy = sorted({m.split('.')[0] if not m.startswith('core.') else "
             "'.'.join(m.split('.')[:2]) for m in sys.modules if m.split('.')[0] in "
@@ -255,8 +255,8 @@ def model_figures(rows: int) -> None:
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QApplication
 
-    from core.stream_table import TABLE_DTYPE, StreamTable
-    from gui.streams_panel import CLIENT, CLIENT_STATE, PACKETS, StreamsPanel
+    from core.streams.stream_table import TABLE_DTYPE, StreamTable
+    from gui.sources.streams_panel import CLIENT, CLIENT_STATE, PACKETS, StreamsPanel
 
     app = QApplication.instance() or QApplication([])
     rnd = np.random.default_rng(5)

@@ -56,7 +56,7 @@ def synack(code: Path, *args: str) -> tuple[list[str], dict[str, str]]:
     """The command and environment that run ``synack trace`` from the code in ``code``
     (also its working directory: ``-m`` puts that first on the path)."""
     env = dict(os.environ, PYTHONPATH=str(code.resolve()))
-    return [sys.executable, "-m", "gui.cli", "trace", *args], env
+    return [sys.executable, "-m", "gui", "trace", *args], env
 
 
 def tshark(path: Path, *args: str) -> tuple[list[str], dict[str, str]]:

@@ -31,7 +31,7 @@ import bisect
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from core.states import Side, TcpState, Timer, Trigger
+from core.tcp.states import Side, TcpState, Timer, Trigger
 from core.trace import (
     Event,
     StateChanged,

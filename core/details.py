@@ -40,9 +40,9 @@ from core.errors import SynAckError
 from core.replay import Replay
 from core.replay.report import label_text
 from core.report import initial_numbers, window_shifts
-from core.segment import SEQ_MOD, Flag, Options, Segment, flags_text
 from core.simulate.judged import changes_of, tshark_labels
-from core.states import Side
+from core.tcp.segment import SEQ_MOD, Flag, Options, Segment, flags_text
+from core.tcp.states import Side
 from core.text import counted
 from core.trace import SegmentLost, SegmentRecord, Timeline
 

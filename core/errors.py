@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from core.states import Side, TcpState, Trigger
+    from core.tcp.states import Side, TcpState, Trigger
 
 
 class SynAckError(Exception):

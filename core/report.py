@@ -20,9 +20,9 @@ from __future__ import annotations
 from typing import Any
 
 from core.analysis.verdict import VERDICT_LABELS, Change
-from core.segment import SEQ_MOD, Flag, flags_text
 from core.simulate.judged import changes_of, tshark_labels
-from core.states import Side
+from core.tcp.segment import SEQ_MOD, Flag, flags_text
+from core.tcp.states import Side
 from core.trace import (
     AppCalled,
     AppNotified,

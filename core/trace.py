@@ -27,8 +27,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from core.progress import Progress, ignore
-from core.segment import Segment, seq_diff
-from core.states import Side, TcpState, Timer, Trigger
+from core.tcp.segment import Segment, seq_diff
+from core.tcp.states import Side, TcpState, Timer, Trigger
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

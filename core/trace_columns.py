@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from core.states import Side
+from core.tcp.states import Side
 from core.trace import SegmentRecord
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]

@@ -27,7 +27,7 @@ def export_diagrams() -> None:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from core.demo import demo_timeline
     from core.simulate.scenarios import get
-    from gui.export import export_png
+    from gui.export.export import export_png
 
     for name, timeline in (("demo", demo_timeline()),
                            ("time_wait_lost_ack", get("time_wait_lost_ack").run())):
@@ -67,7 +67,7 @@ def grab_main_window(screen: tuple[int, int] = SCREEN,
     from PySide6.QtWidgets import QApplication
 
     from core.demo import demo_timeline
-    from gui.main_window import MainWindow
+    from gui.app.main_window import MainWindow
 
     app = QApplication([sys.argv[0]])
     settings = QSettings(str(DOCS / ".screenshots.ini"), QSettings.Format.IniFormat)

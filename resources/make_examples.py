@@ -31,9 +31,9 @@ SNAPLEN = 128
 
 def simulate_lossy(path: Path) -> None:
     from core.capture.taps import write_capture
-    from core.payload import text
     from core.simulate.program import PEER_CLOSED, accept, close, connect, listen, read, send
     from core.simulate.scenarios import Scenario
+    from core.tcp.payload import text
 
     scenario = Scenario(
         name="lossy_transfer", summary="24 kB over a link that loses 5% of segments",

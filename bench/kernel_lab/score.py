@@ -28,7 +28,7 @@ Score, per capture file (client-side, server-side, and both merged by mergecap i
   FIN_WAIT_2 for microseconds when one FIN+ACK ACKs its FIN, as RFC 9293's text does; a
   replay using the table's "FIN that ACKs our FIN" row goes FIN_WAIT_1 -> TIME_WAIT).
 - ``legal``: every consecutive pair of the replayed sequence is a move of some row of
-  ``core.table`` (``lookup(a, trigger, opening)`` with target ``b``).
+  ``core.tcp.table`` (``lookup(a, trigger, opening)`` with target ``b``).
 """
 
 from __future__ import annotations
@@ -116,8 +116,8 @@ def build_truth(run_dir: Path) -> dict[str, Any]:
 
 @cache
 def legal_moves() -> frozenset[tuple[str, str]]:
-    from core.states import TcpState, Trigger
-    from core.table import Opening, lookup
+    from core.tcp.states import TcpState, Trigger
+    from core.tcp.table import Opening, lookup
     moves = set()
     for a in TcpState:
         for trig in Trigger:
@@ -241,7 +241,7 @@ def _kernel_side(truth: dict[str, Any], local: str, remote: str, first: float, l
 def score_run(run_dir: Path) -> list[dict[str, Any]]:
     """One case per (capture file, stream): both sides' sequences, match and legality."""
     from core.replay import replay_stream
-    from core.states import Side
+    from core.tcp.states import Side
 
     info = json.loads((run_dir / "run.json").read_text())
     truth = build_truth(run_dir)

@@ -4,7 +4,7 @@ Rules:
 - ``EXPLANATIONS`` is the one table of sentences: every name of ``VERDICT_LABELS``
   (tshark's vocabulary, as :mod:`core.analysis` applies it, SynAck's documented
   differences included, and the verdict's own labels), the D-SACK, and every note the
-  simulator records on a segment (:mod:`core.pair`, :mod:`core.simulate.engine`).
+  simulator records on a segment (:mod:`core.simulate.pair`, :mod:`core.simulate.engine`).
   tests/core/test_details.py checks that it covers them.
 - ``explain(label)`` never fails: a note the table does not list by name is matched by
   its suffix (the accept-queue drops name what they dropped), and anything else gets
@@ -15,7 +15,7 @@ Rules:
 
 from __future__ import annotations
 
-from core.pair import LINK_COPY
+from core.simulate.pair import LINK_COPY
 
 #: The note of a segment the simulated listener dropped: "SYN dropped: accept queue full".
 ACCEPT_QUEUE_DROP = " dropped: accept queue full"

@@ -5,8 +5,8 @@ Public API::
     read_capture(path, *, max_bytes=DEFAULT_MAX_BYTES) -> CaptureIndex
     list_streams(index) -> numpy array of STREAM_DTYPE (one row per tcp.stream)
     stream_label(index, row) -> "10.0.0.1:40000 <-> 10.0.0.2:80"
-    segment_at(index, i) -> core.segment.Segment   (raw numbers, options, captured payload)
-    tcp_options(header_bytes) -> core.segment.Options
+    segment_at(index, i) -> core.tcp.segment.Segment   (raw numbers, options, captured payload)
+    tcp_options(header_bytes) -> core.tcp.segment.Options
     read_capture_scapy(path) -> CaptureIndex      # slow reference (scapy), for tests
 
 ``CaptureIndex`` fields: ``packets`` (numpy array of ``PACKET_DTYPE``, 64 bytes a row),

@@ -1,4 +1,4 @@
-"""From an index row to ``core.segment`` values: TCP options and a ``Segment``.
+"""From an index row to ``core.tcp.segment`` values: TCP options and a ``Segment``.
 
 Invariants:
 - Only the captured bytes are read (one small read per call): options cut by the snap
@@ -18,7 +18,7 @@ import numpy as np
 
 from core.capture.index import CaptureIndex
 from core.errors import CaptureError
-from core.segment import NO_OPTIONS, Flag, Options, Segment
+from core.tcp.segment import NO_OPTIONS, Flag, Options, Segment
 
 #: Payload bytes kept per segment by ``segments_of``.
 PREVIEW = 64

@@ -54,8 +54,8 @@ from dataclasses import dataclass
 
 from core.capture.writer import write_pcap, write_pcapng
 from core.errors import ParameterError
-from core.pair import LINK_COPY
-from core.states import Side
+from core.simulate.pair import LINK_COPY
+from core.tcp.states import Side
 from core.trace import SegmentLost, SegmentRecord, SegmentSent, Timeline
 
 _NAMES = {0.0: "client", 1.0: "server"}

@@ -29,11 +29,11 @@ from array import array
 from collections.abc import Iterable, Iterator, Sequence
 
 from core.errors import SynAckError
-from core.pair import LINK_COPY
-from core.payload import fill
 from core.report import as_captured, initial_numbers
-from core.segment import SEQ_MOD, Options, Segment
-from core.states import Side
+from core.simulate.pair import LINK_COPY
+from core.tcp.payload import fill
+from core.tcp.segment import SEQ_MOD, Options, Segment
+from core.tcp.states import Side
 from core.trace import SegmentRecord, Timeline
 
 EPOCH = 1_795_000_000  # a fixed, recent-looking start time (seconds since 1970)
@@ -147,7 +147,7 @@ class _Direction:
 
 def payload_bytes(seg: Segment, iss: int) -> bytes:
     """The ``seg.length`` payload octets written for ``seg``: its payload, continued (if
-    the segment only counts them) with :mod:`core.payload`'s text at their stream offset
+    the segment only counts them) with :mod:`core.tcp.payload`'s text at their stream offset
     (``iss``: the sender's initial sequence number)."""
     return fill(seg.payload, seg.length, (seg.seq - iss - 1) % SEQ_MOD)
 

@@ -18,8 +18,8 @@ from typing import Any
 from core.capture.writer import EPOCH, captured_view, payload_bytes
 from core.errors import SynAckError
 from core.report import initial_numbers
-from core.segment import Options
-from core.states import Side
+from core.tcp.segment import Options
+from core.tcp.states import Side
 from core.trace import SegmentRecord, Timeline
 
 _MAC = {Side.CLIENT: "02:00:00:00:00:01", Side.SERVER: "02:00:00:00:00:02"}

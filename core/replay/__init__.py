@@ -48,7 +48,7 @@ from core.replay.infer import ELIMINATED, UNANSWERED, Conflict, Inference, infer
 from core.replay.reopen import REOPENED, Waited, reopened, waited_out
 from core.replay.roles import CapturePoint, client_is_a, estimate_capture_point
 from core.replay.timing import schedule
-from core.states import Side, TcpState, Trigger
+from core.tcp.states import Side, TcpState, Trigger
 from core.trace import Peer, SegmentRecord, StateChanged, Timeline, Uncertainty
 
 SYN, ACK, RST, FIN = 0x02, 0x10, 0x04, 0x01

@@ -6,7 +6,7 @@
     EDGES, TRIGGER_EDGES, reachable(src, dst), is_edge(old, new, trigger=None)
 
 A replay *infers* states; a simulation *runs* them. Either way the result must be a
-walk in :data:`core.table.ROWS`. This module says where it is not, in words a person can
+walk in :data:`core.tcp.table.ROWS`. This module says where it is not, in words a person can
 act on ("client: change 3 at 0.0300 s: FIN_WAIT_1 -> CLOSE_WAIT is no edge ...").
 
 Rules checked:
@@ -37,8 +37,8 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 
-from core.states import Side, TcpState, Trigger
-from core.table import ROWS
+from core.tcp.states import Side, TcpState, Trigger
+from core.tcp.table import ROWS
 from core.trace import StateChanged, Timeline
 
 #: every (old, new) that some row of the table makes, self-loops excluded

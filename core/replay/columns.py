@@ -20,8 +20,8 @@ from core.capture.segments import segments_of
 from core.gcpause import paused
 from core.progress import Progress, ignore
 from core.replay.infer import ARRIVED, SENT, SPARSE
-from core.segment import Segment
-from core.states import Side, TcpState
+from core.tcp.segment import Segment
+from core.tcp.states import Side, TcpState
 from core.trace import (
     Event,
     Row,

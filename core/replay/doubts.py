@@ -70,7 +70,7 @@ import numpy as np
 from core.replay.explain import ANSWER_RATE, SLACK, SendTimes
 from core.replay.infer import Inference
 from core.replay.roles import NEAR
-from core.states import Side, TcpState, Trigger
+from core.tcp.states import Side, TcpState, Trigger
 from core.trace import StateChanged, Uncertainty
 
 SYN, FIN, RST, ACK = 0x02, 0x01, 0x04, 0x10

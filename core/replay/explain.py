@@ -65,7 +65,7 @@ from core.replay.infer import (
     Conflict,
     Inference,
 )
-from core.states import Side, TcpState
+from core.tcp.states import Side, TcpState
 from core.trace import StateChanged
 
 SYN, ACK, RST, FIN = 0x02, 0x10, 0x04, 0x01

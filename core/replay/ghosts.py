@@ -49,8 +49,8 @@ from typing import Any
 import numpy as np
 
 from core.replay.evidence import unwrap
-from core.segment import Flag, Segment
-from core.states import Side
+from core.tcp.segment import Flag, Segment
+from core.tcp.states import Side
 from core.trace import SegmentRecord, Uncertainty
 
 Arr = np.ndarray[Any, np.dtype[Any]]

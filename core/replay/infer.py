@@ -1,5 +1,5 @@
 """Both sides' TCP states along a captured stream, inferred from what each side sent and
-received, with the transition table of :mod:`core.table`.
+received, with the transition table of :mod:`core.tcp.table`.
 
 Rules:
 1. Events are processed in time order (see :mod:`core.replay.timing`): a send, then the
@@ -14,7 +14,7 @@ Rules:
    ``early_close`` (the peer FIN's segment -> the revealing segment), close() came
    before that FIN arrived instead: the other reading when that segment ACKs the
    peer's FIN (a FIN may carry the ACK of the peer's, so the capture cannot tell).
-3. An arrival is classified by RFC 9293 3.10.7 (:func:`core.classify.classify`) against
+3. An arrival is classified by RFC 9293 3.10.7 (:func:`core.tcp.classify.classify`) against
    what the receiver knows, and each trigger is looked up in the table. Segments that
    cannot change a state (data and ACKs in ESTABLISHED, FIN_WAIT_2, CLOSE_WAIT) take a
    fast path that only moves the numbers.
@@ -50,12 +50,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.classify import Receiver, classify
 from core.progress import TICK_MASK, Progress, ignore
 from core.replay.ooo import OutOfOrder
-from core.segment import Flag, Segment, flags_text, seq_add, seq_diff
-from core.states import Action, Side, TcpState, Timer, Trigger
-from core.table import Opening, Row, lookup
+from core.tcp.classify import Receiver, classify
+from core.tcp.segment import Flag, Segment, flags_text, seq_add, seq_diff
+from core.tcp.states import Action, Side, TcpState, Timer, Trigger
+from core.tcp.table import Opening, Row, lookup
 from core.trace import AppNotified, Event, StateChanged, TimerStarted
 
 S = TcpState

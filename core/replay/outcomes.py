@@ -6,7 +6,7 @@
 
 Rules:
 1. An ``Outcome`` is what ``synack streams --states`` adds to a row of
-   :mod:`core.stream_table`: both sides' states after the stream's last packet (its
+   :mod:`core.streams.stream_table`: both sides' states after the stream's last packet (its
    replay's ``Timeline.states_after``) and how many packets carry each tshark label
    (``StreamAnalysis.counts``, zero counts left out, ``LABELS`` order).
 2. ``compute`` gives the same outcome for a stream whatever else is in the batch and in
@@ -33,7 +33,7 @@ from core.analysis.api import analyze_streams, reused_endpoints
 from core.capture.index import CaptureIndex
 from core.errors import SynAckError
 from core.replay import replay_stream
-from core.states import TcpState
+from core.tcp.states import TcpState
 
 Arr = np.ndarray[Any, np.dtype[Any]]
 #: ``each`` analyses at most this many streams, or packets, together (rule 2).

@@ -25,7 +25,7 @@ import numpy as np
 from core.capture.index import CaptureIndex
 from core.replay.infer import Inference
 from core.replay.roles import CapturePoint
-from core.states import Side, TcpState, Timer, Trigger
+from core.tcp.states import Side, TcpState, Timer, Trigger
 from core.trace import StateChanged, TimerStarted
 
 SYN, ACK, RST = 0x02, 0x10, 0x04

@@ -24,7 +24,7 @@ Rules:
    streams: at the start (0), after at most every ``total / PROGRESS_STEPS`` streams,
    and at the end (``total, total``); it may raise ``Cancelled``, which leaves
    ``stream_outcomes`` unchanged. ``stream_rows`` is the ``--states --json`` rows as a
-   list (:func:`core.stream_output.row_dicts` with the outcomes).
+   list (:func:`core.streams.stream_output.row_dicts` with the outcomes).
 """
 
 from __future__ import annotations
@@ -39,10 +39,10 @@ from core.capture.index import CaptureIndex
 from core.replay import Replay
 from core.replay.outcomes import Outcome, StreamOutcomes
 from core.report import change_dict
-from core.segment import Flag, flags_text
-from core.states import Trigger
-from core.stream_output import row_dicts
-from core.stream_table import stream_table
+from core.streams.stream_output import row_dicts
+from core.streams.stream_table import stream_table
+from core.tcp.segment import Flag, flags_text
+from core.tcp.states import Trigger
 from core.trace import Timeline, Uncertainty
 
 _TIMERS = frozenset(t for t in Trigger if t.kind.value == "timer")

@@ -11,7 +11,7 @@ Rules:
    lists read once, and written to ``out`` a ``CHUNK`` of packets at a time, so memory
    does not grow with the stream beyond the replay itself and those columns.
 3. Per packet there is no enum, dataclass or dict: flags come from
-   :data:`core.segment.FLAGS_TEXT`, states from ``Replay.packet_states`` as text, the
+   :data:`core.tcp.segment.FLAGS_TEXT`, states from ``Replay.packet_states`` as text, the
    endpoints of the stream's two directions are formatted once.
 """
 
@@ -35,8 +35,8 @@ from core.replay.report import (
     trace_header,
 )
 from core.report import change_dict
-from core.segment import FLAGS_TEXT
-from core.states import TcpState
+from core.tcp.segment import FLAGS_TEXT
+from core.tcp.states import TcpState
 from core.trace_columns import segment_columns
 
 #: Packets formatted between two writes.

@@ -22,12 +22,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from core.config import EndpointConfig
-from core.machine import Endpoint
-from core.segment import SEQ_MOD, Flag, Segment
 from core.simulate.link import Link, LinkConfig
-from core.states import Side, TcpState
-from core.table import Opening
+from core.tcp.config import EndpointConfig
+from core.tcp.machine import Endpoint
+from core.tcp.segment import SEQ_MOD, Flag, Segment
+from core.tcp.states import Side, TcpState
+from core.tcp.table import Opening
 from core.trace import AppCalled, AppNotified, Event
 
 SHOWN = "the client shown"

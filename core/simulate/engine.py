@@ -24,16 +24,16 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from core.config import EndpointConfig
 from core.errors import IllegalTransition, SynAckError
-from core.machine import Endpoint
-from core.pair import InFlight, Pair
 from core.simulate.crowd import SHOWN, Crowd, Listener, Stray, failure
 from core.simulate.labels import relabel
 from core.simulate.link import Fate, Link, LinkConfig
+from core.simulate.pair import InFlight, Pair
 from core.simulate.program import Step
-from core.states import Side, TcpState, Trigger
-from core.table import Opening
+from core.tcp.config import EndpointConfig
+from core.tcp.machine import Endpoint
+from core.tcp.states import Side, TcpState, Trigger
+from core.tcp.table import Opening
 from core.text import counted
 from core.trace import AppCalled, AppNotified, StateChanged, Timeline
 

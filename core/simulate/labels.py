@@ -32,7 +32,7 @@ from core.analysis.verdict import Fates, judge, packets_of
 from core.capture import read_capture
 from core.capture.writer import captured_view, write_pcap
 from core.simulate.judged import JudgedTimeline, Judgement
-from core.states import Side
+from core.tcp.states import Side
 from core.trace import SegmentArrived, SegmentLost, SegmentSent, Timeline
 
 #: long enough for Ethernet, IPv6 and a TCP header with 40 bytes of options

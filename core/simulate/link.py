@@ -21,7 +21,7 @@ import random
 from dataclasses import dataclass, field
 
 from core.errors import ParameterError
-from core.states import Side
+from core.tcp.states import Side
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

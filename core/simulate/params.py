@@ -35,11 +35,11 @@ import textwrap
 from collections.abc import Mapping
 from typing import Any
 
-from core.config import EndpointConfig
 from core.errors import ImplausibleParameter, ParameterError
-from core.segment import SEQ_MOD
 from core.simulate.link import DropRule, LinkConfig
 from core.simulate.units import PROBABILITY, parse_seconds, split_unit, unit_label, with_unit
+from core.tcp.config import EndpointConfig
+from core.tcp.segment import SEQ_MOD
 
 _ENDPOINT_TYPES: dict[str, type] = {
     "msl": float, "time_wait": float, "mss": int, "recv_buffer": int, "wscale": int,

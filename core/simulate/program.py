@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.errors import ParameterError
-from core.machine import Endpoint
-from core.states import TcpState
+from core.tcp.machine import Endpoint
+from core.tcp.states import TcpState
 
 CALLS = frozenset({"listen", "accept", "connect", "send", "read", "close", "abort", "bind",
                    "crash"})

@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from core.errors import ParameterError
-from core.payload import text
 from core.simulate.engine import Simulation
 from core.simulate.link import DelayRule
 from core.simulate.params import build_configs, merge
@@ -27,7 +26,8 @@ from core.simulate.program import (
     read,
     send,
 )
-from core.states import Side, TcpState
+from core.tcp.payload import text
+from core.tcp.states import Side, TcpState
 from core.trace import Timeline
 
 BASE_PARAMS: dict[str, object] = {"client.iss": 1_809_145_613, "server.iss": 3_427_871_990}

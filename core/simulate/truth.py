@@ -64,9 +64,9 @@ import bisect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from core.segment import Flag, flags_text, seq_diff
-from core.states import Action, Side, TcpState, TriggerKind
-from core.table import lookup
+from core.tcp.segment import Flag, flags_text, seq_diff
+from core.tcp.states import Action, Side, TcpState, TriggerKind
+from core.tcp.table import lookup
 from core.trace import (
     SegmentArrived,
     SegmentLost,

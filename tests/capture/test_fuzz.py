@@ -34,8 +34,8 @@ import pytest
 from core.capture import CaptureIndex, read_capture
 from core.errors import CaptureError
 from core.replay.report import stream_rows
-from core.stream_output import row_json, table_lines
-from core.stream_table import stream_table
+from core.streams.stream_output import row_json, table_lines
+from core.streams.stream_table import stream_table
 from tests.capture import builders as b
 from tests.conftest import CORPUS
 

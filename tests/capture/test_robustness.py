@@ -19,8 +19,8 @@ from core.capture.scalar import MAX_OFFLOAD
 from core.errors import CaptureError
 from core.replay import replay_stream
 from core.replay.report import stream_rows, trace_lines
-from core.stream_output import table_lines
-from core.stream_table import stream_table
+from core.streams.stream_output import table_lines
+from core.streams.stream_table import stream_table
 from core.text import counted
 from tests.capture import builders as b
 

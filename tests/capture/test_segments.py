@@ -6,7 +6,7 @@ from pathlib import Path
 
 from core.capture import read_capture
 from core.capture.segments import segment_at, tcp_options
-from core.segment import Flag, Options
+from core.tcp.segment import Flag, Options
 from tests.capture import builders as b
 
 OPTS = (b"\x02\x04\x05\xb4" b"\x01" b"\x03\x03\x07" b"\x04\x02"

@@ -1,6 +1,6 @@
 """Endpoint pairs on a fake link, one function per situation the classic material teaches.
 
-Each scenario drives a :class:`core.pair.Pair` step by step and asserts both sides'
+Each scenario drives a :class:`core.simulate.pair.Pair` step by step and asserts both sides'
 states together after every step that matters. ``test_rows.py`` runs each one as a
 test and all of them together to check that every row of the transition table is
 exercised.
@@ -12,11 +12,11 @@ from collections.abc import Callable
 
 import pytest
 
-from core.machine import EndpointConfig
-from core.pair import Pair
-from core.segment import Flag, Segment, seq_add
-from core.states import Side, TcpState, Timer, Trigger
-from core.table import Row
+from core.simulate.pair import Pair
+from core.tcp.machine import EndpointConfig
+from core.tcp.segment import Flag, Segment, seq_add
+from core.tcp.states import Side, TcpState, Timer, Trigger
+from core.tcp.table import Row
 
 C, S = Side.CLIENT, Side.SERVER
 T = TcpState

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from core.config import EndpointConfig
 from core.errors import ParameterError
-from core.machine import preview
-from core.pair import Pair
-from core.states import Side
+from core.simulate.pair import Pair
+from core.tcp.config import EndpointConfig
+from core.tcp.machine import preview
+from core.tcp.states import Side
 from core.trace import AppCalled
 
 C, S = Side.CLIENT, Side.SERVER

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from core.classify import Receiver, acceptable, classify
-from core.segment import SEQ_MOD, Flag, Segment
-from core.states import TcpState, Trigger
+from core.tcp.classify import Receiver, acceptable, classify
+from core.tcp.segment import SEQ_MOD, Flag, Segment
+from core.tcp.states import TcpState, Trigger
 
 A = Flag.ACK
 T = Trigger

@@ -25,9 +25,9 @@ from core.cursor import (
 )
 from core.demo import demo_timeline
 from core.replay import replay_stream
-from core.segment import seq_diff
 from core.simulate import scenarios
-from core.states import Side, TcpState
+from core.tcp.segment import seq_diff
+from core.tcp.states import Side, TcpState
 from core.trace import Event, SegmentSent, Timeline, WindowChanged, WindowSnapshot
 
 C, S = Side.CLIENT, Side.SERVER

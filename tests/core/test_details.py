@@ -22,8 +22,8 @@ from core.details import (
     hex_dump,
     segment_details,
 )
-from core.pair import LINK_COPY
 from core.replay import replay_stream
+from core.simulate.pair import LINK_COPY
 from core.simulate.scenarios import SCENARIOS, get
 from core.trace import Timeline
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.machine import EndpointConfig
-from core.pair import Pair
-from core.segment import SEQ_MOD
-from core.states import Side, TcpState, Trigger
+from core.simulate.pair import Pair
+from core.tcp.machine import EndpointConfig
+from core.tcp.segment import SEQ_MOD
+from core.tcp.states import Side, TcpState, Trigger
 
 CALLS = {Trigger.PASSIVE_OPEN: "passive_open", Trigger.ACTIVE_OPEN: "active_open",
          Trigger.SEND: "send", Trigger.CLOSE: "close", Trigger.ABORT: "abort"}

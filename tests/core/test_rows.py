@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
-from core.states import TcpState, Trigger
-from core.table import ROWS, Row
+from core.tcp.states import TcpState, Trigger
+from core.tcp.table import ROWS, Row
 from tests.core.scenarios import SCENARIOS, RowHook
 
 

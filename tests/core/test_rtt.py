@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.rtt import RttEstimator
+from core.tcp.rtt import RttEstimator
 
 
 def test_initial_first_sample_and_floor() -> None:

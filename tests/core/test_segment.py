@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.segment import (
+from core.tcp.segment import (
     SEQ_MOD,
     Flag,
     Options,

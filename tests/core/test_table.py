@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from core.errors import IllegalTransition, ParameterError, SynAckError
-from core.machine import Endpoint, EndpointConfig
-from core.states import Side, TcpState, Trigger, TriggerKind
-from core.table import ROWS, Opening, allowed, lookup, table_text, to_dot
+from core.tcp.machine import Endpoint, EndpointConfig
+from core.tcp.states import Side, TcpState, Trigger, TriggerKind
+from core.tcp.table import ROWS, Opening, allowed, lookup, table_text, to_dot
 
 
 def test_every_state_has_rows() -> None:

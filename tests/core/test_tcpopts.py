@@ -1,6 +1,6 @@
 """Timestamps (RFC 7323), SACK (RFC 2018) and D-SACK (RFC 2883) between two endpoints.
 
-Endpoints joined by the fake link (:class:`core.pair.Pair`), driven segment by segment,
+Endpoints joined by the fake link (:class:`core.simulate.pair.Pair`), driven segment by segment,
 so every TSval, TSecr and SACK block can be named.
 """
 
@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import pytest
 
-from core.config import EndpointConfig
-from core.pair import Pair
-from core.segment import SEQ_MOD, Flag, Options, Segment
-from core.states import Side, TcpState
-from core.tcpopts import ReceivedBlocks, Scoreboard, duplicate_range, sack_room, ts_clock
+from core.simulate.pair import Pair
+from core.tcp.config import EndpointConfig
+from core.tcp.segment import SEQ_MOD, Flag, Options, Segment
+from core.tcp.states import Side, TcpState
+from core.tcp.tcpopts import ReceivedBlocks, Scoreboard, duplicate_range, sack_room, ts_clock
 
 C, S = Side.CLIENT, Side.SERVER
 C_ISS, S_ISS = 1000, 5000

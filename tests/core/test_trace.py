@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from core.demo import demo_timeline
-from core.machine import EndpointConfig
-from core.pair import Pair
-from core.segment import Flag, Segment
-from core.states import Side, TcpState, Timer
+from core.simulate.pair import Pair
+from core.tcp.machine import EndpointConfig
+from core.tcp.segment import Flag, Segment
+from core.tcp.states import Side, TcpState, Timer
 from core.trace import (
     AppCalled,
     Peer,

@@ -43,11 +43,11 @@ from core.capture import read_capture, taps
 from core.errors import SynAckError
 from core.replay import Replay, replay_stream
 from core.replay.check import violations
-from core.segment import Flag
 from core.simulate.params import parse_assignment
 from core.simulate.scenarios import SCENARIOS, get
 from core.simulate.truth import Comparison, Sighting, captured_truth, compare
-from core.states import Side
+from core.tcp.segment import Flag
+from core.tcp.states import Side
 from core.trace import Timeline
 from tests.fidelity.stats import RATE_TARGET, Stats
 

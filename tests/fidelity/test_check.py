@@ -11,10 +11,10 @@ from core.replay.check import (
     row_violations,
     violations,
 )
-from core.segment import Flag, Segment
 from core.simulate.scenarios import SCENARIOS
-from core.states import Side, TcpState, Trigger
-from core.table import ROWS
+from core.tcp.segment import Flag, Segment
+from core.tcp.states import Side, TcpState, Trigger
+from core.tcp.table import ROWS
 from core.trace import Peer, StateChanged, Timeline, TimelineBuilder
 
 C, S = Side.CLIENT, Side.SERVER

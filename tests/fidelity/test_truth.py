@@ -10,7 +10,7 @@ from core.capture import read_capture, segment_at
 from core.replay import replay_stream
 from core.simulate.scenarios import get
 from core.simulate.truth import Truth, captured_truth, compare, state_sequence
-from core.states import Side, TcpState
+from core.tcp.states import Side, TcpState
 from core.trace import Timeline
 from tests.fidelity.harness import Case, run_case, write_capture
 

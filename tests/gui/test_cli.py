@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from gui import display
-from gui.display import display_problem
+from gui.app import display
+from gui.app.display import display_problem
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,7 +25,7 @@ def synack(*args: str, env: dict[str, str] | None = None,
 
 
 def test_version_and_help_import_no_qt() -> None:
-    code = ("import sys\nfrom gui.cli import main\n"
+    code = ("import sys\nfrom gui.app.cli import main\n"
             "for args in (['--version'], ['--help'], ['states', '--help']):\n"
             "    try:\n        main(args)\n    except SystemExit:\n        pass\n"
             "main(['states']); main(['scenarios'])\n"

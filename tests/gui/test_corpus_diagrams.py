@@ -14,8 +14,8 @@ from core.capture import list_streams, read_capture
 from core.details import ReplaySource, segment_details
 from core.errors import SynAckError
 from core.replay import replay_stream
-from gui.diagram_layout import DiagramLayout
-from gui.diagram_painter import DiagramPainter
+from gui.diagram.diagram_layout import DiagramLayout
+from gui.diagram.diagram_painter import DiagramPainter
 
 STREAMS_PER_FILE = 4
 

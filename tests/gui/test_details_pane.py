@@ -13,8 +13,8 @@ from core.analysis.explain import explain
 from core.demo import demo_timeline
 from core.details import SegmentDetails, segment_details
 from core.simulate.scenarios import get
-from gui import style
-from gui.details_pane import PLACEHOLDER, DetailsPane
+from gui.diagram import style
+from gui.inspector.details_pane import PLACEHOLDER, DetailsPane
 
 
 def make_pane(qtbot: QtBot, details: SegmentDetails | None, width: int = 420) -> DetailsPane:

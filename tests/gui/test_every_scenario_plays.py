@@ -8,8 +8,8 @@ from pytestqt.qtbot import QtBot
 
 from core import cursor as core_cursor
 from core.simulate.scenarios import SCENARIOS
-from core.states import Side, TcpState
-from gui.timeline_panel import TimelinePanel
+from core.tcp.states import Side, TcpState
+from gui.playback.timeline_panel import TimelinePanel
 
 
 @pytest.mark.parametrize("name", [s.name for s in SCENARIOS])

@@ -10,9 +10,9 @@ from PySide6.QtCore import QSettings
 from PySide6.QtGui import QColor, QImage
 from pytestqt.qtbot import QtBot
 
-from core.states import TcpState
-from gui.app_icon import app_icon
-from gui.main_window import MainWindow
+from core.tcp.states import TcpState
+from gui.app.app_icon import app_icon
+from gui.app.main_window import MainWindow
 from resources import EXAMPLES, ICON_SIZES, Example
 
 #: file -> (server port, segments, a label some segment carries, final client/server state)

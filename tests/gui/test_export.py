@@ -12,8 +12,8 @@ from PySide6.QtGui import QImage
 from pytestqt.qtbot import QtBot
 
 from core.demo import demo_timeline
-from gui.diagram_layout import DiagramLayout
-from gui.export import export_png, page_bands, page_paths, render_pages, render_view
+from gui.diagram.diagram_layout import DiagramLayout
+from gui.export.export import export_png, page_bands, page_paths, render_pages, render_view
 from tests.gui.test_layout import bulk_timeline
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,13 +62,13 @@ def test_current_view_export(qtbot: QtBot) -> None:
 
 def test_headless_export_command(tmp_path: Path) -> None:
     out = tmp_path / "scenario.png"
-    run = subprocess.run([sys.executable, "-m", "gui.cli", "export", "--scenario", "hello_ok",
+    run = subprocess.run([sys.executable, "-m", "gui.app.cli", "export", "--scenario", "hello_ok",
                           "--set", "delay=0.02", "--scale", "150", "--compact", "-o", str(out)],
                          cwd=ROOT, capture_output=True, text=True, timeout=120,
                          env={"PATH": "/usr/bin:/bin", "QT_QPA_PLATFORM": "offscreen"})
     assert run.returncode == 0, run.stderr
     assert "wrote" in run.stdout and out.stat().st_size > 5000
-    bad = subprocess.run([sys.executable, "-m", "gui.cli", "export", "--scale", "1000", "-o",
+    bad = subprocess.run([sys.executable, "-m", "gui.app.cli", "export", "--scale", "1000", "-o",
                           str(tmp_path / "x.png")], cwd=ROOT, capture_output=True, text=True,
                          timeout=120, env={"PATH": "/usr/bin:/bin",
                                            "QT_QPA_PLATFORM": "offscreen"})
@@ -77,8 +77,8 @@ def test_headless_export_command(tmp_path: Path) -> None:
 
 def test_export_dialog_writes_the_whole_diagram_or_the_view(qtbot: QtBot,
                                                              tmp_path: Path) -> None:
-    from gui.export_dialog import ExportDialog
-    from gui.sequence_view import SequenceView
+    from gui.diagram.sequence_view import SequenceView
+    from gui.export.export_dialog import ExportDialog
     view = SequenceView(demo_timeline())
     qtbot.add_widget(view)
     view.resize(900, 500)
@@ -102,8 +102,8 @@ def test_the_dialog_announces_what_it_writes(qtbot: QtBot, tmp_path: Path,
                                              source: str) -> None:
     """The dialog's sizes are the written files' (whole diagram, pages, current view, at
     several scales), and the file is named after what is shown."""
-    from gui.export_dialog import ExportDialog
-    from gui.sequence_view import SequenceView
+    from gui.diagram.sequence_view import SequenceView
+    from gui.export.export_dialog import ExportDialog
     timeline = demo_timeline() if source == "demo" else bulk_timeline(300)
     view = SequenceView(timeline)
     qtbot.add_widget(view)
@@ -130,7 +130,7 @@ def test_the_dialog_announces_what_it_writes(qtbot: QtBot, tmp_path: Path,
 
 
 def test_export_names_come_from_the_source() -> None:
-    from gui.export import export_name
+    from gui.export.export import export_name
     assert export_name("handshake_and_close.pcap \u00b7 stream 0") == \
         "handshake_and_close-stream0.png"
     assert export_name("trace.pcapng \u00b7 stream 12") == "trace-stream12.png"

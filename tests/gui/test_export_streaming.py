@@ -1,5 +1,5 @@
 """Export page by page: the same files and pixels as before, one page in memory at a time,
-and PNGs that decode to exactly the page (gui/png.py)."""
+and PNGs that decode to exactly the page (gui/export/png.py)."""
 
 from __future__ import annotations
 
@@ -16,12 +16,12 @@ from PySide6.QtCore import QPointF, QRectF
 from PySide6.QtGui import QColor, QImage, QPainter
 from pytestqt.qtbot import QtBot
 
-import gui.export
-from gui import style
-from gui.diagram_layout import MARGIN, DiagramLayout
-from gui.diagram_painter import DiagramPainter
-from gui.export import export_png, page_bands, page_paths
-from gui.png import STRIP_ROWS, write_png
+import gui.export.export
+from gui.diagram import style
+from gui.diagram.diagram_layout import MARGIN, DiagramLayout
+from gui.diagram.diagram_painter import DiagramPainter
+from gui.export.export import export_png, page_bands, page_paths
+from gui.export.png import STRIP_ROWS, write_png
 from tests.gui.test_layout import bulk_timeline
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _reference_pages(layout: DiagramLayout, max_height: int) -> list[QImage]:
     """Every page at once, as the export painted them before it streamed (commit 6943409,
-    gui/export.py ``render_layout`` and ``_render_band`` at scale 1), kept here verbatim
+    gui/export/export.py ``render_layout`` and ``_render_band`` at scale 1), kept here verbatim
     so a change to the streaming path cannot change what is drawn unseen."""
     painter_ = DiagramPainter(layout)
     bands = page_bands(layout, 1.0, max_height)
@@ -82,7 +82,7 @@ def test_streamed_pages_are_the_files_and_pixels_of_before(qtbot: QtBot,
 def test_no_two_pages_are_alive_at_once(qtbot: QtBot, tmp_path: Path,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     painted: list[weakref.ref[QImage]] = []
-    render = gui.export._render_band
+    render = gui.export.export._render_band
 
     def spy(*args: object, **kwargs: object) -> QImage:
         alive = [k for k, page in enumerate(painted, 1) if page() is not None]
@@ -91,17 +91,17 @@ def test_no_two_pages_are_alive_at_once(qtbot: QtBot, tmp_path: Path,
         painted.append(weakref.ref(image))
         return image
 
-    monkeypatch.setattr(gui.export, "_render_band", spy)
+    monkeypatch.setattr(gui.export.export, "_render_band", spy)
     written = export_png(bulk_timeline(300), tmp_path / "x.png", max_height=4000)
     assert len(painted) == len(written) >= 4
 
 
 def test_the_export_dialog_streams_its_pages_too(qtbot: QtBot, tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    from gui.export_dialog import ExportDialog
-    from gui.sequence_view import SequenceView
+    from gui.diagram.sequence_view import SequenceView
+    from gui.export.export_dialog import ExportDialog
     painted: list[weakref.ref[QImage]] = []
-    render = gui.export._render_band
+    render = gui.export.export._render_band
 
     def spy(*args: object, **kwargs: object) -> QImage:
         assert all(page() is None for page in painted)
@@ -109,15 +109,15 @@ def test_the_export_dialog_streams_its_pages_too(qtbot: QtBot, tmp_path: Path,
         painted.append(weakref.ref(image))
         return image
 
-    monkeypatch.setattr(gui.export, "_render_band", spy)
+    monkeypatch.setattr(gui.export.export, "_render_band", spy)
     view = SequenceView(bulk_timeline(200))
     qtbot.add_widget(view)
     dialog = ExportDialog(view)
     qtbot.add_widget(dialog)
     dialog.path.setText(str(tmp_path / "d.png"))
     pages = page_bands(dialog._layout(), 1.0, 4000)
-    monkeypatch.setattr("gui.export_dialog.iter_pages",
-                        lambda layout, scale: gui.export.iter_pages(layout, scale=scale,
+    monkeypatch.setattr("gui.export.export_dialog.iter_pages",
+                        lambda layout, scale: gui.export.export.iter_pages(layout, scale=scale,
                                                                     max_height=4000))
     written = dialog.export()
     assert len(written) == len(pages) == len(painted) >= 3
@@ -129,8 +129,8 @@ def test_the_export_dialog_streams_its_pages_too(qtbot: QtBot, tmp_path: Path,
 FIXED_MMAP = {"MALLOC_MMAP_THRESHOLD_": str(1 << 20)}
 PEAK = """
 import resource, sys
-from gui.diagram_painter import ensure_gui_application
-from gui.export import export_png
+from gui.diagram.diagram_painter import ensure_gui_application
+from gui.export.export import export_png
 from tests.gui.test_layout import bulk_timeline
 ensure_gui_application()
 timeline = bulk_timeline(int(sys.argv[1]))
@@ -185,7 +185,7 @@ def test_png_decodes_to_the_image(qtbot: QtBot, tmp_path: Path, size: tuple[int,
 
 
 def test_png_bytes_do_not_depend_on_the_threads(qtbot: QtBot, tmp_path: Path) -> None:
-    page = gui.export.render_pages(bulk_timeline(60))[0]
+    page = gui.export.export.render_pages(bulk_timeline(60))[0]
     write_png(page, tmp_path / "one.png", threads=1)
     write_png(page, tmp_path / "two.png", threads=2)
     assert (tmp_path / "one.png").read_bytes() == (tmp_path / "two.png").read_bytes()

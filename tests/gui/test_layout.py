@@ -11,15 +11,15 @@ from PySide6.QtGui import QImage, QPainter
 from pytestqt.qtbot import QtBot
 
 from core.demo import demo_timeline
-from core.segment import Flag, Segment
 from core.simulate.scenarios import get
-from core.states import Side
+from core.tcp.segment import Flag, Segment
+from core.tcp.states import Side
 from core.trace import Peer, Timeline, TimelineBuilder
-from gui.diagram_layout import DiagramLayout
-from gui.diagram_painter import DiagramPainter
-from gui.export import ExportError, export_png, render_timeline
-from gui.labels import payload_preview, segment_label, time_text
-from gui.sequence_view import SequenceView
+from gui.diagram.diagram_layout import DiagramLayout
+from gui.diagram.diagram_painter import DiagramPainter
+from gui.diagram.labels import payload_preview, segment_label, time_text
+from gui.diagram.sequence_view import SequenceView
+from gui.export.export import ExportError, export_png, render_timeline
 
 SCENARIOS = ["demo", "simultaneous_open", "simultaneous_close", "retransmission",
              "fast_retransmit", "out_of_order", "flow_control", "time_wait_lost_ack"]
@@ -153,7 +153,7 @@ def test_hit_finds_the_arrow_and_its_label(qtbot: QtBot) -> None:
 
 
 def test_sack_blocks_are_relative() -> None:
-    from core.segment import Options
+    from core.tcp.segment import Options
     seg = Segment(seq=5001, ack=1001, flags=Flag.ACK, window=500,
                   options=Options(sack_blocks=((2001, 3001),)))
     assert segment_label(seg, iss=5000, irs=1000) == "[.] ack 1 win 500 <sack 1001:2001>"

@@ -18,9 +18,9 @@ from core.capture import read_capture
 from core.capture.writer import write_pcap
 from core.demo import demo_timeline
 from core.progress import DECODING, INDEXING, WALKING
-from core.stream_output import row_dicts
-from gui import loader as loader_module
-from gui.loader import READING, STREAMS, CaptureLoader, LoadedCapture, LoadProgressDialog
+from core.streams.stream_output import row_dicts
+from gui.sources import loader as loader_module
+from gui.sources.loader import READING, STREAMS, CaptureLoader, LoadedCapture, LoadProgressDialog
 
 TIMEOUT = 60_000
 

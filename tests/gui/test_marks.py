@@ -9,9 +9,9 @@ from pytestqt.qtbot import QtBot
 
 from core.details import segment_details
 from core.simulate.scenarios import get
-from gui import style
-from gui.details_pane import DetailsPane
-from gui.diagram_layout import DiagramLayout
+from gui.diagram import style
+from gui.diagram.diagram_layout import DiagramLayout
+from gui.inspector.details_pane import DetailsPane
 from tests.core.test_details_verdict import dsack_details
 
 
@@ -75,8 +75,8 @@ def test_uncertain_arrows_and_states_are_marked(qtbot: QtBot, tmp_path: Path) ->
     from core.capture.taps import TapPoint, write_capture
     from core.details import ReplaySource
     from core.replay import replay_stream
-    from core.states import Side
-    from gui.diagram_painter import DiagramPainter
+    from core.tcp.states import Side
+    from gui.diagram.diagram_painter import DiagramPainter
     path = tmp_path / "twl.pcap"
     write_capture(get("time_wait_lost_ack").run(), str(path), TapPoint.server())
     index = read_capture(str(path))

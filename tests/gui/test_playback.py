@@ -10,9 +10,9 @@ from pytestqt.qtbot import QtBot
 from core import cursor as core_cursor
 from core.demo import demo_timeline
 from core.simulate.scenarios import get
-from core.states import Side, TcpState
-from gui.playback import SPEED_MAX, SPEED_MIN, Pacing, PlaybackController
-from gui.transport import SCRUB_STEPS, TransportBar
+from core.tcp.states import Side, TcpState
+from gui.playback.playback import SPEED_MAX, SPEED_MIN, Pacing, PlaybackController
+from gui.playback.transport import SCRUB_STEPS, TransportBar
 
 
 def test_stops_and_steps_follow_the_segments(qtbot: QtBot) -> None:
@@ -148,7 +148,7 @@ def test_the_scrubber_covers_the_exchange_not_time_wait(qtbot: QtBot, source: st
     """60 s of TIME_WAIT after a short exchange: the segments still fill most of the
     scrubber, every stop has a slider position of its own, and dragging to a segment's
     position puts the cursor on it."""
-    from gui.playback import TAIL_SHARE
+    from gui.playback.playback import TAIL_SHARE
     timeline = _example_replay(source) if source.endswith(".pcap") else get(source).run()
     c = PlaybackController(timeline)  # type: ignore[arg-type]
     assert c.end_time - c.start_time > 50.0                       # TIME_WAIT is long

@@ -30,11 +30,11 @@ from core.progress import (
     Progress,
     Stages,
 )
-from gui import jobs
-from gui import loader as loader_module
-from gui.jobs import JobRunner
-from gui.loader import STREAMS, CaptureLoader, LoadedCapture
-from gui.replayer import ChosenStream, ReplayProgressDialog, StreamReplayer
+from gui.sources import jobs
+from gui.sources import loader as loader_module
+from gui.sources.jobs import JobRunner
+from gui.sources.loader import STREAMS, CaptureLoader, LoadedCapture
+from gui.sources.replayer import ChosenStream, ReplayProgressDialog, StreamReplayer
 from tests.capture import builders as b
 
 TIMEOUT = 60_000
@@ -62,7 +62,7 @@ def _capture(path: Path) -> LoadedCapture:
 
 
 class Started:
-    """Every stage core began telling in the worker (``gui.jobs._told`` wrapped), in
+    """Every stage core began telling in the worker (``gui.sources.jobs._told`` wrapped), in
     order: a stage's first progress call, whether or not it raised ``Cancelled``. The
     worker waits at the first call of ``hold`` until ``release`` is set: a stage shorter
     than a signal's trip to the GUI thread (reading a file in the page cache) would
@@ -125,7 +125,7 @@ def test_a_stream_is_replayed_once(qtbot: QtBot, owner: QWidget, bulk: Path,
 def test_the_cache_keeps_recent_replays_within_its_segments() -> None:
     from types import SimpleNamespace
 
-    from gui.loader import ReplayCache
+    from gui.sources.loader import ReplayCache
 
     def replay(stream: int, segments: int) -> Any:
         return SimpleNamespace(stream=stream, timeline=range(segments))
@@ -222,7 +222,7 @@ def test_the_window_replays_in_the_background_and_keeps_its_stream_on_cancel(
         qtbot: QtBot, tmp_path: Path, corpus: Path) -> None:
     from PySide6.QtCore import QSettings
 
-    from gui.main_window import MainWindow
+    from gui.app.main_window import MainWindow
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     window = MainWindow(settings=settings)
     qtbot.add_widget(window)

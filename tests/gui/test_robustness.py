@@ -14,10 +14,10 @@ import pytest
 from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 
-from gui.export import export_png
-from gui.main_window import MainWindow
-from gui.sequence_view import SequenceView
-from gui.timeline_panel import TimelinePanel
+from gui.app.main_window import MainWindow
+from gui.diagram.sequence_view import SequenceView
+from gui.export.export import export_png
+from gui.playback.timeline_panel import TimelinePanel
 from tests.capture import builders as b
 from tests.gui.test_cli import ROOT, synack
 

@@ -9,9 +9,9 @@ from pytestqt.qtbot import QtBot
 
 from core.demo import demo_timeline
 from core.simulate.scenarios import get
-from core.states import TcpState
-from gui import style
-from gui.sequence_view import SequenceView
+from core.tcp.states import TcpState
+from gui.diagram import style
+from gui.diagram.sequence_view import SequenceView
 
 
 def _view(qtbot: QtBot, name: str = "demo") -> SequenceView:

@@ -11,9 +11,9 @@ from pytestqt.qtbot import QtBot
 
 from core.errors import ParameterError
 from core.simulate.scenarios import SCENARIOS, Scenario, get
-from core.states import Side
+from core.tcp.states import Side
 from core.trace import Timeline
-from gui.sim_panel import SimulationPanel
+from gui.sources.sim_panel import SimulationPanel
 
 
 @pytest.fixture

@@ -16,10 +16,10 @@ from pytestqt.qtbot import QtBot
 from core.capture import read_capture
 from core.replay.outcomes import Outcome
 from core.replay.report import stream_rows
-from core.states import TcpState
-from core.stream_table import TABLE_DTYPE, StreamTable, stream_table
-from gui import style
-from gui.streams_panel import (
+from core.streams.stream_table import TABLE_DTYPE, StreamTable, stream_table
+from core.tcp.states import TcpState
+from gui.diagram import style
+from gui.sources.streams_panel import (
     BYTES,
     CLIENT,
     CLIENT_STATE,
@@ -386,7 +386,7 @@ def test_a_million_rows_sort_filter_and_scroll_lazily(qtbot: QtBot) -> None:
 
 @pytest.mark.parametrize("high", [3, 1 << 20, 1 << 62])
 def test_the_fast_stable_order_is_argsorts(high: int) -> None:
-    from gui.streams_model import _stable_order
+    from gui.sources.streams_model import _stable_order
     rnd = np.random.default_rng(high % 1000)
     for size in (1, 2, 1000, 50_000):
         key = rnd.integers(-high, high, size, dtype=np.int64)

@@ -13,9 +13,15 @@ from core.cursor import Countdown
 from core.demo import demo_timeline
 from core.replay import replay_stream
 from core.simulate import scenarios
-from core.states import Side
+from core.tcp.states import Side
 from core.trace import Timeline
-from gui.time_wait import QUIET, TimeWaitCountdown, capture_text, countdown_text, seconds_text
+from gui.inspector.time_wait import (
+    QUIET,
+    TimeWaitCountdown,
+    capture_text,
+    countdown_text,
+    seconds_text,
+)
 
 C, S = Side.CLIENT, Side.SERVER
 

@@ -13,9 +13,9 @@ from pytestqt.qtbot import QtBot
 
 from core.demo import demo_timeline
 from core.simulate.scenarios import get
-from core.states import Side
-from gui.export import render_timeline
-from gui.main_window import MainWindow
+from core.tcp.states import Side
+from gui.app.main_window import MainWindow
+from gui.export.export import render_timeline
 
 
 def _window(qtbot: QtBot, tmp_path: Path, timeline: object = None,
@@ -157,7 +157,7 @@ def test_export_has_lanes_and_arrows(name: str) -> None:
     assert image.width() >= 600 and image.height() >= 600
     assert _is_white(image.pixelColor(2, 2)) and _is_white(image.pixelColor(
         image.width() - 3, image.height() - 3))
-    from gui.diagram_layout import DiagramLayout
+    from gui.diagram.diagram_layout import DiagramLayout
     layout = DiagramLayout(timeline, show_title=True)
     xs = {side: round(layout.lane_x(side)) for side in (Side.CLIENT, Side.SERVER)}
     assert xs[Side.CLIENT] < xs[Side.SERVER]

@@ -13,10 +13,10 @@ from core.cursor import window_facts_at
 from core.demo import demo_timeline
 from core.replay import replay_stream
 from core.simulate import scenarios
-from core.states import Side
+from core.tcp.states import Side
 from core.trace import Timeline, WindowChanged
-from gui import style
-from gui.window_bars import WindowBars
+from gui.diagram import style
+from gui.inspector.window_bars import WindowBars
 
 C, S = Side.CLIENT, Side.SERVER
 

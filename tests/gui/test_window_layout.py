@@ -10,8 +10,8 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 from pytestqt.qtbot import QtBot
 
-from gui.dock_layout import NARROW_BELOW
-from gui.main_window import MainWindow
+from gui.app.dock_layout import NARROW_BELOW
+from gui.app.main_window import MainWindow
 from resources import EXAMPLES
 from tests.gui.window_checks import SIZES, layout_problems
 

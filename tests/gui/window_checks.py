@@ -7,9 +7,9 @@ from __future__ import annotations
 from PySide6.QtCore import QPoint, QPointF, QRect
 from PySide6.QtWidgets import QWidget
 
-from gui.diagram_layout import BADGE_GAP
-from gui.main_window import MainWindow
-from gui.window_bars import plot_height
+from gui.app.main_window import MainWindow
+from gui.diagram.diagram_layout import BADGE_GAP
+from gui.inspector.window_bars import plot_height
 
 #: the window sizes a first-time user meets, smallest first
 SIZES = ((1024, 700), (1024, 768), (1600, 1000), (2560, 1440))

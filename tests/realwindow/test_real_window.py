@@ -15,7 +15,7 @@ from PySide6.QtGui import QDrag, QGuiApplication, QMouseEvent
 from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
-from gui.main_window import MainWindow
+from gui.app.main_window import MainWindow
 from resources import EXAMPLES, example_path
 from tests.gui.window_checks import layout_problems
 from tests.realwindow.xinput import XInput

@@ -18,7 +18,7 @@ from core.replay import Replay, replay_stream
 from core.replay.report import trace_lines, trace_to_dict
 from core.simulate.params import parse_assignment
 from core.simulate.scenarios import get
-from core.states import Side, TcpState
+from core.tcp.states import Side, TcpState
 from core.trace import Timeline, Uncertainty
 
 S = TcpState

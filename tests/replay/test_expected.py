@@ -15,7 +15,7 @@ import pytest
 
 from core.capture import read_capture
 from core.replay import replay_stream
-from core.states import Side, TcpState
+from core.tcp.states import Side, TcpState
 from tests.conftest import CORPUS
 
 NAMES = sorted(p.name.removesuffix(".expected.md")

@@ -13,7 +13,7 @@ from core.capture import read_capture
 from core.errors import CaptureError
 from core.replay import replay_stream
 from core.replay.report import trace_lines, trace_to_dict
-from core.states import TcpState
+from core.tcp.states import TcpState
 from tests.capture.test_fuzz import mutate, seeds, time_budget
 
 CASES = int(os.environ.get("SYNACK_REPLAY_FUZZ_CASES", "300"))

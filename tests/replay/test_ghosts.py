@@ -18,8 +18,8 @@ import pytest
 from core.capture import read_capture
 from core.replay import replay_stream
 from core.replay.ghosts import Columns, find_ghosts
-from core.segment import Flag, Segment
-from core.states import Side, TcpState
+from core.tcp.segment import Flag, Segment
+from core.tcp.states import Side, TcpState
 from core.trace import Peer, SegmentRecord, Timeline, Uncertainty
 
 M = 0xFFFFFFFF

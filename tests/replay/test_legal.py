@@ -17,9 +17,9 @@ from core.capture import read_capture
 from core.capture.taps import TapPoint, write_capture
 from core.errors import SynAckError
 from core.replay import check, replay_stream
-from core.segment import seq_diff
 from core.simulate.scenarios import SCENARIOS
-from core.states import Side, TcpState
+from core.tcp.segment import seq_diff
+from core.tcp.states import Side, TcpState
 from core.trace import Timeline
 from tests.conftest import CORPUS
 

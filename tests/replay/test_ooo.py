@@ -12,8 +12,8 @@ import pytest
 
 from core.replay.infer import _Run, _Tcb
 from core.replay.ooo import OutOfOrder
-from core.segment import seq_diff
-from core.states import Side, TcpState
+from core.tcp.segment import seq_diff
+from core.tcp.states import Side, TcpState
 
 _MASK = 0xFFFFFFFF
 

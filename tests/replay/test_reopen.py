@@ -18,7 +18,7 @@ from scapy.utils import wrpcap
 
 from core.capture import read_capture
 from core.replay import replay_stream
-from core.states import Side, TcpState
+from core.tcp.states import Side, TcpState
 
 C, S = ("10.0.0.1", 40000), ("10.0.0.2", 80)
 FIN_ARRIVES = 0.04          # the client enters TIME_WAIT (the capture is next to it)

@@ -1,4 +1,4 @@
-"""The index-only stream list (``core.stream_table``) against the per-stream replay.
+"""The index-only stream list (``core.streams.stream_table``) against the per-stream replay.
 
 Rules checked, on every corpus capture and on synthetic ones:
 - endpoints are the replay's client and server; ``client_by`` is the replay's reason;
@@ -29,8 +29,8 @@ from core.replay import replay_stream
 from core.replay.outcomes import StreamOutcomes
 from core.replay.report import stream_outcomes, stream_rows
 from core.replay.roles import client_is_a
-from core.stream_output import row_dicts, row_json, table_lines
-from core.stream_table import CLIENT_BY, FLAGS, SIDES, stream_table
+from core.streams.stream_output import row_dicts, row_json, table_lines
+from core.streams.stream_table import CLIENT_BY, FLAGS, SIDES, stream_table
 from tests.capture import builders as b
 from tests.conftest import CORPUS
 

@@ -12,8 +12,8 @@ import pytest
 
 from core.capture import read_capture
 from core.replay import Replay, replay_stream
-from core.segment import Flag
-from core.states import Side
+from core.tcp.segment import Flag
+from core.tcp.states import Side
 
 
 def replay(corpus: Path, name: str) -> Replay:

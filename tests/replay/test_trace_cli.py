@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from core.capture import read_capture
-from core.states import TcpState
-from gui.cli import main
+from core.tcp.states import TcpState
+from gui.app.cli import main
 from tests.analysis import verdict_captures
 from tests.conftest import CORPUS
 
@@ -174,7 +174,7 @@ def test_streams_of_the_lossy_capture(corpus: Path, capsys: pytest.CaptureFixtur
 
 def test_streams_imports_no_replay_qt_or_scapy(corpus: Path) -> None:
     path = corpus / "kernel" / "close_client_first_delayed.pcap"
-    code = ("import sys\nfrom gui.cli import main\n"
+    code = ("import sys\nfrom gui.app.cli import main\n"
             f"main(['streams', {str(path)!r}])\n"
             "heavy = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'scapy', "
             "'pyqtgraph') or m.startswith(('core.replay', 'core.analysis', 'core.simulate'))]\n"

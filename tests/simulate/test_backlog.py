@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from core.config import EndpointConfig
 from core.errors import ParameterError
-from core.machine import Endpoint
-from core.segment import Flag, Segment
 from core.simulate.crowd import Listener
 from core.simulate.scenarios import get
-from core.states import Side, TcpState
+from core.tcp.config import EndpointConfig
+from core.tcp.machine import Endpoint
+from core.tcp.segment import Flag, Segment
+from core.tcp.states import Side, TcpState
 from core.trace import AppCalled, AppNotified, Timeline
 
 C, S = Side.CLIENT, Side.SERVER

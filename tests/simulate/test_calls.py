@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 
 from core.errors import ParameterError
-from core.segment import SEQ_MOD, Flag
 from core.simulate.params import build_configs, parse_assignment
 from core.simulate.program import NOW, Condition, Step, accept, close, connect, listen, send
 from core.simulate.scenarios import SCENARIOS, Scenario, get
-from core.states import Side, TcpState
+from core.tcp.segment import SEQ_MOD, Flag
+from core.tcp.states import Side, TcpState
 from core.trace import AppCalled, Timeline, WindowChanged
 
 C, S = Side.CLIENT, Side.SERVER
@@ -148,14 +148,14 @@ BAD = ["delay=-1", "loss=1.5", "colour=red", "server.backlog=-1", "backlog=x", "
 @pytest.mark.parametrize("assignment", BAD)
 def test_wrong_parameters_end_in_one_line(assignment: str,
                                           capsys: pytest.CaptureFixture[str]) -> None:
-    from gui.cli import main
+    from gui.app.cli import main
     assert main(["simulate", "hello_ok", "--set", assignment]) == 1
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1 and err.startswith("synack: ")
 
 
 def test_unknown_scenario_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
-    from gui.cli import main
+    from gui.app.cli import main
     assert main(["simulate", "nope"]) == 1
     assert capsys.readouterr().err.startswith("synack: unknown scenario 'nope'; known: ")
 

@@ -3,10 +3,10 @@ it takes effect when the gap fills, as Linux's out-of-order queue does."""
 
 from __future__ import annotations
 
-from core.segment import Flag
 from core.simulate.params import parse_assignment
 from core.simulate.scenarios import get
-from core.states import Side, TcpState
+from core.tcp.segment import Flag
+from core.tcp.states import Side, TcpState
 from core.trace import StateChanged
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from core.report import as_captured, initial_numbers
-from core.segment import SEQ_MOD, Flag, flags_text
 from core.simulate.scenarios import get
-from core.states import Side
+from core.tcp.segment import SEQ_MOD, Flag, flags_text
+from core.tcp.states import Side
 
 Row = tuple[str, str, int, int | None, int]
 

@@ -16,7 +16,7 @@ from core.capture.writer import captured_view, write_pcap
 from core.simulate.judged import changes_of
 from core.simulate.labels import analysis_labels
 from core.simulate.scenarios import get
-from core.states import Side
+from core.tcp.states import Side
 from tests.simulate.tshark import (
     TSHARK,
     explain,

@@ -16,7 +16,7 @@ from core.capture.writer import captured_view, write_pcap
 from core.report import timeline_to_dict
 from core.simulate.judged import changes_of
 from core.simulate.scenarios import SCENARIOS, Scenario
-from core.states import Side
+from core.tcp.states import Side
 from tests.simulate.tshark import TSHARK, explain, ours, tshark_labels, tshark_packets, verdict
 
 pytestmark = pytest.mark.skipif(TSHARK is None,
@@ -74,15 +74,15 @@ def test_cut_capture_keeps_lengths(tmp_path: Path) -> None:
 
 
 def test_cli_writes_a_capture(tmp_path: Path) -> None:
-    from gui.cli import main
+    from gui.app.cli import main
     out = tmp_path / "h.pcap"
     assert main(["simulate", "hello_ok", "--pcap", str(out)]) == 0
     assert out.read_bytes()[:4] in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4")
 
 
 def test_ipv6_capture(tmp_path: Path) -> None:
-    from core.config import EndpointConfig
-    from core.pair import Pair
+    from core.simulate.pair import Pair
+    from core.tcp.config import EndpointConfig
     pair = Pair(EndpointConfig(iss=100), EndpointConfig(iss=900),
                 client_address="2001:db8::1", server_address="2001:db8::2")
     pair.app(Side.SERVER, "passive_open")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from core.errors import ParameterError
-from core.segment import Flag
 from core.simulate.link import DropRule, Link, LinkConfig
 from core.simulate.params import build_configs, parse_assignment
 from core.simulate.scenarios import SCENARIOS, get
-from core.states import Side, TcpState
+from core.tcp.segment import Flag
+from core.tcp.states import Side, TcpState
 from core.trace import AppCalled, AppNotified, SegmentRecord, Timeline
 
 T = TcpState
@@ -22,7 +22,7 @@ def changes(timeline: Timeline, side: Side) -> list[TcpState]:
 
 
 def flags(timeline: Timeline) -> list[str]:
-    from core.segment import flags_text
+    from core.tcp.segment import flags_text
     return [f"{r.sender.value[0]}{flags_text(r.segment.flags)}" for r in timeline.segments]
 
 

@@ -18,12 +18,12 @@ from core.capture.taps import (
     write_capture,
 )
 from core.capture.writer import EPOCH, write_pcap
-from core.config import EndpointConfig
 from core.errors import ParameterError
-from core.pair import LINK_COPY, Pair
 from core.simulate.link import Link, LinkConfig, place
+from core.simulate.pair import LINK_COPY, Pair
 from core.simulate.scenarios import get
-from core.states import Side
+from core.tcp.config import EndpointConfig
+from core.tcp.states import Side
 from core.trace import SegmentLost, Timeline
 from tests.simulate.tshark import TSHARK, tshark_problems
 
@@ -286,7 +286,7 @@ def test_one_tap_in_pcapng_and_two_taps_not_in_pcap(tmp_path: Path) -> None:
     ("both", 14, "pcapng")])
 def test_cli_writes_each_tap(at: str | None, count: int, kind: str, tmp_path: Path,
                              capsys: pytest.CaptureFixture[str]) -> None:
-    from gui.cli import main
+    from gui.app.cli import main
     out = tmp_path / "h.pcap"
     assert main(["simulate", "hello_ok", "--pcap", str(out),
                  *(["--at", at] if at else [])]) == 0
@@ -298,7 +298,7 @@ def test_cli_writes_each_tap(at: str | None, count: int, kind: str, tmp_path: Pa
 
 
 def test_cli_refuses_a_bad_tap(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from gui.cli import main
+    from gui.app.cli import main
     out = tmp_path / "h.pcap"
     assert main(["simulate", "hello_ok", "--pcap", str(out), "--at", "mid:2"]) == 1
     assert "bad tap 'mid:2'" in capsys.readouterr().err and not out.exists()

@@ -1,6 +1,6 @@
 """Every scenario's export opens cleanly in plain tshark: no decode-as, no malformed
 frame, no expert info of severity error, on port 5000 too (the payloads are readable
-text, ``core.payload``, not zeros that tshark's IPA dissector reads as broken RSL)."""
+text, ``core.tcp.payload``, not zeros that tshark's IPA dissector reads as broken RSL)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import pytest
 
 from core.capture.taps import TapPoint, write_capture
 from core.capture.writer import write_pcap
-from core.config import EndpointConfig
-from core.pair import Pair
-from core.payload import LINE, fill, text
+from core.simulate.pair import Pair
 from core.simulate.scenarios import SCENARIOS, Scenario
-from core.states import Side
+from core.tcp.config import EndpointConfig
+from core.tcp.payload import LINE, fill, text
+from core.tcp.states import Side
 from tests.simulate.tshark import TSHARK, tshark_problems
 
 needs_tshark = pytest.mark.skipif(TSHARK is None,
@@ -82,7 +82,7 @@ def test_a_segment_that_only_counts_its_bytes_is_filled_with_the_pattern() -> No
     """A hand-made segment with a length and no payload: the receiver's application
     reads, and the writer writes, the pattern's bytes at the segment's place."""
     from core.capture.writer import frame_of
-    from core.segment import Flag, Segment, seq_add
+    from core.tcp.segment import Flag, Segment, seq_add
     pair = Pair(EndpointConfig(iss=100), EndpointConfig(iss=900, auto_read=False))
     pair.app(Side.SERVER, "passive_open")
     pair.app(Side.CLIENT, "active_open")

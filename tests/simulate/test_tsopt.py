@@ -13,11 +13,11 @@ import pytest
 
 from core.capture.writer import _options, captured_view, write_pcap
 from core.errors import ParameterError
-from core.segment import Flag, Options, seq_lt
 from core.simulate.params import SCHEMA, build_configs, parse_assignment
 from core.simulate.scenarios import get
-from core.states import Side
-from core.tcpopts import ts_clock
+from core.tcp.segment import Flag, Options, seq_lt
+from core.tcp.states import Side
+from core.tcp.tcpopts import ts_clock
 from core.trace import SegmentRecord, Timeline
 from tests.simulate.tshark import TSHARK
 

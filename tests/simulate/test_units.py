@@ -133,7 +133,7 @@ def test_exponents_are_numbers_not_units() -> None:
 
 # ----- the command line -------------------------------------------------------------------
 def _simulate(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    from gui.cli import main
+    from gui.app.cli import main
     status = main(["simulate", "hello_ok", *args])
     out, err = capsys.readouterr()
     return status, out, err
@@ -160,7 +160,7 @@ def test_cli_units_and_force(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_simulate_help_lists_every_parameter_with_its_unit(
         capsys: pytest.CaptureFixture[str]) -> None:
-    from gui.cli import main
+    from gui.app.cli import main
     with pytest.raises(SystemExit):
         main(["simulate", "--help"])
     out = capsys.readouterr().out

@@ -16,7 +16,7 @@ from core.capture.taps import TapPoint, write_capture
 from core.capture.writer import write_pcap
 from core.capture.writer_scapy import write_pcap_scapy, write_pcapng_scapy
 from core.simulate.scenarios import SCENARIOS
-from core.states import Side
+from core.tcp.states import Side
 
 
 @pytest.mark.parametrize("name", [s.name for s in SCENARIOS])

@@ -2,7 +2,7 @@
 
 tshark runs as it comes, with no decode-as: the scenarios use port 5000 like the kernel
 captures, where tshark's IPA dissector would read zero-filled payloads as a broken RSL
-message ("Malformed Packet"), so the simulator sends readable text (``core.payload``),
+message ("Malformed Packet"), so the simulator sends readable text (``core.tcp.payload``),
 which decodes as plain data. ``-2`` (two passes) as for the corpus truth.
 
 Where our analysis labels (``core.analysis``) differ from tshark 4.0's, on purpose (cases
@@ -32,9 +32,9 @@ from pathlib import Path
 from core.analysis import LABELS
 from core.analysis.verdict import VERDICT_LABELS
 from core.capture.writer import captured_view
-from core.segment import SEQ_MOD, Flag
 from core.simulate.judged import tshark_labels as tshark_labels_of
-from core.states import Side
+from core.tcp.segment import SEQ_MOD, Flag
+from core.tcp.states import Side
 from core.trace import SegmentRecord, Timeline
 
 TSHARK = shutil.which("tshark")

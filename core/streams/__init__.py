@@ -1,0 +1,1 @@
+"""The stream list of a capture, from its index alone: numpy columns, its text and JSON."""

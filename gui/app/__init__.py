@@ -1,0 +1,1 @@
+"""The application: the ``synack`` command, the display check, the main window and its menus."""

@@ -1,0 +1,1 @@
+"""Exporting diagrams: PNG pages rendered headless, the export dialog and the PNG writer."""

@@ -1,0 +1,1 @@
+"""Where Timelines come from: captures loaded and replayed in workers, streams, scenarios."""
