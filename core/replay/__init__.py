@@ -255,7 +255,8 @@ def _replay_stream(index: CaptureIndex, stream: int, analysis: StreamAnalysis | 
                end_line=lines.end.tolist(), ack_line=lines.ack.tolist(), send=send_list,
                proved_by=proofs.by.tolist(), timestamps=bool((opts.tsval >= 0).any()),
                delta_client=point.delta_client, delta_server=point.delta_server,
-               same_host=point.merged or _same_host(index, sel[0])),
+               same_host=point.merged or _same_host(index, sel[0]),
+               server_port=int(sel[0]["dport"] if a_is_client else sel[0]["sport"])),
         arrive_list, inference, initial, other_reading,
         {r.segment for r in explained.repairs if r.fate == "lost"},
         [r.segment for r in explained.repairs if r.because.kind == UNANSWERED],
@@ -284,7 +285,9 @@ def _replay_stream(index: CaptureIndex, stream: int, analysis: StreamAnalysis | 
         rel_ack=analysis.rel_ack[keep], tsval=opts.tsval), one_way=point.one_way,
         unseen_syn_acks=inference.unseen_syn_acks, doubts=reordered,
         answered_syns=[(k, int(proofs.by[k])) for k, how in enumerate(proofs.how)
-                       if how == TIMER_SYN_ACK])
+                       if how == TIMER_SYN_ACK],
+        proved_fins=[(k, int(proofs.by[k])) for k in np.flatnonzero(
+            ((fl & FIN) != 0) & (proofs.by >= 0)).tolist()])
     if reordered:
         doubts = sorted(doubts + reordered, key=lambda u: u.time)
     told.check()

@@ -50,6 +50,18 @@ state sequences:
    last ACK arrived may come from a close() called earlier, in SYN_RECEIVED: the side
    entered FIN_WAIT_1 then and held its FIN until the handshake completed (BSD's
    TF_NEEDFIN). Both readings are said, at any capture point.
+2g. **A listener, or a simultaneous open?** A side shown passive (LISTEN, then
+   SYN_RECEIVED on the peer's SYN) that answers from an ephemeral port (``EPHEMERAL``
+   and up: Linux's ip_local_port_range starts there, IANA's at 49152), as a connecting
+   side's port is, may have been opening too: its own SYN lost before the capture point
+   (not next to it, where that SYN would be seen), the peer's SYN reaching it in
+   SYN_SENT. The capture looks the same (RFC 9293 3.5, figure 7); both are said.
+2h. **Crossing SYNs.** A side that sends a SYN+ACK after its own SYN got the peer's
+   SYN; its own SYN is shown arriving (the peer's SYN+ACK to it not captured,
+   :mod:`core.replay.timing` rule 3) unless the peer ACKed that SYN+ACK at once. When
+   the capture is not next to the peer and proves nothing, the SYN may as well have
+   been lost, the peer going from SYN_SENT to ESTABLISHED on the SYN+ACK, its ACK of it
+   lost before the capture point: one loss either way, so both are said.
 3. **A forgotten connection.** An RST without ACK from a synchronized side answers from
    a TCP without the connection (a restarted host): it was CLOSED, or LISTEN if the
    service listens again; when it forgot the connection, the capture does not show.
@@ -77,6 +89,8 @@ SYN, FIN, RST, ACK = 0x02, 0x01, 0x04, 0x10
 MAX_WALKS = 16
 #: A FIN this soon after the handshake completed may have been waiting for it (rule 2f).
 AT_ONCE = 0.001
+#: the lowest port a connecting side usually gets (rule 2g)
+EPHEMERAL = 32768
 
 Walk = Callable[[list[float | None], frozenset[int]], Inference]
 
@@ -96,6 +110,7 @@ class Stream:
     delta_client: float
     delta_server: float
     same_host: bool = False      # seen at both ends, or both on one host (loopback)
+    server_port: int = 0
 
 
 def _name(side: Side) -> str:
@@ -196,6 +211,8 @@ def find_doubts(s: Stream, fates: list[float | None], inference: Inference,
     out += _ack_before_fin(s, fates, inference, near, other)
     out += _second_syn_acks(s, fates, inference, near, other)
     out += _close_in_syn_received(inference, initial)
+    out += _listener_or_opener(s, inference, initial, near)
+    out += _crossing_syns(s, fates, near, other)
     if not rsts and not resent and not silent:
         return out + _forgotten(s, inference, initial)
     times = SendTimes(s.send, s.from_client)
@@ -426,4 +443,57 @@ def _close_in_syn_received(inference: Inference,
                       f"until the handshake's ACK came (FIN_WAIT_1 straight from "
                       f"SYN_RECEIVED): the capture looks the same"),
                 alternative=((ev.side, shown[:at] + shown[at + 1:]),)))
+    return out
+
+
+def _listener_or_opener(s: Stream, inference: Inference, initial: tuple[TcpState, TcpState],
+                        near: dict[Side, bool]) -> list[Uncertainty]:
+    """Rule 2g."""
+    if initial[1] is not TcpState.LISTEN or near[Side.SERVER] or s.server_port < EPHEMERAL:
+        return []
+    shown = states_of(inference, initial, Side.SERVER)
+    first = next((ev for ev in inference.sparse if isinstance(ev, StateChanged)
+                  and ev.side is Side.SERVER), None)
+    if first is None or first.new is not TcpState.SYN_RECEIVED:
+        return []
+    return [Uncertainty(
+        time=first.time, side=Side.SERVER,
+        segments=() if first.segment is None else (first.segment,),
+        text=(f"either the server was listening (shown), or it was opening too "
+              f"(connect()) and its own SYN was lost before the capture point, so this "
+              f"SYN reached it in SYN_SENT: a simultaneous open. It answers from port "
+              f"{s.server_port}, an ephemeral port such as a connecting side gets"),
+        alternative=((Side.SERVER, (TcpState.CLOSED, TcpState.SYN_SENT) + shown[1:]),))]
+
+
+def _crossing_syns(s: Stream, fates: list[float | None], near: dict[Side, bool],
+                   other: Callable[[dict[int, float | None]],
+                                   tuple[tuple[Side, tuple[TcpState, ...]], ...]],
+                   ) -> list[Uncertainty]:
+    """Rule 2h."""
+    out: list[Uncertainty] = []
+    for mine in (True, False):
+        peer = Side.SERVER if mine else Side.CLIENT
+        if near[peer]:
+            continue
+        own = [k for k in range(len(fates)) if s.from_client[k] is mine
+               and s.flags[k] & (SYN | ACK | RST) in (SYN, SYN | ACK)]
+        if len(own) < 2 or s.flags[own[0]] & ACK or not s.flags[own[-1]] & ACK:
+            continue
+        answer = next(j for j in own if s.flags[j] & ACK)
+        k = max(j for j in own if j < answer)              # the last SYN before it
+        if fates[k] is None or s.proved_by[k] >= 0 or s.seq_line[answer] != s.seq_line[k]:
+            continue
+        alt = other({j: None for j in own if not s.flags[j] & ACK})
+        if not alt:
+            continue
+        who = _name(Side.CLIENT if mine else Side.SERVER)
+        out.append(Uncertainty(
+            time=s.send[k], side=peer, segments=(k, answer),
+            text=(f"either this SYN reached the {_name(peer)} (shown: the SYNs crossed, "
+                  f"and the {_name(peer)}'s SYN+ACK to it was lost before the capture "
+                  f"point), or it was lost, and the {_name(peer)}, still in SYN_SENT, took "
+                  f"the {who}'s SYN+ACK for its answer and its ACK of it was lost"),
+            alternative=alt,
+            alternative_lost=tuple(j for j in own if not s.flags[j] & ACK)))
     return out

@@ -65,15 +65,15 @@ from core.replay.infer import (
     Conflict,
     Inference,
 )
+from core.replay.timing import LATE, LATE_SLACK
 from core.tcp.states import Side, TcpState
 from core.trace import StateChanged
 
 SYN, ACK, RST, FIN = 0x02, 0x10, 0x04, 0x01
 MAX_REPAIRS = 64
-#: A flight may be this many times the estimated one-way delay ...
-PLAUSIBLE = 3.0
-#: ... plus this much (seconds): jitter and queueing on a quiet path.
-SLACK = 0.005
+#: A flight may be PLAUSIBLE times the estimated one-way delay plus SLACK (seconds:
+#: jitter and queueing on a quiet path); core.replay.timing holds the figures
+PLAUSIBLE, SLACK = LATE, LATE_SLACK
 #: Replies to out-of-window segments (probes) are at most one per this long.
 ANSWER_RATE = 0.5
 #: How much later than the send it must follow an arrival is placed.

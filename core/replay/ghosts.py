@@ -20,6 +20,14 @@ Rules:
    same numbers as those two, which the client never got (it sent the SYN again): a
    ghost ``[S.]``, lost. The network may instead have duplicated the second SYN, the
    first being lost: one loss either way, so a doubt says both (``doubts``).
+2c. A FIN the capture proves arrived (:mod:`core.replay.evidence`: a timestamp echo),
+   that its sender sent again (another TSval: not a copy the link made) before any
+   captured segment of the receiver acknowledged it, was acknowledged at once (a FIN is
+   ACKed without delay) by an ACK the capture lacks, lost on the way: a ghost ``[.]``,
+   lost, numbered as the receiver's segment that proves the FIN (unless another ghost of
+   the receiver's acknowledges it, or its next captured segment is numbered past what it
+   had sent: an uncaptured segment, such as its own FIN, carried the ACK). The classic
+   lost last ACK.
 3. A skipped ghost was sent half-way between its sender's captured neighbours; an
    acknowledged one, or a SYN+ACK, one one-way delay before the ACK that proves it, not
    before the sender's previous packet (for a SYN+ACK: the SYN's arrival), nor before
@@ -97,10 +105,12 @@ class _Gaps:
 
 def find_ghosts(c: Columns, *, one_way: float, unseen_syn_acks: Sequence[int] = (),
                 answered_syns: Sequence[tuple[int, int]] = (),
+                proved_fins: Sequence[tuple[int, int]] = (),
                 doubts: list[Uncertainty] | None = None) -> list[SegmentRecord]:
     """The ghosts of one replayed stream (module rules); ``one_way`` is the estimated
     one-way delay, ``unseen_syn_acks`` the segments that prove an uncaptured SYN+ACK,
-    ``answered_syns`` the (SYN, SYN+ACK proving it arrived) of rule 2b;
+    ``answered_syns`` the (SYN, SYN+ACK proving it arrived) of rule 2b, ``proved_fins``
+    the (FIN, segment proving it arrived) of rule 2c;
     rule 3a's doubts are appended to ``doubts``."""
     n = int(c.send.shape[0])
     if n == 0:
@@ -120,6 +130,13 @@ def find_ghosts(c: Columns, *, one_way: float, unseen_syn_acks: Sequence[int] = 
     for syn, proof in answered_syns:
         if c.arrive[syn] == c.arrive[syn]:
             made.append((*_answer_record(c, syn, proof), ANSWER))
+    for fin, proof in proved_fins:
+        record = _fin_ack_record(c, fin, proof)
+        if record is not None and not any(      # a ghost of the receiver's carries it
+                rec.sender is record[2].sender and rec.segment.flags & Flag.ACK
+                and ((rec.segment.ack - record[2].segment.ack) & M) < 1 << 31
+                for _, _, rec, _ in made):
+            made.append((*record, -1))
     made.sort(key=lambda item: (item[0], item[1]))
     out = [replace(rec, index=i) for i, (_, _, rec, _) in enumerate(made)]
     if doubts is not None:
@@ -340,6 +357,41 @@ def _answer_record(c: Columns, syn: int, proof: int) -> tuple[float, int, Segmen
            f"sent at once, are the timer's and an answer: this one answered frame "
            f"{int(c.frame[syn])}; lost: the SYN was sent again")
     return sent, syn, SegmentRecord(index=0, sender=Side.SERVER if c.from_client[syn]
+                                    else Side.CLIENT, segment=seg, sent=sent, arrived=None,
+                                    labels=(why,), ghost=True)
+
+
+def _fin_ack_record(c: Columns, fin: int, proof: int,
+                    ) -> tuple[float, int, SegmentRecord] | None:
+    """Rule 2c: the lost ACK of FIN ``fin``, proved arrived by ``proof``."""
+    if c.arrive[fin] != c.arrive[fin] or not c.flags[fin] & FIN:
+        return None
+    mine = c.from_client == c.from_client[fin]
+    end = (int(c.seq[fin]) + int(c.seg_len[fin])) & M
+    again = np.flatnonzero(mine & ((c.flags & FIN) != 0) & (c.seq == c.seq[fin]))
+    again = again[again > fin]
+    if not again.size:
+        return None
+    resend = int(again[0])
+    if c.tsval is None or c.tsval[fin] < 0 or c.tsval[resend] == c.tsval[fin]:
+        return None                 # a copy the link made, or nothing names the first
+    theirs = np.flatnonzero(~mine & ((c.flags & ACK) != 0))
+    between = theirs[(theirs > fin) & (theirs < resend)]
+    if any(((int(c.ack[j]) - end) & M) < 1 << 31 for j in between.tolist()):
+        return None
+    peer = np.flatnonzero(~mine & ((c.flags & RST) == 0))
+    before, after = peer[peer < fin], peer[peer > fin]
+    if before.size and after.size:        # octets of the receiver's never captured:
+        high = int(c.seq[before[-1]]) + int(c.seg_len[before[-1]])
+        if 0 < ((int(c.seq[after[0]]) - high) & M) < 1 << 31:
+            return None                   # a segment that could carry the ACK
+    sent = float(c.arrive[fin])
+    seg = Segment(seq=int(c.seq[proof]) & M, ack=end, flags=Flag.ACK,
+                  window=int(c.window[proof]))
+    why = (f"not captured: frame {int(c.frame[proof])} shows frame {int(c.frame[fin])} "
+           f"arrived, and a FIN is ACKed at once; lost: frame {int(c.frame[resend])} "
+           f"sends the FIN again")
+    return sent, fin, SegmentRecord(index=0, sender=Side.SERVER if c.from_client[fin]
                                     else Side.CLIENT, segment=seg, sent=sent, arrived=None,
                                     labels=(why,), ghost=True)
 

@@ -179,10 +179,13 @@ def _quickest_ack(time: Arr, data_from: Arr, seq: Arr, ack: Arr, end: Arr, seg_l
             if ((int(ack_values[k]) - target) & 0xFFFFFFFF) < 1 << 31:
                 answer = int(acks[k])
                 # a resend repeats the segment's SYN and ACK flags: the SYN+ACK of a
-                # simultaneous open is another segment, not a copy of the SYN
+                # simultaneous open is another segment, not a copy of the SYN, when the
+                # peer's SYN+ACK answers (it answers our SYN); a plain ACK may answer
+                # either (it answers our SYN+ACK), so that SYN+ACK counts as a copy
                 shape = int(flags[i]) & (SYN | ACK)
-                copies = [c for c in resends.get(pos, ())
-                          if c < answer and int(flags[c]) & (SYN | ACK) == shape]
+                either = not int(flags[answer]) & SYN
+                copies = [c for c in resends.get(pos, ()) if c < answer
+                          and (either or int(flags[c]) & (SYN | ACK) == shape)]
                 if not copies:
                     gap = float(time[answer] - time[i])
                     clean = gap if clean is None else min(clean, gap)

@@ -33,6 +33,9 @@ Arr = np.ndarray[Any, np.dtype[Any]]
 SYN, FIN, ACK = 0x02, 0x01, 0x10
 #: How much later than the evidence an arrival is placed when it must come after it.
 EPSILON = 1e-9
+#: A flight longer than LATE times the one-way delay plus LATE_SLACK (seconds: jitter
+#: and queueing on a quiet path) is not plausible (core.replay.explain uses the same)
+LATE, LATE_SLACK = 3.0, 0.005
 
 
 def schedule(time: Arr, from_client: Arr, flags: Arr, lines: Lines, seg_len: Arr,
@@ -64,7 +67,8 @@ def schedule(time: Arr, from_client: Arr, flags: Arr, lines: Lines, seg_len: Arr
             (from_client != side) & ((flags & ACK) != 0)), np.flatnonzero(from_client != side),
             flags, s_seq, s_ack, end, seg_len, send, arrive, lost,
             near_receiver=point.next_to(not side),
-            proved=None if proofs is None else proofs.by, tsval=tsval)
+            proved=None if proofs is None else proofs.by, tsval=tsval,
+            flight=max(LATE * point.one_way, point.one_way + LATE_SLACK))
     if proofs is not None:
         proved = np.flatnonzero(proofs.by >= 0)
         by = proofs.by[proved]
@@ -79,7 +83,8 @@ def schedule(time: Arr, from_client: Arr, flags: Arr, lines: Lines, seg_len: Arr
 
 def _direction(mine: Arr, acks: Arr, theirs: Arr, flags: Arr, s_seq: Arr, s_ack: Arr,
                end: Arr, seg_len: Arr, send: Arr, arrive: Arr, lost: Arr, *,
-               near_receiver: bool, proved: Arr | None, tsval: Arr | None = None) -> None:
+               near_receiver: bool, proved: Arr | None, tsval: Arr | None = None,
+               flight: float = 0.0) -> None:
     """Rules 2-4 for the segments ``mine`` (one direction), against the peer's ``acks``."""
     if not mine.size:
         return
@@ -95,7 +100,7 @@ def _direction(mine: Arr, acks: Arr, theirs: Arr, flags: Arr, s_seq: Arr, s_ack:
     else:
         cover = np.full(carries.size, -1, np.int64)
     if not near_receiver and carries.size:
-        _mark_lost(carries, cover, s_seq, end, lost, send, flags, theirs, tsval)
+        _mark_lost(carries, cover, s_seq, end, lost, send, flags, theirs, tsval, flight)
         if proved is not None:
             lost[carries[proved[carries] >= 0]] = False
     has_cover = cover >= 0
@@ -160,9 +165,15 @@ LINK_COPY = 0.001
 
 
 def _mark_lost(carries: Arr, cover: Arr, s_seq: Arr, end: Arr, lost: Arr, send: Arr,
-               flags: Arr, theirs: Arr, tsval: Arr | None = None) -> None:
+               flags: Arr, theirs: Arr, tsval: Arr | None = None,
+               flight: float = 0.0) -> None:
     """Rule 3: sent again (same start) before an ACK covered it; a duplicate the link
-    made (``LINK_COPY``) is not a resend."""
+    made (``LINK_COPY``) is not a resend. Nor is the SYN+ACK a side sends after its SYN
+    (a simultaneous open: the peer's SYN reached it, whatever became of its own),
+    unless the peer ACKs that SYN+ACK before any copy of it (from SYN_SENT, which
+    answers a SYN+ACK at once; from SYN_RECEIVED, where our SYN took it, a TCP sends
+    nothing for it, so only a copy of it gets an ACK), or sends its SYN again, still
+    in SYN_SENT, longer after our SYN than any plausible ``flight``."""
     starts = s_seq[carries]
     order = np.lexsort((carries, starts))
     sorted_starts = starts[order]
@@ -174,6 +185,11 @@ def _mark_lost(carries: Arr, cover: Arr, s_seq: Arr, end: Arr, lost: Arr, send: 
         covered_at = int(cover[here])
         if 0 <= covered_at <= i2:
             continue
+        if (flags[i] & (SYN | ACK) == SYN and flags[i2] & (SYN | ACK) == SYN | ACK
+                and not _acked_at_once(pos, order, sorted_starts, carries, cover)
+                and not any(flags[j] & (SYN | ACK) == SYN and send[j] > send[i] + flight
+                            for j in theirs[theirs > i].tolist())):
+            continue        # a simultaneous open's SYN+ACK answers the peer's SYN
         if end[i2] == end[i] and flags[i2] == flags[i]:
             if tsval is not None and tsval[i] >= 0:
                 if tsval[i2] == tsval[i]:
@@ -182,3 +198,14 @@ def _mark_lost(carries: Arr, cover: Arr, s_seq: Arr, end: Arr, lost: Arr, send: 
                     and np.searchsorted(theirs, i, "right") == np.searchsorted(theirs, i2)):
                 continue
         lost[i] = True
+
+
+def _acked_at_once(pos: int, order: Arr, sorted_starts: Arr, carries: Arr,
+                   cover: Arr) -> bool:
+    """The SYN+ACK at sorted position ``pos + 1`` is ACKed before any copy of it."""
+    answered = int(cover[order[pos + 1]])
+    if answered < 0:
+        return False
+    nxt = pos + 2
+    return not (nxt < order.size and sorted_starts[nxt] == sorted_starts[pos]
+                and int(carries[order[nxt]]) < answered)

@@ -114,7 +114,7 @@ class Truth:
     arrivals: dict[Side, tuple[int, ...]]  # per sender: frames in order of arrival
     notes: tuple[str, ...]
     client_label: str                   # the client's address:port
-    both_opened: bool                   # both sides sent a SYN without ACK (captured)
+    both_opened: bool                   # both sides sent a SYN without ACK (seen or not)
 
     def states(self, side: Side) -> tuple[TcpState, ...]:
         return self.client if side is Side.CLIENT else self.server
@@ -304,7 +304,7 @@ def captured_truth(timeline: Timeline, frames: Sequence[Sighting],
                  lost_seen=lost_seen, either=frozenset(either), twin=twin, unseen=unseen,
                  unseen_lost=sum(1 for rec in unseen if rec.arrived is None),
                  arrivals=arrivals, notes=tuple(notes), client_label=timeline.client.label,
-                 both_opened=len({segments[i].sender for i in captured
+                 both_opened=len({segments[i].sender for i in range(max(captured) + 1)
                                   if segments[i].segment.flags & _OPEN == Flag.SYN}) == 2)
 
 

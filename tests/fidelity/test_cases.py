@@ -102,6 +102,16 @@ CASES = [
     # the first FIN's TSval (as Linux's time-wait socket does), so that FIN arrived
     ("close_client_first delay=0.08 reorder=0.3 reorder_delay=0.001 jitter=0.0005 "
      "drop=client:6 seed=1680152658", "server", "exact"),
+    # a SYN+ACK from an ephemeral port: a listener, or a simultaneous open whose own SYN
+    # was lost before the capture point (doubts rule 2g)
+    ("simultaneous_open delay=0.005 wscale=off mss=536 drop=client:1 seed=2079196184",
+     "server", "either"),
+    # crossing SYNs: the SYN+ACK after a side's own SYN is no resend of it; the SYN
+    # arrived (its answer lost) or was lost (the peer's ACK lost): doubts rule 2h
+    ("simultaneous_open delay=0.01 mss=100 iss=random timestamps=off reorder=0.05 "
+     "reorder_delay=0.02 drop=server:2 seed=558368837", "client", "either"),
+    ("simultaneous_open delay=0.03 loss=0.3 drop=server:2 seed=1196042448", "client",
+     "either"),
 ]
 
 

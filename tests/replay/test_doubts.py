@@ -18,6 +18,7 @@ from core.replay import Replay, replay_stream
 from core.replay.report import trace_lines, trace_to_dict
 from core.simulate.params import parse_assignment
 from core.simulate.scenarios import get
+from core.tcp.segment import Flag
 from core.tcp.states import Side, TcpState
 from core.trace import Timeline, Uncertainty
 
@@ -69,14 +70,19 @@ def test_the_fin_or_its_ack_is_said_next_to_the_server(tmp_path: Path) -> None:
     assert details.doubts == (doubt.text,)
 
 
-def test_timestamps_that_name_only_the_resent_fin_do_not_decide(tmp_path: Path) -> None:
-    """With RFC 7323's TS.Recent rule the client's re-ACK echoes the resent FIN (its
-    SEG.SEQ is not above Last.ACK.sent): that proves the resend arrived, not whether
-    the first FIN did, so the doubt stays, without the no-timestamps hint."""
+def test_timestamps_decide_the_lost_last_ack(tmp_path: Path) -> None:
+    """The issue's example with timestamps: Linux's time-wait socket answers the resent
+    FIN with the TSval of the first (the simulator does the same), so the client's
+    re-ACK proves the first FIN arrived: no doubt about it, and the client's ACK of it
+    is drawn, lost (a ghost)."""
     tl = replayed(tmp_path, "time_wait_lost_ack", "server").timeline
-    doubt = fin_doubt(tl)
-    assert doubt.text.startswith("either this FIN was lost (shown)")
-    assert "no timestamps" not in doubt.text
+    assert not [u for u in tl.uncertain if u.text.startswith("either this FIN")]
+    fins = [r for r in tl.segments if r.sender is Side.SERVER and r.segment.has(Flag.FIN)]
+    assert len(fins) == 2 and not any(f.lost for f in fins)
+    (ghost,) = [g for g in tl.ghosts if g.sender is Side.CLIENT]
+    assert ghost.lost and ghost.segment.flags == Flag.ACK
+    assert ghost.segment.ack == fins[0].segment.end
+    assert states(tl, Side.CLIENT)[-1] is S.TIME_WAIT
 
 
 def test_the_ack_before_the_fin_is_said_away_from_its_receiver(tmp_path: Path) -> None:
@@ -210,3 +216,18 @@ def test_a_link_copy_seen_only_at_its_receiver_arrived(tmp_path: Path) -> None:
         dict(parse_assignment(a) for a in ("delay=0.01", "duplicate=0.3", "seed=1044088414")))
     truly_lost = sum(1 for rec in sim.segments if rec.arrived is None)
     assert len(once) <= truly_lost
+
+
+def test_a_syn_ack_from_an_ephemeral_port_may_be_a_simultaneous_open(tmp_path: Path) -> None:
+    """Captured next to 10.0.0.2:5000 in a simultaneous open whose other SYN was lost on
+    the way: the capture shows an ordinary open by port 5000, answered from the
+    ephemeral port 34694. The replay draws a listener and says the other reading; an
+    ordinary handshake to port 5000 gets no such doubt."""
+    tl = replayed(tmp_path, "simultaneous_open", "server", delay=0.005,
+                  drop="client:1").timeline
+    (doubt,) = [u for u in tl.uncertain if "simultaneous open" in u.text]
+    assert doubt.text.startswith("either the server was listening (shown)")
+    assert dict(doubt.alternative)[Side.SERVER][:3] == (S.CLOSED, S.SYN_SENT,
+                                                        S.SYN_RECEIVED)
+    plain = replayed(tmp_path, "handshake", "client", delay=0.005).timeline
+    assert not [u for u in plain.uncertain if "simultaneous open" in u.text]
