@@ -283,9 +283,14 @@ class Endpoint:
         """Before the rows run: TS.Recent (RFC 7323 4.3) and a D-SACK (RFC 2883). In
         TIME_WAIT only a segment at RCV.NXT (an ACK, an RST) moves TS.Recent: Linux
         answers anything else (the peer's FIN again, an old duplicate) from its
-        time-wait socket with the TSval it last took (tcp_timewait_state_process)."""
+        time-wait socket with the TSval it last took (tcp_timewait_state_process).
+        Nor does a SYN sent again reaching SYN_RECEIVED: Linux's answer to it, and its
+        timer's SYN+ACKs, echo the first SYN (tcp_check_req), as the kernel lab's
+        lost_synack captures show."""
         if triggers[0] not in _DROPPED and (self.state is not S.TIME_WAIT
-                                            or seg.seq == self.rcv_nxt):
+                                            or seg.seq == self.rcv_nxt) and not (
+                self.state is S.SYN_RECEIVED and seg.has(Flag.SYN) and not seg.has(Flag.ACK)
+                and seg.seq == self.irs):
             self._ts.on_arrival(seg, self._acked)
         if self._sack_ok and (triggers[0] is T.RCV_UNACCEPTABLE or T.RCV_DATA in triggers):
             dup = duplicate_range(seg, self.rcv_nxt, self._ooo)

@@ -198,3 +198,20 @@ def test_time_wait_re_ack_echoes_the_fin_it_took() -> None:
     echo = after[0].segment.options.timestamp
     assert echo is not None and echo[1] == first[0]
     assert fins[1].segment.options.timestamp != first
+
+
+def test_a_resent_syn_leaves_the_listeners_echo_alone() -> None:
+    """Linux answers a SYN sent again to SYN_RECEIVED, and resends its SYN+ACK on its
+    timer, echoing the first SYN's TSval (tcp_check_req), as the kernel lab's
+    lost_synack captures show: the simulator does the same."""
+    tl = run("handshake", "drop=server:1")
+    syns = [r for r in tl.segments if r.sender is Side.CLIENT
+            and r.segment.has(Flag.SYN) and not r.segment.has(Flag.ACK)]
+    answers = [r for r in tl.segments if r.sender is Side.SERVER and r.segment.has(Flag.SYN)]
+    assert len(syns) >= 2 and len(answers) >= 2
+    first = syns[0].segment.options.timestamp
+    assert first is not None
+    assert syns[1].segment.options.timestamp != first
+    for rec in answers:
+        stamp = rec.segment.options.timestamp
+        assert stamp is not None and stamp[1] == first[0]
