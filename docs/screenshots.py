@@ -2,6 +2,7 @@
 
 - ``demo.png`` and ``time_wait_lost_ack.png``: exported diagrams (headless).
 - ``replay_simultaneous_close.png``: a corpus capture replayed (needs ../shared/corpus).
+- ``replay_lost_last_ack.png``: a simulation captured next to the server, replayed.
 - ``window-*.png``: the real main window under Xvfb (started here on a free display
   unless DISPLAY is already set), grabbed from the X screen: the demo mid-close, a lossy
   capture (needs the corpus), a replayed simultaneous close in TIME_WAIT past the end of
@@ -33,6 +34,7 @@ def export_diagrams() -> None:
                            ("time_wait_lost_ack", get("time_wait_lost_ack").run())):
         size = export_png(timeline, DOCS / f"{name}.png")[0][1:]
         print(f"wrote docs/{name}.png {size}")
+    export_replayed_simulation()
     capture = ROOT.parent / "shared" / "corpus" / "kernel" / "simultaneous_close_client.pcap"
     if capture.exists():
         from core.analysis import analyze_stream
@@ -42,6 +44,26 @@ def export_diagrams() -> None:
         replayed = replay_stream(index, 0, analyze_stream(index, 0)).timeline
         size = export_png(replayed, DOCS / "replay_simultaneous_close.png")[0][1:]
         print(f"wrote docs/replay_simultaneous_close.png {size}")
+
+
+def export_replayed_simulation() -> None:
+    """``replay_lost_last_ack.png``: time_wait_lost_ack captured next to the server (with
+    timestamps) and replayed: the client's re-ACK echoes the first FIN, so the client's
+    lost ACK is drawn, not a lost FIN."""
+    import tempfile
+
+    from core.capture import read_capture
+    from core.capture.taps import TapPoint, write_capture
+    from core.replay import replay_stream
+    from core.simulate.scenarios import get
+    from gui.export.export import export_png
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "time_wait_lost_ack-server.pcap"
+        write_capture(get("time_wait_lost_ack").run(), str(path), TapPoint.parse("server"))
+        replayed = replay_stream(read_capture(str(path)), 0).timeline
+        size = export_png(replayed, DOCS / "replay_lost_last_ack.png")[0][1:]
+    print(f"wrote docs/replay_lost_last_ack.png {size}")
 
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "kernel"
