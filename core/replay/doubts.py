@@ -62,6 +62,10 @@ state sequences:
    the capture is not next to the peer and proves nothing, the SYN may as well have
    been lost, the peer going from SYN_SENT to ESTABLISHED on the SYN+ACK, its ACK of it
    lost before the capture point: one loss either way, so both are said.
+2i. **A SYN sent again after one that arrived.** When the capture proves the first SYN
+   arrived (a timestamp echo), the listener resends its SYN+ACK on its own timer, so
+   whether a resent SYN also arrived (shown, when an ACK covers it) is not told by what
+   follows: its fate is left open.
 3. **A forgotten connection.** An RST without ACK from a synchronized side answers from
    a TCP without the connection (a restarted host): it was CLOSED, or LISTEN if the
    service listens again; when it forgot the connection, the capture does not show.
@@ -213,6 +217,7 @@ def find_doubts(s: Stream, fates: list[float | None], inference: Inference,
     out += _close_in_syn_received(inference, initial)
     out += _listener_or_opener(s, inference, initial, near)
     out += _crossing_syns(s, fates, near, other)
+    out += _resent_after_arrival(s, fates, near)
     if not rsts and not resent and not silent:
         return out + _forgotten(s, inference, initial)
     times = SendTimes(s.send, s.from_client)
@@ -496,4 +501,30 @@ def _crossing_syns(s: Stream, fates: list[float | None], near: dict[Side, bool],
                   f"the {who}'s SYN+ACK for its answer and its ACK of it was lost"),
             alternative=alt,
             alternative_lost=tuple(j for j in own if not s.flags[j] & ACK)))
+    return out
+
+
+def _resent_after_arrival(s: Stream, fates: list[float | None],
+                          near: dict[Side, bool]) -> list[Uncertainty]:
+    """Rule 2i."""
+    out: list[Uncertainty] = []
+    seen: set[tuple[bool, int]] = set()
+    for k in range(len(fates)):
+        key = (s.from_client[k], s.seq_line[k])
+        if s.flags[k] & (SYN | ACK | RST) != SYN or key in seen:
+            continue
+        seen.add(key)
+        receiver = Side.SERVER if s.from_client[k] else Side.CLIENT
+        if near[receiver] or fates[k] is None or s.proved_by[k] < 0:
+            continue
+        for j in range(k + 1, len(fates)):
+            if ((s.from_client[j], s.seq_line[j]) == key
+                    and s.flags[j] & (SYN | ACK | RST) == SYN
+                    and fates[j] is not None and s.proved_by[j] < 0):
+                out.append(Uncertainty(
+                    time=s.send[j], side=None, segments=(j,),
+                    text=(f"either this resent SYN arrived too (shown), or it was lost: "
+                          f"the {_name(receiver)} had the first one and resends its "
+                          f"SYN+ACK on its own timer, so the capture looks the same"),
+                    alternative_open=(j,)))
     return out

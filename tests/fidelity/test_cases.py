@@ -112,6 +112,9 @@ CASES = [
      "reorder_delay=0.02 drop=server:2 seed=558368837", "client", "either"),
     ("simultaneous_open delay=0.03 loss=0.3 drop=server:2 seed=1196042448", "client",
      "either"),
+    # the first SYN proved arrived (timestamp echo): the resent one's fate is open, the
+    # listener resending its SYN+ACK on its own timer (doubts rule 2i)
+    ("hello_ok delay=0.01 delay_back=0.06 loss=0.3 seed=1848376944", "client", "either"),
 ]
 
 
