@@ -433,8 +433,9 @@ def _timeline(index: CaptureIndex, stream: int, rows: Arr, sel: Arr, fc: list[bo
     def labels(i: int) -> tuple[str, ...]:
         return tuple(per_packet[keep_list[i]])
     segments = LazySegments(index, rows, fc, send, arrive, sel["frame"].tolist(), labels)
-    events = LazyEvents(inference.order, inference.times, fc, inference.sparse)
-    rows_view = LazyRows(inference.client_after, inference.server_after, inference.windows)
+    events = LazyEvents(inference.kinds, inference.refs, inference.times, fc, inference.sparse)
+    rows_view = LazyRows(inference.client_after, inference.server_after,
+                         inference.client_windows, inference.server_windows)
     title = f"{os.path.basename(index.path)} · stream {stream}"
     return Timeline(title=title, client=client, server=server, segments=segments,
                     events=events, initial=initial, msl=TIME_WAIT / 2, rows=rows_view,

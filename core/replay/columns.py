@@ -112,18 +112,20 @@ class LazySegments(_Lazy[SegmentRecord]):
 
 
 class LazyEvents(_Lazy[Event]):
-    """The time-ordered events: segment events from columns, the rest given as objects."""
+    """The time-ordered events: segment events from columns, the rest given as objects
+    (``kinds``, ``refs`` and ``times`` as :class:`core.replay.infer.Inference` has them)."""
 
-    def __init__(self, order: list[tuple[int, int]], times: list[float],
+    def __init__(self, kinds: list[int], refs: list[int], times: list[float],
                  from_client: list[bool], sparse: list[Event]) -> None:
-        self._order = order
+        self._kinds = kinds
+        self._refs = refs
         self._times = times
         self._from_client = from_client
         self._sparse = sparse
-        self._length = len(order)
+        self._length = len(kinds)
 
     def _make(self, i: int) -> Event:
-        kind, ref = self._order[i]
+        kind, ref = self._kinds[i], self._refs[i]
         time = self._times[i]
         if kind == SPARSE:
             return self._sparse[ref]
@@ -190,10 +192,12 @@ class LazyRows(_Lazy[Row]):
     """Both sides' state and window bookkeeping after each segment."""
 
     def __init__(self, client: list[TcpState], server: list[TcpState],
-                 windows: list[tuple[tuple[int | None, ...], tuple[int | None, ...]]]) -> None:
+                 client_windows: list[tuple[int | None, ...]],
+                 server_windows: list[tuple[int | None, ...]]) -> None:
         self._client = client
         self._server = server
-        self._windows = windows
+        self._client_windows = client_windows
+        self._server_windows = server_windows
         self._length = len(client)
 
     def states(self) -> tuple[list[TcpState], list[TcpState]]:
@@ -201,9 +205,9 @@ class LazyRows(_Lazy[Row]):
         return self._client, self._server
 
     def _make(self, i: int) -> Row:
-        c, s = self._windows[i]
         return Row(client=self._client[i], server=self._server[i],
-                   client_window=_snapshot(Side.CLIENT, c), server_window=_snapshot(Side.SERVER, s))
+                   client_window=_snapshot(Side.CLIENT, self._client_windows[i]),
+                   server_window=_snapshot(Side.SERVER, self._server_windows[i]))
 
 
 def _snapshot(side: Side, values: tuple[int | None, ...]) -> WindowSnapshot | None:

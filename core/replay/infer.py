@@ -47,6 +47,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -60,6 +61,8 @@ from core.trace import AppNotified, Event, StateChanged, TimerStarted
 
 S = TcpState
 SYN, FIN, RST, ACK = 0x02, 0x01, 0x04, 0x10
+_SYN_FIN_RST = SYN | FIN | RST
+Arr = np.ndarray[Any, np.dtype[Any]]
 _MASK = 0xFFFFFFFF
 _HALF = 0x80000000
 #: Receive window assumed at the receiver: a capture rarely shows the true one, and
@@ -120,10 +123,14 @@ class Inference:
 
     client_after: list[TcpState]
     server_after: list[TcpState]
-    windows: list[tuple[tuple[int | None, ...], tuple[int | None, ...]]]  # see ``snapshot``
-    order: list[tuple[int, int]]          # (kind, ref) per event, time order
-    times: list[float]                    # per event
+    client_windows: list[tuple[int | None, ...]]    # see ``snapshot``
+    server_windows: list[tuple[int | None, ...]]
     sparse: list[Event]                   # state changes, timers, notices
+    #: the events in time order: kind (SENT, ARRIVED, LOST, SPARSE), and the segment
+    #: (or for SPARSE, the index in ``sparse``) of each, and its time
+    kinds: list[int] = field(default_factory=list)
+    refs: list[int] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
     anomalies: list[str] = field(default_factory=list)
     #: segments (ACKs sent from SYN_SENT) that prove an uncaptured SYN+ACK (rule 4)
     unseen_syn_acks: list[int] = field(default_factory=list)
@@ -200,98 +207,138 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
     ``stop_on_conflict``, the walk ends at the first send rule 7 forbids (unless it is in
     ``tolerate``) and returns it in ``Inference.conflict``. The sides in ``rfc1337``
     ignore RSTs in TIME_WAIT. ``progress(events done, events)`` counts sends and
-    arrivals (two per segment) as :mod:`core.progress` says."""
+    arrivals (two per segment) as :mod:`core.progress` says.
+
+    The loop handles the common segments (no SYN, FIN or RST) inline, in the words of
+    :meth:`_Run.sent` and :meth:`_Run.arrived`'s fast path; the rest go to ``_Run``."""
     n = len(send)
     progress(0, 2 * n)
     client = _Tcb(Side.CLIENT, initial[0], shifts[0])
     server = _Tcb(Side.SERVER, initial[1], shifts[1])
-    at = np.array(send + [send[k] if a is None else a for k, a in enumerate(arrive)])
+    sent_at = np.array(send, dtype=np.float64)
+    fate = np.array(arrive, dtype=np.float64)                  # None -> nan
+    lost_at = np.isnan(fate)
+    at = np.concatenate([sent_at, np.where(lost_at, sent_at, fate)])
     tie = np.concatenate([np.arange(n, dtype=np.float64), np.arange(n) + 0.5])
-    order = np.lexsort((tie, at)).tolist()
+    events = np.lexsort((tie, at))
     progress(0, 2 * n)
-    at_list = at.tolist()
-    lost = [a is None for a in arrive]
+    lost = lost_at.tolist()
     out = Inference(client_after=[initial[0]] * n, server_after=[initial[1]] * n,
-                    windows=[((), ())] * n, order=[], times=[], sparse=[])
+                    client_windows=[()] * n, server_windows=[()] * n, sparse=[])
     run = _Run(client, server, out, time_wait)
     run.rfc1337 = rfc1337
-    waiting: list[int] = []
-    add_order, add_time = out.order.append, out.times.append
     fast, free = _FAST, _FREE
+    # (sender, receiver) by from_client
+    pairs = ((server, client), (client, server))
+    # row k is the flush point its arrival (or loss) waits for (rule 5): the number of
+    # flush points made before it, the next one made
     row_at = [0] * n
-    # rule 2b: the number right after each side's first captured FIN (-1: none)
-    after_fin = [-1 if f is None else (f + 1) & _MASK for f in fins]
-    for step, e in enumerate(order):
+    flushes, take = run.flushes, snapshot
+    add_flush = flushes.append
+    pending = False
+    # rule 2b: the number right after each side's first captured FIN (-1: none), by
+    # from_client
+    after = [-1 if f is None else (f + 1) & _MASK for f in fins]
+    after_fin = (after[1], after[0])
+    done = 0
+    culprit: int | None = None
+    for step, (e, time) in enumerate(zip(events.tolist(), at[events].tolist(), strict=True)):
         if not step & TICK_MASK:
             progress(step, 2 * n)
-        time = at_list[e]
+        run.step = step
         if e < n:
             k = e
-            sender, receiver = (client, server) if from_client[k] else (server, client)
+            fc = from_client[k]
+            sender, receiver = pairs[fc]
             f = flags[k]
-            trigger = run.app_trigger(sender, f, seq[k])
-            if (seq[k] == after_fin[0 if from_client[k] else 1] and sender.fin_seq is None
-                    and not f & (SYN | RST | FIN) and sender.state in free):
+            state = sender.state
+            if f & _SYN_FIN_RST:
+                trigger = run.app_trigger(sender, f, seq[k])
+            elif (seq[k] == after_fin[fc] and sender.fin_seq is None and state in free):
                 # rule 2b: this segment follows a FIN the capture missed: close() came
                 trigger = Trigger.CLOSE
                 sender.fin_seq = (seq[k] - 1) & _MASK
-            if waiting and (trigger is not None or (
-                    sender.state is S.SYN_SENT and f & ACK and not f & (SYN | RST))):
-                run.flush(waiting, row_at)                   # this send reveals a change
-            culprit = sender.cause
-            if sender.state in free and not f & SYN:
-                kind = None
+            else:
+                trigger = None
+            if pending and (trigger is not None or (
+                    state is S.SYN_SENT and f & ACK and not f & (SYN | RST))):
+                run.flush()                                 # this send reveals a change
+                pending = False
+            kind = None
+            if state in free and not f & SYN:
                 una = sender.snd_una
                 if (length[k] > 1 or f & FIN) and una is not None and sender.una_by is not None:
                     # a resend of octets an arrived ACK covered: no TCP sends that
                     end = (seq[k] + length[k] + (1 if f & FIN else 0)) & _MASK
-                    if ((una - end) & _MASK) < 0x80000000:
+                    if ((una - end) & _MASK) < _HALF:
                         kind, culprit = TOO_FAR, sender.una_by
             else:
                 kind = send_conflict(
-                    sender.state, f, seq[k], length[k], sender.iss, sender.snd_una,
+                    state, f, seq[k], length[k], sender.iss, sender.snd_una,
                     sender.cause, sender.syn_acked or sender.opening is not Opening.ACTIVE)
+                culprit = sender.cause
             if kind is not None:
-                conflict = Conflict(segment=k, side=sender.side, state=sender.state,
+                conflict = Conflict(segment=k, side=sender.side, state=state,
                                     kind=kind, culprit=culprit,
                                     reason=f"{sender.side.value} sends {_flag_text(f)} in "
-                                           f"{sender.state.value}")
+                                           f"{state.value}")
                 if stop_on_conflict and k not in tolerate:
                     out.conflict = conflict
                     break
                 out.tolerated.append(conflict)
-            add_order((SENT, k))
-            add_time(time)
-            run.sent(sender, receiver, time, k, trigger, flags[k], seq[k], ack[k], length[k],
-                     window[k])
+            done = step + 1
+            if f & _SYN_FIN_RST:
+                run.sent(sender, receiver, time, k, trigger, f, seq[k], ack[k], length[k],
+                         window[k])
+            else:
+                # _Run.sent for a segment without SYN, FIN or RST, inline
+                s = seq[k]
+                if sender.snd_una is None:
+                    sender.snd_una = s
+                end = (s + length[k]) & _MASK
+                nxt = sender.snd_nxt
+                if nxt is None or 0 < ((end - nxt) & _MASK) < _HALF:
+                    sender.snd_nxt = end
+                sender.rcv_wnd = window[k] << sender.shift
+                if f & ACK:
+                    if sender.state is S.SYN_SENT:
+                        run.unseen_syn_ack(sender, receiver, ack[k], time, k)
+                    if sender.synced:
+                        a = ack[k]
+                        rcv_nxt = sender.rcv_nxt
+                        if rcv_nxt is None or 0 < ((a - rcv_nxt) & _MASK) < _HALF:
+                            if receiver.fin_seq is None or sender.fin_received:
+                                sender.rcv_nxt = a          # rule 4, no FIN in question
+                            else:
+                                run.evidence(sender, receiver, a, time, k)
+                if trigger is not None:
+                    run.fire(sender, trigger, time, k)
             if series:
                 run.note(sender, time)
             continue
         k = e - n
-        if waiting:
-            run.flush(waiting, row_at)
-        f = flags[k]
+        if pending:
+            add_flush((client.state, server.state, take(client), take(server)))
+        pending = True
+        row_at[k] = len(flushes)
+        done = step + 1
         if lost[k]:
-            add_order((LOST, k))
-            add_time(time)
-            waiting.append(k)
             continue
-        add_order((ARRIVED, k))
-        add_time(time)
-        receiver, sender = (server, client) if from_client[k] else (client, server)
+        sender, receiver = pairs[from_client[k]]
+        f = flags[k]
         if early_close and k in early_close and receiver.fin_seq is None \
                 and receiver.state in free:
             # rule 2b: the receiver's uncaptured FIN left before this FIN arrived
-            receiver.fin_seq = (after_fin[1 if from_client[k] else 0] - 1) & _MASK
-            if receiver.snd_nxt is None or seq_diff(after_fin[1 if from_client[k] else 0],
-                                                    receiver.snd_nxt) > 0:
-                receiver.snd_nxt = after_fin[1 if from_client[k] else 0]
+            theirs = after_fin[not from_client[k]]
+            receiver.fin_seq = (theirs - 1) & _MASK
+            if receiver.snd_nxt is None or seq_diff(theirs, receiver.snd_nxt) > 0:
+                receiver.snd_nxt = theirs
             run.fire(receiver, Trigger.CLOSE, time, early_close[k])
-        if receiver.state in fast and not f & (SYN | FIN | RST):
+        if receiver.state in fast and not f & _SYN_FIN_RST:
             # rule 3's fast path, inline: numbers only; rule 8 only when they moved
             una = receiver.snd_una
             if series:
-                wnd, nxt = receiver.snd_wnd, receiver.rcv_nxt
+                wnd, rcv = receiver.snd_wnd, receiver.rcv_nxt
             if f & ACK and una is not None and receiver.snd_nxt is not None:
                 a = ack[k]     # acks_new, inline: SND.UNA < a <= SND.NXT (mod 2**32)
                 if 0 < ((a - una) & _MASK) <= _HALF \
@@ -300,18 +347,27 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
                     receiver.una_by = k
                 receiver.snd_wnd = window[k] << sender.shift
             if length[k]:
-                _Run.take_data(receiver, seq[k], length[k])
+                # _Run.take_data, inline
+                s, rcv_nxt = seq[k], receiver.rcv_nxt
+                end = (s + length[k]) & _MASK
+                if rcv_nxt is None:
+                    receiver.rcv_nxt = end
+                elif 0 < ((s - rcv_nxt) & _MASK) < _HALF:     # ahead: held
+                    receiver.ooo.hold(s, end, rcv_nxt)
+                elif 0 < ((end - rcv_nxt) & _MASK) < _HALF:
+                    receiver.rcv_nxt = receiver.ooo.release(end) if receiver.ooo else end
             if series and (una != receiver.snd_una or wnd != receiver.snd_wnd
-                           or nxt != receiver.rcv_nxt):
+                           or rcv != receiver.rcv_nxt):
                 run.note(receiver, time)
         else:
             run.arrived(receiver, sender, time, k, f, seq[k], ack[k], length[k], window[k])
             if series:
                 run.note(receiver, time)
-        waiting.append(k)
-    run.flush(waiting, row_at)
-    progress(len(order), 2 * n)
-    run.monotone_rows(n, row_at, lambda: progress(len(order), 2 * n))
+    if pending:
+        run.flush()
+    progress(2 * n, 2 * n)
+    run.monotone_rows(n, row_at, lambda: progress(2 * n, 2 * n))
+    run.event_order(events[:done], n, lost_at, at[events[:done]])
     out.series = (run.series[0], run.series[1])
     progress(2 * n, 2 * n)
     return out
@@ -322,7 +378,8 @@ def _flag_text(flags: int) -> str:
 
 
 class _Run:
-    __slots__ = ("client", "server", "out", "time_wait", "series", "flushes", "rfc1337")
+    __slots__ = ("client", "server", "out", "time_wait", "series", "flushes", "rfc1337",
+                 "step", "sparse_at", "sparse_times")
 
     def __init__(self, client: _Tcb, server: _Tcb, out: Inference, time_wait: float) -> None:
         self.client, self.server, self.out, self.time_wait = client, server, out, time_wait
@@ -333,6 +390,11 @@ class _Run:
         #: flush points in time order: both states and both sides' numbers
         self.flushes: list[tuple[TcpState, TcpState, tuple[int | None, ...],
                                  tuple[int | None, ...]]] = []
+        #: the walk's step (its position among sends and arrivals in time order), and
+        #: per sparse event, the step that made it and its time
+        self.step = 0
+        self.sparse_at: list[int] = []
+        self.sparse_times: list[float] = []
 
     def note(self, tcb: _Tcb, time: float) -> None:
         """Rule 8: a new entry in ``tcb``'s series when its numbers changed."""
@@ -345,33 +407,40 @@ class _Run:
                 times.append(time)
                 values.append(now)
 
-    def flush(self, waiting: list[int], row_at: list[int]) -> None:
-        """Rule 5: the segments waiting took effect; ``row_at`` (per segment) records
-        this point as theirs."""
-        if not waiting:
-            return
-        point = len(self.flushes)
+    def flush(self) -> None:
+        """Rule 5: a flush point: the segments waiting for it took effect."""
         self.flushes.append((self.client.state, self.server.state, snapshot(self.client),
                              snapshot(self.server)))
-        for k in waiting:
-            row_at[k] = point
-        waiting.clear()
 
     def monotone_rows(self, n: int, row_at: list[int], check: Callable[[], None]) -> None:
-        """Rule 5: row k is the latest flush point of segments 0..k (``check()`` between
-        the passes over the rows)."""
+        """Rule 5: row k is the latest flush point of segments 0..k (``row_at``: each
+        segment's own; ``check()`` between the passes over the rows)."""
         if not n or not self.flushes:
             return
         at = np.maximum.accumulate(np.array(row_at, dtype=np.int64)).tolist()
-        points = [(c, s, (cw, sw)) for c, s, cw, sw in self.flushes]
         check()
-        rows = [points[p] for p in at]
+        rows = [self.flushes[p] for p in at]
         check()
         out = self.out
         out.client_after = [r[0] for r in rows]
         out.server_after = [r[1] for r in rows]
         check()
-        out.windows = [r[2] for r in rows]
+        out.client_windows = [r[2] for r in rows]
+        out.server_windows = [r[3] for r in rows]
+
+    def event_order(self, events: Arr, n: int, lost: Arr, times: Arr) -> None:
+        """``Inference.kinds``, ``refs`` and ``times``: the walked ``events`` (positions
+        in the sends followed by the arrivals, time order; ``times`` theirs), each sparse
+        event right after the step that made it."""
+        refs = np.where(events < n, events, events - n)
+        kinds = np.where(events < n, SENT, np.where(lost[refs], LOST, ARRIVED))
+        if self.sparse_at:
+            at = np.array(self.sparse_at, dtype=np.int64) + 1
+            kinds = np.insert(kinds, at, SPARSE)
+            refs = np.insert(refs, at, np.arange(at.size))
+            times = np.insert(times, at, self.sparse_times)
+        out = self.out
+        out.kinds, out.refs, out.times = kinds.tolist(), refs.tolist(), times.tolist()
 
     # ------------------------------------------------------------------ sending
     @staticmethod
@@ -554,7 +623,7 @@ class _Run:
         tcb.synced = new.synchronized
 
     def _mark_sparse(self, time: float) -> None:
-        self.out.order.append((SPARSE, len(self.out.sparse) - 1))
-        self.out.times.append(time)
+        self.sparse_at.append(self.step)
+        self.sparse_times.append(time)
 
 
