@@ -39,7 +39,14 @@ from core.capture.index import CaptureIndex
 from core.errors import SynAckError
 from core.gcpause import paused
 from core.progress import ANALYSING, DOUBTS, REPLAYING, Progress, Stages, numbered, silent
-from core.replay.columns import LazyEvents, LazyRows, LazySegments, LazyWindowSeries, Series
+from core.replay.columns import (
+    LazyEvents,
+    LazyRows,
+    LazySegments,
+    LazyWindowSeries,
+    RowWindows,
+    Series,
+)
 from core.replay.doubts import Stream, closed_early, find_doubts
 from core.replay.evidence import arrival_proofs, number_lines, old_copies
 from core.replay.explain import explain
@@ -231,11 +238,11 @@ def _replay_stream(index: CaptureIndex, stream: int, analysis: StreamAnalysis | 
     inference, arrive_list = explained.inference, explained.arrive
     final = list(arrive_list)
 
-    def series(progress: Progress) -> Series:
+    def series(progress: Progress) -> tuple[Series, RowWindows]:
         done = infer(**columns, arrive=final, shifts=shifts, initial=initial, fins=fins,
                      time_wait=TIME_WAIT, series=True, rfc1337=frozenset(ignores_rst),
                      progress=progress)
-        return done.series
+        return done.series, (done.client_windows, done.server_windows)
     told.check()
     doubts = find_doubts(
         Stream(from_client=fc_list, flags=fl_list, seq_line=lines.seq.tolist(),
@@ -434,8 +441,7 @@ def _timeline(index: CaptureIndex, stream: int, rows: Arr, sel: Arr, fc: list[bo
         return tuple(per_packet[keep_list[i]])
     segments = LazySegments(index, rows, fc, send, arrive, sel["frame"].tolist(), labels)
     events = LazyEvents(inference.kinds, inference.refs, inference.times, fc, inference.sparse)
-    rows_view = LazyRows(inference.client_after, inference.server_after,
-                         inference.client_windows, inference.server_windows)
+    rows_view = LazyRows(inference.client_after, inference.server_after, windows.row_windows)
     title = f"{os.path.basename(index.path)} · stream {stream}"
     return Timeline(title=title, client=client, server=server, segments=segments,
                     events=events, initial=initial, msl=TIME_WAIT / 2, rows=rows_view,

@@ -152,19 +152,23 @@ class LazySnapshots(_Lazy[WindowSnapshot | None]):
 
 Series = tuple[tuple[list[float], list[tuple[int | None, ...]]],
                tuple[list[float], list[tuple[int | None, ...]]]]
+#: per row, the client's numbers and the server's (``Inference.client_windows``, ...)
+RowWindows = tuple[list[tuple[int | None, ...]], list[tuple[int | None, ...]]]
 
 
 class LazyWindowSeries(WindowSeries):
     """A replay's :class:`core.trace.WindowSeries`, made on first use by ``make`` (a walk
-    of the stream that keeps ``Inference.series``): tracing and listing streams never
-    pay for it; the window bars do, once (the GUI's loader asks in its worker)."""
+    of the stream that keeps ``Inference.series`` and each row's numbers): tracing and
+    listing streams never pay for it; the window bars do, once (the GUI's loader asks
+    in its worker). The rows' numbers (``row_windows``) come from the same walk."""
 
-    __slots__ = ("_make_series", "_ready")
+    __slots__ = ("_make_series", "_ready", "_rows")
 
-    def __init__(self, make: Callable[[Progress], Series]) -> None:
+    def __init__(self, make: Callable[[Progress], tuple[Series, RowWindows]]) -> None:
         super().__init__({}, {})
-        self._make_series: Callable[[Progress], Series] | None = make
+        self._make_series: Callable[[Progress], tuple[Series, RowWindows]] | None = make
         self._ready = False
+        self._rows: RowWindows = ([], [])
 
     @property
     def ready(self) -> bool:
@@ -176,7 +180,8 @@ class LazyWindowSeries(WindowSeries):
             return
         assert self._make_series is not None
         with paused():              # a walk of small tuples, as the replay's own
-            (c_times, c_values), (s_times, s_values) = self._make_series(progress)
+            ((c_times, c_values), (s_times, s_values)), self._rows = self._make_series(
+                progress)
         self._times = {Side.CLIENT: c_times, Side.SERVER: s_times}
         self._values = {Side.CLIENT: LazySnapshots(Side.CLIENT, c_values),
                         Side.SERVER: LazySnapshots(Side.SERVER, s_values)}
@@ -187,17 +192,23 @@ class LazyWindowSeries(WindowSeries):
         self.prepare()
         return super().at(side, time)
 
+    def row_windows(self) -> RowWindows:
+        """Per row, both sides' numbers once its segment took effect (made with the
+        series)."""
+        self.prepare()
+        return self._rows
+
 
 class LazyRows(_Lazy[Row]):
-    """Both sides' state and window bookkeeping after each segment."""
+    """Both sides' state and window bookkeeping after each segment; the states are
+    given, the numbers made on the first row asked for (``windows()``: they cost a walk
+    of their own, see :class:`LazyWindowSeries`)."""
 
     def __init__(self, client: list[TcpState], server: list[TcpState],
-                 client_windows: list[tuple[int | None, ...]],
-                 server_windows: list[tuple[int | None, ...]]) -> None:
+                 windows: Callable[[], RowWindows]) -> None:
         self._client = client
         self._server = server
-        self._client_windows = client_windows
-        self._server_windows = server_windows
+        self._windows = windows
         self._length = len(client)
 
     def states(self) -> tuple[list[TcpState], list[TcpState]]:
@@ -205,9 +216,10 @@ class LazyRows(_Lazy[Row]):
         return self._client, self._server
 
     def _make(self, i: int) -> Row:
+        client, server = self._windows()
         return Row(client=self._client[i], server=self._server[i],
-                   client_window=_snapshot(Side.CLIENT, self._client_windows[i]),
-                   server_window=_snapshot(Side.SERVER, self._server_windows[i]))
+                   client_window=_snapshot(Side.CLIENT, client[i]),
+                   server_window=_snapshot(Side.SERVER, server[i]))
 
 
 def _snapshot(side: Side, values: tuple[int | None, ...]) -> WindowSnapshot | None:

@@ -37,9 +37,11 @@ Rules:
    are wrong (:mod:`core.replay.explain` repairs them and walks again).
 8. With ``series``, each side's window bookkeeping is also kept as a series in time
    order (``Inference.series``): a new entry whenever an event changes that side's
-   numbers, so SND.NXT never moves back. It costs a snapshot per event, so a replay
-   asks for it only when something draws the windows
-   (:class:`core.replay.columns.LazyWindowSeries`).
+   numbers, so SND.NXT never moves back; and both sides' numbers at each row's flush
+   point (``Inference.client_windows``, ``server_windows``; rule 5). It costs
+   snapshots per event, so a replay asks for it only when something draws the windows
+   (:class:`core.replay.columns.LazyWindowSeries`); without ``series`` those lists
+   are empty.
 """
 
 from __future__ import annotations
@@ -123,9 +125,10 @@ class Inference:
 
     client_after: list[TcpState]
     server_after: list[TcpState]
-    client_windows: list[tuple[int | None, ...]]    # see ``snapshot``
-    server_windows: list[tuple[int | None, ...]]
     sparse: list[Event]                   # state changes, timers, notices
+    #: per row, each side's numbers (see ``snapshot``), with ``series`` (rule 8)
+    client_windows: list[tuple[int | None, ...]] = field(default_factory=list)
+    server_windows: list[tuple[int | None, ...]] = field(default_factory=list)
     #: the events in time order: kind (SENT, ARRIVED, LOST, SPARSE), and the segment
     #: (or for SPARSE, the index in ``sparse``) of each, and its time
     kinds: list[int] = field(default_factory=list)
@@ -224,8 +227,10 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
     progress(0, 2 * n)
     lost = lost_at.tolist()
     out = Inference(client_after=[initial[0]] * n, server_after=[initial[1]] * n,
-                    client_windows=[()] * n, server_windows=[()] * n, sparse=[])
-    run = _Run(client, server, out, time_wait)
+                    sparse=[])
+    if series:
+        out.client_windows, out.server_windows = [()] * n, [()] * n
+    run = _Run(client, server, out, time_wait, series)
     run.rfc1337 = rfc1337
     fast, free = _FAST, _FREE
     # (sender, receiver) by from_client
@@ -233,8 +238,8 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
     # row k is the flush point its arrival (or loss) waits for (rule 5): the number of
     # flush points made before it, the next one made
     row_at = [0] * n
-    flushes, take = run.flushes, snapshot
-    add_flush = flushes.append
+    flushes, numbers, take = run.flushes, run.numbers, snapshot
+    add_flush, add_numbers = flushes.append, numbers.append
     pending = False
     # rule 2b: the number right after each side's first captured FIN (-1: none), by
     # from_client
@@ -318,7 +323,9 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
             continue
         k = e - n
         if pending:
-            add_flush((client.state, server.state, take(client), take(server)))
+            add_flush((client.state, server.state))
+            if series:
+                add_numbers((take(client), take(server)))
         pending = True
         row_at[k] = len(flushes)
         done = step + 1
@@ -378,18 +385,21 @@ def _flag_text(flags: int) -> str:
 
 
 class _Run:
-    __slots__ = ("client", "server", "out", "time_wait", "series", "flushes", "rfc1337",
-                 "step", "sparse_at", "sparse_times")
+    __slots__ = ("client", "server", "out", "time_wait", "series", "flushes", "numbers",
+                 "rfc1337", "step", "sparse_at", "sparse_times", "keep_numbers")
 
-    def __init__(self, client: _Tcb, server: _Tcb, out: Inference, time_wait: float) -> None:
+    def __init__(self, client: _Tcb, server: _Tcb, out: Inference, time_wait: float,
+                 numbers: bool = False) -> None:
         self.client, self.server, self.out, self.time_wait = client, server, out, time_wait
+        self.keep_numbers = numbers
         self.rfc1337: frozenset[Side] = frozenset()
         #: rule 8: per side, times and bookkeeping values
         self.series: tuple[tuple[list[float], list[tuple[int | None, ...]]], ...] = (
             ([], []), ([], []))
-        #: flush points in time order: both states and both sides' numbers
-        self.flushes: list[tuple[TcpState, TcpState, tuple[int | None, ...],
-                                 tuple[int | None, ...]]] = []
+        #: flush points in time order: both states, and (``keep_numbers``) both
+        #: sides' numbers
+        self.flushes: list[tuple[TcpState, TcpState]] = []
+        self.numbers: list[tuple[tuple[int | None, ...], tuple[int | None, ...]]] = []
         #: the walk's step (its position among sends and arrivals in time order), and
         #: per sparse event, the step that made it and its time
         self.step = 0
@@ -409,8 +419,9 @@ class _Run:
 
     def flush(self) -> None:
         """Rule 5: a flush point: the segments waiting for it took effect."""
-        self.flushes.append((self.client.state, self.server.state, snapshot(self.client),
-                             snapshot(self.server)))
+        self.flushes.append((self.client.state, self.server.state))
+        if self.keep_numbers:
+            self.numbers.append((snapshot(self.client), snapshot(self.server)))
 
     def monotone_rows(self, n: int, row_at: list[int], check: Callable[[], None]) -> None:
         """Rule 5: row k is the latest flush point of segments 0..k (``row_at``: each
@@ -424,9 +435,11 @@ class _Run:
         out = self.out
         out.client_after = [r[0] for r in rows]
         out.server_after = [r[1] for r in rows]
-        check()
-        out.client_windows = [r[2] for r in rows]
-        out.server_windows = [r[3] for r in rows]
+        if self.keep_numbers:
+            check()
+            numbers = [self.numbers[p] for p in at]
+            out.client_windows = [r[0] for r in numbers]
+            out.server_windows = [r[1] for r in numbers]
 
     def event_order(self, events: Arr, n: int, lost: Arr, times: Arr) -> None:
         """``Inference.kinds``, ``refs`` and ``times``: the walked ``events`` (positions
