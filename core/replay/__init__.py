@@ -233,7 +233,7 @@ def _replay_stream(index: CaptureIndex, stream: int, analysis: StreamAnalysis | 
     explained = explain(walk, send_list, arrive_list, proofs.by.tolist(), fl_list, fc_list,
                         point.one_way, lines.seq.tolist(), lines.end.tolist(),
                         copies=held.tolist(), dsack=proofs.dsack.tolist(),
-                        seen_arriving=[point.merged or point.next_to(not c) for c in fc_list],
+                        seen_arriving=_seen_arriving(point, fc),
                         rfc1337=ignores_rst)
     inference, arrive_list = explained.inference, explained.arrive
     final = list(arrive_list)
@@ -263,7 +263,7 @@ def _replay_stream(index: CaptureIndex, stream: int, analysis: StreamAnalysis | 
         doubts = sorted(doubts + closed_early(inference, other, initial, early, fc_list),
                         key=lambda u: u.time)
     told.check()
-    arrive = np.array([np.nan if a is None else a for a in arrive_list], dtype=np.float64)
+    arrive = np.array(arrive_list, dtype=np.float64)            # None -> nan
     timeline_index = np.empty(rows.size, np.int64)
     timeline_index[keep] = np.arange(keep.size)
     if keep.size != rows.size:
@@ -294,6 +294,13 @@ def _replay_stream(index: CaptureIndex, stream: int, analysis: StreamAnalysis | 
                   + tuple(r.describe() for r in explained.repairs)
                   + tuple(f"tolerated: {c.reason} (segment {c.segment})"
                           for c in inference.tolerated))
+
+
+def _seen_arriving(point: CapturePoint, fc: Arr) -> list[bool]:
+    """Per segment: the capture shows it reaching its receiver (made next to it)."""
+    seen: list[bool] = np.where(fc, point.merged or point.next_to(False),
+                                point.merged or point.next_to(True)).tolist()
+    return seen
 
 
 def _left_at(held: Arr, earlier: Arr, send: Arr, fc: Arr, tsval: Arr) -> Arr:
