@@ -230,8 +230,9 @@ def _replay_stream(index: CaptureIndex, stream: int, analysis: StreamAnalysis | 
 
     def other_reading(fates: list[float | None], tolerate: frozenset[int]) -> Inference:
         return walk(fates, tolerate, DOUBTS)
-    explained = explain(walk, send_list, arrive_list, proofs.by.tolist(), fl_list, fc_list,
-                        point.one_way, lines.seq.tolist(), lines.end.tolist(),
+    proved_by, seq_line, end_line = proofs.by.tolist(), lines.seq.tolist(), lines.end.tolist()
+    explained = explain(walk, send_list, arrive_list, proved_by, fl_list, fc_list,
+                        point.one_way, seq_line, end_line,
                         copies=held.tolist(), dsack=proofs.dsack.tolist(),
                         seen_arriving=_seen_arriving(point, fc),
                         rfc1337=ignores_rst)
@@ -245,9 +246,9 @@ def _replay_stream(index: CaptureIndex, stream: int, analysis: StreamAnalysis | 
         return done.series, (done.client_windows, done.server_windows)
     told.check()
     doubts = find_doubts(
-        Stream(from_client=fc_list, flags=fl_list, seq_line=lines.seq.tolist(),
-               end_line=lines.end.tolist(), ack_line=lines.ack.tolist(), send=send_list,
-               proved_by=proofs.by.tolist(), timestamps=bool((opts.tsval >= 0).any()),
+        Stream(from_client=fc_list, flags=fl_list, seq_line=seq_line,
+               end_line=end_line, ack_line=lines.ack.tolist(), send=send_list,
+               proved_by=proved_by, timestamps=bool((opts.tsval >= 0).any()),
                delta_client=point.delta_client, delta_server=point.delta_server,
                same_host=point.merged or _same_host(index, sel[0])),
         arrive_list, inference, initial, other_reading,

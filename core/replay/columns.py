@@ -115,8 +115,9 @@ class LazyEvents(_Lazy[Event]):
     """The time-ordered events: segment events from columns, the rest given as objects
     (``kinds``, ``refs`` and ``times`` as :class:`core.replay.infer.Inference` has them)."""
 
-    def __init__(self, kinds: list[int], refs: list[int], times: list[float],
-                 from_client: list[bool], sparse: list[Event]) -> None:
+    def __init__(self, kinds: np.ndarray[Any, Any], refs: np.ndarray[Any, Any],
+                 times: np.ndarray[Any, Any], from_client: list[bool],
+                 sparse: list[Event]) -> None:
         self._kinds = kinds
         self._refs = refs
         self._times = times
@@ -125,8 +126,8 @@ class LazyEvents(_Lazy[Event]):
         self._length = len(kinds)
 
     def _make(self, i: int) -> Event:
-        kind, ref = self._kinds[i], self._refs[i]
-        time = self._times[i]
+        kind, ref = int(self._kinds[i]), int(self._refs[i])
+        time = float(self._times[i])
         if kind == SPARSE:
             return self._sparse[ref]
         sender = Side.CLIENT if self._from_client[ref] else Side.SERVER

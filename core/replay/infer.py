@@ -131,9 +131,9 @@ class Inference:
     server_windows: list[tuple[int | None, ...]] = field(default_factory=list)
     #: the events in time order: kind (SENT, ARRIVED, LOST, SPARSE), and the segment
     #: (or for SPARSE, the index in ``sparse``) of each, and its time
-    kinds: list[int] = field(default_factory=list)
-    refs: list[int] = field(default_factory=list)
-    times: list[float] = field(default_factory=list)
+    kinds: Arr = field(default_factory=lambda: np.zeros(0, np.int64))
+    refs: Arr = field(default_factory=lambda: np.zeros(0, np.int64))
+    times: Arr = field(default_factory=lambda: np.zeros(0, np.float64))
     anomalies: list[str] = field(default_factory=list)
     #: segments (ACKs sent from SYN_SENT) that prove an uncaptured SYN+ACK (rule 4)
     unseen_syn_acks: list[int] = field(default_factory=list)
@@ -245,19 +245,49 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
     # from_client
     after = [-1 if f is None else (f + 1) & _MASK for f in fins]
     after_fin = (after[1], after[0])
-    done = 0
-    culprit: int | None = None
+    sfr = _SYN_FIN_RST
     for step, (e, time) in enumerate(zip(events.tolist(), at[events].tolist(), strict=True)):
         if not step & TICK_MASK:
             progress(step, 2 * n)
-        run.step = step
         if e < n:
             k = e
             fc = from_client[k]
             sender, receiver = pairs[fc]
             f = flags[k]
             state = sender.state
-            if f & _SYN_FIN_RST:
+            if not f & sfr and state in free and seq[k] != after_fin[fc]:
+                # the common send, inline: no application call (rule 2), nothing to
+                # flush, rule 7's one question, then _Run.sent's numbers
+                s, ln = seq[k], length[k]
+                if ln > 1 and sender.una_by is not None:
+                    una = sender.snd_una
+                    if una is not None and ((una - ((s + ln) & _MASK)) & _MASK) < _HALF:
+                        # a resend of octets an arrived ACK covered: no TCP sends that
+                        conflict = _conflict(k, sender, state, TOO_FAR, sender.una_by, f)
+                        if stop_on_conflict and k not in tolerate:
+                            out.conflict = conflict
+                            break
+                        out.tolerated.append(conflict)
+                if sender.snd_una is None:
+                    sender.snd_una = s
+                end = (s + ln) & _MASK
+                nxt = sender.snd_nxt
+                if nxt is None or 0 < ((end - nxt) & _MASK) < _HALF:
+                    sender.snd_nxt = end
+                sender.rcv_wnd = window[k] << sender.shift
+                if f & ACK:
+                    a = ack[k]
+                    rcv_nxt = sender.rcv_nxt
+                    if rcv_nxt is None or 0 < ((a - rcv_nxt) & _MASK) < _HALF:
+                        if receiver.fin_seq is None or sender.fin_received:
+                            sender.rcv_nxt = a              # rule 4, no FIN in question
+                        else:
+                            run.step = step
+                            run.evidence(sender, receiver, a, time, k)
+                if series:
+                    run.note(sender, time)
+                continue
+            if f & sfr:
                 trigger = run.app_trigger(sender, f, seq[k])
             elif (seq[k] == after_fin[fc] and sender.fin_seq is None and state in free):
                 # rule 2b: this segment follows a FIN the capture missed: close() came
@@ -269,7 +299,7 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
                     state is S.SYN_SENT and f & ACK and not f & (SYN | RST))):
                 run.flush()                                 # this send reveals a change
                 pending = False
-            kind = None
+            kind, culprit = None, sender.cause
             if state in free and not f & SYN:
                 una = sender.snd_una
                 if (length[k] > 1 or f & FIN) and una is not None and sender.una_by is not None:
@@ -281,43 +311,15 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
                 kind = send_conflict(
                     state, f, seq[k], length[k], sender.iss, sender.snd_una,
                     sender.cause, sender.syn_acked or sender.opening is not Opening.ACTIVE)
-                culprit = sender.cause
             if kind is not None:
-                conflict = Conflict(segment=k, side=sender.side, state=state,
-                                    kind=kind, culprit=culprit,
-                                    reason=f"{sender.side.value} sends {_flag_text(f)} in "
-                                           f"{state.value}")
+                conflict = _conflict(k, sender, state, kind, culprit, f)
                 if stop_on_conflict and k not in tolerate:
                     out.conflict = conflict
                     break
                 out.tolerated.append(conflict)
-            done = step + 1
-            if f & _SYN_FIN_RST:
-                run.sent(sender, receiver, time, k, trigger, f, seq[k], ack[k], length[k],
-                         window[k])
-            else:
-                # _Run.sent for a segment without SYN, FIN or RST, inline
-                s = seq[k]
-                if sender.snd_una is None:
-                    sender.snd_una = s
-                end = (s + length[k]) & _MASK
-                nxt = sender.snd_nxt
-                if nxt is None or 0 < ((end - nxt) & _MASK) < _HALF:
-                    sender.snd_nxt = end
-                sender.rcv_wnd = window[k] << sender.shift
-                if f & ACK:
-                    if sender.state is S.SYN_SENT:
-                        run.unseen_syn_ack(sender, receiver, ack[k], time, k)
-                    if sender.synced:
-                        a = ack[k]
-                        rcv_nxt = sender.rcv_nxt
-                        if rcv_nxt is None or 0 < ((a - rcv_nxt) & _MASK) < _HALF:
-                            if receiver.fin_seq is None or sender.fin_received:
-                                sender.rcv_nxt = a          # rule 4, no FIN in question
-                            else:
-                                run.evidence(sender, receiver, a, time, k)
-                if trigger is not None:
-                    run.fire(sender, trigger, time, k)
+            run.step = step
+            run.sent(sender, receiver, time, k, trigger, f, seq[k], ack[k], length[k],
+                     window[k])
             if series:
                 run.note(sender, time)
             continue
@@ -328,7 +330,6 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
                 add_numbers((take(client), take(server)))
         pending = True
         row_at[k] = len(flushes)
-        done = step + 1
         if lost[k]:
             continue
         sender, receiver = pairs[from_client[k]]
@@ -336,6 +337,7 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
         if early_close and k in early_close and receiver.fin_seq is None \
                 and receiver.state in free:
             # rule 2b: the receiver's uncaptured FIN left before this FIN arrived
+            run.step = step
             theirs = after_fin[not from_client[k]]
             receiver.fin_seq = (theirs - 1) & _MASK
             if receiver.snd_nxt is None or seq_diff(theirs, receiver.snd_nxt) > 0:
@@ -367,17 +369,26 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
                            or rcv != receiver.rcv_nxt):
                 run.note(receiver, time)
         else:
+            run.step = step
             run.arrived(receiver, sender, time, k, f, seq[k], ack[k], length[k], window[k])
             if series:
                 run.note(receiver, time)
+    else:
+        step = len(events)                  # every event walked (no conflict stopped it)
     if pending:
         run.flush()
     progress(2 * n, 2 * n)
     run.monotone_rows(n, row_at, lambda: progress(2 * n, 2 * n))
-    run.event_order(events[:done], n, lost_at, at[events[:done]])
+    run.event_order(events[:step], n, lost_at, at[events[:step]])
     out.series = (run.series[0], run.series[1])
     progress(2 * n, 2 * n)
     return out
+
+
+def _conflict(k: int, sender: _Tcb, state: TcpState, kind: str, culprit: int | None,
+              flags: int) -> Conflict:
+    return Conflict(segment=k, side=sender.side, state=state, kind=kind, culprit=culprit,
+                    reason=f"{sender.side.value} sends {_flag_text(flags)} in {state.value}")
 
 
 def _flag_text(flags: int) -> str:
@@ -453,7 +464,7 @@ class _Run:
             refs = np.insert(refs, at, np.arange(at.size))
             times = np.insert(times, at, self.sparse_times)
         out = self.out
-        out.kinds, out.refs, out.times = kinds.tolist(), refs.tolist(), times.tolist()
+        out.kinds, out.refs, out.times = kinds, refs, times
 
     # ------------------------------------------------------------------ sending
     @staticmethod
