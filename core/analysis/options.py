@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from core.capture.index import INFO_BAD_DOFF, CaptureIndex
+from core.capture.index import INFO_BAD_DOFF, CaptureIndex, take_rows
 from core.capture.source import Source, gather_rows
 
 Arr = np.ndarray[Any, np.dtype[Any]]
@@ -66,7 +66,7 @@ def read_options(index: CaptureIndex, rows: Arr | None = None, *,
                  check: Callable[[], None] | None = None) -> OptionColumns:
     """The option columns of ``rows`` (default: every packet) of ``index``; with
     ``check``, ``CHUNK`` packets with options at a time, calling it after each."""
-    p = index.packets if rows is None else index.packets[rows]
+    p = index.packets if rows is None else take_rows(index.packets, rows)
     n = int(p.shape[0])
     out = empty_columns(n)
     hdr = p["tcp_hdr_len"].astype(np.int64)

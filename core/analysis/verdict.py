@@ -52,7 +52,7 @@ import numpy as np
 from core.analysis.labels import LABELS
 from core.analysis.options import OptionColumns, empty_columns, read_options
 from core.analysis.result import StreamAnalysis
-from core.capture.index import CaptureIndex
+from core.capture.index import CaptureIndex, take_rows
 
 Arr = np.ndarray[Any, np.dtype[Any]]
 
@@ -158,7 +158,7 @@ def packets_of(index: CaptureIndex, analysis: StreamAnalysis, *,
     """The verdict's columns for the stream ``analysis`` describes (without ``options``,
     no TCP option is read: no timestamps, no SACK blocks; ``read``: the stream's option
     columns, already read)."""
-    p = index.packets[analysis.rows]
+    p = take_rows(index.packets, analysis.rows)
     opts = (read if read is not None and options else
             read_options(index, analysis.rows) if options
             else empty_columns(int(analysis.rows.shape[0])))

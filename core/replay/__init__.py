@@ -35,7 +35,7 @@ import numpy as np
 from core.analysis import StreamAnalysis, analyze_stream
 from core.analysis.options import OptionColumns, read_options
 from core.analysis.verdict import Verdict, judge_stream, replay_fates
-from core.capture.index import CaptureIndex
+from core.capture.index import CaptureIndex, take_rows
 from core.errors import SynAckError
 from core.gcpause import paused
 from core.progress import ANALYSING, DOUBTS, REPLAYING, Progress, Stages, numbered, silent
@@ -159,7 +159,7 @@ def _replay_stream(index: CaptureIndex, stream: int, analysis: StreamAnalysis | 
     rows = analysis.rows
     told = _Passes(stages, 2 * int(np.count_nonzero(analysis.duplicate_of < 0)))
     told.check()
-    p = index.packets[rows]
+    p = take_rows(index.packets, rows)
     first = p[0]
     from_a = analysis.from_a
     flags = p["flags"].astype(np.int64)
@@ -170,7 +170,7 @@ def _replay_stream(index: CaptureIndex, stream: int, analysis: StreamAnalysis | 
     time_all = (p["time_ns"] - np.int64(index.start_ns)) / 1e9
     told.check()
     copy_time = _copy_times(rows, copies, keep, time_all)
-    sel = p[keep]
+    sel = take_rows(p, keep)
     fc = from_client_all[keep]
     fl = flags[keep]
     seq = sel["seq"].astype(np.int64)
