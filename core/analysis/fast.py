@@ -240,7 +240,15 @@ def _run(inp: StreamInput, strict: bool,  # noqa: C901 - one loop on purpose
                 if seq == mstba[d] or not mstba[d]:
                     mstba[d] = nextseq_[d]
             if seglen and not strict:
-                _mark_seen(seen[d], (seq - (base[d] or 0)) & M, seglen)
+                # _mark_seen, its usual case inline: the data continues the last range
+                ranges = seen[d]
+                start = (seq - (base[d] or 0)) & M
+                last = ranges[-1] if ranges else None
+                if last is not None and last[0] <= start <= last[1]:
+                    if start + seglen > last[1]:
+                        last[1] = start + seglen
+                else:
+                    reference.add_range(ranges, start, start + seglen)
             window_[d] = window
             lastack_[d] = ack
             lastacktime[d] = now
