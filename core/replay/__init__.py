@@ -49,7 +49,7 @@ from core.replay.columns import (
 )
 from core.replay.doubts import Stream, closed_early, find_doubts
 from core.replay.evidence import arrival_proofs, number_lines, old_copies
-from core.replay.explain import explain
+from core.replay.explain import SegmentArrays, explain
 from core.replay.ghosts import Columns, find_ghosts
 from core.replay.infer import ELIMINATED, UNANSWERED, Inference, infer
 from core.replay.roles import CapturePoint, client_is_a, estimate_capture_point
@@ -235,6 +235,7 @@ def _replay_stream(index: CaptureIndex, stream: int, analysis: StreamAnalysis | 
                         point.one_way, seq_line, end_line,
                         copies=held.tolist(), dsack=proofs.dsack.tolist(),
                         seen_arriving=_seen_arriving(point, fc),
+                        arrays=SegmentArrays.of(send, fc, fl, lines.seq, lines.end, proofs.by),
                         rfc1337=ignores_rst)
     inference, arrive_list = explained.inference, explained.arrive
     final = list(arrive_list)

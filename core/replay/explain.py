@@ -109,18 +109,20 @@ def explain(walk: Walk, send: Sequence[float], arrive: Sequence[float | None],
             flight: float, seq_line: Sequence[int] = (),
             end_line: Sequence[int] = (), copies: Sequence[int] = (),
             dsack: Sequence[bool] = (), seen_arriving: Sequence[bool] = (),
-            rfc1337: set[Side] | None = None) -> Explanation:
+            rfc1337: set[Side] | None = None,
+            arrays: SegmentArrays | None = None) -> Explanation:
     """Module rules 1-3; ``walk(arrive, tolerate)`` runs :func:`core.replay.infer.infer`
     stopping at conflicts, ``flight`` is the estimated one-way delay, ``copies`` are
     delayed copies of earlier segments (their sender's state then allowed them), ``dsack``
     tells which segments carry a D-SACK block, ``seen_arriving`` which the capture shows
     reaching their receiver (it was made next to it); ``rfc1337`` collects the sides
-    rule 1b finds ignoring RSTs in TIME_WAIT (the caller's ``walk`` reads it)."""
+    rule 1b finds ignoring RSTs in TIME_WAIT (the caller's ``walk`` reads it);
+    ``arrays``: the same columns as arrays, when the caller has them."""
     fates = list(arrive)
     tolerate: set[int] = set(copies)
     repairs: list[Repair] = []
     limit = max(PLAUSIBLE * flight, flight + SLACK)
-    cols = _Columns.of(send, from_client, flags, seq_line, end_line, proved_by)
+    cols = arrays or SegmentArrays.of(send, from_client, flags, seq_line, end_line, proved_by)
     probes = _probes(cols)
     syns = np.flatnonzero((cols.flags & (SYN | ACK | RST)) == SYN).tolist()
     answers = SendTimes(send, from_client)
@@ -169,8 +171,9 @@ def explain(walk: Walk, send: Sequence[float], arrive: Sequence[float | None],
 
 
 @dataclass(frozen=True, slots=True)
-class _Columns:
-    """The segments' columns as arrays, made once per explanation."""
+class SegmentArrays:
+    """The segments' columns as arrays (send times, senders, flags, sequence lines,
+    proofs), made once per explanation."""
 
     send: Arr
     from_client: Arr
@@ -180,9 +183,9 @@ class _Columns:
     proved_by: Arr
 
     @classmethod
-    def of(cls, send: Sequence[float], from_client: Sequence[bool], flags: Sequence[int],
-           seq_line: Sequence[int], end_line: Sequence[int],
-           proved_by: Sequence[int]) -> _Columns:
+    def of(cls, send: Sequence[float] | Arr, from_client: Sequence[bool] | Arr,
+           flags: Sequence[int] | Arr, seq_line: Sequence[int] | Arr,
+           end_line: Sequence[int] | Arr, proved_by: Sequence[int] | Arr) -> SegmentArrays:
         return cls(send=np.asarray(send, dtype=np.float64),
                    from_client=np.asarray(from_client, dtype=bool),
                    flags=np.asarray(flags, dtype=np.int64),
@@ -191,7 +194,7 @@ class _Columns:
                    proved_by=np.asarray(proved_by, dtype=np.int64))
 
 
-def _probes(cols: _Columns) -> list[int]:
+def _probes(cols: SegmentArrays) -> list[int]:
     """Rule 2a's probes: at most one octet, starting one below its sender's highest."""
     if not cols.flags.size:
         return []
@@ -297,7 +300,7 @@ def _unanswered_syn(syns: list[int], fates: list[float | None], send: Sequence[f
     return None
 
 
-def _prompted(fates: list[float | None], cols: _Columns, inference: Inference, limit: float,
+def _prompted(fates: list[float | None], cols: SegmentArrays, inference: Inference, limit: float,
               dsack: Sequence[bool] = ()) -> tuple[int, int, bool] | None:
     """Rule 2c: (the peer segment that arrived, the ACK it prompted, whether the ACK proves
     it), or None. Only the pure ACKs sent while their sender was in TIME_WAIT are looked

@@ -210,7 +210,8 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
     ``stop_on_conflict``, the walk ends at the first send rule 7 forbids (unless it is in
     ``tolerate``) and returns it in ``Inference.conflict``. The sides in ``rfc1337``
     ignore RSTs in TIME_WAIT. ``progress(events done, events)`` counts sends and
-    arrivals (two per segment) as :mod:`core.progress` says.
+    arrivals (two per segment) as :mod:`core.progress` says. ``arrive`` holds a time
+    or None (lost) per segment, never NaN.
 
     The loop handles the common segments (no SYN, FIN or RST) inline, in the words of
     :meth:`_Run.sent` and :meth:`_Run.arrived`'s fast path; the rest go to ``_Run``."""
@@ -225,7 +226,6 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
     tie = np.concatenate([np.arange(n, dtype=np.float64), np.arange(n) + 0.5])
     events = np.lexsort((tie, at))
     progress(0, 2 * n)
-    lost = lost_at.tolist()
     out = Inference(client_after=[initial[0]] * n, server_after=[initial[1]] * n,
                     sparse=[])
     if series:
@@ -246,11 +246,12 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
     after = [-1 if f is None else (f + 1) & _MASK for f in fins]
     after_fin = (after[1], after[0])
     sfr = _SYN_FIN_RST
-    for step, (e, time) in enumerate(zip(events.tolist(), at[events].tolist(), strict=True)):
+    for step, e in enumerate(events.tolist()):
         if not step & TICK_MASK:
             progress(step, 2 * n)
         if e < n:
             k = e
+            time = send[k]
             fc = from_client[k]
             sender, receiver = pairs[fc]
             f = flags[k]
@@ -330,8 +331,10 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
                 add_numbers((take(client), take(server)))
         pending = True
         row_at[k] = len(flushes)
-        if lost[k]:
-            continue
+        arrived = arrive[k]
+        if arrived is None:
+            continue                        # lost
+        time = arrived
         sender, receiver = pairs[from_client[k]]
         f = flags[k]
         if early_close and k in early_close and receiver.fin_seq is None \
