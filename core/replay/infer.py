@@ -235,11 +235,9 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
     fast, free = _FAST, _FREE
     # (sender, receiver) by from_client
     pairs = ((server, client), (client, server))
-    # row k is the flush point its arrival (or loss) waits for (rule 5): the number of
-    # flush points made before it, the next one made
-    row_at = [0] * n
-    flushes, numbers, take = run.flushes, run.numbers, snapshot
-    add_flush, add_numbers = flushes.append, numbers.append
+    # rule 5: the step of each segment's arrival (or loss), -1 until walked; a segment
+    # waits for the next flush point after it (see _Run.monotone_rows)
+    row_at = [-1] * n
     pending = False
     # rule 2b: the number right after each side's first captured FIN (-1: none), by
     # from_client
@@ -298,7 +296,7 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
                 trigger = None
             if pending and (trigger is not None or (
                     state is S.SYN_SENT and f & ACK and not f & (SYN | RST))):
-                run.flush()                                 # this send reveals a change
+                run.flush(step, reveal=True)                # this send reveals a change
                 pending = False
             kind, culprit = None, sender.cause
             if state in free and not f & SYN:
@@ -325,12 +323,10 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
                 run.note(sender, time)
             continue
         k = e - n
-        if pending:
-            add_flush((client.state, server.state))
-            if series:
-                add_numbers((take(client), take(server)))
+        if pending and series:
+            run.flush(step)
         pending = True
-        row_at[k] = len(flushes)
+        row_at[k] = step
         arrived = arrive[k]
         if arrived is None:
             continue                        # lost
@@ -379,9 +375,9 @@ def infer(*, send: list[float], arrive: list[float | None], from_client: list[bo
     else:
         step = len(events)                  # every event walked (no conflict stopped it)
     if pending:
-        run.flush()
+        run.flush(step)
     progress(2 * n, 2 * n)
-    run.monotone_rows(n, row_at, lambda: progress(2 * n, 2 * n))
+    run.monotone_rows(row_at, initial, step, lambda: progress(2 * n, 2 * n))
     run.event_order(events[:step], n, lost_at, at[events[:step]])
     out.series = (run.series[0], run.series[1])
     progress(2 * n, 2 * n)
@@ -399,8 +395,8 @@ def _flag_text(flags: int) -> str:
 
 
 class _Run:
-    __slots__ = ("client", "server", "out", "time_wait", "series", "flushes", "numbers",
-                 "rfc1337", "step", "sparse_at", "sparse_times", "keep_numbers")
+    __slots__ = ("client", "server", "out", "time_wait", "series", "reveals", "flushes",
+                 "numbers", "rfc1337", "step", "sparse_at", "sparse_times", "keep_numbers")
 
     def __init__(self, client: _Tcb, server: _Tcb, out: Inference, time_wait: float,
                  numbers: bool = False) -> None:
@@ -410,9 +406,11 @@ class _Run:
         #: rule 8: per side, times and bookkeeping values
         self.series: tuple[tuple[list[float], list[tuple[int | None, ...]]], ...] = (
             ([], []), ([], []))
-        #: flush points in time order: both states, and (``keep_numbers``) both
-        #: sides' numbers
-        self.flushes: list[tuple[TcpState, TcpState]] = []
+        #: rule 5: the steps of the flush points made by a send (the others are the
+        #: arrivals and losses, and the end); with ``keep_numbers``, the step of every
+        #: flush point and both sides' numbers there
+        self.reveals: list[int] = []
+        self.flushes: list[int] = []
         self.numbers: list[tuple[tuple[int | None, ...], tuple[int | None, ...]]] = []
         #: the walk's step (its position among sends and arrivals in time order), and
         #: per sparse event, the step that made it and its time
@@ -431,27 +429,49 @@ class _Run:
                 times.append(time)
                 values.append(now)
 
-    def flush(self) -> None:
-        """Rule 5: a flush point: the segments waiting for it took effect."""
-        self.flushes.append((self.client.state, self.server.state))
+    def flush(self, step: int, reveal: bool = False) -> None:
+        """Rule 5: a flush point at ``step`` (before that step's event took effect); one
+        made by a send (``reveal``) is noted, the others follow from the walk."""
+        if reveal:
+            self.reveals.append(step)
         if self.keep_numbers:
+            self.flushes.append(step)
             self.numbers.append((snapshot(self.client), snapshot(self.server)))
 
-    def monotone_rows(self, n: int, row_at: list[int], check: Callable[[], None]) -> None:
-        """Rule 5: row k is the latest flush point of segments 0..k (``row_at``: each
-        segment's own; ``check()`` between the passes over the rows)."""
-        if not n or not self.flushes:
-            return
-        at = np.maximum.accumulate(np.array(row_at, dtype=np.int64)).tolist()
-        check()
-        rows = [self.flushes[p] for p in at]
+    def monotone_rows(self, row_at: list[int], initial: tuple[TcpState, TcpState], end: int,
+                      check: Callable[[], None]) -> None:
+        """Rule 5: row k is the latest flush point of segments 0..k. ``row_at``: the step
+        of each segment's arrival or loss (-1: not walked), ``end`` the steps walked. A
+        segment's flush point is the first after its step: the next arrival or loss, a
+        send that flushed (``reveals``), or the end. The states there are those after
+        every change made before that step; ``check()`` between the passes."""
+        at = np.array(row_at, dtype=np.int64)
+        walked = np.sort(at[at >= 0])
+        if not walked.size:
+            return                              # no flush point: the initial states
+        points = np.sort(np.concatenate([walked, np.array(self.reveals, np.int64), [end]]))
+        first = points[np.searchsorted(points, walked[0], side="right")]
+        flush = np.where(at >= 0, points[np.minimum(np.searchsorted(points, at, side="right"),
+                                                    points.size - 1)], first)
+        latest = np.maximum.accumulate(flush)
         check()
         out = self.out
-        out.client_after = [r[0] for r in rows]
-        out.server_after = [r[1] for r in rows]
+        for side, start in ((Side.CLIENT, initial[0]), (Side.SERVER, initial[1])):
+            steps, states = [], [start]
+            for ev, step in zip(out.sparse, self.sparse_at, strict=True):
+                if isinstance(ev, StateChanged) and ev.side is side:
+                    steps.append(step)
+                    states.append(ev.new)
+            rows = np.array(states, dtype=object)[
+                np.searchsorted(np.array(steps, np.int64), latest, side="left")].tolist()
+            if side is Side.CLIENT:
+                out.client_after = rows
+            else:
+                out.server_after = rows
         if self.keep_numbers:
             check()
-            numbers = [self.numbers[p] for p in at]
+            numbers = [self.numbers[p] for p in np.searchsorted(
+                np.array(self.flushes, np.int64), latest, side="left").tolist()]
             out.client_windows = [r[0] for r in numbers]
             out.server_windows = [r[1] for r in numbers]
 
