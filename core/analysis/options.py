@@ -92,9 +92,9 @@ def _fill(src: Source, p: Arr, hdr: Arr, cand: Arr, out: OptionColumns) -> None:
     plain = (length == 12) & (g[:, :4] == _NOP_NOP_TS).all(axis=1)
     if plain.any():
         rows = np.flatnonzero(plain)
-        at = np.full(rows.size, 4, np.int64)
-        out.tsval[cand[rows]] = _be32(g, rows, at)
-        out.tsecr[cand[rows]] = _be32(g, rows, at + 4)
+        stamps = np.ascontiguousarray(g[rows, 4:12]).view(">u4")     # TSval, TSecr
+        out.tsval[cand[rows]] = stamps[:, 0]
+        out.tsecr[cand[rows]] = stamps[:, 1]
     walk = np.flatnonzero(~plain)
     if walk.size:
         _walk(g[walk], length[walk], cand[walk], out)
