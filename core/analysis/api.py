@@ -159,10 +159,10 @@ def _one(packets: Arr, opts: OptionColumns, rows: Arr, copies: Arr, stream: int,
     ws = res.win_scale if a_is_flow1 else (res.win_scale[1], res.win_scale[0])
     full = _expand(res, keep, n)
     labels = [_NO_LABELS] * n
-    pos = np.flatnonzero(keep).tolist()
-    for j, bits in zip(pos, res.bits.tolist(), strict=True):
-        if bits:
-            labels[j] = labels_of(bits)
+    pos = np.flatnonzero(keep)
+    labelled = np.flatnonzero(res.bits)
+    for j, bits in zip(pos[labelled].tolist(), res.bits[labelled].tolist(), strict=True):
+        labels[j] = labels_of(bits)
     duplicate_of = np.full(n, -1, np.int64)
     if not keep.all():
         # copies repeat their original (same stream, an earlier row) numbers
