@@ -47,12 +47,14 @@ from core.replay.columns import (
     RowWindows,
     Series,
 )
+from core.replay.conflict import ELIMINATED, UNANSWERED
 from core.replay.doubts import Stream, closed_early, find_doubts
 from core.replay.evidence import arrival_proofs, number_lines, old_copies
 from core.replay.explain import SegmentArrays, explain
 from core.replay.ghosts import Columns, find_ghosts
-from core.replay.infer import ELIMINATED, UNANSWERED, Inference, infer
+from core.replay.infer import infer
 from core.replay.roles import CapturePoint, client_is_a, estimate_capture_point
+from core.replay.sides import Inference
 from core.replay.timing import schedule
 from core.states import Side, TcpState
 from core.trace import Peer, SegmentRecord, Timeline, Uncertainty

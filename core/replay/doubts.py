@@ -68,8 +68,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.replay.explain import ANSWER_RATE, SLACK, SendTimes
-from core.replay.infer import Inference
 from core.replay.roles import NEAR
+from core.replay.sides import Inference
 from core.states import Side, TcpState, Trigger
 from core.trace import StateChanged, Uncertainty
 

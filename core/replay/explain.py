@@ -56,7 +56,7 @@ from typing import Any
 
 import numpy as np
 
-from core.replay.infer import (
+from core.replay.conflict import (
     ELIMINATED,
     MISSING_SYN,
     MISSING_SYN_ACK,
@@ -64,8 +64,8 @@ from core.replay.infer import (
     TOO_FAR,
     UNANSWERED,
     Conflict,
-    Inference,
 )
+from core.replay.sides import Inference
 from core.states import Side, TcpState
 from core.trace import StateChanged
 
