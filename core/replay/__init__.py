@@ -457,4 +457,5 @@ def _timeline(index: CaptureIndex, stream: int, rows: Arr, sel: Arr, fc: list[bo
     return Timeline(title=title, client=client, server=server, segments=segments,
                     events=events, initial=initial, msl=TIME_WAIT / 2, rows=rows_view,
                     sparse=inference.sparse, notes=(point.describe(),), ghosts=ghosts,
-                    windows=windows, uncertain=doubts)
+                    windows=windows, uncertain=doubts,
+                    row_states=(inference.client_after, inference.server_after))
