@@ -42,6 +42,10 @@ Rules:
    snapshots per event, so a replay asks for it only when something draws the windows
    (:class:`core.replay.columns.LazyWindowSeries`); without ``series`` those lists
    are empty.
+
+This module is the walk's loop; the two sides, what the walk records and the slow paths
+of the rules are :mod:`core.replay.sides`, rule 7's verdict on a send
+:mod:`core.replay.conflict`.
 """
 
 from __future__ import annotations
