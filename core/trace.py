@@ -268,7 +268,7 @@ class Timeline:
 
     __slots__ = ("title", "client", "server", "segments", "events", "initial",
                  "rows", "_changes", "msl", "_sparse", "notes", "ghosts", "uncertain",
-                 "windows")
+                 "windows", "_states")
 
     def __init__(self, *, title: str, client: Peer, server: Peer,
                  segments: Sequence[SegmentRecord], events: Iterable[Event],
@@ -278,13 +278,16 @@ class Timeline:
                  notes: Sequence[str] = (),
                  ghosts: Sequence[SegmentRecord] = (),
                  uncertain: Sequence[Uncertainty] = (),
-                 windows: WindowSeries | None = None) -> None:
+                 windows: WindowSeries | None = None,
+                 row_states: tuple[Sequence[TcpState], Sequence[TcpState]] | None = None
+                 ) -> None:
         """Without ``rows``, everything is given as objects and rows are computed. With
         ``rows``, ``segments``, ``events`` (time-ordered) and ``rows`` may be lazy
         sequences (a replay of a long stream), and ``sparse`` lists the events that are
         not about one segment (state changes, timers, notices). ``ghosts`` are segments
         inferred but never captured (see the module invariants); the first labels say why
-        each must have existed."""
+        each must have existed. ``row_states``: with lazy ``rows``, both sides' state in each
+        row as two columns, so that :meth:`states_after` makes no row."""
         self.title = title
         self.client = client
         self.server = server
@@ -294,6 +297,7 @@ class Timeline:
         self.ghosts = tuple(ghosts)
         self.uncertain = tuple(uncertain)
         self.windows = windows
+        self._states = row_states if rows is not None else None
         for i, rec in enumerate(self.ghosts):
             if rec.index != i or not rec.ghost or rec.frame is not None:
                 raise ValueError(f"ghost {i} must have index {i}, ghost=True and no frame")
@@ -387,6 +391,8 @@ class Timeline:
 
     def states_after(self, index: int) -> tuple[TcpState, TcpState]:
         """(client, server) state once segment ``index`` and those before it took effect."""
+        if self._states is not None:
+            return self._states[0][index], self._states[1][index]
         row = self.rows[index]
         return row.client, row.server
 

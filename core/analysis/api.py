@@ -27,7 +27,7 @@ from core.analysis.inputs import StreamOutput, stream_input
 from core.analysis.labels import labels_of
 from core.analysis.options import OptionColumns, read_options
 from core.analysis.result import StreamAnalysis
-from core.capture.index import CaptureIndex
+from core.capture.index import CaptureIndex, take_rows
 from core.gcpause import paused
 from core.progress import Progress, ignore
 
@@ -54,9 +54,10 @@ def _analyze_stream(index: CaptureIndex, stream: int, progress: Progress) -> Str
     progress(0, int(rows.size))
     opts = read_options(index, rows, check=lambda: progress(0, int(rows.size)))
     local = np.arange(rows.size)
-    copies = find_copies(p[rows], opts.tsval)
+    mine = take_rows(p, rows)
+    copies = find_copies(mine, opts.tsval)
     head = p[rows[0]]
-    earlier = p[p["stream"] < stream]
+    earlier = take_rows(p, np.flatnonzero(p["stream"] < stream))
     a = (int(head["src"]), int(head["sport"]))
     b = (int(head["dst"]), int(head["dport"]))
     fwd = (earlier["src"] == a[0]) & (earlier["sport"] == a[1]) & (
@@ -65,7 +66,7 @@ def _analyze_stream(index: CaptureIndex, stream: int, progress: Progress) -> Str
         earlier["dst"] == a[0]) & (earlier["dport"] == a[1])
     reused = bool((fwd | back).any())
     progress(0, int(rows.size))
-    return replace(_one(p[rows], opts, local, copies, stream, rows, reused, progress),
+    return replace(_one(mine, opts, local, copies, stream, rows, reused, progress),
                    options=opts)
 
 
@@ -108,7 +109,7 @@ def analyze_streams(index: CaptureIndex, streams: Sequence[int], rows: Sequence[
         return []
     with paused():
         every = np.concatenate([np.asarray(r, np.int64) for r in rows])
-        p = index.packets[every]
+        p = take_rows(index.packets, every)
         opts = read_options(index, every)
         copies = find_copies(p, opts.tsval)
         out = []
@@ -152,16 +153,16 @@ def _one(packets: Arr, opts: OptionColumns, rows: Arr, copies: Arr, stream: int,
     inp = stream_input(packets, opts, kept, reused_first=reused and syn)
     res = _analyze(inp, progress=progress)
     n = int(rows.shape[0])
-    p = packets[rows]
+    p = take_rows(packets, rows)
     from_a = (p["src"] == head["src"]) & (p["sport"] == head["sport"])
     a_is_flow1 = bool(inp.flow1[0]) if len(inp) else True
     ws = res.win_scale if a_is_flow1 else (res.win_scale[1], res.win_scale[0])
     full = _expand(res, keep, n)
     labels = [_NO_LABELS] * n
-    pos = np.flatnonzero(keep).tolist()
-    for j, bits in zip(pos, res.bits.tolist(), strict=True):
-        if bits:
-            labels[j] = labels_of(bits)
+    pos = np.flatnonzero(keep)
+    labelled = np.flatnonzero(res.bits)
+    for j, bits in zip(pos[labelled].tolist(), res.bits[labelled].tolist(), strict=True):
+        labels[j] = labels_of(bits)
     duplicate_of = np.full(n, -1, np.int64)
     if not keep.all():
         # copies repeat their original (same stream, an earlier row) numbers

@@ -115,14 +115,17 @@ def _run(inp: StreamInput, strict: bool,  # noqa: C901 - one loop on purpose
     seen: list[list[list[int]]] = [[], []]
     first_rtt = 0
     mru_syn = 0
+    # the end of dissect_tcp has work only for these packets (see below)
+    special = (inp.bad_doff | ((inp.flags & SYN) != 0) | (inp.wscale >= 0)
+               | (inp.sack_count != 0) | inp.tfo_cookie | inp.options_cut)
+    bad_l, ws_l, sackn_l, sacks_l, tfo_l, cut_l = (
+        inp.bad_doff.tolist(), inp.wscale.tolist(), inp.sack_count.tolist(),
+        inp.sack_sum.tolist(), inp.tfo_cookie.tolist(), inp.options_cut.tolist())
     cols = zip(inp.flow1.tolist(), inp.frame.tolist(), inp.time_ns.tolist(),
                inp.seq.tolist(), inp.ack.tolist(), inp.flags.tolist(), inp.window.tolist(),
-               inp.seglen.tolist(), inp.has_seg.tolist(), inp.bad_doff.tolist(),
-               inp.wscale.tolist(), inp.sack_count.tolist(), inp.sack_sum.tolist(),
-               inp.tfo_cookie.tolist(), inp.options_cut.tolist(), strict=True)
+               inp.seglen.tolist(), inp.has_seg.tolist(), special.tolist(), strict=True)
     i = -1
-    for (f1, frame, now, seq, ack, flags, window, seglen, has_seg, bad, ws, sackn, sacks,
-         tfo, cut) in cols:
+    for f1, frame, now, seq, ack, flags, window, seglen, has_seg, rare in cols:
         i += 1
         if not i & TICK_MASK:
             progress(i, n)
@@ -240,7 +243,15 @@ def _run(inp: StreamInput, strict: bool,  # noqa: C901 - one loop on purpose
                 if seq == mstba[d] or not mstba[d]:
                     mstba[d] = nextseq_[d]
             if seglen and not strict:
-                _mark_seen(seen[d], (seq - (base[d] or 0)) & M, seglen)
+                # _mark_seen, its usual case inline: the data continues the last range
+                ranges = seen[d]
+                start = (seq - (base[d] or 0)) & M
+                last = ranges[-1] if ranges else None
+                if last is not None and last[0] <= start <= last[1]:
+                    if start + seglen > last[1]:
+                        last[1] = start + seglen
+                else:
+                    reference.add_range(ranges, start, start + seglen)
             window_[d] = window
             lastack_[d] = ack
             lastacktime[d] = now
@@ -259,7 +270,15 @@ def _run(inp: StreamInput, strict: bool,  # noqa: C901 - one loop on purpose
                 if 0 < flight < 2_000_000_000:
                     bif_o[i] = flight - 1 if flags & 0x03 else flight
         # ---- the rest of dissect_tcp ------------------------------------------
-        if bad:
+        if not rare:                # not bad, no SYN, no window scale, SACK, TFO or cut
+            if syn_ack == ACK:
+                if mru_syn and not first_rtt:
+                    first_rtt = now - mru_syn
+                first_ack[d] = False
+            if ta:
+                bits[i] = ta
+            continue
+        if bad_l[i]:
             continue
         if flags & SYN:
             if not flags & ACK:
@@ -269,13 +288,13 @@ def _run(inp: StreamInput, strict: bool,  # noqa: C901 - one loop on purpose
             if mru_syn and not first_rtt:
                 first_rtt = now - mru_syn
             first_ack[d] = False
-        if ws >= 0:
-            win_scale[d] = ws
-        if sackn:
-            sack_n[d], sack_s[d] = sackn, sacks
-        if tfo and syn_ack == SYN:
+        if ws_l[i] >= 0:
+            win_scale[d] = ws_l[i]
+        if sackn_l[i]:
+            sack_n[d], sack_s[d] = sackn_l[i], sacks_l[i]
+        if tfo_l[i] and syn_ack == SYN:
             ta |= A_TFO_SYN
-        if cut:
+        if cut_l[i]:
             out.clear(i)
             continue
         if flags & SYN:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from core.analysis.options import OptionColumns
-from core.capture.index import INFO_BAD_DOFF, INFO_NO_SEGLEN, INFO_OPTIONS_CUT
+from core.capture.index import INFO_BAD_DOFF, INFO_NO_SEGLEN, INFO_OPTIONS_CUT, take_rows
 
 Arr = np.ndarray[Any, np.dtype[Any]]
 
@@ -52,7 +52,7 @@ class StreamInput:
 def stream_input(packets: Arr, opts: OptionColumns, rows: Arr, *,
                  reused_first: bool) -> StreamInput:
     """The input of the packets ``rows`` (indices into ``packets`` and ``opts``)."""
-    p = packets[rows]
+    p = take_rows(packets, rows)
     src, dst = p["src"].astype(np.int64), p["dst"].astype(np.int64)
     flow1 = (src > dst) | ((src == dst) & (p["sport"] > p["dport"]))
     info = p["info"]

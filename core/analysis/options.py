@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from core.capture.index import INFO_BAD_DOFF, CaptureIndex
+from core.capture.index import INFO_BAD_DOFF, CaptureIndex, take_rows
 from core.capture.source import Source, gather_rows
 
 Arr = np.ndarray[Any, np.dtype[Any]]
@@ -66,7 +66,7 @@ def read_options(index: CaptureIndex, rows: Arr | None = None, *,
                  check: Callable[[], None] | None = None) -> OptionColumns:
     """The option columns of ``rows`` (default: every packet) of ``index``; with
     ``check``, ``CHUNK`` packets with options at a time, calling it after each."""
-    p = index.packets if rows is None else index.packets[rows]
+    p = index.packets if rows is None else take_rows(index.packets, rows)
     n = int(p.shape[0])
     out = empty_columns(n)
     hdr = p["tcp_hdr_len"].astype(np.int64)
@@ -92,9 +92,9 @@ def _fill(src: Source, p: Arr, hdr: Arr, cand: Arr, out: OptionColumns) -> None:
     plain = (length == 12) & (g[:, :4] == _NOP_NOP_TS).all(axis=1)
     if plain.any():
         rows = np.flatnonzero(plain)
-        at = np.full(rows.size, 4, np.int64)
-        out.tsval[cand[rows]] = _be32(g, rows, at)
-        out.tsecr[cand[rows]] = _be32(g, rows, at + 4)
+        stamps = np.ascontiguousarray(g[rows, 4:12]).view(">u4")     # TSval, TSecr
+        out.tsval[cand[rows]] = stamps[:, 0]
+        out.tsecr[cand[rows]] = stamps[:, 1]
     walk = np.flatnonzero(~plain)
     if walk.size:
         _walk(g[walk], length[walk], cand[walk], out)

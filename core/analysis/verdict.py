@@ -52,7 +52,7 @@ import numpy as np
 from core.analysis.labels import LABELS
 from core.analysis.options import OptionColumns, empty_columns, read_options
 from core.analysis.result import StreamAnalysis
-from core.capture.index import CaptureIndex
+from core.capture.index import CaptureIndex, take_rows
 
 Arr = np.ndarray[Any, np.dtype[Any]]
 
@@ -158,7 +158,7 @@ def packets_of(index: CaptureIndex, analysis: StreamAnalysis, *,
     """The verdict's columns for the stream ``analysis`` describes (without ``options``,
     no TCP option is read: no timestamps, no SACK blocks; ``read``: the stream's option
     columns, already read)."""
-    p = index.packets[analysis.rows]
+    p = take_rows(index.packets, analysis.rows)
     opts = (read if read is not None and options else
             read_options(index, analysis.rows) if options
             else empty_columns(int(analysis.rows.shape[0])))
@@ -195,12 +195,13 @@ def judge(packets: Packets, tshark: Sequence[tuple[str, ...]], fates: Fates | No
         found.setdefault(k, []).append(change)
 
     told = check if check is not None else _nothing
+    marked = [k for k, labels in enumerate(tshark) if labels]     # the few with labels
     _simultaneous_open(packets, tshark, add)
-    _handshake_ack(packets, tshark, add)
+    _handshake_ack(packets, tshark, add, marked)
     told()
     _fin_reack(packets, tshark, add)
     told()
-    _spurious(packets, tshark, fates, trust_arrivals, add)
+    _spurious(packets, tshark, fates, trust_arrivals, add, marked)
     told()
     labels = list(tshark)
     changes: dict[int, tuple[Change, ...]] = {}
@@ -250,8 +251,9 @@ def _simultaneous_open(pk: Packets, tshark: Sequence[tuple[str, ...]], add: Any)
                  "retransmission.")))
 
 
-def _handshake_ack(pk: Packets, tshark: Sequence[tuple[str, ...]], add: Any) -> None:
-    cands = [k for k, labels in enumerate(tshark) if labels and "window_update" in labels]
+def _handshake_ack(pk: Packets, tshark: Sequence[tuple[str, ...]], add: Any,
+                   marked: list[int]) -> None:
+    cands = [k for k in marked if "window_update" in tshark[k]]
     if not cands:
         return
     synack = _firsts(pk, (pk.flags & (SYN | ACK)) == SYN | ACK)
@@ -314,10 +316,9 @@ def _fin_reack(pk: Packets, tshark: Sequence[tuple[str, ...]], add: Any) -> None
 
 
 def _spurious(pk: Packets, tshark: Sequence[tuple[str, ...]], fates: Fates | None,
-              trust_arrivals: bool, add: Any) -> None:
-    labelled = [k for k, labels in enumerate(tshark) if labels
-                and RETRANSMISSIONS.intersection(labels)
-                and "spurious_retransmission" not in labels]
+              trust_arrivals: bool, add: Any, marked: list[int]) -> None:
+    labelled = [k for k in marked if RETRANSMISSIONS.intersection(tshark[k])
+                and "spurious_retransmission" not in tshark[k]]
     resent = [k for k in labelled if not pk.copy[k] and int(pk.length[k])]
     if not resent:
         return

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from core.capture.index import CaptureIndex
+from core.capture.index import CaptureIndex, take_rows
 from core.errors import CaptureError
 from core.tcp.segment import NO_OPTIONS, Flag, Options, Segment
 
@@ -89,7 +89,7 @@ def segments_of(index: CaptureIndex, rows: Sequence[int] | np.ndarray[Any, Any],
     Payloads are cut to ``preview`` bytes (the diagram shows a preview; the full bytes
     stay in the file, see ``CaptureIndex.record_bytes``), so memory stays bounded.
     """
-    sel = index.packets[np.asarray(rows, dtype=np.int64)]
+    sel = take_rows(index.packets, np.asarray(rows, dtype=np.int64))
     if not sel.shape[0]:
         return []
     columns = zip(sel["data_offset"].tolist(), sel["tcp_offset"].tolist(),

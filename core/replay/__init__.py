@@ -35,18 +35,27 @@ import numpy as np
 from core.analysis import StreamAnalysis, analyze_stream
 from core.analysis.options import OptionColumns, read_options
 from core.analysis.verdict import Verdict, judge_stream, replay_fates
-from core.capture.index import CaptureIndex
+from core.capture.index import CaptureIndex, take_rows
 from core.errors import SynAckError
 from core.gcpause import paused
 from core.progress import ANALYSING, DOUBTS, REPLAYING, Progress, Stages, numbered, silent
-from core.replay.columns import LazyEvents, LazyRows, LazySegments, LazyWindowSeries, Series
+from core.replay.columns import (
+    LazyEvents,
+    LazyRows,
+    LazySegments,
+    LazyWindowSeries,
+    RowWindows,
+    Series,
+)
+from core.replay.conflict import ELIMINATED, UNANSWERED, Conflict
 from core.replay.doubts import Stream, closed_early, find_doubts
 from core.replay.evidence import TIMER_SYN_ACK, arrival_proofs, number_lines, old_copies
-from core.replay.explain import Explanation, Repair, explain
+from core.replay.explain import Explanation, Repair, SegmentArrays, explain
 from core.replay.ghosts import Columns, find_ghosts
-from core.replay.infer import ELIMINATED, UNANSWERED, Conflict, Inference, infer
+from core.replay.infer import infer
 from core.replay.reopen import REOPENED, Waited, reopened, waited_out
 from core.replay.roles import CapturePoint, client_is_a, estimate_capture_point
+from core.replay.sides import Inference
 from core.replay.timing import schedule
 from core.tcp.states import Side, TcpState, Trigger
 from core.trace import Peer, SegmentRecord, StateChanged, Timeline, Uncertainty
@@ -153,7 +162,7 @@ def _replay_stream(index: CaptureIndex, stream: int, analysis: StreamAnalysis | 
     rows = analysis.rows
     told = _Passes(stages, 2 * int(np.count_nonzero(analysis.duplicate_of < 0)))
     told.check()
-    p = index.packets[rows]
+    p = take_rows(index.packets, rows)
     first = p[0]
     from_a = analysis.from_a
     flags = p["flags"].astype(np.int64)
@@ -164,7 +173,7 @@ def _replay_stream(index: CaptureIndex, stream: int, analysis: StreamAnalysis | 
     time_all = (p["time_ns"] - np.int64(index.start_ns)) / 1e9
     told.check()
     copy_time = _copy_times(rows, copies, keep, time_all)
-    sel = p[keep]
+    sel = take_rows(p, keep)
     fc = from_client_all[keep]
     fl = flags[keep]
     seq = sel["seq"].astype(np.int64)
@@ -224,12 +233,15 @@ def _replay_stream(index: CaptureIndex, stream: int, analysis: StreamAnalysis | 
 
     def other_reading(fates: list[float | None], tolerate: frozenset[int]) -> Inference:
         return walk(fates, tolerate, DOUBTS)
+    proved_by, seq_line, end_line = proofs.by.tolist(), lines.seq.tolist(), lines.end.tolist()
+    seen_arriving = _seen_arriving(point, fc)
+    arrays = SegmentArrays.of(send, fc, fl, lines.seq, lines.end, proofs.by)
+
     def explained_by_walks() -> Explanation:
-        return explain(walk, send_list, arrive_list, proofs.by.tolist(), fl_list, fc_list,
-                       point.one_way, lines.seq.tolist(), lines.end.tolist(),
+        return explain(walk, send_list, arrive_list, proved_by, fl_list, fc_list,
+                       point.one_way, seq_line, end_line,
                        copies=held.tolist(), dsack=proofs.dsack.tolist(),
-                       seen_arriving=[point.merged or point.next_to(not c) for c in fc_list],
-                       rfc1337=ignores_rst)
+                       seen_arriving=seen_arriving, arrays=arrays, rfc1337=ignores_rst)
     explained = explained_by_walks()
     waited = _waited_out(index, stream, rows, a_is_client, explained.inference, point)
     if waited:                  # explain rule 1c: the same ports reopened when 2MSL ran out
@@ -244,16 +256,16 @@ def _replay_stream(index: CaptureIndex, stream: int, analysis: StreamAnalysis | 
     inference, arrive_list = explained.inference, explained.arrive
     final = list(arrive_list)
 
-    def series(progress: Progress) -> Series:
+    def series(progress: Progress) -> tuple[Series, RowWindows]:
         done = infer(**columns, arrive=final, shifts=shifts, initial=initial, fins=fins,
                      time_wait=TIME_WAIT, series=True, rfc1337=frozenset(ignores_rst),
                      progress=progress)
-        return done.series
+        return done.series, (done.client_windows, done.server_windows)
     told.check()
     doubts = find_doubts(
-        Stream(from_client=fc_list, flags=fl_list, seq_line=lines.seq.tolist(),
-               end_line=lines.end.tolist(), ack_line=lines.ack.tolist(), send=send_list,
-               proved_by=proofs.by.tolist(), timestamps=bool((opts.tsval >= 0).any()),
+        Stream(from_client=fc_list, flags=fl_list, seq_line=seq_line,
+               end_line=end_line, ack_line=lines.ack.tolist(), send=send_list,
+               proved_by=proved_by, timestamps=bool((opts.tsval >= 0).any()),
                delta_client=point.delta_client, delta_server=point.delta_server,
                same_host=point.merged or _same_host(index, sel[0]),
                server_port=int(sel[0]["dport"] if a_is_client else sel[0]["sport"])),
@@ -270,7 +282,7 @@ def _replay_stream(index: CaptureIndex, stream: int, analysis: StreamAnalysis | 
         doubts = sorted(doubts + closed_early(inference, other, initial, early, fc_list),
                         key=lambda u: u.time)
     told.check()
-    arrive = np.array([np.nan if a is None else a for a in arrive_list], dtype=np.float64)
+    arrive = np.array(arrive_list, dtype=np.float64)            # None -> nan
     timeline_index = np.empty(rows.size, np.int64)
     timeline_index[keep] = np.arange(keep.size)
     if keep.size != rows.size:
@@ -318,6 +330,13 @@ def _waited_out(index: CaptureIndex, stream: int, rows: Arr, a_is_client: bool,
     if reopening is None:
         return []
     return waited_out(reopening, a_is_client, inference, point)
+
+
+def _seen_arriving(point: CapturePoint, fc: Arr) -> list[bool]:
+    """Per segment: the capture shows it reaching its receiver (made next to it)."""
+    seen: list[bool] = np.where(fc, point.merged or point.next_to(False),
+                                point.merged or point.next_to(True)).tolist()
+    return seen
 
 
 def _left_at(held: Arr, earlier: Arr, send: Arr, fc: Arr, tsval: Arr) -> Arr:
@@ -464,10 +483,11 @@ def _timeline(index: CaptureIndex, stream: int, rows: Arr, sel: Arr, fc: list[bo
     def labels(i: int) -> tuple[str, ...]:
         return tuple(per_packet[keep_list[i]])
     segments = LazySegments(index, rows, fc, send, arrive, sel["frame"].tolist(), labels)
-    events = LazyEvents(inference.order, inference.times, fc, inference.sparse)
-    rows_view = LazyRows(inference.client_after, inference.server_after, inference.windows)
+    events = LazyEvents(inference.kinds, inference.refs, inference.times, fc, inference.sparse)
+    rows_view = LazyRows(inference.client_after, inference.server_after, windows.row_windows)
     title = f"{os.path.basename(index.path)} · stream {stream}"
     return Timeline(title=title, client=client, server=server, segments=segments,
                     events=events, initial=initial, msl=TIME_WAIT / 2, rows=rows_view,
                     sparse=inference.sparse, notes=(point.describe(),), ghosts=ghosts,
-                    windows=windows, uncertain=doubts)
+                    windows=windows, uncertain=doubts,
+                    row_states=(inference.client_after, inference.server_after))

@@ -122,11 +122,11 @@ def chain_violations(timeline: Timeline, side: Side) -> list[str]:
 def _rows_in(timeline: Timeline, side: Side, order: Iterable[int],
              passed: list[TcpState]) -> list[str]:
     """Rule 3 for ``side`` with the rows read in ``order``."""
-    rows = timeline.rows
+    which = 0 if side is Side.CLIENT else 1
     shown = [passed[0]]
     first_row: list[int] = [-1]  # the row at which each collapsed state first shows
     for i in order:
-        state = rows[i].state(side)
+        state = timeline.states_after(i)[which]
         if state is not shown[-1]:
             shown.append(state)
             first_row.append(i)

@@ -112,19 +112,22 @@ class LazySegments(_Lazy[SegmentRecord]):
 
 
 class LazyEvents(_Lazy[Event]):
-    """The time-ordered events: segment events from columns, the rest given as objects."""
+    """The time-ordered events: segment events from columns, the rest given as objects
+    (``kinds``, ``refs`` and ``times`` as :class:`core.replay.infer.Inference` has them)."""
 
-    def __init__(self, order: list[tuple[int, int]], times: list[float],
-                 from_client: list[bool], sparse: list[Event]) -> None:
-        self._order = order
+    def __init__(self, kinds: np.ndarray[Any, Any], refs: np.ndarray[Any, Any],
+                 times: np.ndarray[Any, Any], from_client: list[bool],
+                 sparse: list[Event]) -> None:
+        self._kinds = kinds
+        self._refs = refs
         self._times = times
         self._from_client = from_client
         self._sparse = sparse
-        self._length = len(order)
+        self._length = len(kinds)
 
     def _make(self, i: int) -> Event:
-        kind, ref = self._order[i]
-        time = self._times[i]
+        kind, ref = int(self._kinds[i]), int(self._refs[i])
+        time = float(self._times[i])
         if kind == SPARSE:
             return self._sparse[ref]
         sender = Side.CLIENT if self._from_client[ref] else Side.SERVER
@@ -150,19 +153,23 @@ class LazySnapshots(_Lazy[WindowSnapshot | None]):
 
 Series = tuple[tuple[list[float], list[tuple[int | None, ...]]],
                tuple[list[float], list[tuple[int | None, ...]]]]
+#: per row, the client's numbers and the server's (``Inference.client_windows``, ...)
+RowWindows = tuple[list[tuple[int | None, ...]], list[tuple[int | None, ...]]]
 
 
 class LazyWindowSeries(WindowSeries):
     """A replay's :class:`core.trace.WindowSeries`, made on first use by ``make`` (a walk
-    of the stream that keeps ``Inference.series``): tracing and listing streams never
-    pay for it; the window bars do, once (the GUI's loader asks in its worker)."""
+    of the stream that keeps ``Inference.series`` and each row's numbers): tracing and
+    listing streams never pay for it; the window bars do, once (the GUI's loader asks
+    in its worker). The rows' numbers (``row_windows``) come from the same walk."""
 
-    __slots__ = ("_make_series", "_ready")
+    __slots__ = ("_make_series", "_ready", "_rows")
 
-    def __init__(self, make: Callable[[Progress], Series]) -> None:
+    def __init__(self, make: Callable[[Progress], tuple[Series, RowWindows]]) -> None:
         super().__init__({}, {})
-        self._make_series: Callable[[Progress], Series] | None = make
+        self._make_series: Callable[[Progress], tuple[Series, RowWindows]] | None = make
         self._ready = False
+        self._rows: RowWindows = ([], [])
 
     @property
     def ready(self) -> bool:
@@ -174,7 +181,8 @@ class LazyWindowSeries(WindowSeries):
             return
         assert self._make_series is not None
         with paused():              # a walk of small tuples, as the replay's own
-            (c_times, c_values), (s_times, s_values) = self._make_series(progress)
+            ((c_times, c_values), (s_times, s_values)), self._rows = self._make_series(
+                progress)
         self._times = {Side.CLIENT: c_times, Side.SERVER: s_times}
         self._values = {Side.CLIENT: LazySnapshots(Side.CLIENT, c_values),
                         Side.SERVER: LazySnapshots(Side.SERVER, s_values)}
@@ -185,12 +193,20 @@ class LazyWindowSeries(WindowSeries):
         self.prepare()
         return super().at(side, time)
 
+    def row_windows(self) -> RowWindows:
+        """Per row, both sides' numbers once its segment took effect (made with the
+        series)."""
+        self.prepare()
+        return self._rows
+
 
 class LazyRows(_Lazy[Row]):
-    """Both sides' state and window bookkeeping after each segment."""
+    """Both sides' state and window bookkeeping after each segment; the states are
+    given, the numbers made on the first row asked for (``windows()``: they cost a walk
+    of their own, see :class:`LazyWindowSeries`)."""
 
     def __init__(self, client: list[TcpState], server: list[TcpState],
-                 windows: list[tuple[tuple[int | None, ...], tuple[int | None, ...]]]) -> None:
+                 windows: Callable[[], RowWindows]) -> None:
         self._client = client
         self._server = server
         self._windows = windows
@@ -201,9 +217,10 @@ class LazyRows(_Lazy[Row]):
         return self._client, self._server
 
     def _make(self, i: int) -> Row:
-        c, s = self._windows[i]
+        client, server = self._windows()
         return Row(client=self._client[i], server=self._server[i],
-                   client_window=_snapshot(Side.CLIENT, c), server_window=_snapshot(Side.SERVER, s))
+                   client_window=_snapshot(Side.CLIENT, client[i]),
+                   server_window=_snapshot(Side.SERVER, server[i]))
 
 
 def _snapshot(side: Side, values: tuple[int | None, ...]) -> WindowSnapshot | None:

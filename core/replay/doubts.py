@@ -84,8 +84,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.replay.explain import ANSWER_RATE, SLACK, SendTimes
-from core.replay.infer import Inference
 from core.replay.roles import NEAR
+from core.replay.sides import Inference
 from core.tcp.states import Side, TcpState, Trigger
 from core.trace import StateChanged, Uncertainty
 
@@ -204,10 +204,10 @@ def find_doubts(s: Stream, fates: list[float | None], inference: Inference,
                   f"loss fewer), or it was lost and another {_name(sender)} segment, held "
                   f"up, did: the ACK does not name the segment it answers"),
             alternative=alt, alternative_lost=(j,)))
-    rsts = [k for k in range(n) if s.flags[k] & RST and fates[k] is not None
+    rsts = [k for k, f in enumerate(s.flags) if f & RST and fates[k] is not None
             and k not in assassins
             and not near[Side.SERVER if s.from_client[k] else Side.CLIENT]]
-    resent = [k for k in range(n) if fates[k] is None and k not in repaired
+    resent = [k for k, fate in enumerate(fates) if fate is None and k not in repaired
               and s.end_line[k] > s.seq_line[k] and s.proved_by[k] < 0
               and not near[Side.SERVER if s.from_client[k] else Side.CLIENT]]
     silent = [k for k in unanswered if fates[k] is None and s.proved_by[k] < 0

@@ -294,8 +294,8 @@ def _coverage(proofs: Proofs, mine: Arr, theirs: Arr, lines: Lines, carries: Arr
     alone = np.flatnonzero(ok & ~shared)
     better = (proofs.by[senders[alone]] < 0) | (cover[alone] < proofs.by[senders[alone]])
     proofs.by[senders[alone[better]]] = cover[alone[better]]
-    for pos in alone[better].tolist():
-        proofs.how[int(senders[pos])] = "ack"
+    for i in senders[alone[better]].tolist():
+        proofs.how[i] = "ack"
     rest = np.flatnonzero(ok & shared)
     if not rest.size:
         return

@@ -52,10 +52,11 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from core.replay.infer import (
+from core.replay.conflict import (
     ELIMINATED,
     MISSING_SYN,
     MISSING_SYN_ACK,
@@ -63,13 +64,14 @@ from core.replay.infer import (
     TOO_FAR,
     UNANSWERED,
     Conflict,
-    Inference,
 )
+from core.replay.sides import Inference
 from core.replay.timing import LATE, LATE_SLACK
 from core.tcp.states import Side, TcpState
 from core.trace import StateChanged
 
 SYN, ACK, RST, FIN = 0x02, 0x10, 0x04, 0x01
+Arr = np.ndarray[Any, np.dtype[Any]]
 MAX_REPAIRS = 64
 #: A flight may be PLAUSIBLE times the estimated one-way delay plus SLACK (seconds:
 #: jitter and queueing on a quiet path); core.replay.timing holds the figures
@@ -107,22 +109,24 @@ def explain(walk: Walk, send: Sequence[float], arrive: Sequence[float | None],
             flight: float, seq_line: Sequence[int] = (),
             end_line: Sequence[int] = (), copies: Sequence[int] = (),
             dsack: Sequence[bool] = (), seen_arriving: Sequence[bool] = (),
-            rfc1337: set[Side] | None = None) -> Explanation:
+            rfc1337: set[Side] | None = None,
+            arrays: SegmentArrays | None = None) -> Explanation:
     """Module rules 1-3; ``walk(arrive, tolerate)`` runs :func:`core.replay.infer.infer`
     stopping at conflicts, ``flight`` is the estimated one-way delay, ``copies`` are
     delayed copies of earlier segments (their sender's state then allowed them), ``dsack``
     tells which segments carry a D-SACK block, ``seen_arriving`` which the capture shows
     reaching their receiver (it was made next to it); ``rfc1337`` collects the sides
-    rule 1b finds ignoring RSTs in TIME_WAIT (the caller's ``walk`` reads it)."""
+    rule 1b finds ignoring RSTs in TIME_WAIT (the caller's ``walk`` reads it);
+    ``arrays``: the same columns as arrays, when the caller has them."""
     fates = list(arrive)
     tolerate: set[int] = set(copies)
     repairs: list[Repair] = []
     limit = max(PLAUSIBLE * flight, flight + SLACK)
-    probes = _probes(flags, from_client, seq_line, end_line)
-    fl = np.asarray(flags, dtype=np.int64)
-    syns = np.flatnonzero((fl & (SYN | ACK | RST)) == SYN).tolist()
+    cols = arrays or SegmentArrays.of(send, from_client, flags, seq_line, end_line, proved_by)
+    probes = _probes(cols)
+    syns = np.flatnonzero((cols.flags & (SYN | ACK | RST)) == SYN).tolist()
     answers = SendTimes(send, from_client)
-    following = next_of_sender(from_client)
+    following = next_of_sender(cols.from_client)
     for _ in range(MAX_REPAIRS):
         inference = walk(fates, frozenset(tolerate))
         conflict = inference.conflict
@@ -132,8 +136,7 @@ def explain(walk: Walk, send: Sequence[float], arrive: Sequence[float | None],
                     or _unanswered_syn(syns, fates, send, from_client, proved_by, flags,
                                        limit, answers, following))
             if lost is None:
-                held = _prompted(fates, send, from_client, flags, seq_line, end_line,
-                                 inference, limit, proved_by, dsack)
+                held = _prompted(fates, cols, inference, limit, dsack)
                 if held is None:
                     return Explanation(inference, fates, repairs)
                 j, k, proven = held
@@ -167,15 +170,35 @@ def explain(walk: Walk, send: Sequence[float], arrive: Sequence[float | None],
     return Explanation(inference, fates, repairs)
 
 
-def _probes(flags: Sequence[int], from_client: Sequence[bool], seq_line: Sequence[int],
-            end_line: Sequence[int]) -> list[int]:
+@dataclass(frozen=True, slots=True)
+class SegmentArrays:
+    """The segments' columns as arrays (send times, senders, flags, sequence lines,
+    proofs), made once per explanation."""
+
+    send: Arr
+    from_client: Arr
+    flags: Arr
+    seq_line: Arr
+    end_line: Arr
+    proved_by: Arr
+
+    @classmethod
+    def of(cls, send: Sequence[float] | Arr, from_client: Sequence[bool] | Arr,
+           flags: Sequence[int] | Arr, seq_line: Sequence[int] | Arr,
+           end_line: Sequence[int] | Arr, proved_by: Sequence[int] | Arr) -> SegmentArrays:
+        return cls(send=np.asarray(send, dtype=np.float64),
+                   from_client=np.asarray(from_client, dtype=bool),
+                   flags=np.asarray(flags, dtype=np.int64),
+                   seq_line=np.asarray(seq_line, dtype=np.int64),
+                   end_line=np.asarray(end_line, dtype=np.int64),
+                   proved_by=np.asarray(proved_by, dtype=np.int64))
+
+
+def _probes(cols: SegmentArrays) -> list[int]:
     """Rule 2a's probes: at most one octet, starting one below its sender's highest."""
-    if not len(flags):
+    if not cols.flags.size:
         return []
-    fl = np.asarray(flags, dtype=np.int64)
-    mine = np.asarray(from_client, dtype=bool)
-    start = np.asarray(seq_line, dtype=np.int64)
-    end = np.asarray(end_line, dtype=np.int64)
+    fl, mine, start, end = cols.flags, cols.from_client, cols.seq_line, cols.end_line
     small = ((fl & (SYN | FIN | RST)) == 0) & (end - start <= 1)
     out = np.zeros(fl.size, bool)
     for side in (True, False):
@@ -216,7 +239,7 @@ class SendTimes:
         return pos < len(at) and at[pos] < stop
 
 
-def next_of_sender(from_client: Sequence[bool]) -> list[int]:
+def next_of_sender(from_client: Sequence[bool] | Arr) -> list[int]:
     """Per segment, the next segment of the same sender (capture order), or -1."""
     mine = np.asarray(from_client, dtype=bool)
     out = np.full(mine.size, -1, np.int64)
@@ -277,10 +300,7 @@ def _unanswered_syn(syns: list[int], fates: list[float | None], send: Sequence[f
     return None
 
 
-def _prompted(fates: list[float | None], send: Sequence[float], from_client: Sequence[bool],
-              flags: Sequence[int], seq_line: Sequence[int], end_line: Sequence[int],
-              inference: Inference, limit: float,
-              proved_by: Sequence[int],
+def _prompted(fates: list[float | None], cols: SegmentArrays, inference: Inference, limit: float,
               dsack: Sequence[bool] = ()) -> tuple[int, int, bool] | None:
     """Rule 2c: (the peer segment that arrived, the ACK it prompted, whether the ACK proves
     it), or None. Only the pure ACKs sent while their sender was in TIME_WAIT are looked
@@ -294,17 +314,14 @@ def _prompted(fates: list[float | None], send: Sequence[float], from_client: Seq
             elif ev.old is TcpState.TIME_WAIT and ev.side in opened:
                 spans.append((ev.side is Side.CLIENT, opened.pop(ev.side), ev.time))
     spans += [(side is Side.CLIENT, t, float("inf")) for side, t in opened.items()]
-    if not spans or not seq_line:
+    if not spans or not cols.seq_line.size:
         return None
-    t = np.asarray(send, dtype=np.float64)
-    fc = np.asarray(from_client, dtype=bool)
-    fl = np.asarray(flags, dtype=np.int64)
+    t, fc, fl, proof = cols.send, cols.from_client, cols.flags, cols.proved_by
     pure = ((fl & (SYN | FIN | RST)) == 0) & ((fl & ACK) != 0) & (
-        np.asarray(end_line) == np.asarray(seq_line))
+        cols.end_line == cols.seq_line)
     arrived = np.array(fates, dtype=np.float64)          # None -> nan
-    proof = np.asarray(proved_by, dtype=np.int64)
     rst = (fl & RST) != 0
-    needs = ((fl & (SYN | FIN)) != 0) | (np.asarray(end_line) > np.asarray(seq_line))
+    needs = ((fl & (SYN | FIN)) != 0) | (cols.end_line > cols.seq_line)
     for client, t_in, t_out in spans:
         for k in np.flatnonzero(pure & (fc == client) & (t >= t_in) & (t < t_out)).tolist():
             peer = fc != client

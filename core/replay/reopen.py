@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from core.capture.index import CaptureIndex
-from core.replay.infer import Inference
 from core.replay.roles import CapturePoint
+from core.replay.sides import Inference
 from core.tcp.states import Side, TcpState, Timer, Trigger
 from core.trace import StateChanged, TimerStarted
 

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from core.analysis import StreamAnalysis
-from core.capture.index import CaptureIndex
+from core.capture.index import CaptureIndex, take_rows
 from core.replay import Replay
 from core.replay.outcomes import Outcome, StreamOutcomes
 from core.report import change_dict
@@ -100,7 +100,7 @@ def window_scale_text(analysis: StreamAnalysis, client_is_a: bool) -> str:
 def trace_to_dict(index: CaptureIndex, replay: Replay) -> dict[str, Any]:
     """The ``synack trace --json`` object (rule 1)."""
     analysis = replay.analysis
-    p = index.packets[replay.rows]
+    p = take_rows(index.packets, replay.rows)
     times = ((p["time_ns"] - np.int64(index.start_ns)) / 1e9).tolist()
     from_client = replay.from_client.tolist()
     tl = replay.timeline
@@ -189,7 +189,7 @@ def trace_lines(index: CaptureIndex, replay: Replay) -> Iterator[str]:
     """tcpdump-style text, one line per packet (rule 2)."""
     analysis = replay.analysis
     tl = replay.timeline
-    p = index.packets[replay.rows]
+    p = take_rows(index.packets, replay.rows)
     times = ((p["time_ns"] - np.int64(index.start_ns)) / 1e9).tolist()
     addresses = index.addresses
     yield from trace_header(replay)

@@ -168,16 +168,18 @@ def _quickest_ack(time: Arr, data_from: Arr, seq: Arr, ack: Arr, end: Arr, seg_l
                 resends.setdefault(pos, []).append(r)
     clean: float | None = None
     karn: float | None = None
-    j = 0
-    ack_values = ack[acks].astype(np.int64)
-    for pos, i in enumerate(carries[first_pos][:_SAMPLE].tolist()):
-        target = int(end[i])
-        while j < acks.size and acks[j] <= i:
-            j += 1
+    sampled = carries[first_pos][:_SAMPLE]
+    # per sampled segment, the first ACK after it; the 64 ACKs from there are searched
+    after = np.searchsorted(acks, sampled, side="right")
+    reach = min(acks.size, int(after[-1]) + 64)
+    ack_at = acks[:reach].tolist()
+    ack_values = ack[acks[:reach]].astype(np.int64).tolist()
+    for pos, (i, j, target) in enumerate(zip(sampled.tolist(), after.tolist(),
+                                             end[sampled].tolist(), strict=True)):
         k = j
-        while k < acks.size and k < j + 64:
-            if ((int(ack_values[k]) - target) & 0xFFFFFFFF) < 1 << 31:
-                answer = int(acks[k])
+        while k < reach and k < j + 64:
+            if ((ack_values[k] - target) & 0xFFFFFFFF) < 1 << 31:
+                answer = ack_at[k]
                 # a resend repeats the segment's SYN and ACK flags: the SYN+ACK of a
                 # simultaneous open is another segment, not a copy of the SYN, when the
                 # peer's SYN+ACK answers (it answers our SYN); a plain ACK may answer

@@ -23,7 +23,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from core.capture.index import CaptureIndex
+from core.capture.index import CaptureIndex, take_rows
 from core.replay import Replay
 from core.replay.report import (
     _doubt,
@@ -48,7 +48,7 @@ class _Packets:
     """The stream's packets as plain lists (rule 2)."""
 
     def __init__(self, index: CaptureIndex, replay: Replay) -> None:
-        p = index.packets[replay.rows]
+        p = take_rows(index.packets, replay.rows)
         self.n = int(p.shape[0])
         self.times = ((p["time_ns"] - np.int64(index.start_ns)) / 1e9).tolist()
         self.frames = p["frame"].tolist()

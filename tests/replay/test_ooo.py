@@ -10,8 +10,8 @@ from unittest.mock import patch
 
 import pytest
 
-from core.replay.infer import _Run, _Tcb
 from core.replay.ooo import OutOfOrder
+from core.replay.sides import Run, Tcb
 from core.tcp.segment import seq_diff
 from core.tcp.states import Side, TcpState
 
@@ -25,7 +25,7 @@ class _RefTcb:
 
 
 def _reference_take_data(tcb: _RefTcb, seq: int, length: int) -> None:
-    """``_Run.take_data`` as it was before issue 11 (rescans every block: quadratic)."""
+    """``Run.take_data`` as it was before issue 11 (rescans every block: quadratic)."""
     nxt = tcb.rcv_nxt
     end = (seq + length) & _MASK
     if nxt is None:
@@ -145,7 +145,7 @@ def _wild_cases() -> Iterator[tuple[str, list[Op]]]:
 def _run(ops: list[Op]) -> int:
     """Replays ``ops`` on both implementations, comparing after each; returns how many
     releases fell back to the rescan."""
-    new = _Tcb(Side.SERVER, TcpState.ESTABLISHED, 0)
+    new = Tcb(Side.SERVER, TcpState.ESTABLISHED, 0)
     ref = _RefTcb()
     fallbacks = 0
     rescan = OutOfOrder._rescan
@@ -160,12 +160,12 @@ def _run(ops: list[Op]) -> int:
     return fallbacks
 
 
-def _replay(ops: list[Op], new: _Tcb, ref: _RefTcb) -> None:
+def _replay(ops: list[Op], new: Tcb, ref: _RefTcb) -> None:
     for step, op in enumerate(ops):
         if op[0] == "data":
             seq, length = op[1], op[2]
             assert isinstance(seq, int) and isinstance(length, int)
-            _Run.take_data(new, seq, length)
+            Run.take_data(new, seq, length)
             _reference_take_data(ref, seq, length)
         elif op[0] == "set":
             new.rcv_nxt = ref.rcv_nxt = op[1]  # type: ignore[assignment]
@@ -255,13 +255,13 @@ def test_the_heap_is_rekeyed_as_rcv_nxt_travels() -> None:
 def test_adversarial_descending_order_is_fast() -> None:
     """Issue 11: 8,000 segments in descending order took 5.5 s (quadratic)."""
     n, size, base = 20_000, 1448, (1 << 32) - 5_000_000      # crosses 2**32 too
-    tcb = _Tcb(Side.SERVER, TcpState.ESTABLISHED, 0)
+    tcb = Tcb(Side.SERVER, TcpState.ESTABLISHED, 0)
     tcb.rcv_nxt = base
     start = time.perf_counter()
     for i in range(n - 1, 0, -1):
-        _Run.take_data(tcb, (base + i * size) & _MASK, size)
+        Run.take_data(tcb, (base + i * size) & _MASK, size)
     assert len(tcb.ooo) == n - 1
-    _Run.take_data(tcb, base, size)
+    Run.take_data(tcb, base, size)
     elapsed = time.perf_counter() - start
     assert tcb.rcv_nxt == (base + n * size) & _MASK
     assert not tcb.ooo
@@ -272,13 +272,13 @@ def test_adversarial_many_holes_filled_one_by_one_is_fast() -> None:
     """Every other segment first (descending), then the gaps in order: each gap releases
     one held block while thousands stay held."""
     n, size = 20_000, 100
-    tcb = _Tcb(Side.SERVER, TcpState.ESTABLISHED, 0)
+    tcb = Tcb(Side.SERVER, TcpState.ESTABLISHED, 0)
     tcb.rcv_nxt = 0
     start = time.perf_counter()
     for i in range(n - 1, 0, -2):
-        _Run.take_data(tcb, i * size, size)
+        Run.take_data(tcb, i * size, size)
     for i in range(0, n, 2):
-        _Run.take_data(tcb, i * size, size)
+        Run.take_data(tcb, i * size, size)
         assert tcb.rcv_nxt == (i + 2) * size
     assert not tcb.ooo
     assert time.perf_counter() - start < 2.0
