@@ -268,7 +268,8 @@ def _replay_stream(index: CaptureIndex, stream: int, analysis: StreamAnalysis | 
                proved_by=proved_by, timestamps=bool((opts.tsval >= 0).any()),
                delta_client=point.delta_client, delta_server=point.delta_server,
                same_host=point.merged or _same_host(index, sel[0]),
-               server_port=int(sel[0]["dport"] if a_is_client else sel[0]["sport"])),
+               server_port=int(sel[0]["dport"] if a_is_client else sel[0]["sport"]),
+               syns=np.flatnonzero(fl & SYN).tolist()),
         arrive_list, inference, initial, other_reading,
         {r.segment for r in explained.repairs if r.fate == "lost"},
         [r.segment for r in explained.repairs if r.because.kind == UNANSWERED],
@@ -297,7 +298,7 @@ def _replay_stream(index: CaptureIndex, stream: int, analysis: StreamAnalysis | 
         rel_ack=analysis.rel_ack[keep], tsval=opts.tsval), one_way=point.one_way,
         unseen_syn_acks=inference.unseen_syn_acks, doubts=reordered,
         answered_syns=[(k, int(proofs.by[k])) for k, how in enumerate(proofs.how)
-                       if how == TIMER_SYN_ACK],
+                       if how == TIMER_SYN_ACK] if TIMER_SYN_ACK in proofs.how else [],
         proved_fins=[(k, int(proofs.by[k])) for k in np.flatnonzero(
             ((fl & FIN) != 0) & (proofs.by >= 0)).tolist()])
     if reordered:

@@ -115,6 +115,7 @@ class Stream:
     delta_server: float
     same_host: bool = False      # seen at both ends, or both on one host (loopback)
     server_port: int = 0
+    syns: Sequence[int] = ()     # the segments with SYN (SYN+ACK too), in order
 
 
 def _name(side: Side) -> str:
@@ -481,7 +482,7 @@ def _crossing_syns(s: Stream, fates: list[float | None], near: dict[Side, bool],
         peer = Side.SERVER if mine else Side.CLIENT
         if near[peer]:
             continue
-        own = [k for k in range(len(fates)) if s.from_client[k] is mine
+        own = [k for k in s.syns if s.from_client[k] is mine
                and s.flags[k] & (SYN | ACK | RST) in (SYN, SYN | ACK)]
         if len(own) < 2 or s.flags[own[0]] & ACK or not s.flags[own[-1]] & ACK:
             continue
@@ -509,7 +510,7 @@ def _resent_after_arrival(s: Stream, fates: list[float | None],
     """Rule 2i."""
     out: list[Uncertainty] = []
     seen: set[tuple[bool, int]] = set()
-    for k in range(len(fates)):
+    for k in s.syns:
         key = (s.from_client[k], s.seq_line[k])
         if s.flags[k] & (SYN | ACK | RST) != SYN or key in seen:
             continue
@@ -517,8 +518,8 @@ def _resent_after_arrival(s: Stream, fates: list[float | None],
         receiver = Side.SERVER if s.from_client[k] else Side.CLIENT
         if near[receiver] or fates[k] is None or s.proved_by[k] < 0:
             continue
-        for j in range(k + 1, len(fates)):
-            if ((s.from_client[j], s.seq_line[j]) == key
+        for j in s.syns:
+            if (j > k and (s.from_client[j], s.seq_line[j]) == key
                     and s.flags[j] & (SYN | ACK | RST) == SYN
                     and fates[j] is not None and s.proved_by[j] < 0):
                 out.append(Uncertainty(
