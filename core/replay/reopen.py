@@ -77,25 +77,21 @@ def reopened(index: CaptureIndex, stream: int, rows: Arr) -> Reopening | None:
     first = p[int(rows[0])]
     src, dst = int(first["src"]), int(first["dst"])
     sport, dport = int(first["sport"]), int(first["dport"])
-    later = np.flatnonzero(p["stream"] > stream)
-    if not later.size:
-        return None
-    q = p[later]
-    forward = ((q["src"] == src) & (q["dst"] == dst) & (q["sport"] == sport)
-               & (q["dport"] == dport))
-    backward = ((q["src"] == dst) & (q["dst"] == src) & (q["sport"] == dport)
-                & (q["dport"] == sport))
-    same = np.flatnonzero(forward | backward)
+    s_, d_ = p["src"], p["dst"]              # column views: no copy of the records
+    sp, dp = p["sport"], p["dport"]
+    forward = (s_ == src) & (d_ == dst) & (sp == sport) & (dp == dport)
+    backward = (s_ == dst) & (d_ == src) & (sp == dport) & (dp == sport)
+    same = np.flatnonzero((forward | backward) & (p["stream"] > stream))
     if not same.size:
         return None
-    nxt = int(q["stream"][same].min())
-    pos = same[q["stream"][same] == nxt]
-    k = int(pos[np.argmin(q["time_ns"][pos])])
-    if int(q["flags"][k]) & (SYN | ACK | RST) != SYN:
+    streams = p["stream"][same]
+    pos = same[streams == streams.min()]
+    k = int(pos[np.argmin(p["time_ns"][pos])])
+    if int(p["flags"][k]) & (SYN | ACK | RST) != SYN:
         return None
     return Reopening(by_first_source=bool(forward[k]),
-                     time=(int(q["time_ns"][k]) - index.start_ns) / 1e9,
-                     frame=int(q["frame"][k]))
+                     time=(int(p["time_ns"][k]) - index.start_ns) / 1e9,
+                     frame=int(p["frame"][k]))
 
 
 def waited_out(reopening: Reopening, client_is_first: bool, inference: Inference,
