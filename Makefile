@@ -1,5 +1,6 @@
 # SynAck: two commands do all the set-up on a fresh Debian machine with Python 3.11+.
 #   make run    set up, then launch the app on the bundled demo
+#               (make run ARGS='...' passes arguments to synack)
 #               (no display: renders the demo diagram to synack-demo.png instead)
 #   make test   set up, then lint (ruff, mypy) and run the whole test suite headless
 # Set-up = the Debian libraries Qt needs (apt-get when root, otherwise the exact
@@ -17,7 +18,7 @@ DEBS   := libgl1 libegl1 libxkbcommon0 libfontconfig1 libglib2.0-0 libdbus-1-3 \
 .PHONY: run test lint system-deps clean
 
 run: $(STAMP)
-	$(VENV)/bin/synack
+	$(VENV)/bin/synack $(ARGS)
 
 test: lint
 	QT_QPA_PLATFORM=offscreen $(VENV)/bin/python -m pytest

@@ -82,6 +82,11 @@ DETAILS_EVERY_MS = 120        # details follow a playing cursor at most this oft
 CAPTURE_FILTER = "Captures (*.pcap *.pcapng *.cap *.pcap.gz);;All files (*)"
 
 
+#: what the mouse does in the diagram (F1 lists it after the keys, as the README does)
+MOUSE = (("Ctrl+wheel", "Zoom the diagram"), ("Wheel", "Scroll the diagram"),
+         ("Drag", "Pan the diagram"), ("Click an arrow", "Select that segment"))
+
+
 class MainWindow(QMainWindow):
     """SynAck's window (see the module rules)."""
 
@@ -523,8 +528,9 @@ class MainWindow(QMainWindow):
                           absolute=self.view.absolute)
 
     def shortcut_text(self) -> str:
-        return "\n".join(f"{a.shortcut().toString(QKeySequence.SequenceFormat.NativeText)}"
-                         f"\t{a.text().replace('&', '')}" for a in self.actions_with_keys())
+        keys = [f"{a.shortcut().toString(QKeySequence.SequenceFormat.NativeText)}"
+                f"\t{a.text().replace('&', '')}" for a in self.actions_with_keys()]
+        return "\n".join(keys + [f"{gesture}\t{what}" for gesture, what in MOUSE])
 
     def actions_with_keys(self) -> list[QAction]:
         return [a for a in self.findChildren(QAction) if not a.shortcut().isEmpty()]

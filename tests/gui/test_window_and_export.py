@@ -193,3 +193,13 @@ def test_window_on_a_replayed_capture(qtbot: QtBot, corpus: Path, tmp_path: Path
     assert "client CLOSED, server TIME_WAIT" in window.statusBar().currentMessage()
     written = window.export_to(str(tmp_path / "replay.png"))
     assert written[0][1] > 400 and written[0][2] > 600
+
+
+def test_f1_lists_the_keys_and_the_mouse_as_the_readme_does(qtbot: QtBot,
+                                                             tmp_path: Path) -> None:
+    window = _window(qtbot, tmp_path, demo_timeline())
+    text = window.shortcut_text()
+    for line in ("Ctrl+E\t", "Ctrl+9\t", "Ctrl+wheel\tZoom", "Drag\tPan"):
+        assert line in text, line
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert "Ctrl+wheel" in readme and "drag to pan" in readme
