@@ -48,7 +48,8 @@ from core.replay.columns import (
     Series,
 )
 from core.replay.conflict import ELIMINATED, UNANSWERED, Conflict
-from core.replay.doubts import Stream, closed_early, find_doubts
+from core.replay.doubt_facts import Stream
+from core.replay.doubts import closed_early, find_doubts
 from core.replay.evidence import TIMER_SYN_ACK, arrival_proofs, number_lines, old_copies
 from core.replay.explain import Explanation, Repair, SegmentArrays, explain
 from core.replay.ghosts import Columns, find_ghosts

@@ -79,75 +79,28 @@ whole stream); further doubts are still reported, without the state sequences.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
-import numpy as np
-
-from core.replay.explain import ANSWER_RATE, SLACK, SendTimes
-from core.replay.roles import NEAR
+from core.replay.doubt_facts import (
+    ACK,
+    FIN,
+    RST,
+    SYN,
+    Other,
+    Stream,
+    name,
+    near_side,
+    states_of,
+    what,
+)
+from core.replay.explain import SendTimes
+from core.replay.opening_doubts import opening_doubts
 from core.replay.sides import Inference
 from core.tcp.states import Side, TcpState, Trigger
 from core.trace import StateChanged, Uncertainty
 
-SYN, FIN, RST, ACK = 0x02, 0x01, 0x04, 0x10
 MAX_WALKS = 16
-#: A FIN this soon after the handshake completed may have been waiting for it (rule 2f).
-AT_ONCE = 0.001
-#: the lowest port a connecting side usually gets (rule 2g)
-EPHEMERAL = 32768
 
 Walk = Callable[[list[float | None], frozenset[int]], Inference]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Stream:
-    """The captured segments of one stream, in timeline order, as plain lists."""
-
-    from_client: Sequence[bool]
-    flags: Sequence[int]
-    seq_line: Sequence[int]      # evidence.Lines.seq
-    end_line: Sequence[int]      # evidence.Lines.end
-    ack_line: Sequence[int]      # evidence.Lines.ack
-    send: Sequence[float]
-    proved_by: Sequence[int]
-    timestamps: bool             # the stream carries TCP timestamps
-    delta_client: float
-    delta_server: float
-    same_host: bool = False      # seen at both ends, or both on one host (loopback)
-    server_port: int = 0
-    syns: Sequence[int] = ()     # the segments with SYN (SYN+ACK too), in order
-
-
-def _name(side: Side) -> str:
-    return side.value
-
-
-def _near(s: Stream, side: Side) -> bool:
-    """True when the capture point is next to ``side``."""
-    total = s.delta_client + s.delta_server
-    if total <= 0 or s.same_host:
-        return True                    # no delay measurable: what is seen, happened
-    mine = s.delta_client if side is Side.CLIENT else s.delta_server
-    return mine < NEAR * total
-
-
-def _what(flags: int) -> str:
-    if flags & RST:
-        return "RST"
-    if flags & SYN:
-        return "SYN+ACK" if flags & ACK else "SYN"
-    if flags & FIN:
-        return "FIN"
-    return "segment"
-
-
-def states_of(inference: Inference, initial: tuple[TcpState, TcpState],
-              side: Side) -> tuple[TcpState, ...]:
-    out = [initial[0] if side is Side.CLIENT else initial[1]]
-    for ev in inference.sparse:
-        if isinstance(ev, StateChanged) and ev.side is side:
-            out.append(ev.new)
-    return tuple(out)
 
 
 def find_doubts(s: Stream, fates: list[float | None], inference: Inference,
@@ -179,7 +132,7 @@ def find_doubts(s: Stream, fates: list[float | None], inference: Inference,
                 diff.append((side, theirs))
         return tuple(diff)
 
-    near = {side: _near(s, side) for side in Side}
+    near = {side: near_side(s, side) for side in Side}
     assassins = {ev.segment: ev for ev in inference.sparse if isinstance(ev, StateChanged)
                  and ev.old is TcpState.TIME_WAIT and ev.new is TcpState.CLOSED
                  and ev.trigger is Trigger.RCV_RST and ev.segment is not None}
@@ -190,8 +143,8 @@ def find_doubts(s: Stream, fates: list[float | None], inference: Inference,
         if alt:
             out.append(Uncertainty(
                 time=ev.time, side=ev.side, segments=(k,),
-                text=(f"either this RST ended the {_name(ev.side)}'s TIME_WAIT (shown: RFC "
-                      f"793, and Linux by default), or the {_name(ev.side)} ignores RSTs in "
+                text=(f"either this RST ended the {name(ev.side)}'s TIME_WAIT (shown: RFC "
+                      f"793, and Linux by default), or the {name(ev.side)} ignores RSTs in "
                       f"TIME_WAIT (RFC 1337) and waits out its 2MSL: the capture looks the "
                       f"same"),
                 alternative=alt))
@@ -200,9 +153,9 @@ def find_doubts(s: Stream, fates: list[float | None], inference: Inference,
         alt = other({j: None})
         out.append(Uncertainty(
             time=s.send[k], side=sender.peer if alt else None, segments=(j,),
-            text=(f"either this {_what(s.flags[j])} was held up in the network and "
-                  f"prompted the {_name(sender.peer)}'s ACK from TIME_WAIT (shown: one "
-                  f"loss fewer), or it was lost and another {_name(sender)} segment, held "
+            text=(f"either this {what(s.flags[j])} was held up in the network and "
+                  f"prompted the {name(sender.peer)}'s ACK from TIME_WAIT (shown: one "
+                  f"loss fewer), or it was lost and another {name(sender)} segment, held "
                   f"up, did: the ACK does not name the segment it answers"),
             alternative=alt, alternative_lost=(j,)))
     rsts = [k for k, f in enumerate(s.flags) if f & RST and fates[k] is not None
@@ -214,11 +167,7 @@ def find_doubts(s: Stream, fates: list[float | None], inference: Inference,
     silent = [k for k in unanswered if fates[k] is None and s.proved_by[k] < 0
               and not near[Side.SERVER if s.from_client[k] else Side.CLIENT]]
     out += _ack_before_fin(s, fates, inference, near, other)
-    out += _second_syn_acks(s, fates, inference, near, other)
-    out += _close_in_syn_received(inference, initial)
-    out += _listener_or_opener(s, inference, initial, near)
-    out += _crossing_syns(s, fates, near, other)
-    out += _resent_after_arrival(s, fates, near)
+    out += opening_doubts(s, fates, inference, initial, near, other)
     if not rsts and not resent and not silent:
         return out + _forgotten(s, inference, initial)
     times = SendTimes(s.send, s.from_client)
@@ -237,9 +186,9 @@ def find_doubts(s: Stream, fates: list[float | None], inference: Inference,
             state = dict(alt)[receiver][-1].value if receiver in dict(alt) else "open"
             out.append(Uncertainty(
                 time=arrived, side=receiver, segments=(k,),
-                text=(f"either the {_name(receiver)} received this RST and closed "
-                      f"(shown), or the RST was lost and the {_name(receiver)} stayed "
-                      f"{state}: the capture shows nothing the {_name(receiver)} sent "
+                text=(f"either the {name(receiver)} received this RST and closed "
+                      f"(shown), or the RST was lost and the {name(receiver)} stayed "
+                      f"{state}: the capture shows nothing the {name(receiver)} sent "
                       f"afterwards"),
                 alternative=alt, alternative_lost=(k,)))
     starts: dict[tuple[bool, int], list[int]] = {}
@@ -262,7 +211,7 @@ def find_doubts(s: Stream, fates: list[float | None], inference: Inference,
             stop = s.send[again] + flight
         if sent_between(receiver, start, stop):
             continue                       # the receiver spoke and did not ACK it
-        what = _what(s.flags[k])
+        thing = what(s.flags[k])
         alt = other({k: s.send[k] + flight})
         hint = "" if s.timestamps else " (the capture has no timestamps to tell)"
         syn = s.flags[k] & (SYN | ACK) == SYN
@@ -270,25 +219,25 @@ def find_doubts(s: Stream, fates: list[float | None], inference: Inference,
         # a listener that got the first SYN resends its SYN+ACK on its own timer, so
         # whether the resent SYN arrived too is not told by what follows
         undecided = syn and fates[again] is not None and s.proved_by[again] < 0
-        tail = (f"; the resent {what} then arrived or was lost, the capture looks the same"
+        tail = (f"; the resent {thing} then arrived or was lost, the capture looks the same"
                 if undecided else "")
         out.append(Uncertainty(
             time=s.send[k], side=receiver, segments=(k, again),
-            text=(f"either this {what} was lost (shown), or it arrived and the "
-                  f"{_name(receiver)}'s {answer} was lost before the capture point: "
-                  f"nothing the {_name(receiver)} sent in between was captured{hint}{tail}"),
+            text=(f"either this {thing} was lost (shown), or it arrived and the "
+                  f"{name(receiver)}'s {answer} was lost before the capture point: "
+                  f"nothing the {name(receiver)} sent in between was captured{hint}{tail}"),
             alternative=alt,
             # the other reading changes this copy only: a resend shown lost stays lost
             alternative_lost=(again,) if fates[again] is None else (),
             alternative_open=(again,) if undecided else ()))
     for k in silent:                                           # rule 2a
         receiver = Side.SERVER if s.from_client[k] else Side.CLIENT
-        what = _what(s.flags[k]) if s.flags[k] & SYN else "probe"
-        answer = "answer (SYN+ACK, or RST)" if what == "SYN" else "ACK"
+        thing = what(s.flags[k]) if s.flags[k] & SYN else "probe"
+        answer = "answer (SYN+ACK, or RST)" if thing == "SYN" else "ACK"
         out.append(Uncertainty(
             time=s.send[k], side=receiver, segments=(k,),
-            text=(f"either this {what} was lost (shown), or it arrived and the "
-                  f"{_name(receiver)}'s {answer} was lost before the capture point: "
+            text=(f"either this {thing} was lost (shown), or it arrived and the "
+                  f"{name(receiver)}'s {answer} was lost before the capture point: "
                   f"no answer was captured"),
             alternative=other({k: s.send[k] + flight})))
     out += _forgotten(s, inference, initial)
@@ -298,8 +247,7 @@ def find_doubts(s: Stream, fates: list[float | None], inference: Inference,
 
 def _ack_before_fin(s: Stream, fates: list[float | None], inference: Inference,
                     near: dict[Side, bool],
-                    other: Callable[[dict[int, float | None]],
-                                    tuple[tuple[Side, tuple[TcpState, ...]], ...]]
+                    other: Other
                     ) -> list[Uncertainty]:
     """Rule 2b."""
     out = []
@@ -326,7 +274,7 @@ def _ack_before_fin(s: Stream, fates: list[float | None], inference: Inference,
         if alt:
             out.append(Uncertainty(
                 time=ev.time, side=ev.side, segments=(k,),
-                text=(f"either this ACK reached the {_name(ev.side)} (FIN_WAIT_2 until the "
+                text=(f"either this ACK reached the {name(ev.side)} (FIN_WAIT_2 until the "
                       f"FIN, shown), or it was lost and the FIN that follows it carried the "
                       f"same acknowledgment (FIN_WAIT_1 straight to TIME_WAIT): a lost ACK "
                       f"is not resent, so the capture looks the same"),
@@ -350,8 +298,8 @@ def closed_early(inference: Inference, other: Inference,
                      and ev.side is side and ev.new is TcpState.FIN_WAIT_1), 0.0)
         out.append(Uncertainty(
             time=time, side=side, segments=(revealing,),
-            text=(f"the {_name(side)}'s FIN was not captured (this segment is numbered "
-                  f"after it): either it left after the {_name(peer)}'s FIN arrived, "
+            text=(f"the {name(side)}'s FIN was not captured (this segment is numbered "
+                  f"after it): either it left after the {name(peer)}'s FIN arrived, "
                   f"carrying its ACK (CLOSE_WAIT, LAST_ACK: shown), or before (a "
                   f"simultaneous close: FIN_WAIT_1, CLOSING)"),
             alternative=((side, theirs),)))
@@ -367,7 +315,7 @@ def _forgotten(s: Stream, inference: Inference,
         mine = states_of(inference, initial, side)
         out.append(Uncertainty(
             time=s.send[k], side=side, segments=(k,),
-            text=(f"the {_name(side)} had lost the connection before this RST (it answers "
+            text=(f"the {name(side)} had lost the connection before this RST (it answers "
                   f"without ACK, from a TCP that no longer knows it: after a restart): "
                   f"either it is CLOSED (shown) or LISTEN again, if its service listens; "
                   f"when it lost the connection, the capture does not show"),
@@ -375,157 +323,3 @@ def _forgotten(s: Stream, inference: Inference,
     return out
 
 
-def _second_syn_acks(s: Stream, fates: list[float | None], inference: Inference,
-                     near: dict[Side, bool],
-                     other: Callable[[dict[int, float | None]],
-                                     tuple[tuple[Side, tuple[TcpState, ...]], ...]],
-                     ) -> list[Uncertainty]:
-    """Rule 2e."""
-    n = len(fates)
-    opening = np.asarray(s.flags, dtype=np.int64) & (SYN | ACK | RST)
-    syn_acks = np.flatnonzero(opening == SYN | ACK).tolist()
-    syns = np.flatnonzero(opening == SYN)
-    if len(syn_acks) < 2 or len({s.from_client[k] for k in syns.tolist()}) > 1:
-        return []
-    slack = max(0.5 * (s.delta_client + s.delta_server), SLACK)
-    out: list[Uncertainty] = []
-    for mine in (True, False):
-        receiver = Side.SERVER if mine else Side.CLIENT
-        if near[receiver]:
-            continue
-        came = [k for k in syn_acks if s.from_client[k] is mine and fates[k] is not None]
-        if len(came) < 2:
-            continue
-        acks = sorted(s.send[j] for j in range(n) if s.from_client[j] is not mine
-                      and s.flags[j] & (SYN | FIN | RST | ACK) == ACK
-                      and s.end_line[j] == s.seq_line[j])
-        first = fates[came[0]]
-        assert first is not None
-        due, last = 1, float("-inf")          # the handshake's ACK, then one per dup
-        for k in came[1:]:
-            arrived = fates[k]
-            assert arrived is not None
-            state = inference.server_after[k] if mine else inference.client_after[k]
-            if not state.synchronized or state is TcpState.SYN_RECEIVED:
-                continue
-            if arrived - last < ANSWER_RATE:
-                continue                       # rate-limited: no answer due
-            due, last = due + 1, arrived
-            sent = sum(1 for t in acks if first - SLACK <= t <= arrived + slack)
-            if sent < due:
-                alt = other({k: None})
-                out.append(Uncertainty(
-                    time=arrived, side=receiver if alt else None, segments=(k,),
-                    text=(f"either this SYN+ACK reached the {_name(receiver)}, already "
-                          f"connected, and its ACK of it was lost before the capture point "
-                          f"(shown), or the SYN+ACK was lost: a connected TCP answers a "
-                          f"second SYN+ACK at once"),
-                    alternative=alt, alternative_lost=(k,)))
-                due -= 1                       # counted once: the next copy owes its own
-    return out
-
-
-def _close_in_syn_received(inference: Inference,
-                           initial: tuple[TcpState, TcpState]) -> list[Uncertainty]:
-    """Rule 2f."""
-    out: list[Uncertainty] = []
-    done: dict[Side, float] = {}
-    for ev in inference.sparse:
-        if not isinstance(ev, StateChanged):
-            continue
-        if ev.old is TcpState.SYN_RECEIVED and ev.new is TcpState.ESTABLISHED:
-            done[ev.side] = ev.time
-        elif (ev.old is TcpState.ESTABLISHED and ev.new is TcpState.FIN_WAIT_1
-              and ev.side in done and ev.time - done.pop(ev.side) <= AT_ONCE):
-            shown = states_of(inference, initial, ev.side)
-            at = next(i for i in range(1, len(shown))
-                      if shown[i - 1] is TcpState.SYN_RECEIVED
-                      and shown[i] is TcpState.ESTABLISHED)
-            out.append(Uncertainty(
-                time=ev.time, side=ev.side, segments=(() if ev.segment is None
-                                                      else (ev.segment,)),
-                text=(f"either the {_name(ev.side)} called close() once its handshake "
-                      f"completed (shown), or before, in SYN_RECEIVED, and held its FIN "
-                      f"until the handshake's ACK came (FIN_WAIT_1 straight from "
-                      f"SYN_RECEIVED): the capture looks the same"),
-                alternative=((ev.side, shown[:at] + shown[at + 1:]),)))
-    return out
-
-
-def _listener_or_opener(s: Stream, inference: Inference, initial: tuple[TcpState, TcpState],
-                        near: dict[Side, bool]) -> list[Uncertainty]:
-    """Rule 2g."""
-    if initial[1] is not TcpState.LISTEN or near[Side.SERVER] or s.server_port < EPHEMERAL:
-        return []
-    shown = states_of(inference, initial, Side.SERVER)
-    first = next((ev for ev in inference.sparse if isinstance(ev, StateChanged)
-                  and ev.side is Side.SERVER), None)
-    if first is None or first.new is not TcpState.SYN_RECEIVED:
-        return []
-    return [Uncertainty(
-        time=first.time, side=Side.SERVER,
-        segments=() if first.segment is None else (first.segment,),
-        text=(f"either the server was listening (shown), or it was opening too "
-              f"(connect()) and its own SYN was lost before the capture point, so this "
-              f"SYN reached it in SYN_SENT: a simultaneous open. It answers from port "
-              f"{s.server_port}, an ephemeral port such as a connecting side gets"),
-        alternative=((Side.SERVER, (TcpState.CLOSED, TcpState.SYN_SENT) + shown[1:]),))]
-
-
-def _crossing_syns(s: Stream, fates: list[float | None], near: dict[Side, bool],
-                   other: Callable[[dict[int, float | None]],
-                                   tuple[tuple[Side, tuple[TcpState, ...]], ...]],
-                   ) -> list[Uncertainty]:
-    """Rule 2h."""
-    out: list[Uncertainty] = []
-    for mine in (True, False):
-        peer = Side.SERVER if mine else Side.CLIENT
-        if near[peer]:
-            continue
-        own = [k for k in s.syns if s.from_client[k] is mine
-               and s.flags[k] & (SYN | ACK | RST) in (SYN, SYN | ACK)]
-        if len(own) < 2 or s.flags[own[0]] & ACK or not s.flags[own[-1]] & ACK:
-            continue
-        answer = next(j for j in own if s.flags[j] & ACK)
-        k = max(j for j in own if j < answer)              # the last SYN before it
-        if fates[k] is None or s.proved_by[k] >= 0 or s.seq_line[answer] != s.seq_line[k]:
-            continue
-        alt = other({j: None for j in own if not s.flags[j] & ACK})
-        if not alt:
-            continue
-        who = _name(Side.CLIENT if mine else Side.SERVER)
-        out.append(Uncertainty(
-            time=s.send[k], side=peer, segments=(k, answer),
-            text=(f"either this SYN reached the {_name(peer)} (shown: the SYNs crossed, "
-                  f"and the {_name(peer)}'s SYN+ACK to it was lost before the capture "
-                  f"point), or it was lost, and the {_name(peer)}, still in SYN_SENT, took "
-                  f"the {who}'s SYN+ACK for its answer and its ACK of it was lost"),
-            alternative=alt,
-            alternative_lost=tuple(j for j in own if not s.flags[j] & ACK)))
-    return out
-
-
-def _resent_after_arrival(s: Stream, fates: list[float | None],
-                          near: dict[Side, bool]) -> list[Uncertainty]:
-    """Rule 2i."""
-    out: list[Uncertainty] = []
-    seen: set[tuple[bool, int]] = set()
-    for k in s.syns:
-        key = (s.from_client[k], s.seq_line[k])
-        if s.flags[k] & (SYN | ACK | RST) != SYN or key in seen:
-            continue
-        seen.add(key)
-        receiver = Side.SERVER if s.from_client[k] else Side.CLIENT
-        if near[receiver] or fates[k] is None or s.proved_by[k] < 0:
-            continue
-        for j in s.syns:
-            if (j > k and (s.from_client[j], s.seq_line[j]) == key
-                    and s.flags[j] & (SYN | ACK | RST) == SYN
-                    and fates[j] is not None and s.proved_by[j] < 0):
-                out.append(Uncertainty(
-                    time=s.send[j], side=None, segments=(j,),
-                    text=(f"either this resent SYN arrived too (shown), or it was lost: "
-                          f"the {_name(receiver)} had the first one and resends its "
-                          f"SYN+ACK on its own timer, so the capture looks the same"),
-                    alternative_open=(j,)))
-    return out
