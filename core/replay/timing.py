@@ -15,7 +15,8 @@ Rules:
    next_to``; there, what is seen has arrived), or the capture proves it arrived
    (:mod:`core.replay.evidence`: timestamps, SACK, D-SACK, ack coverage, a simultaneous
    open); a proved segment arrives no later than the proving segment was sent, and the
-   proving segment is sent after it (no later than it was seen).
+   proving segment is sent after it (no later than it was seen). A side's SYN+ACK after
+   its own SYN is not a resend of that SYN (``_mark_lost`` says when it counts as one).
 4. Per direction the link is first-in first-out: nothing arrives after a later segment
    of the same direction.
 """
