@@ -350,15 +350,10 @@ def _syn_ack_record(c: Columns, k: int, one_way: float,
 
 def _answer_record(c: Columns, syn: int, proof: int) -> tuple[float, int, SegmentRecord]:
     """Rule 2b: the lost SYN+ACK that answered SYN ``syn`` (``proof`` is a later one)."""
-    sent = float(c.arrive[syn])
-    seg = Segment(seq=int(c.seq[proof]) & M, ack=int(c.ack[proof]) & M,
-                  flags=Flag.SYN | Flag.ACK, window=int(c.window[proof]))
     why = (f"not captured: frame {int(c.frame[proof])} and the SYN+ACK just before it, "
            f"sent at once, are the timer's and an answer: this one answered frame "
            f"{int(c.frame[syn])}; lost: the SYN was sent again")
-    return sent, syn, SegmentRecord(index=0, sender=Side.SERVER if c.from_client[syn]
-                                    else Side.CLIENT, segment=seg, sent=sent, arrived=None,
-                                    labels=(why,), ghost=True)
+    return _lost_answer(c, syn, proof, int(c.ack[proof]) & M, Flag.SYN | Flag.ACK, why)
 
 
 def _fin_ack_record(c: Columns, fin: int, proof: int,
@@ -385,15 +380,22 @@ def _fin_ack_record(c: Columns, fin: int, proof: int,
         high = int(c.seq[before[-1]]) + int(c.seg_len[before[-1]])
         if 0 < ((int(c.seq[after[0]]) - high) & M) < 1 << 31:
             return None                   # a segment that could carry the ACK
-    sent = float(c.arrive[fin])
-    seg = Segment(seq=int(c.seq[proof]) & M, ack=end, flags=Flag.ACK,
-                  window=int(c.window[proof]))
     why = (f"not captured: frame {int(c.frame[proof])} shows frame {int(c.frame[fin])} "
            f"arrived, and a FIN is ACKed at once; lost: frame {int(c.frame[resend])} "
            f"sends the FIN again")
-    return sent, fin, SegmentRecord(index=0, sender=Side.SERVER if c.from_client[fin]
-                                    else Side.CLIENT, segment=seg, sent=sent, arrived=None,
-                                    labels=(why,), ghost=True)
+    return _lost_answer(c, fin, proof, end, Flag.ACK, why)
+
+
+def _lost_answer(c: Columns, k: int, proof: int, ack: int, flags: Flag,
+                 why: str) -> tuple[float, int, SegmentRecord]:
+    """Rules 2b and 2c: the answer to segment ``k``, sent as it arrived and lost on the
+    way, numbered as its sender's segment ``proof``."""
+    sent = float(c.arrive[k])
+    seg = Segment(seq=int(c.seq[proof]) & M, ack=ack, flags=flags,
+                  window=int(c.window[proof]))
+    return sent, k, SegmentRecord(index=0, sender=Side.SERVER if c.from_client[k]
+                                  else Side.CLIENT, segment=seg, sent=sent, arrived=None,
+                                  labels=(why,), ghost=True)
 
 
 def _duplicate_doubt(ghost: SegmentRecord, syn: int) -> Uncertainty:
