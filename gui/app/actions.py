@@ -5,14 +5,14 @@ Rules:
   Left and Right work wherever the focus is, except in text fields, which keep them.
 - Playback actions call the current Timeline's controller, looked up when triggered
   (a new Timeline brings a new controller).
-- The menus know the window only through :class:`MenuHost` (the main window is one), so
-  this module imports nothing of :mod:`gui.app.main_window`, which imports it.
+- The menus know the window only through :class:`MenuHost` (the main window derives
+  from it), so this module imports nothing of :mod:`gui.app.main_window`, which
+  imports it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
 
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
@@ -33,8 +33,10 @@ from resources import EXAMPLES, Example
 Keys = str | QKeySequence | QKeySequence.StandardKey
 
 
-class MenuHost(Protocol):
-    """What the menus drive and fill in: the main window's views, commands and actions."""
+class MenuHost:
+    """What the menus drive and fill in: the main window's views, commands and actions.
+    The main window derives from it; :func:`build_menus` sets the menus and actions
+    declared here, and the window provides the rest."""
 
     recent_menu: QMenu
     examples_menu: QMenu
@@ -48,18 +50,29 @@ class MenuHost(Protocol):
     back_action: QAction
     start_action: QAction
     end_action: QAction
+    view: SequenceView | None
+    panel: TimelinePanel | None
 
-    @property
-    def view(self) -> SequenceView | None: ...
-    @property
-    def panel(self) -> TimelinePanel | None: ...
-    def docks(self) -> tuple[QDockWidget, ...]: ...
-    def on_dock_toggled(self) -> None: ...
-    def reset_layout(self) -> None: ...
-    def open_example(self, example: Example) -> None: ...
-    def shortcut_text(self) -> str: ...
-    def _on_open(self) -> None: ...
-    def _on_export(self) -> None: ...
+    def docks(self) -> tuple[QDockWidget, ...]:
+        raise NotImplementedError
+
+    def on_dock_toggled(self) -> None:
+        raise NotImplementedError
+
+    def reset_layout(self) -> None:
+        raise NotImplementedError
+
+    def open_example(self, example: Example) -> None:
+        raise NotImplementedError
+
+    def shortcut_text(self) -> str:
+        raise NotImplementedError
+
+    def _on_open(self) -> None:
+        raise NotImplementedError
+
+    def _on_export(self) -> None:
+        raise NotImplementedError
 
 
 def _typing() -> bool:

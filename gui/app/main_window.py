@@ -53,7 +53,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
     QMainWindow,
-    QMenu,
     QMessageBox,
     QTabWidget,
     QWidget,
@@ -63,7 +62,7 @@ from core.details import ReplaySource, segment_details
 from core.errors import SynAckError
 from core.text import counted
 from core.trace import Timeline
-from gui.app.actions import build_menus
+from gui.app.actions import MenuHost, build_menus
 from gui.app.app_icon import app_icon
 from gui.app.dock_layout import DockLayout
 from gui.diagram.sequence_view import SequenceView
@@ -87,26 +86,14 @@ MOUSE = (("Ctrl+wheel", "Zoom the diagram"), ("Wheel", "Scroll the diagram"),
          ("Drag", "Pan the diagram"), ("Click an arrow", "Select that segment"))
 
 
-class MainWindow(QMainWindow):
+class MainWindow(QMainWindow, MenuHost):
     """SynAck's window (see the module rules)."""
 
     timeline_shown = Signal(object)
     capture_loaded = Signal(object)
     load_failed = Signal(str)
 
-    # built by gui.app.actions.build_menus
-    recent_menu: QMenu
-    examples_menu: QMenu
-    open_action: QAction
-    export_action: QAction
-    compact_action: QAction
-    absolute_action: QAction
-    follow_action: QAction
-    play_action: QAction
-    forward_action: QAction
-    back_action: QAction
-    start_action: QAction
-    end_action: QAction
+    # the menus and actions: gui.app.actions.MenuHost, built by build_menus
 
     def __init__(self, timeline: Timeline | None = None, parent: QWidget | None = None, *,
                  settings: QSettings | None = None, scenario: str | None = None) -> None:
