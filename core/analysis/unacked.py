@@ -95,14 +95,8 @@ class Unacked:
             self.count -= 1
             if nxt == x and (best < 0 or ident < best):
                 best, match = ident, (frame, now)
-        if self.count == 0:                 # _clear(), inline: the usual end of an ACK
-            by_next.clear()
-            self._by_seq.clear()
-            self._order.clear()
-            self._old_min = -1
-            self._has_a = False
-            self._new_count = 0
-            self.last_next = 0
+        if self.count == 0:                 # the usual end of an ACK
+            self._clear()
             return match
         by_seq = self._by_seq
         while dead[by_seq[0][1]]:
