@@ -83,7 +83,7 @@ CAPTURE_FILTER = "Captures (*.pcap *.pcapng *.cap *.pcap.gz);;All files (*)"
 
 #: what the mouse does in the diagram (F1 lists it after the keys, as the README does)
 MOUSE = (("Ctrl+wheel", "Zoom the diagram"), ("Wheel", "Scroll the diagram"),
-         ("Drag", "Pan the diagram"), ("Click an arrow", "Select that segment"))
+         ("Drag", "Pan the diagram"), ("Click", "Select the segment clicked"))
 
 
 class MainWindow(QMainWindow, MenuHost):
